@@ -1,0 +1,190 @@
+// QueueEngine: construction, the poll loop's timer and output passes, and
+// connection bookkeeping after every call into the state machine.
+#include "stack/engine/engine.hh"
+
+#include <boost/intrusive/parent_from_member.hpp>
+#include <new>
+
+namespace twstack::engine {
+
+namespace {
+
+SipKey key_from(std::uint64_t secret) {
+  return SipKey{secret ^ 0x736f6d6570736575ULL, (secret * 0x9e3779b97f4a7c15ULL) ^ 0x646f72616e646f6dULL};
+}
+
+tcp::Tcb& owner_of(timer::TimerHook& h) {
+  namespace bi = boost::intrusive;
+  switch (h.tag) {
+    case tcp::kTimerRetransmit: return *bi::get_parent_from_member(&h, &tcp::Tcb::rtx_timer);
+    case tcp::kTimerDelack: return *bi::get_parent_from_member(&h, &tcp::Tcb::delack_timer);
+    default: return *bi::get_parent_from_member(&h, &tcp::Tcb::life_timer);
+  }
+}
+
+}  // namespace
+
+QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
+    : ifc_(ifc),
+      opt_(opt),
+      wheel_(0),
+      pool_(opt.buffer_chunks),
+      arp_(opt.arp_cache_size),
+      out_(ifc_, opt.tx_frames, opt.arp_queue, arp_, ctr_),
+      env_{opt_.tcp, ctr_, wheel_, pool_, out_, key_from(opt.secret)},
+      table_(opt.max_connections, opt.secret * 0xff51afd7ed558ccdULL),
+      tcbs_(std::make_unique<tcp::Tcb[]>(opt.max_connections)),
+      free_tcbs_(std::make_unique<std::uint32_t[]>(opt.max_connections)),
+      nfree_tcbs_(opt.max_connections),
+      listener_by_port_(std::make_unique<std::uint8_t[]>(65536)) {
+  for (std::uint32_t i = 0; i < opt.max_connections; ++i) {
+    tcbs_[i].index = i;
+    free_tcbs_[i] = opt.max_connections - 1 - i;
+  }
+}
+
+QueueEngine::~QueueEngine() {
+  ready_.clear();
+  output_.clear();
+  for (Listener& l : listeners_) l.queue.clear();
+  for (std::uint32_t i = 0; i < opt_.max_connections; ++i) {
+    if (tcbs_[i].hash_hook.is_linked()) table_.erase(tcbs_[i]);
+    tcp::release(env_, tcbs_[i]);
+  }
+}
+
+void QueueEngine::set_now(Instant now) {
+  env_.now = now;
+  out_.set_now(now);
+}
+
+void QueueEngine::poll(Instant now) {
+  set_now(now);
+  run_timers();
+  out_.expire_pending();
+  flush();
+}
+
+void QueueEngine::run_timers() {
+  timer::Tick target = static_cast<timer::Tick>(env_.now.us / tcp::kUsPerTick);
+  if (target < wheel_.now()) return;
+  wheel_.advance_to(target, opt_.timer_budget, [this](timer::TimerHook& h) {
+    tcp::Tcb& c = owner_of(h);
+    tcp::on_timer(env_, c, h.tag);
+    touched(c);
+  });
+}
+
+// Sends what connections have queued, until the TX pool runs dry; the rest
+// stays listed for the next poll.
+void QueueEngine::flush() {
+  while (!output_.empty() && out_.free_frames() > 0) {
+    tcp::Tcb& c = output_.front();
+    output_.pop_front();
+    tcp::output(env_, c);
+    if (out_.free_frames() == 0 && tcp::wants_output(c)) {
+      output_.push_front(c);  // cut short by the pool: first in line next time
+      break;
+    }
+  }
+}
+
+// After every call into the state machine: move the connection between
+// queues, wake the application, and recycle what is finished.
+void QueueEngine::touched(tcp::Tcb& c) {
+  if (c.in_syn_queue && c.state != tcp::State::kSynReceived) {
+    Listener& l = listeners_[c.listener - 1];
+    --l.syn_pending;
+    c.in_syn_queue = false;
+    if (c.state != tcp::State::kClosed && l.active) {
+      l.queue.push_back(c);  // established: wait for accept()
+      l.notify = true;
+    }
+  }
+  if (c.state == tcp::State::kClosed) {
+    if (c.orphaned || c.accept_hook.is_linked()) {
+      free_tcb(c);
+      return;
+    }
+    // The application still holds it: the 4-tuple is free for others.
+    if (c.hash_hook.is_linked()) table_.erase(c);
+  }
+  if (c.events != 0 && !c.orphaned && !c.ready_hook.is_linked()) ready_.push_back(c);
+  if (tcp::wants_output(c) && !c.output_hook.is_linked()) output_.push_back(c);
+}
+
+tcp::Tcb* QueueEngine::alloc_tcb() {
+  if (nfree_tcbs_ == 0) {
+    ctr_.inc(Counter::TwstackConnPoolExhausted);
+    return nullptr;
+  }
+  tcp::Tcb* c = &tcbs_[free_tcbs_[--nfree_tcbs_]];
+  c->in_use = true;
+  return c;
+}
+
+void QueueEngine::free_tcb(tcp::Tcb& c) {
+  if (c.in_syn_queue) --listeners_[c.listener - 1].syn_pending;
+  if (c.accept_hook.is_linked()) {
+    listeners_[c.listener - 1].queue.erase(listeners_[c.listener - 1].queue.iterator_to(c));
+  }
+  if (c.ready_hook.is_linked()) ready_.erase(ready_.iterator_to(c));
+  if (c.output_hook.is_linked()) output_.erase(output_.iterator_to(c));
+  if (c.hash_hook.is_linked()) table_.erase(c);
+  tcp::release(env_, c);
+  std::uint32_t index = c.index;
+  std::uint32_t gen = c.generation + 1;
+  c.~Tcb();
+  new (&c) tcp::Tcb();
+  c.index = index;
+  c.generation = gen;
+  free_tcbs_[nfree_tcbs_++] = index;
+}
+
+tcp::Tcb* QueueEngine::lookup(ConnId id) {
+  if (id.index >= opt_.max_connections) return nullptr;
+  tcp::Tcb& c = tcbs_[id.index];
+  return c.in_use && c.generation == id.gen ? &c : nullptr;
+}
+
+const tcp::Tcb* QueueEngine::lookup(ConnId id) const {
+  return const_cast<QueueEngine*>(this)->lookup(id);
+}
+
+QueueEngine::Listener* QueueEngine::listener_for(std::uint16_t port, wire::Ipv4Addr addr) {
+  std::uint8_t slot = listener_by_port_[port];
+  if (slot == 0) return nullptr;
+  Listener& l = listeners_[slot - 1];
+  if (!l.addr.is_unspecified() && l.addr != addr) return nullptr;
+  return &l;
+}
+
+Gauges QueueEngine::gauges() const {
+  Gauges g;
+  for (std::uint32_t i = 0; i < opt_.max_connections; ++i) {
+    const tcp::Tcb& c = tcbs_[i];
+    if (!c.in_use) continue;
+    ++g.total;
+    if (c.orphaned && c.state != tcp::State::kTimeWait && !c.in_syn_queue && !c.accept_hook.is_linked()) {
+      ++g.orphaned;
+    }
+    switch (c.state) {
+      case tcp::State::kEstablished: ++g.estab; break;
+      case tcp::State::kSynReceived: ++g.synrecv; break;
+      case tcp::State::kSynSent: ++g.synsent; break;
+      case tcp::State::kTimeWait: ++g.timewait; break;
+      default: ++g.closing; break;
+    }
+  }
+  return g;
+}
+
+std::optional<tcp::State> QueueEngine::state(ConnId id) const {
+  const tcp::Tcb* c = lookup(id);
+  if (c == nullptr) return std::nullopt;
+  return c->state;
+}
+
+const tcp::Tcb* QueueEngine::tcb(ConnId id) const { return lookup(id); }
+
+}  // namespace twstack::engine

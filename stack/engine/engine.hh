@@ -1,0 +1,199 @@
+// QueueEngine: one per NIC queue (one lcore). It owns every table below it
+// and is driven by its caller in a poll loop:
+//
+//   engine.rx(frame, now)          for each received frame
+//   engine.poll(now)               timers (bounded), then pending output
+//   engine.drain_events(f)         application events; f may call the API
+//   engine.drain_tx(g)             frames to transmit
+//
+// Time is passed in: the application calls (connect, send, close, ...) use
+// the `now` of the latest rx() or poll(). No locks, no globals: engines on
+// different queues share nothing.
+#pragma once
+
+#include <boost/intrusive/list.hpp>
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "stack/base/counters.hh"
+#include "stack/base/errc.hh"
+#include "stack/engine/arp_cache.hh"
+#include "stack/engine/interface.hh"
+#include "stack/engine/ip_output.hh"
+#include "stack/flow/conn_table.hh"
+#include "stack/tcp/tcp.hh"
+
+namespace twstack::engine {
+
+struct EngineOptions {
+  tcp::TcpParams tcp{};
+  std::uint32_t max_connections = 65536;   // twstack.max_connections
+  std::uint32_t buffer_chunks = 32768;     // 2 KiB each: 64 MiB of connection buffers
+  std::uint32_t tx_frames = 4096;          // twstack.tx_frames
+  std::uint32_t arp_cache_size = 1024;     // twstack.arp_cache_size
+  std::uint32_t arp_queue = 64;            // twstack.arp_queue
+  std::uint32_t timer_budget = 4096;       // twstack.timer_budget: expiries per poll
+  std::uint32_t max_syn_backlog = 4096;    // net.ipv4.tcp_max_syn_backlog
+  std::uint32_t somaxconn = 4096;          // net.core.somaxconn
+  std::uint16_t port_low = 32768;          // net.ipv4.ip_local_port_range
+  std::uint16_t port_high = 60999;
+  std::uint64_t secret = 0x7477737461636bULL;  // keys ISNs, TS offsets, hashes
+};
+
+struct ConnId {
+  std::uint32_t index = 0xffffffff;
+  std::uint32_t gen = 0;
+  bool valid() const { return index != 0xffffffff; }
+  bool operator==(const ConnId&) const = default;
+};
+
+struct AppEvent {
+  enum class Kind : std::uint8_t { kConnection, kAcceptReady };
+  Kind kind = Kind::kConnection;
+  ConnId conn{};
+  std::uint8_t events = 0;  // tcp::Event bits
+  Errc error = Errc::kOk;
+  std::uint16_t port = 0;   // the listener, for kAcceptReady
+};
+
+// `ss -s`-style gauges.
+struct Gauges {
+  std::uint64_t estab = 0;
+  std::uint64_t synrecv = 0;
+  std::uint64_t synsent = 0;
+  std::uint64_t timewait = 0;
+  std::uint64_t orphaned = 0;
+  std::uint64_t closing = 0;  // FIN_WAIT*, CLOSING, LAST_ACK, CLOSE_WAIT
+  std::uint64_t total = 0;
+};
+
+class QueueEngine {
+ public:
+  QueueEngine(const Interface& ifc, const EngineOptions& opt);
+  ~QueueEngine();
+  QueueEngine(const QueueEngine&) = delete;
+  QueueEngine& operator=(const QueueEngine&) = delete;
+
+  // --- packet path
+  void rx(std::span<const std::uint8_t> frame, Instant now);
+  void poll(Instant now);
+  template <class F>
+  std::size_t drain_tx(F&& f) {
+    return out_.drain(f);
+  }
+  // Milliseconds until a timer is due (bounded lookahead), for an idle loop.
+  std::uint64_t ms_to_next_timer(std::uint64_t max) const { return wheel_.ticks_to_next_event(max); }
+
+  // --- application API
+  // Active open. A zero src picks the first local address; a zero sport
+  // picks an ephemeral port.
+  Errc connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, wire::Ipv4Addr src = {},
+               std::uint16_t sport = 0);
+  Errc listen(std::uint16_t port, std::uint32_t backlog, wire::Ipv4Addr addr = {});
+  Errc unlisten(std::uint16_t port);
+  std::optional<ConnId> accept(std::uint16_t port);
+  std::uint32_t send(ConnId id, std::span<const std::uint8_t> data, Errc* err);
+  std::uint32_t recv(ConnId id, std::span<std::uint8_t> out);
+  Errc shutdown(ConnId id);
+  Errc close(ConnId id);
+  Errc abort(ConnId id);
+  Errc set_nodelay(ConnId id, bool on);
+
+  template <class F>
+  void drain_events(F&& f);
+
+  // --- introspection
+  const Counters& counters() const { return ctr_; }
+  Gauges gauges() const;
+  std::optional<tcp::State> state(ConnId id) const;
+  const tcp::Tcb* tcb(ConnId id) const;
+  std::size_t connections() const { return table_.size(); }
+  std::uint32_t free_buffer_chunks() const { return pool_.free_chunks(); }
+  const Interface& interface() const { return ifc_; }
+  Instant now() const { return env_.now; }
+
+ private:
+  struct Listener {
+    wire::Ipv4Addr addr{};
+    std::uint16_t port = 0;
+    std::uint32_t backlog = 0;
+    std::uint32_t syn_pending = 0;
+    bool active = false;
+    bool notify = false;
+    boost::intrusive::list<tcp::Tcb, boost::intrusive::member_hook<tcp::Tcb, tcp::LinkHook,
+                                                                   &tcp::Tcb::accept_hook>>
+        queue;
+  };
+  using TcbList = boost::intrusive::list<
+      tcp::Tcb, boost::intrusive::member_hook<tcp::Tcb, tcp::LinkHook, &tcp::Tcb::ready_hook>>;
+  using OutList = boost::intrusive::list<
+      tcp::Tcb, boost::intrusive::member_hook<tcp::Tcb, tcp::LinkHook, &tcp::Tcb::output_hook>>;
+  static constexpr std::size_t kMaxListeners = 64;
+
+  // engine_rx.cc
+  void rx_arp(std::span<const std::uint8_t> payload);
+  void rx_ipv4(std::span<const std::uint8_t> payload);
+  void rx_icmp(const std::uint8_t* ip_hdr, std::span<const std::uint8_t> icmp, wire::Ipv4Addr src,
+               wire::Ipv4Addr dst);
+  void rx_tcp(std::span<const std::uint8_t> seg, wire::Ipv4Addr src, wire::Ipv4Addr dst);
+  void rx_listen(Listener& l, const flow::FourTuple& t, tcp::Segment& s);
+  bool accept_queue_full(const tcp::Tcb& c, const tcp::Segment& s);
+
+  // engine.cc
+  void set_now(Instant now);
+  void run_timers();
+  void flush();
+  void touched(tcp::Tcb& c);
+  tcp::Tcb* alloc_tcb();
+  void free_tcb(tcp::Tcb& c);
+  tcp::Tcb* lookup(ConnId id);
+  const tcp::Tcb* lookup(ConnId id) const;
+  Listener* listener_for(std::uint16_t port, wire::Ipv4Addr addr);
+  Errc pick_port(wire::Ipv4Addr src, wire::Ipv4Addr dst, std::uint16_t dport, std::uint16_t* out);
+
+  Interface ifc_;
+  EngineOptions opt_;
+  Counters ctr_;
+  timer::TimerWheel wheel_;
+  tcp::ChunkPool pool_;
+  ArpCache arp_;
+  IpOutput out_;
+  tcp::Env env_;
+  flow::ConnTable table_;
+  std::unique_ptr<tcp::Tcb[]> tcbs_;
+  std::unique_ptr<std::uint32_t[]> free_tcbs_;
+  std::uint32_t nfree_tcbs_;
+  TcbList ready_;
+  OutList output_;
+  std::array<Listener, kMaxListeners> listeners_{};
+  std::unique_ptr<std::uint8_t[]> listener_by_port_;  // slot + 1, 0 = none
+  std::uint32_t port_cursor_ = 0;
+};
+
+template <class F>
+void QueueEngine::drain_events(F&& f) {
+  for (Listener& l : listeners_) {
+    if (l.active && l.notify) {
+      l.notify = false;
+      AppEvent ev;
+      ev.kind = AppEvent::Kind::kAcceptReady;
+      ev.port = l.port;
+      f(ev);
+    }
+  }
+  while (!ready_.empty()) {
+    tcp::Tcb& c = ready_.front();
+    ready_.pop_front();
+    AppEvent ev;
+    ev.conn = ConnId{c.index, c.generation};
+    ev.events = c.events;
+    ev.error = c.error;
+    c.events = 0;
+    f(ev);
+  }
+}
+
+}  // namespace twstack::engine

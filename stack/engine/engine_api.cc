@@ -1,0 +1,148 @@
+// The application API of a QueueEngine (RFC 9293 §3.10 user calls).
+#include "stack/engine/engine.hh"
+
+namespace twstack::engine {
+
+// Picks a free local port by walking the ephemeral range from a cursor.
+// This bounded walk is the placeholder the 4-tuple allocator replaces.
+Errc QueueEngine::pick_port(wire::Ipv4Addr src, wire::Ipv4Addr dst, std::uint16_t dport,
+                            std::uint16_t* out) {
+  std::uint32_t lo = opt_.port_low;
+  std::uint32_t n = std::uint32_t{opt_.port_high} - lo + 1;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::uint16_t port = static_cast<std::uint16_t>(lo + (port_cursor_ + i) % n);
+    if (listener_by_port_[port] != 0) continue;
+    if (table_.contains(flow::FourTuple{src, dst, port, dport})) continue;
+    port_cursor_ = (port_cursor_ + i + 1) % n;
+    *out = port;
+    return Errc::kOk;
+  }
+  return Errc::kAddrNotAvail;
+}
+
+Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, wire::Ipv4Addr src,
+                          std::uint16_t sport) {
+  if (dport == 0 || dst.is_unspecified() || dst.is_multicast() || dst.is_broadcast()) return Errc::kInvalid;
+  if (src.is_unspecified()) {
+    if (ifc_.naddrs == 0) return Errc::kAddrNotAvail;
+    src = ifc_.addrs[0];
+  } else if (!ifc_.is_local(src)) {
+    return Errc::kAddrNotAvail;  // as bind() to an address not ours
+  }
+  if (sport == 0) {
+    if (Errc e = pick_port(src, dst, dport, &sport); e != Errc::kOk) return e;
+  } else if (table_.contains(flow::FourTuple{src, dst, sport, dport})) {
+    return Errc::kAddrNotAvail;  // Linux __inet_check_established
+  }
+  tcp::Tcb* c = alloc_tcb();
+  if (c == nullptr) return Errc::kNoBufs;
+  flow::FourTuple t{src, dst, sport, dport};
+  c->tuple = t;
+  table_.insert(*c);
+  tcp::open_active(env_, *c, t);
+  touched(*c);
+  *out = ConnId{c->index, c->generation};
+  return Errc::kOk;
+}
+
+Errc QueueEngine::listen(std::uint16_t port, std::uint32_t backlog, wire::Ipv4Addr addr) {
+  if (port == 0) return Errc::kInvalid;
+  if (listener_by_port_[port] != 0) return Errc::kAddrInUse;
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    Listener& l = listeners_[i];
+    if (l.active) continue;
+    l.active = true;
+    l.port = port;
+    l.addr = addr;
+    // Linux inet_listen: the backlog is capped by net.core.somaxconn.
+    l.backlog = std::min(backlog == 0 ? 1 : backlog, opt_.somaxconn);
+    l.syn_pending = 0;
+    l.notify = false;
+    listener_by_port_[port] = static_cast<std::uint8_t>(i + 1);
+    return Errc::kOk;
+  }
+  return Errc::kNoBufs;
+}
+
+Errc QueueEngine::unlisten(std::uint16_t port) {
+  std::uint8_t slot = listener_by_port_[port];
+  if (slot == 0) return Errc::kInvalid;
+  Listener& l = listeners_[slot - 1];
+  // Connections never accepted are reset, as Linux inet_csk_listen_stop does.
+  while (!l.queue.empty()) {
+    tcp::Tcb& c = l.queue.front();
+    l.queue.pop_front();
+    tcp::user_abort(env_, c);
+    touched(c);
+  }
+  l.active = false;
+  listener_by_port_[port] = 0;
+  return Errc::kOk;
+}
+
+std::optional<ConnId> QueueEngine::accept(std::uint16_t port) {
+  std::uint8_t slot = listener_by_port_[port];
+  if (slot == 0) return std::nullopt;
+  Listener& l = listeners_[slot - 1];
+  if (l.queue.empty()) return std::nullopt;
+  tcp::Tcb& c = l.queue.front();
+  l.queue.pop_front();
+  c.orphaned = false;
+  c.events |= tcp::kEvEstablished;
+  touched(c);
+  return ConnId{c.index, c.generation};
+}
+
+std::uint32_t QueueEngine::send(ConnId id, std::span<const std::uint8_t> data, Errc* err) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) {
+    *err = Errc::kBadHandle;
+    return 0;
+  }
+  std::uint32_t n = tcp::user_send(env_, *c, data, err);
+  touched(*c);
+  return n;
+}
+
+std::uint32_t QueueEngine::recv(ConnId id, std::span<std::uint8_t> out) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return 0;
+  std::uint32_t n = tcp::user_recv(env_, *c, out);
+  touched(*c);
+  return n;
+}
+
+Errc QueueEngine::shutdown(ConnId id) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  Errc e = tcp::user_shutdown(env_, *c);
+  touched(*c);
+  return e;
+}
+
+Errc QueueEngine::close(ConnId id) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  tcp::user_close(env_, *c);
+  if (c->ready_hook.is_linked()) ready_.erase(ready_.iterator_to(*c));
+  touched(*c);
+  return Errc::kOk;
+}
+
+Errc QueueEngine::abort(ConnId id) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  c->orphaned = true;
+  tcp::user_abort(env_, *c);
+  touched(*c);
+  return Errc::kOk;
+}
+
+Errc QueueEngine::set_nodelay(ConnId id, bool on) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr) return Errc::kBadHandle;
+  c->nodelay = on;
+  return Errc::kOk;
+}
+
+}  // namespace twstack::engine

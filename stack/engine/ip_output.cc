@@ -1,0 +1,132 @@
+#include "stack/engine/ip_output.hh"
+
+#include "stack/wire/arp.hh"
+#include "stack/wire/checksum.hh"
+#include "stack/wire/tcp.hh"
+
+namespace twstack::engine {
+
+namespace {
+constexpr std::int64_t kArpGiveUpMs = 3 * kArpRetryMs;
+}
+
+IpOutput::IpOutput(const Interface& ifc, std::uint32_t frames, std::uint32_t arp_queue,
+                   ArpCache& arp, Counters& ctr)
+    : ifc_(ifc),
+      arp_(arp),
+      ctr_(ctr),
+      mem_(std::make_unique<std::uint8_t[]>(std::size_t{frames} * kFrameSize)),
+      free_(std::make_unique<std::uint32_t[]>(frames)),
+      ready_(std::make_unique<Ready[]>(frames)),
+      parked_(std::make_unique<Parked[]>(arp_queue)),
+      total_(frames),
+      nfree_(frames),
+      parked_cap_(arp_queue) {
+  for (std::uint32_t i = 0; i < frames; ++i) free_[i] = frames - 1 - i;
+}
+
+std::uint8_t* IpOutput::alloc() {
+  if (nfree_ == 0) {
+    ctr_.inc(Counter::TwstackTxPoolExhausted);
+    return nullptr;
+  }
+  return frame(free_[--nfree_]);
+}
+
+std::uint8_t* IpOutput::begin_tcp() {
+  std::uint8_t* f = alloc();
+  return f == nullptr ? nullptr : f + kTcpOffset;
+}
+
+std::uint8_t* IpOutput::begin_frame() { return alloc(); }
+
+void IpOutput::push_frame(std::uint8_t* f, std::uint16_t len) {
+  ready_[ready_count_++] = Ready{index_of(f), len};
+}
+
+void IpOutput::finish_tcp(std::uint8_t* tcp, std::uint16_t tcp_len, const flow::FourTuple& t) {
+  if (!ifc_.caps.tx_checksum_offload) {
+    wire::finish_tcp_checksum(tcp, tcp_len, t.laddr, t.raddr);
+  }
+  finish_ipv4(tcp - kTcpOffset, t.laddr, t.raddr, wire::kProtoTcp, tcp_len);
+}
+
+void IpOutput::finish_ipv4(std::uint8_t* f, wire::Ipv4Addr src, wire::Ipv4Addr dst,
+                           std::uint8_t proto, std::uint16_t payload_len) {
+  wire::write_ipv4(f + wire::kEthHeaderLen, src, dst, proto, payload_len, ip_id_++);
+  ctr_.inc(Counter::IpOutRequests);
+  route(index_of(f), static_cast<std::uint16_t>(kTcpOffset + payload_len), dst);
+}
+
+void IpOutput::route(std::uint32_t idx, std::uint16_t len, wire::Ipv4Addr dst) {
+  wire::Ipv4Addr hop = ifc_.next_hop(dst);
+  std::int64_t now_ms = now_.ms();
+  std::uint8_t* f = frame(idx);
+  if (hop == memo_ip_ && now_ms < memo_until_ms_) {
+    wire::write_ethernet(f, memo_mac_, ifc_.mac, wire::kEtherTypeIpv4);
+    ready_[ready_count_++] = Ready{idx, len};
+    return;
+  }
+  if (auto mac = arp_.lookup(hop, now_ms)) {
+    memo_ip_ = hop;
+    memo_mac_ = *mac;
+    memo_until_ms_ = now_ms + 1000;
+    wire::write_ethernet(f, *mac, ifc_.mac, wire::kEtherTypeIpv4);
+    ready_[ready_count_++] = Ready{idx, len};
+    return;
+  }
+  // RFC 1122 §2.3.2.2: queue a bounded number of packets per unresolved
+  // destination; here one shared bounded queue.
+  if (parked_count_ == parked_cap_) {
+    ctr_.inc(Counter::TwstackArpQueueDrops);
+    free_[nfree_++] = idx;
+  } else {
+    parked_[parked_count_++] = Parked{idx, len, hop, now_ms};
+  }
+  if (arp_.should_request(hop, now_ms)) send_arp_request(hop);
+}
+
+void IpOutput::send_arp_request(wire::Ipv4Addr ip) {
+  std::uint8_t* f = alloc();
+  if (f == nullptr) return;
+  wire::Ipv4Addr src = ifc_.naddrs > 0 ? ifc_.addrs[0] : wire::Ipv4Addr{};
+  wire::write_ethernet(f, wire::MacAddr::broadcast(), ifc_.mac, wire::kEtherTypeArp);
+  wire::write_arp(f + wire::kEthHeaderLen, wire::kArpRequest, ifc_.mac, src, wire::MacAddr{}, ip);
+  // Pad to the 60-byte Ethernet minimum.
+  std::uint16_t len = static_cast<std::uint16_t>(wire::kEthHeaderLen + wire::kArpLen);
+  for (; len < 60; ++len) f[len] = 0;
+  ready_[ready_count_++] = Ready{index_of(f), len};
+  ctr_.inc(Counter::TwstackArpRequestsOut);
+}
+
+void IpOutput::resolved(wire::Ipv4Addr ip, wire::MacAddr mac) {
+  std::uint32_t keep = 0;
+  for (std::uint32_t i = 0; i < parked_count_; ++i) {
+    Parked p = parked_[i];
+    if (p.next_hop == ip) {
+      wire::write_ethernet(frame(p.idx), mac, ifc_.mac, wire::kEtherTypeIpv4);
+      ready_[ready_count_++] = Ready{p.idx, p.len};
+    } else {
+      parked_[keep++] = p;
+    }
+  }
+  parked_count_ = keep;
+}
+
+void IpOutput::expire_pending() {
+  std::int64_t now_ms = now_.ms();
+  std::uint32_t keep = 0;
+  for (std::uint32_t i = 0; i < parked_count_; ++i) {
+    Parked p = parked_[i];
+    if (now_ms - p.since_ms >= kArpGiveUpMs) {
+      ctr_.inc(Counter::TwstackArpQueueDrops);
+      free_[nfree_++] = p.idx;
+    } else {
+      if (arp_.should_request(p.next_hop, now_ms)) send_arp_request(p.next_hop);
+      parked_[keep++] = p;
+    }
+  }
+  parked_count_ = keep;
+}
+
+}  // namespace twstack::engine

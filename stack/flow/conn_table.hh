@@ -1,0 +1,58 @@
+// The connection table: full connections by 4-tuple.
+//
+// Boost.Intrusive hashing over a bucket array allocated once: insert, find
+// and erase touch no allocator, and the Tcb carries its own hook.
+#pragma once
+
+#include <boost/intrusive/unordered_set.hpp>
+#include <cstdint>
+#include <memory>
+
+#include "stack/flow/four_tuple.hh"
+#include "stack/tcp/tcb.hh"
+
+namespace twstack::flow {
+
+class ConnTable {
+  struct KeyOf {
+    using type = FourTuple;
+    const type& operator()(const tcp::Tcb& c) const { return c.tuple; }
+  };
+  struct Hash {
+    std::uint64_t seed;
+    std::size_t operator()(const FourTuple& t) const { return mix_tuple(t, seed); }
+  };
+  using Set = boost::intrusive::unordered_set<
+      tcp::Tcb,
+      boost::intrusive::member_hook<tcp::Tcb, tcp::HashHook, &tcp::Tcb::hash_hook>,
+      boost::intrusive::key_of_value<KeyOf>, boost::intrusive::hash<Hash>,
+      boost::intrusive::power_2_buckets<true>, boost::intrusive::constant_time_size<true>>;
+
+ public:
+  ConnTable(std::size_t max_entries, std::uint64_t seed)
+      : nbuckets_(buckets_for(max_entries)),
+        buckets_(std::make_unique<Set::bucket_type[]>(nbuckets_)),
+        set_(Set::bucket_traits(buckets_.get(), nbuckets_), Hash{seed}) {}
+  ~ConnTable() { set_.clear(); }
+
+  tcp::Tcb* find(const FourTuple& t) {
+    auto it = set_.find(t);
+    return it == set_.end() ? nullptr : &*it;
+  }
+  bool contains(const FourTuple& t) const { return set_.find(t) != set_.end(); }
+  bool insert(tcp::Tcb& c) { return set_.insert(c).second; }
+  void erase(tcp::Tcb& c) { set_.erase(set_.iterator_to(c)); }
+  std::size_t size() const { return set_.size(); }
+
+ private:
+  static std::size_t buckets_for(std::size_t n) {
+    std::size_t b = 16;
+    while (b < n) b <<= 1;
+    return b;
+  }
+  std::size_t nbuckets_;
+  std::unique_ptr<Set::bucket_type[]> buckets_;
+  Set set_;
+};
+
+}  // namespace twstack::flow

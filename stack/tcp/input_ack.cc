@@ -1,0 +1,205 @@
+// Segment arrives, fifth step: check the ACK field (RFC 9293 §3.10.7.4),
+// with RTT estimation (RFC 6298) and congestion control (RFC 5681 with
+// NewReno recovery, RFC 6582).
+#include <algorithm>
+
+#include "stack/tcp/tcp.hh"
+
+namespace twstack::tcp {
+
+namespace {
+
+// RFC 6298 §2: one RTT sample.
+void rtt_sample(Env& e, Tcb& c, std::int64_t r) {
+  r = std::max<std::int64_t>(r, 1);
+  if (c.srtt_us == 0) {
+    c.srtt_us = r;
+    c.rttvar_us = r / 2;
+  } else {
+    std::int64_t err = c.srtt_us > r ? c.srtt_us - r : r - c.srtt_us;
+    c.rttvar_us = (3 * c.rttvar_us + err) / 4;
+    c.srtt_us = (7 * c.srtt_us + r) / 8;
+  }
+  std::int64_t rto = c.srtt_us + std::max<std::int64_t>(kUsPerTick, 4 * c.rttvar_us);
+  c.rto_us = std::clamp(rto, e.p.rto_min_us, e.p.rto_max_us);
+}
+
+// Takes an RTT sample from an ACK of new data: from the echoed timestamp
+// when timestamps are on (RFC 7323 §4.1), else from the one timed segment,
+// which Karn's rule voids when it was retransmitted.
+void measure_rtt(Env& e, Tcb& c, const Segment& s) {
+  if (c.ts_ok && s.opt.has_timestamps && s.opt.tsecr != 0) {
+    std::int32_t ms = static_cast<std::int32_t>(ts_now(e, c) - s.opt.tsecr);
+    if (ms >= 0) rtt_sample(e, c, std::int64_t{ms} * 1000);
+    return;
+  }
+  if (c.rtt_active && s.ack > c.rtt_seq) {
+    rtt_sample(e, c, e.now.us - c.rtt_start_us);
+    c.rtt_active = false;
+  }
+}
+
+// RFC 5681 §3.1: slow start and congestion avoidance on new ACKs.
+void grow_cwnd(Tcb& c, std::uint32_t acked) {
+  std::uint32_t smss = payload_mss(c);
+  if (c.cwnd < c.ssthresh) {
+    c.cwnd += std::min(acked, smss);  // RFC 3465 with L = 1
+    return;
+  }
+  c.bytes_acked_ca += acked;
+  if (c.bytes_acked_ca >= c.cwnd) {
+    c.bytes_acked_ca -= c.cwnd;
+    c.cwnd += smss;
+  }
+}
+
+void retransmit_first(Env& e, Tcb& c) {
+  std::uint32_t len = std::min(payload_mss(c), static_cast<std::uint32_t>(c.snd_data_end() - c.snd_una));
+  bool fin = c.fin_queued && c.snd_una + len == c.snd_data_end() && c.fin_sent();
+  if (len == 0 && !fin) return;
+  std::uint8_t flags = wire::kAck | (fin ? wire::kFin : 0);
+  if (emit(e, c, c.snd_una, flags, len)) {
+    e.ctr.inc(Counter::TcpRetransSegs);
+    e.ctr.inc(Counter::TcpExtTCPFastRetrans);
+  }
+}
+
+// RFC 6582 §3.2 step 2: three duplicate ACKs start fast retransmit,
+// unless they belong to a recovery already under way.
+void on_dupack(Env& e, Tcb& c) {
+  std::uint32_t smss = payload_mss(c);
+  if (c.in_recovery) {
+    c.cwnd += smss;  // step 3: inflate for each further duplicate
+    return;
+  }
+  if (++c.dupacks != 3) return;
+  if (c.snd_una - 1 < c.recover && c.recover != c.iss) return;  // RFC 6582 §4.1
+  c.ssthresh = std::max(c.flight() / 2, 2 * smss);             // RFC 5681 eq. (4)
+  c.recover = c.snd_max;
+  c.in_recovery = true;
+  e.ctr.inc(Counter::TcpExtTCPRenoRecovery);
+  retransmit_first(e, c);
+  c.cwnd = c.ssthresh + 3 * smss;
+  c.rtt_active = false;  // Karn: the timed segment may be the lost one
+}
+
+// New data acknowledged during or outside recovery (RFC 6582 §3.2 steps 4-5).
+void on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
+  std::uint32_t smss = payload_mss(c);
+  c.dupacks = 0;
+  if (!c.in_recovery) {
+    grow_cwnd(c, acked);
+    return;
+  }
+  if (c.snd_una >= c.recover) {  // full acknowledgment
+    c.in_recovery = false;
+    c.cwnd = std::min(c.ssthresh, std::max(c.flight(), smss) + smss);
+    return;
+  }
+  // Partial acknowledgment: retransmit the next hole, deflate the window.
+  retransmit_first(e, c);
+  c.cwnd = c.cwnd > acked ? c.cwnd - acked : smss;
+  if (acked >= smss) c.cwnd += smss;
+}
+
+// Removes acknowledged bytes (and our FIN) from the send queue.
+std::uint32_t take_ack(Env& e, Tcb& c, Seq ack) {
+  std::uint32_t acked = static_cast<std::uint32_t>(ack - c.snd_una);
+  if (c.snd_una < c.snd_buf_seq) {  // our SYN is acked here (SYN-RECEIVED)
+    acked -= 1;
+  }
+  std::uint32_t data = std::min(acked, c.snd.size());
+  c.snd.consume(e.pool, data);
+  c.snd_buf_seq += data;
+  c.snd_una = ack;
+  if (c.snd_nxt < c.snd_una) c.snd_nxt = c.snd_una;
+  if (data > 0 && c.want_writable && c.snd.space() >= c.snd.capacity() / 2) {
+    c.want_writable = false;
+    c.events |= kEvWritable;
+  }
+  return data;
+}
+
+// RFC 9293 §3.10.7.4: SND.WND is updated only by segments newer than the
+// last update (SND.WL1, SND.WL2).
+void update_window(Env& e, Tcb& c, const Segment& s) {
+  if (c.snd_wl1 < s.seq || (c.snd_wl1 == s.seq && c.snd_wl2 <= s.ack)) {
+    std::uint32_t old = c.snd_wnd;
+    c.snd_wnd = std::uint32_t{s.wnd} << c.snd_wscale;
+    c.max_snd_wnd = std::max(c.max_snd_wnd, c.snd_wnd);
+    c.snd_wl1 = s.seq;
+    c.snd_wl2 = s.ack;
+    // The window opened while the persist timer probed it.
+    if (old == 0 && c.snd_wnd > 0 && c.snd_una == c.snd_max) e.wheel.cancel(c.rtx_timer);
+  }
+}
+
+// RFC 5681 §2: the definition of a duplicate acknowledgment.
+bool is_dupack(const Tcb& c, const Segment& s) {
+  return s.ack == c.snd_una && s.len == 0 && !s.has(wire::kSyn | wire::kFin) &&
+         c.snd_max > c.snd_una && (std::uint32_t{s.wnd} << c.snd_wscale) == c.snd_wnd;
+}
+
+// What our FIN being acknowledged does in each closing state.
+void on_fin_acked(Env& e, Tcb& c) {
+  switch (c.state) {
+    case State::kFinWait1:
+      set_state(e, c, State::kFinWait2);
+      // Orphaned FIN_WAIT2 lasts net.ipv4.tcp_fin_timeout (Linux tcp_close).
+      if (c.orphaned) e.wheel.schedule(c.life_timer, e.ticks(e.p.fin_timeout_us));
+      break;
+    case State::kClosing:
+      enter_time_wait(e, c);
+      break;
+    case State::kLastAck:
+      enter_closed(e, c, Errc::kOk);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+bool input_ack(Env& e, Tcb& c, const Segment& s) {
+  if (c.state == State::kSynReceived) {
+    if (!(c.snd_una < s.ack && s.ack <= c.snd_max)) {
+      send_reset_for(e, c.tuple, s);  // <SEQ=SEG.ACK><CTL=RST>
+      return false;
+    }
+    set_state(e, c, State::kEstablished);
+    c.events |= kEvEstablished;
+    if (c.passive) e.ctr.inc(Counter::TcpPassiveOpens);
+    c.snd_wl1 = s.seq - 1;  // so the window below is taken
+    c.backoff = 0;
+    c.rto_us = e.p.rto_initial_us;
+  }
+  if (c.state == State::kTimeWait) return true;  // nothing of ours is in flight
+  // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+  if (s.ack > c.snd_max || s.ack < c.snd_una - c.max_snd_wnd) {
+    send_challenge_ack(e, c, s);
+    return false;
+  }
+  bool dup = is_dupack(c, s);
+  if (s.ack > c.snd_una) {
+    measure_rtt(e, c, s);
+    std::uint32_t acked = take_ack(e, c, s.ack);
+    c.backoff = 0;
+    on_new_ack(e, c, acked);
+    // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else restart it.
+    if (c.snd_una == c.snd_max) {
+      e.wheel.cancel(c.rtx_timer);
+    } else {
+      arm_rto(e, c);
+    }
+  } else if (dup) {
+    on_dupack(e, c);
+  }
+  update_window(e, c, s);
+  if (c.fin_acked() && in_state(c.state, State::kFinWait1 | State::kClosing | State::kLastAck)) {
+    on_fin_acked(e, c);
+  }
+  return c.state != State::kClosed;
+}
+
+}  // namespace twstack::tcp

@@ -1,0 +1,165 @@
+// Sending: segment construction, window advertisement, the send loop with
+// Nagle and sender-side SWS avoidance, ACKs and resets.
+#include <algorithm>
+
+#include "stack/engine/ip_output.hh"
+#include "stack/tcp/tcp.hh"
+
+namespace twstack::tcp {
+
+namespace {
+
+// The window field for a non-SYN segment. RFC 9293 §3.8.6.2.2 (receiver SWS
+// avoidance): move the right edge only in steps of min(RCV.BUFF/2, MSS);
+// RFC 7323 §2.4: never move it left once advertised.
+std::uint16_t advertise_window(Tcb& c) {
+  Seq edge = c.rcv_nxt + c.rcv.space();
+  std::uint32_t step = std::min<std::uint32_t>(c.rcv.capacity() / 2, c.mss);
+  if (c.rcv_adv < c.rcv_nxt) c.rcv_adv = c.rcv_nxt;
+  if (edge > c.rcv_adv && static_cast<std::uint32_t>(edge - c.rcv_adv) >= step) c.rcv_adv = edge;
+  std::uint32_t win = static_cast<std::uint32_t>(c.rcv_adv - c.rcv_nxt) >> c.rcv_wscale;
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(win, 0xffff));
+}
+
+// Options per RFC 9293 §3.2 / RFC 7323: MSS and window scale only on SYNs,
+// timestamps on every segment once negotiated (or offered on our SYN).
+wire::TcpOptions segment_options(const Env& e, const Tcb& c, std::uint8_t flags) {
+  wire::TcpOptions o{};
+  bool syn = (flags & wire::kSyn) != 0;
+  bool offer = syn && c.state == State::kSynSent;
+  if (syn) {
+    o.has_mss = true;
+    o.mss = e.p.mss;
+    if (offer ? e.p.window_scaling : c.wscale_ok) {
+      o.has_wscale = true;
+      o.wscale = c.rcv_wscale;
+    }
+  }
+  if (c.ts_ok || (offer && e.p.timestamps != 0)) {
+    o.has_timestamps = true;
+    o.tsval = ts_now(e, c);
+    o.tsecr = c.ts_recent;
+  }
+  return o;
+}
+
+}  // namespace
+
+std::uint32_t ts_now(const Env& e, const Tcb& c) {
+  return static_cast<std::uint32_t>(e.now_ms()) + c.ts_offset;
+}
+
+std::uint32_t payload_mss(const Tcb& c) { return c.mss - (c.ts_ok ? 12u : 0u); }
+
+bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
+  std::uint8_t* tcp = e.out.begin_tcp();
+  if (tcp == nullptr) return false;  // TX pool exhausted, counted there
+  wire::TcpOptions o = segment_options(e, c, flags);
+  std::uint8_t opts[40];
+  std::size_t olen = wire::write_tcp_options(opts, o);
+  std::uint16_t win = (flags & wire::kSyn)
+                          ? static_cast<std::uint16_t>(std::min<std::uint32_t>(c.rcv.space(), 0xffff))
+                          : advertise_window(c);
+  wire::TcpFields f{};
+  f.src_port = c.tuple.lport;
+  f.dst_port = c.tuple.rport;
+  f.seq = seq.raw();
+  f.ack = (flags & wire::kAck) ? c.rcv_nxt.raw() : 0;
+  f.flags = flags;
+  f.window = win;
+  std::size_t hl = wire::write_tcp_header(tcp, f, {opts, olen});
+  if (len > 0) c.snd.read_at(e.pool, static_cast<std::uint32_t>(seq - c.snd_buf_seq), tcp + hl, len);
+  e.out.finish_tcp(tcp, static_cast<std::uint16_t>(hl + len), c.tuple);
+  e.ctr.inc(Counter::TcpOutSegs);
+  if (flags & wire::kRst) e.ctr.inc(Counter::TcpOutRsts);
+  if (flags & wire::kAck) {
+    c.ack_pending = false;
+    c.segs_unacked = 0;
+    e.wheel.cancel(c.delack_timer);
+  }
+  return true;
+}
+
+void send_ack(Env& e, Tcb& c) { emit(e, c, c.snd_nxt, wire::kAck, 0); }
+
+void arm_rto(Env& e, Tcb& c) { e.wheel.schedule(c.rtx_timer, e.ticks(c.rto_us)); }
+
+bool wants_output(const Tcb& c) {
+  if (c.ack_pending) return true;
+  if (!c.syn_acked() || !in_state(c.state, kSynchronized)) return false;
+  Seq end = c.snd_data_end();
+  if (c.snd_nxt < end) return true;
+  return c.fin_queued && c.snd_nxt == end;
+}
+
+// One pass of the send loop: as much new or rewound data as the windows,
+// Nagle and the TX pool allow, then a bare ACK if one is still owed.
+void output(Env& e, Tcb& c) {
+  if (!c.syn_acked() || !in_state(c.state, kSynchronized) || c.state == State::kTimeWait) {
+    if (c.ack_pending && in_state(c.state, kSynchronized)) send_ack(e, c);
+    return;
+  }
+  const std::uint32_t smss = payload_mss(c);
+  for (;;) {
+    Seq end = c.snd_data_end();
+    std::uint32_t avail = c.snd_nxt < end ? static_cast<std::uint32_t>(end - c.snd_nxt) : 0;
+    std::uint32_t wnd = std::min(c.snd_wnd, c.cwnd);
+    std::uint32_t out = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+    std::uint32_t usable = wnd > out ? wnd - out : 0;
+    std::uint32_t len = std::min({avail, usable, smss});
+    bool fin = c.fin_queued && c.snd_nxt + len == end;
+    if (len == 0 && !fin) break;
+    // RFC 9293 §3.7.4 (Nagle) and §3.8.6.2.1 (sender SWS avoidance): send a
+    // short segment only if it empties the queue with nothing outstanding,
+    // or fills half the largest window the peer has offered.
+    bool full = len == smss;
+    bool drains = len == avail && (c.nodelay || out == 0);
+    bool half_window = len >= c.max_snd_wnd / 2 && len > 0;
+    if (!full && !drains && !half_window && !(fin && len == avail)) break;
+    std::uint8_t flags = wire::kAck;
+    if (len > 0 && len == avail) flags |= wire::kPsh;
+    if (fin) flags |= wire::kFin;
+    if (!emit(e, c, c.snd_nxt, flags, len)) break;
+    if (c.snd_nxt < c.snd_max) {
+      e.ctr.inc(Counter::TcpRetransSegs);
+    } else {
+      if (len > 0) e.ctr.inc(Counter::TcpExtTCPOrigDataSent);
+      if (!c.rtt_active && !c.ts_ok) {
+        c.rtt_active = true;
+        c.rtt_seq = c.snd_nxt;
+        c.rtt_start_us = e.now.us;
+      }
+    }
+    c.snd_nxt += len + (fin ? 1u : 0u);
+    c.snd_max = seq_max(c.snd_max, c.snd_nxt);
+    if (!c.rtx_timer.active()) arm_rto(e, c);
+    if (fin) break;
+  }
+  // Data is queued but nothing is in flight to bring an ACK back: the
+  // persist timer probes the window (RFC 9293 §3.8.6.1).
+  if (c.snd_una == c.snd_max && c.snd_nxt < c.snd_data_end() && !c.rtx_timer.active()) arm_rto(e, c);
+  if (c.ack_pending) send_ack(e, c);
+}
+
+void send_reset_for(Env& e, const flow::FourTuple& t, const Segment& s) {
+  if (s.has(wire::kRst)) return;  // never answer a reset with a reset
+  std::uint8_t* tcp = e.out.begin_tcp();
+  if (tcp == nullptr) return;
+  wire::TcpFields f{};
+  f.src_port = t.lport;
+  f.dst_port = t.rport;
+  if (s.has(wire::kAck)) {
+    f.seq = s.ack.raw();  // <SEQ=SEG.ACK><CTL=RST>
+    f.flags = wire::kRst;
+  } else {
+    f.seq = 0;  // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    f.ack = (s.seq + s.seg_len()).raw();
+    f.flags = wire::kRst | wire::kAck;
+  }
+  std::size_t hl = wire::write_tcp_header(tcp, f, {});
+  e.out.finish_tcp(tcp, static_cast<std::uint16_t>(hl), t);
+  e.ctr.inc(Counter::TcpOutSegs);
+  e.ctr.inc(Counter::TcpOutRsts);
+}
+
+}  // namespace twstack::tcp

@@ -1,0 +1,143 @@
+// The transmission control block: one full TCP connection (RFC 9293 §3.3.1).
+//
+// Fields use the RFC's names. Everything a connection needs lives here,
+// preallocated in the engine's pool: buffers are chunk rings that hold
+// memory only while bytes are queued, timers are intrusive hooks.
+#pragma once
+
+#include <boost/intrusive/list_hook.hpp>
+#include <boost/intrusive/unordered_set_hook.hpp>
+#include <cstdint>
+
+#include "stack/base/errc.hh"
+#include "stack/base/seq.hh"
+#include "stack/base/time.hh"
+#include "stack/flow/four_tuple.hh"
+#include "stack/tcp/assembler.hh"
+#include "stack/tcp/chunk_ring.hh"
+#include "stack/tcp/state.hh"
+#include "stack/timer/timer_wheel.hh"
+
+namespace twstack::tcp {
+
+namespace bi = boost::intrusive;
+using LinkHook = bi::list_member_hook<bi::link_mode<bi::safe_link>>;
+using HashHook = bi::unordered_set_member_hook<bi::link_mode<bi::safe_link>>;
+
+// Application events, as a bit set per connection (level-style: a
+// connection sits on the engine's ready list at most once).
+enum Event : std::uint8_t {
+  kEvEstablished = 1 << 0,
+  kEvReadable = 1 << 1,
+  kEvWritable = 1 << 2,
+  kEvPeerClosed = 1 << 3,  // the peer's FIN arrived: no more data will come
+  kEvClosed = 1 << 4,      // the connection is over; `error` says why
+};
+
+// Which timer of a connection a hook is (TimerHook::tag).
+enum TimerTag : std::uint32_t {
+  kTimerRetransmit = 1,  // RTO, SYN and SYN-ACK retries, zero-window probes
+  kTimerDelack = 2,
+  kTimerLife = 3,        // TIME_WAIT, orphaned FIN_WAIT2
+};
+
+struct Tcb {
+  // --- identity and state
+  flow::FourTuple tuple;
+  State state = State::kClosed;
+  bool passive = false;     // created by a listener
+  bool orphaned = false;    // the application has closed it
+  bool ts_ok = false;       // timestamps negotiated (RFC 7323 §3.2)
+  bool wscale_ok = false;   // window scaling negotiated (RFC 7323 §2.2)
+  bool fin_queued = false;  // the application asked for a FIN after its data
+  bool peer_fin_held = false;  // a FIN beyond RCV.NXT is waiting for data
+  bool ack_pending = false;    // an ACK must go out at the next flush
+  bool want_writable = false;  // the application was refused buffer space
+  bool nodelay = false;        // Nagle off
+  bool in_syn_queue = false;   // counted in its listener's SYN backlog
+
+  // --- send sequence space (RFC 9293 §3.3.1)
+  Seq iss;
+  Seq snd_una;
+  Seq snd_nxt;
+  Seq snd_max;       // highest sequence sent so far (snd_nxt rewinds on RTO)
+  Seq snd_buf_seq;   // sequence number of the first byte in `snd`
+  Seq snd_wl1;
+  Seq snd_wl2;
+  std::uint32_t snd_wnd = 0;      // peer's window, scaled
+  std::uint32_t max_snd_wnd = 0;  // largest seen, for RFC 5961 §5.2
+  std::uint16_t mss = 536;        // effective send MSS (RFC 9293 §3.7.1)
+  std::uint8_t snd_wscale = 0;
+  std::uint8_t rcv_wscale = 0;
+
+  // --- receive sequence space
+  Seq irs;
+  Seq rcv_nxt;
+  Seq rcv_adv;        // right edge of the window last advertised
+  Seq peer_fin_seq;   // where a held FIN sits
+
+  // --- timestamps (RFC 7323)
+  std::uint32_t ts_recent = 0;
+  std::uint32_t ts_offset = 0;    // keyed per 4-tuple, as Linux
+  std::uint32_t ts_syn = 0;       // TSval of our first SYN (PAWS in SYN-SENT)
+  std::int64_t ts_recent_stamp_ms = 0;
+
+  // --- retransmission (RFC 6298)
+  std::int64_t srtt_us = 0;       // 0: no sample yet
+  std::int64_t rttvar_us = 0;
+  std::int64_t rto_us = 1000000;
+  std::int64_t rtt_start_us = 0;
+  Seq rtt_seq;
+  bool rtt_active = false;
+  std::uint8_t backoff = 0;       // consecutive timeouts
+
+  // --- congestion control (RFC 5681, RFC 6582)
+  std::uint32_t cwnd = 0;
+  std::uint32_t ssthresh = 0xffffffff;
+  std::uint32_t dupacks = 0;
+  std::uint32_t bytes_acked_ca = 0;  // congestion-avoidance byte counting
+  Seq recover;
+  bool in_recovery = false;
+
+  // --- receive bookkeeping
+  std::uint8_t segs_unacked = 0;     // full segments since our last ACK
+  std::int64_t last_oow_ack_ms = -1000000;  // tcp_invalid_ratelimit
+  std::int64_t last_challenge_ms = -1000000;
+
+  // --- buffers
+  ChunkRing snd;
+  ChunkRing rcv;
+  Assembler ooo;
+
+  // --- timers
+  timer::TimerHook rtx_timer;
+  timer::TimerHook delack_timer;
+  timer::TimerHook life_timer;
+
+  // --- engine linkage
+  HashHook hash_hook;     // connection table
+  LinkHook ready_hook;    // connections with events for the application
+  LinkHook output_hook;   // connections with something to send
+  LinkHook accept_hook;   // listener's accept queue
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;
+  std::uint16_t listener = 0;   // 1-based listener slot for passive opens
+  std::uint8_t events = 0;
+  bool in_use = false;          // allocated to the application or the stack
+  Errc error = Errc::kOk;
+
+  Tcb() {
+    rtx_timer.tag = kTimerRetransmit;
+    delack_timer.tag = kTimerDelack;
+    life_timer.tag = kTimerLife;
+  }
+
+  bool syn_acked() const { return state != State::kSynSent && state != State::kSynReceived; }
+  Seq snd_data_end() const { return snd_buf_seq + snd.size(); }
+  // FIN occupies the sequence number after the last data byte.
+  bool fin_sent() const { return fin_queued && snd_max == snd_data_end() + 1; }
+  bool fin_acked() const { return fin_queued && snd_una == snd_data_end() + 1; }
+  std::uint32_t flight() const { return static_cast<std::uint32_t>(snd_max - snd_una); }
+};
+
+}  // namespace twstack::tcp

@@ -1,0 +1,80 @@
+// The TCP state machine's entry points (RFC 9293).
+//
+// Free functions over a Tcb and an Env: the engine owns connections, tables
+// and listeners, looks up the Tcb, calls in, and then looks at the Tcb's
+// state, events and pending output to act (release, notify, flush). Nothing
+// here calls back up into the engine.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "stack/tcp/env.hh"
+#include "stack/tcp/tcb.hh"
+#include "stack/wire/tcp.hh"
+#include "stack/wire/tcp_options.hh"
+
+namespace twstack::tcp {
+
+// A parsed incoming segment. Input trims it to the receive window.
+struct Segment {
+  Seq seq;
+  Seq ack;
+  std::uint8_t flags = 0;
+  std::uint16_t wnd = 0;
+  const std::uint8_t* data = nullptr;
+  std::uint32_t len = 0;  // payload bytes
+  wire::TcpOptions opt{};
+
+  bool has(std::uint8_t f) const { return (flags & f) != 0; }
+  // Sequence space the segment occupies (RFC 9293 §3.4: SYN and FIN count).
+  std::uint32_t seg_len() const {
+    return len + (has(wire::kSyn) ? 1u : 0u) + (has(wire::kFin) ? 1u : 0u);
+  }
+};
+
+// --- opening (open.cc)
+void open_active(Env& e, Tcb& c, const flow::FourTuple& t);
+void open_passive(Env& e, Tcb& c, const flow::FourTuple& t, const Segment& syn);
+void negotiate(Env& e, Tcb& c, const Segment& syn);
+
+// --- segment arrives (input.cc, input_ack.cc, input_text.cc)
+void input(Env& e, Tcb& c, Segment& s);
+// Step five, "check the ACK field"; false when the segment is dropped.
+bool input_ack(Env& e, Tcb& c, const Segment& s);
+// Steps seven and eight: segment text and FIN.
+void input_text(Env& e, Tcb& c, const Segment& s);
+void input_fin(Env& e, Tcb& c, const Segment& s);
+
+// --- output (output.cc)
+void output(Env& e, Tcb& c);
+bool wants_output(const Tcb& c);
+void send_ack(Env& e, Tcb& c);
+// RFC 9293 §3.10.7.1: the reply to a segment that has no connection.
+void send_reset_for(Env& e, const flow::FourTuple& t, const Segment& s);
+
+// --- timers (timers.cc)
+void on_timer(Env& e, Tcb& c, std::uint32_t tag);
+
+// --- user calls (user.cc), RFC 9293 §3.10
+std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc* err);
+std::uint32_t user_recv(Env& e, Tcb& c, std::span<std::uint8_t> out);
+Errc user_shutdown(Env& e, Tcb& c);
+void user_close(Env& e, Tcb& c);
+void user_abort(Env& e, Tcb& c);
+
+// Frees a connection's buffers and timers; the engine then recycles it.
+void release(Env& e, Tcb& c);
+
+// --- shared by the files above (internal)
+void set_state(Env& e, Tcb& c, State s);
+void enter_closed(Env& e, Tcb& c, Errc why);
+void enter_time_wait(Env& e, Tcb& c);
+bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len);
+void arm_rto(Env& e, Tcb& c);
+std::uint32_t ts_now(const Env& e, const Tcb& c);
+std::uint32_t payload_mss(const Tcb& c);
+bool oow_rate_limited(Env& e, Tcb& c, const Segment& s, Counter skipped);
+void send_challenge_ack(Env& e, Tcb& c, const Segment& s);
+
+}  // namespace twstack::tcp

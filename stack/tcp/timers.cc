@@ -1,0 +1,100 @@
+// Timer expiry: retransmission (RFC 6298 §5), SYN and SYN-ACK retries,
+// zero-window probes (RFC 9293 §3.8.6.1), delayed ACKs, TIME_WAIT and
+// orphaned FIN_WAIT2 lifetimes.
+#include <algorithm>
+
+#include "stack/tcp/tcp.hh"
+
+namespace twstack::tcp {
+
+namespace {
+
+void back_off(Env& e, Tcb& c) {
+  ++c.backoff;
+  c.rto_us = std::min(c.rto_us * 2, e.p.rto_max_us);  // RFC 6298 §5.5
+}
+
+// SYN-SENT and SYN-RECEIVED: resend the SYN (or SYN-ACK) until
+// tcp_syn_retries (tcp_synack_retries) run out.
+void on_handshake_timeout(Env& e, Tcb& c) {
+  std::uint8_t limit = c.state == State::kSynSent ? e.p.syn_retries : e.p.synack_retries;
+  if (c.backoff >= limit) {
+    enter_closed(e, c, Errc::kTimedOut);
+    return;
+  }
+  back_off(e, c);
+  std::uint8_t flags = c.state == State::kSynSent ? wire::kSyn : wire::kSyn | wire::kAck;
+  if (c.state == State::kSynSent) e.ctr.inc(Counter::TcpExtTCPSynRetrans);
+  e.ctr.inc(Counter::TcpRetransSegs);
+  emit(e, c, c.iss, flags, 0);
+  arm_rto(e, c);
+}
+
+// Nothing in flight but data waiting on a closed window: probe it the way
+// Linux tcp_xmit_probe_skb does, with an old sequence number that forces
+// the peer to answer with its current window.
+void on_persist(Env& e, Tcb& c) {
+  if (c.backoff >= e.p.retries2) {
+    e.ctr.inc(Counter::TcpExtTCPAbortOnTimeout);
+    enter_closed(e, c, Errc::kTimedOut);
+    return;
+  }
+  e.ctr.inc(Counter::TcpExtTCPWinProbe);
+  emit(e, c, c.snd_una - 1, wire::kAck, 0);
+  back_off(e, c);
+  arm_rto(e, c);
+}
+
+// RFC 6298 §5.4-5.7 and RFC 5681 §3.1 eq. (4): retransmit the earliest
+// unacknowledged segment, back off, collapse to the loss window.
+void on_retransmit(Env& e, Tcb& c) {
+  if (c.backoff >= e.p.retries2) {
+    e.ctr.inc(Counter::TcpExtTCPAbortOnTimeout);
+    enter_closed(e, c, Errc::kTimedOut);
+    return;
+  }
+  e.ctr.inc(Counter::TcpExtTCPTimeouts);
+  std::uint32_t smss = payload_mss(c);
+  c.ssthresh = std::max(c.flight() / 2, 2 * smss);
+  c.cwnd = smss;
+  c.bytes_acked_ca = 0;
+  c.in_recovery = false;
+  c.recover = c.snd_max;  // RFC 6582 §3.2 step 4 after a timeout
+  c.dupacks = 0;
+  c.rtt_active = false;  // Karn's rule
+  c.snd_nxt = c.snd_una;  // go back: everything after snd_una is resent as acked
+  back_off(e, c);
+  output(e, c);
+  if (!c.rtx_timer.active()) arm_rto(e, c);
+}
+
+}  // namespace
+
+void on_timer(Env& e, Tcb& c, std::uint32_t tag) {
+  switch (tag) {
+    case kTimerRetransmit:
+      if (c.state == State::kSynSent || c.state == State::kSynReceived) {
+        on_handshake_timeout(e, c);
+      } else if (c.snd_max == c.snd_una) {
+        if (c.snd_nxt < c.snd_data_end() || (c.fin_queued && !c.fin_sent())) on_persist(e, c);
+      } else {
+        on_retransmit(e, c);
+      }
+      break;
+    case kTimerDelack:
+      if (in_state(c.state, kSynchronized)) {
+        e.ctr.inc(Counter::TcpExtDelayedACKs);
+        send_ack(e, c);
+      }
+      break;
+    case kTimerLife:
+      // TIME_WAIT over, or an orphaned FIN_WAIT2 gave up on the peer's FIN.
+      // Nothing is sent (Linux inet_twsk_kill).
+      if (c.state == State::kTimeWait || c.state == State::kFinWait2) enter_closed(e, c, Errc::kOk);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace twstack::tcp

@@ -1,0 +1,101 @@
+// User calls on a connection (RFC 9293 §3.10.2-3.10.5).
+#include <algorithm>
+
+#include "stack/tcp/tcp.hh"
+
+namespace twstack::tcp {
+
+namespace {
+
+// Linux tcp_cleanup_rbuf: after the application reads, announce the window
+// if it grew enough to matter (here: the receiver SWS step of RFC 9293
+// §3.8.6.2.2, or from zero).
+void maybe_window_update(Tcb& c) {
+  if (!in_state(c.state, kReceiving)) return;
+  Seq edge = c.rcv_nxt + c.rcv.space();
+  std::uint32_t step = std::min<std::uint32_t>(c.rcv.capacity() / 2, c.mss);
+  bool was_closed = c.rcv_adv <= c.rcv_nxt;
+  if (edge > c.rcv_adv && (was_closed || static_cast<std::uint32_t>(edge - c.rcv_adv) >= 2 * step)) {
+    c.ack_pending = true;
+  }
+}
+
+}  // namespace
+
+std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc* err) {
+  *err = Errc::kOk;
+  if (c.fin_queued) {
+    *err = Errc::kPipe;
+    return 0;
+  }
+  if (!in_state(c.state, State::kEstablished | State::kCloseWait | State::kSynSent |
+                             State::kSynReceived)) {
+    *err = Errc::kNotConn;
+    return 0;
+  }
+  std::uint32_t want = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), c.snd.space()));
+  std::uint32_t n = c.snd.append(e.pool, data.data(), want);
+  if (n < want) e.ctr.inc(Counter::TwstackBufPoolExhausted);
+  if (n < data.size()) c.want_writable = true;
+  return n;
+}
+
+std::uint32_t user_recv(Env& e, Tcb& c, std::span<std::uint8_t> out) {
+  std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), c.rcv.size()));
+  if (n == 0) return 0;
+  c.rcv.read_at(e.pool, 0, out.data(), n);
+  c.rcv.consume(e.pool, n);
+  maybe_window_update(c);
+  return n;
+}
+
+// RFC 9293 §3.10.4 CLOSE, for the sending direction only (shutdown(SHUT_WR)).
+Errc user_shutdown(Env& e, Tcb& c) {
+  switch (c.state) {
+    case State::kSynSent:
+      enter_closed(e, c, Errc::kOk);  // delete the TCB
+      return Errc::kOk;
+    case State::kSynReceived:
+    case State::kEstablished:
+      c.fin_queued = true;
+      set_state(e, c, State::kFinWait1);
+      return Errc::kOk;
+    case State::kCloseWait:
+      c.fin_queued = true;
+      set_state(e, c, State::kLastAck);
+      return Errc::kOk;
+    default:
+      return c.fin_queued ? Errc::kOk : Errc::kNotConn;
+  }
+}
+
+void user_close(Env& e, Tcb& c) {
+  // RFC 2525 §2.17 and Linux tcp_close: closing with unread data aborts the
+  // connection with a reset instead of a FIN (TCPAbortOnClose).
+  if (c.rcv.size() > 0 && in_state(c.state, kSynchronized) && c.state != State::kTimeWait) {
+    e.ctr.inc(Counter::TcpExtTCPAbortOnClose);
+    c.orphaned = true;
+    user_abort(e, c);
+    return;
+  }
+  c.orphaned = true;
+  c.events = 0;
+  if (c.state == State::kClosed || c.state == State::kTimeWait) return;
+  user_shutdown(e, c);
+  // Already in FIN_WAIT2 (after an earlier shutdown): now an orphan, it
+  // waits tcp_fin_timeout for the peer's FIN.
+  if (c.state == State::kFinWait2 && !c.life_timer.active()) {
+    e.wheel.schedule(c.life_timer, e.ticks(e.p.fin_timeout_us));
+  }
+}
+
+// RFC 9293 §3.10.5 ABORT: a reset for synchronized connections, then CLOSED.
+void user_abort(Env& e, Tcb& c) {
+  if (in_state(c.state, kSynchronized | State::kSynReceived) && c.state != State::kTimeWait) {
+    emit(e, c, c.snd_nxt, wire::kRst | wire::kAck, 0);
+  }
+  enter_closed(e, c, Errc::kConnReset);
+  c.events = 0;
+}
+
+}  // namespace twstack::tcp
