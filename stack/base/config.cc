@@ -1,0 +1,567 @@
+#include "stack/base/config.hh"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <span>
+#include <sstream>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace twstack {
+namespace {
+
+template <class T>
+using Member = T StackConfig::*;
+
+using Field = std::variant<Member<bool>, Member<std::uint8_t>, Member<std::uint16_t>,
+                           Member<std::uint32_t>, Member<Duration>, Member<TwOverflowPolicy>,
+                           Member<PortSelection>, Member<PortRange>, Member<PortBitmap>>;
+
+// How a Duration is written: integer ms, integer s, or decimal s (µs precision).
+enum class TimeUnit : std::uint8_t { kNone, kMs, kS, kDecimalS };
+
+struct KeySpec {
+  std::string_view key;
+  Field field;
+  std::int64_t min;  // integers: the value; Durations: in `time` units (kDecimalS: µs)
+  std::int64_t max;
+  TimeUnit time;
+  std::string_view unit;  // shown by describe()
+  std::string_view help;
+};
+
+constexpr std::int64_t kIntMax = 2147483647;
+constexpr std::int64_t kMaxTimewaitUs = std::int64_t{86400} * 1000000;
+
+// Ranges are the kernel's where it checks them (net/ipv4/sysctl_net_ipv4.c,
+// net/core/sysctl_net_core.c). Where it does not (plain proc_dou8vec_minmax or
+// proc_dointvec), the range is the field's type, or the matching setsockopt
+// limit from include/net/tcp.h, noted.
+constexpr KeySpec kKeys[] = {
+    {"net.ipv4.tcp_timestamps", &StackConfig::tcp_timestamps, 0, 2, TimeUnit::kNone, "",
+     "RFC 7323 timestamps: 0 off, 1 on with a per-connection offset, 2 on without offset"},
+    {"net.ipv4.tcp_window_scaling", &StackConfig::tcp_window_scaling, 0, 1, TimeUnit::kNone,
+     "", "RFC 7323 window scaling"},
+    {"net.ipv4.tcp_sack", &StackConfig::tcp_sack, 0, 1, TimeUnit::kNone, "",
+     "RFC 2018 selective acknowledgements"},
+    {"net.ipv4.tcp_rfc1337", &StackConfig::tcp_rfc1337, 0, 1, TimeUnit::kNone, "",
+     "1: TIME_WAIT ignores RST (RFC 1337); 0: a RST ends TIME_WAIT"},
+    {"net.ipv4.tcp_tw_reuse", &StackConfig::tcp_tw_reuse, 0, 2, TimeUnit::kNone, "",
+     "connect() may take over a TIME_WAIT 4-tuple that had timestamps: 0 never, 1 always, "
+     "2 loopback only"},
+    {"net.ipv4.tcp_tw_reuse_delay", &StackConfig::tcp_tw_reuse_delay, 1, 60000, TimeUnit::kMs,
+     "ms", "minimum TIME_WAIT age before tcp_tw_reuse applies (max TCP_PAWS_MSL)"},
+    {"net.ipv4.tcp_max_tw_buckets", &StackConfig::tcp_max_tw_buckets, 0, kIntMax,
+     TimeUnit::kNone, "entries", "TIME_WAIT table cap; see twstack.tw_overflow_policy"},
+    {"net.ipv4.tcp_fin_timeout", &StackConfig::tcp_fin_timeout, 1, kIntMax / 1000,
+     TimeUnit::kS, "s", "lifetime of an orphaned FIN_WAIT_2 (does not shorten TIME_WAIT)"},
+    {"net.ipv4.tcp_invalid_ratelimit", &StackConfig::tcp_invalid_ratelimit, 0, kIntMax,
+     TimeUnit::kMs, "ms", "minimum gap between dupACKs sent for invalid segments"},
+    {"net.ipv4.ip_local_port_range", &StackConfig::ip_local_port_range, 1, 65535,
+     TimeUnit::kNone, "ports", "ephemeral ports for connect(), 'low high' inclusive"},
+    {"net.ipv4.ip_local_reserved_ports", &StackConfig::ip_local_reserved_ports, 0, 65535,
+     TimeUnit::kNone, "ports", "ports never chosen as ephemeral, e.g. '8080,9000-9100'"},
+    {"net.ipv4.tcp_syn_retries", &StackConfig::tcp_syn_retries, 1, 127, TimeUnit::kNone, "",
+     "SYN retransmissions before connect() fails (MAX_TCP_SYNCNT)"},
+    {"net.ipv4.tcp_synack_retries", &StackConfig::tcp_synack_retries, 0, 255,
+     TimeUnit::kNone, "", "SYN-ACK retransmissions before a half-open connection is dropped"},
+    {"net.ipv4.tcp_retries2", &StackConfig::tcp_retries2, 0, 255, TimeUnit::kNone, "",
+     "RTO-based retransmissions before an established connection is aborted"},
+    {"net.ipv4.tcp_max_syn_backlog", &StackConfig::tcp_max_syn_backlog, 0, kIntMax,
+     TimeUnit::kNone, "entries", "half-open connections per listener"},
+    {"net.core.somaxconn", &StackConfig::somaxconn, 0, kIntMax, TimeUnit::kNone, "entries",
+     "cap on a listener's accept queue (listen() backlog)"},
+    {"net.ipv4.tcp_challenge_ack_limit", &StackConfig::tcp_challenge_ack_limit, 0, kIntMax,
+     TimeUnit::kNone, "per s", "challenge ACKs per second (RFC 5961 §7)"},
+    {"net.ipv4.tcp_syncookies", &StackConfig::tcp_syncookies, 0, 2, TimeUnit::kNone, "",
+     "0 off, 1 when the SYN queue is full, 2 always; stored, not implemented yet"},
+    {"net.ipv4.tcp_keepalive_time", &StackConfig::tcp_keepalive_time, 1, 32767, TimeUnit::kS,
+     "s", "idle time before the first keepalive probe (MAX_TCP_KEEPIDLE)"},
+    {"net.ipv4.tcp_keepalive_intvl", &StackConfig::tcp_keepalive_intvl, 1, 32767,
+     TimeUnit::kS, "s", "gap between keepalive probes (MAX_TCP_KEEPINTVL)"},
+    {"net.ipv4.tcp_keepalive_probes", &StackConfig::tcp_keepalive_probes, 1, 127,
+     TimeUnit::kNone, "", "unanswered probes before the connection is dropped (MAX_TCP_KEEPCNT)"},
+    {"twstack.tcp_timewait_len", &StackConfig::tcp_timewait_len, 1, kMaxTimewaitUs,
+     TimeUnit::kDecimalS, "s", "TIME_WAIT length (Linux: TCP_TIMEWAIT_LEN, fixed at 60 s)"},
+    {"twstack.tw_overflow_policy", &StackConfig::tw_overflow_policy, 0, 0, TimeUnit::kNone, "",
+     "at tcp_max_tw_buckets: drop the new entry (Linux) or evict the oldest (FreeBSD)"},
+    {"twstack.port_selection", &StackConfig::port_selection, 0, 0, TimeUnit::kNone, "",
+     "ephemeral port choice: O(1) RSS-aware, or the kernel's __inet_hash_connect search"},
+    {"twstack.max_connections", &StackConfig::max_connections, 1, 16777216, TimeUnit::kNone,
+     "entries", "connection pool per engine"},
+    {"twstack.sndbuf", &StackConfig::sndbuf, 1024, 67108864, TimeUnit::kNone, "bytes",
+     "send buffer per connection"},
+    {"twstack.rcvbuf", &StackConfig::rcvbuf, 1024, 67108864, TimeUnit::kNone, "bytes",
+     "receive buffer per connection"},
+    {"twstack.mss", &StackConfig::mss, 88, 9000, TimeUnit::kNone, "bytes",
+     "MSS we announce and send with (min TCP_MIN_MSS)"},
+    {"twstack.rto_min", &StackConfig::rto_min, 1, 120000, TimeUnit::kMs, "ms",
+     "lower bound of the retransmission timeout (TCP_RTO_MIN)"},
+    {"twstack.rto_initial", &StackConfig::rto_initial, 1, 120000, TimeUnit::kMs, "ms",
+     "RTO before any RTT sample (RFC 6298 §2.1)"},
+    {"twstack.rto_max", &StackConfig::rto_max, 1000, 120000, TimeUnit::kMs, "ms",
+     "upper bound of the RTO (TCP_RTO_MAX; range as net.ipv4.tcp_rto_max_ms)"},
+    {"twstack.delayed_ack", &StackConfig::delayed_ack, 0, 500, TimeUnit::kMs, "ms",
+     "delayed-ACK timeout, 0 = ACK at once (RFC 1122 §4.2.3.2: < 0.5 s)"},
+    {"twstack.tx_frames", &StackConfig::tx_frames, 1, 16777216, TimeUnit::kNone, "frames",
+     "frames in the engine's TX pool"},
+    {"twstack.arp_cache_size", &StackConfig::arp_cache_size, 1, 1048576, TimeUnit::kNone,
+     "entries", "ARP cache entries"},
+    {"twstack.arp_queue", &StackConfig::arp_queue, 0, 65536, TimeUnit::kNone, "packets",
+     "packets held while ARP resolves; 0 = drop them"},
+    {"twstack.timer_budget", &StackConfig::timer_budget, 1, 16777216, TimeUnit::kNone,
+     "expiries", "timer expiries per poll (DESIGN.md rule 6)"},
+};
+
+constexpr std::string_view kTwOverflowNames[] = {"drop", "evict-oldest"};
+constexpr std::string_view kPortSelectionNames[] = {"uniform", "linux"};
+
+template <class E>
+constexpr auto enum_names() {
+  if constexpr (std::is_same_v<E, TwOverflowPolicy>) {
+    return std::span<const std::string_view>(kTwOverflowNames);
+  } else {
+    return std::span<const std::string_view>(kPortSelectionNames);
+  }
+}
+
+constexpr bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string normalize_key(std::string_view key) {
+  std::string k(trim(key));
+  std::replace(k.begin(), k.end(), '/', '.');
+  return k;
+}
+
+const KeySpec* find_key(std::string_view key) {
+  for (const KeySpec& k : kKeys) {
+    if (k.key == key) return &k;
+  }
+  return nullptr;
+}
+
+// Parses a decimal integer (optional '-'); on failure returns why.
+std::optional<std::string> parse_int(std::string_view s, std::int64_t* out) {
+  if (s.empty()) return "empty";
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, *out);
+  if (ec == std::errc::result_out_of_range) return "out of range";
+  if (ec != std::errc() || p != end) return "not an integer";
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_int_in(std::string_view s, std::int64_t lo, std::int64_t hi,
+                                        std::int64_t* out) {
+  if (auto why = parse_int(s, out)) return why;
+  if (*out < lo || *out > hi) return "out of range";
+  return std::nullopt;
+}
+
+// "60", "2.5", "0.000001": seconds with at most 6 decimals, into µs.
+std::optional<std::string> parse_decimal_seconds(std::string_view s, std::int64_t* us) {
+  if (s.empty()) return "empty";
+  if (s.front() == '-') return "negative";
+  const std::size_t dot = s.find('.');
+  const std::string_view ip = s.substr(0, dot);
+  const std::string_view fp = dot == std::string_view::npos ? "" : s.substr(dot + 1);
+  const auto digits = [](std::string_view d) {
+    return !d.empty() && std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(ip) || (dot != std::string_view::npos && !digits(fp))) return "not a number";
+  if (fp.size() > 6) return "more than 6 decimals";
+  std::int64_t secs = 0;
+  if (auto why = parse_int(ip, &secs)) return why;
+  if (secs > kMaxTimewaitUs / 1000000) return "out of range";
+  std::int64_t frac = 0;
+  if (!fp.empty()) {
+    (void)parse_int(fp, &frac);
+    for (std::size_t i = fp.size(); i < 6; ++i) frac *= 10;
+  }
+  *us = secs * 1000000 + frac;
+  return std::nullopt;
+}
+
+std::string format_decimal_seconds(std::int64_t us) {
+  std::string s = std::to_string(us / 1000000);
+  std::int64_t frac = us % 1000000;
+  if (frac == 0) return s;
+  std::string f = std::to_string(frac);
+  f.insert(0, 6 - f.size(), '0');
+  while (f.back() == '0') f.pop_back();
+  return s + "." + f;
+}
+
+std::int64_t unit_us(TimeUnit t) {
+  switch (t) {
+    case TimeUnit::kMs: return 1000;
+    case TimeUnit::kS: return 1000000;
+    case TimeUnit::kNone:
+    case TimeUnit::kDecimalS: break;
+  }
+  return 1;
+}
+
+// Allowed values, for error messages and describe().
+std::string allowed_ints(const KeySpec& k) {
+  if (k.max - k.min <= 2) {
+    std::string s;
+    for (std::int64_t v = k.min; v <= k.max; ++v) {
+      if (v != k.min) s += v == k.max ? " or " : ", ";
+      s += std::to_string(v);
+    }
+    return s;
+  }
+  std::string s = "integer " + std::to_string(k.min) + ".." + std::to_string(k.max);
+  if (!k.unit.empty()) s += " (" + std::string(k.unit) + ")";
+  return s;
+}
+
+template <class E>
+std::string allowed_names() {
+  std::string s;
+  const auto names = enum_names<E>();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) s += i + 1 == names.size() ? " or " : ", ";
+    s += names[i];
+  }
+  return s;
+}
+
+std::string allowed(const KeySpec& k) {
+  if (std::holds_alternative<Member<TwOverflowPolicy>>(k.field)) {
+    return allowed_names<TwOverflowPolicy>();
+  }
+  if (std::holds_alternative<Member<PortSelection>>(k.field)) {
+    return allowed_names<PortSelection>();
+  }
+  if (std::holds_alternative<Member<PortRange>>(k.field)) {
+    return "two ports 'low high', each 1..65535, low <= high";
+  }
+  if (std::holds_alternative<Member<PortBitmap>>(k.field)) {
+    return "comma-separated ports and ranges 'a-b' in 0..65535, or empty";
+  }
+  if (k.time == TimeUnit::kDecimalS) {
+    return "seconds > 0 and <= " + std::to_string(k.max / 1000000) +
+           ", up to 6 decimals (e.g. 60, 2.5)";
+  }
+  return allowed_ints(k);
+}
+
+// --- apply: parse `v` into the field; on failure return why, change nothing ---
+
+std::optional<std::string> apply(StackConfig& c, const KeySpec&, Member<bool> m,
+                                 std::string_view v) {
+  if (v != "0" && v != "1") return "not 0 or 1";
+  c.*m = v == "1";
+  return std::nullopt;
+}
+
+template <class T>
+  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
+std::optional<std::string> apply(StackConfig& c, const KeySpec& k, Member<T> m,
+                                 std::string_view v) {
+  std::int64_t x = 0;
+  if (auto why = parse_int_in(v, k.min, k.max, &x)) return why;
+  c.*m = static_cast<T>(x);
+  return std::nullopt;
+}
+
+std::optional<std::string> apply(StackConfig& c, const KeySpec& k, Member<Duration> m,
+                                 std::string_view v) {
+  std::int64_t x = 0;
+  if (k.time == TimeUnit::kDecimalS) {
+    if (auto why = parse_decimal_seconds(v, &x)) return why;
+    if (x < k.min || x > k.max) return "out of range";
+    c.*m = Duration::micros(x);
+    return std::nullopt;
+  }
+  if (auto why = parse_int_in(v, k.min, k.max, &x)) return why;
+  c.*m = Duration::micros(x * unit_us(k.time));
+  return std::nullopt;
+}
+
+template <class E>
+  requires std::is_enum_v<E>
+std::optional<std::string> apply(StackConfig& c, const KeySpec&, Member<E> m,
+                                 std::string_view v) {
+  const auto names = enum_names<E>();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (v == names[i]) {
+      c.*m = static_cast<E>(i);
+      return std::nullopt;
+    }
+  }
+  return "unknown name";
+}
+
+// Two integers separated by whitespace, as proc_dointvec reads a vector
+// (the kernel also takes one, keeping the old high; twstack wants both).
+// ipv4_local_port_range() requires low <= high and only warns (once) when
+// low and high have the same parity; twstack accepts those too. The kernel
+// also refuses low < ip_unprivileged_port_start (1024); twstack has no
+// privileged ports, so 1..65535.
+std::optional<std::string> apply(StackConfig& c, const KeySpec& k, Member<PortRange> m,
+                                 std::string_view v) {
+  std::int64_t ports[2] = {0, 0};
+  for (std::int64_t& p : ports) {
+    v = trim(v);
+    std::size_t n = 0;
+    while (n < v.size() && !is_space(v[n])) ++n;
+    if (n == 0) return "expected two ports";
+    if (auto why = parse_int_in(v.substr(0, n), k.min, k.max, &p)) return why;
+    v.remove_prefix(n);
+  }
+  if (!trim(v).empty()) return "expected two ports";
+  if (ports[0] > ports[1]) return "low > high";
+  c.*m = PortRange{static_cast<std::uint16_t>(ports[0]), static_cast<std::uint16_t>(ports[1])};
+  return std::nullopt;
+}
+
+// proc_do_large_bitmap(): "a,b-c,..."; a write replaces the whole set, and
+// a trailing comma is accepted. Unlike the kernel, spaces around items are too.
+std::optional<std::string> apply(StackConfig& c, const KeySpec& k, Member<PortBitmap> m,
+                                 std::string_view v) {
+  PortBitmap bits;
+  while (!v.empty()) {
+    const std::size_t comma = v.find(',');
+    const std::string_view item = trim(v.substr(0, comma));
+    v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+    if (item.empty()) return "empty list element";
+    const std::size_t dash = item.find('-', 1);
+    std::int64_t a = 0;
+    std::int64_t b = 0;
+    if (auto why = parse_int_in(trim(item.substr(0, dash)), k.min, k.max, &a)) return why;
+    b = a;
+    if (dash != std::string_view::npos) {
+      if (auto why = parse_int_in(trim(item.substr(dash + 1)), k.min, k.max, &b)) return why;
+      if (a > b) return "range start > end";
+    }
+    for (std::int64_t p = a; p <= b; ++p) bits.set(static_cast<std::size_t>(p));
+  }
+  c.*m = bits;
+  return std::nullopt;
+}
+
+// --- format: the value as apply() reads it back ---
+
+std::string format(const StackConfig& c, const KeySpec&, Member<bool> m) {
+  return c.*m ? "1" : "0";
+}
+
+template <class T>
+  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
+std::string format(const StackConfig& c, const KeySpec&, Member<T> m) {
+  return std::to_string(c.*m);
+}
+
+std::string format(const StackConfig& c, const KeySpec& k, Member<Duration> m) {
+  if (k.time == TimeUnit::kDecimalS) return format_decimal_seconds((c.*m).us);
+  return std::to_string((c.*m).us / unit_us(k.time));
+}
+
+template <class E>
+  requires std::is_enum_v<E>
+std::string format(const StackConfig& c, const KeySpec&, Member<E> m) {
+  return std::string(enum_names<E>()[static_cast<std::size_t>(c.*m)]);
+}
+
+std::string format(const StackConfig& c, const KeySpec&, Member<PortRange> m) {
+  return std::to_string((c.*m).low) + " " + std::to_string((c.*m).high);
+}
+
+// Runs collapse to "a-b", joined by ',' (proc_do_large_bitmap's read side).
+std::string format(const StackConfig& c, const KeySpec&, Member<PortBitmap> m) {
+  const PortBitmap& bits = c.*m;
+  std::string s;
+  std::size_t p = 0;
+  while (p < bits.size()) {
+    if (!bits.test(p)) {
+      ++p;
+      continue;
+    }
+    std::size_t end = p;
+    while (end + 1 < bits.size() && bits.test(end + 1)) ++end;
+    if (!s.empty()) s += ',';
+    s += std::to_string(p);
+    if (end != p) s += "-" + std::to_string(end);
+    p = end + 1;
+  }
+  return s;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      const std::size_t subst = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({up + 1, row[j - 1] + 1, subst});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string_view last_component(std::string_view key) {
+  const std::size_t dot = key.rfind('.');
+  return dot == std::string_view::npos ? key : key.substr(dot + 1);
+}
+
+// "unknown key 'X'", plus the nearest key within edit distance 3, or else a
+// key with the same last component ("tcp_tw_reuse" -> net.ipv4.tcp_tw_reuse).
+std::string unknown_key(std::string_view key) {
+  std::string msg = "unknown key '" + std::string(key) + "'";
+  const KeySpec* best = nullptr;
+  std::size_t best_d = 4;
+  for (const KeySpec& k : kKeys) {
+    const std::size_t d = edit_distance(key, k.key);
+    if (d < best_d) {
+      best_d = d;
+      best = &k;
+    }
+  }
+  if (best == nullptr && !key.empty()) {
+    for (const KeySpec& k : kKeys) {
+      if (last_component(k.key) == last_component(key)) {
+        best = &k;
+        break;
+      }
+    }
+  }
+  if (best != nullptr) msg += "; did you mean '" + std::string(best->key) + "'?";
+  return msg;
+}
+
+}  // namespace
+
+std::optional<std::string> StackConfig::set(std::string_view key, std::string_view value) {
+  const std::string name = normalize_key(key);
+  const KeySpec* k = find_key(name);
+  if (k == nullptr) return unknown_key(name);
+  value = trim(value);
+  auto why = std::visit([&](auto m) { return apply(*this, *k, m, value); }, k->field);
+  if (!why) return std::nullopt;
+  return std::string(k->key) + ": invalid value '" + std::string(value) + "' (" + *why +
+         "); allowed: " + allowed(*k);
+}
+
+std::optional<std::string> StackConfig::set_assignment(std::string_view assignment) {
+  const std::size_t eq = assignment.find('=');
+  if (eq == std::string_view::npos || trim(assignment.substr(0, eq)).empty()) {
+    return "expected 'key=value', got '" + std::string(assignment) + "'";
+  }
+  return set(assignment.substr(0, eq), assignment.substr(eq + 1));
+}
+
+std::string StackConfig::get(std::string_view key) const {
+  const KeySpec* k = find_key(normalize_key(key));
+  if (k == nullptr) return "";
+  return std::visit([&](auto m) { return format(*this, *k, m); }, k->field);
+}
+
+std::optional<std::string> StackConfig::validate() const {
+  const auto ms = [](Duration d) { return std::to_string(d.ms()) + " ms"; };
+  if (rto_min > rto_initial) {
+    return "twstack.rto_min (" + ms(rto_min) + ") exceeds twstack.rto_initial (" +
+           ms(rto_initial) + ")";
+  }
+  if (rto_initial > rto_max) {
+    return "twstack.rto_initial (" + ms(rto_initial) + ") exceeds twstack.rto_max (" +
+           ms(rto_max) + ")";
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> StackConfig::known_keys() {
+  std::vector<std::string> keys;
+  keys.reserve(std::size(kKeys));
+  for (const KeySpec& k : kKeys) keys.emplace_back(k.key);
+  return keys;
+}
+
+std::string StackConfig::describe() {
+  const StackConfig defaults;
+  std::ostringstream os;
+  const auto pad = [&os](std::string_view s, std::size_t w) {
+    os << s;
+    for (std::size_t i = s.size(); i < w; ++i) os << ' ';
+    os << ' ';
+  };
+  pad("KEY", 36);
+  pad("DEFAULT", 12);
+  pad("UNIT", 8);
+  os << "MEANING\n";
+  for (const KeySpec& k : kKeys) {
+    const std::string def = defaults.get(k.key);
+    pad(k.key, 36);
+    pad(def.empty() ? "(empty)" : def, 12);
+    pad(k.unit.empty() ? "-" : k.unit, 8);
+    os << k.help << "; allowed: " << allowed(k) << '\n';
+  }
+  return os.str();
+}
+
+std::optional<std::string> parse_config_text(std::string_view text, std::string_view origin,
+                                             StackConfig* cfg) {
+  StackConfig work = *cfg;
+  std::string errors;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    const std::size_t nl = text.find('\n');
+    std::string_view line = trim(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    if (line.empty() || line.front() == '#' || line.front() == ';') continue;
+    const bool optional_key = line.front() == '-';
+    if (optional_key) line.remove_prefix(1);
+    const std::size_t eq = line.find('=');
+    std::optional<std::string> err;
+    if (eq == std::string_view::npos || trim(line.substr(0, eq)).empty()) {
+      err = "expected 'key = value', got '" + std::string(line) + "'";
+    } else if (optional_key && find_key(normalize_key(line.substr(0, eq))) == nullptr) {
+      continue;
+    } else {
+      err = work.set(line.substr(0, eq), line.substr(eq + 1));
+    }
+    if (err) {
+      errors += std::string(origin) + ":" + std::to_string(line_no) + ": " + *err + "\n";
+    }
+  }
+  if (!errors.empty()) {
+    errors.pop_back();
+    return errors;
+  }
+  *cfg = std::move(work);
+  return std::nullopt;
+}
+
+std::optional<std::string> load_config_file(const std::string& path, StackConfig* cfg) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return path + ": is a directory";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return path + ": cannot open: " + std::generic_category().message(errno);
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return path + ": read error";
+  return parse_config_text(buf.str(), path, cfg);
+}
+
+}  // namespace twstack
