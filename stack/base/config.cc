@@ -94,11 +94,11 @@ constexpr KeySpec kKeys[] = {
      "ephemeral port choice: O(1) RSS-aware, or the kernel's __inet_hash_connect search"},
     {"twstack.max_connections", &StackConfig::max_connections, 1, 16777216, TimeUnit::kNone,
      "entries", "connection pool per engine"},
-    {"twstack.sndbuf", &StackConfig::sndbuf, 1024, 67108864, TimeUnit::kNone, "bytes",
-     "send buffer per connection"},
-    {"twstack.rcvbuf", &StackConfig::rcvbuf, 1024, 67108864, TimeUnit::kNone, "bytes",
-     "receive buffer per connection"},
-    {"twstack.mss", &StackConfig::mss, 88, 9000, TimeUnit::kNone, "bytes",
+    {"twstack.sndbuf", &StackConfig::sndbuf, 1024, 129024, TimeUnit::kNone, "bytes",
+     "send buffer per connection (at most 63 chunks of 2 KiB)"},
+    {"twstack.rcvbuf", &StackConfig::rcvbuf, 1024, 129024, TimeUnit::kNone, "bytes",
+     "receive buffer per connection (at most 63 chunks of 2 KiB)"},
+    {"twstack.mss", &StackConfig::mss, 88, 1900, TimeUnit::kNone, "bytes",
      "MSS we announce and send with (min TCP_MIN_MSS)"},
     {"twstack.rto_min", &StackConfig::rto_min, 1, 120000, TimeUnit::kMs, "ms",
      "lower bound of the retransmission timeout (TCP_RTO_MIN)"},
@@ -116,6 +116,8 @@ constexpr KeySpec kKeys[] = {
      "packets held while ARP resolves; 0 = drop them"},
     {"twstack.timer_budget", &StackConfig::timer_budget, 1, 16777216, TimeUnit::kNone,
      "expiries", "timer expiries per poll (DESIGN.md rule 6)"},
+    {"twstack.buffer_chunks", &StackConfig::buffer_chunks, 16, 16777216, TimeUnit::kNone,
+     "chunks", "2 KiB chunks shared by all connection buffers of an engine"},
 };
 
 constexpr std::string_view kTwOverflowNames[] = {"drop", "evict-oldest"};

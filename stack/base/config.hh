@@ -84,6 +84,7 @@ struct StackConfig {
   std::uint32_t arp_cache_size = 1024;    // entries
   std::uint32_t arp_queue = 64;           // packets held while ARP resolves
   std::uint32_t timer_budget = 4096;      // timer expiries per poll
+  std::uint32_t buffer_chunks = 32768;    // 2 KiB each: 64 MiB of connection buffers
 
   // Sets one knob. `key` may use '/' for '.' (as sysctl accepts); surrounding
   // whitespace in key and value is ignored. nullopt on success, else a message

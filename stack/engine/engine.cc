@@ -53,14 +53,17 @@ QueueEngine::~QueueEngine() {
   }
 }
 
+// Every entry point brings the clock forward and first runs what fell due,
+// as a real-time loop would have before this packet or call.
 void QueueEngine::set_now(Instant now) {
+  if (now < env_.now) now = env_.now;  // time never runs backwards
   env_.now = now;
   out_.set_now(now);
+  run_timers();
 }
 
 void QueueEngine::poll(Instant now) {
   set_now(now);
-  run_timers();
   out_.expire_pending();
   flush();
 }

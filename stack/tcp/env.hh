@@ -57,6 +57,12 @@ struct Env {
   timer::Tick ticks(std::int64_t us) const {
     return static_cast<timer::Tick>((us + kUsPerTick - 1) / kUsPerTick);
   }
+  timer::Tick tick_now() const { return static_cast<timer::Tick>(now.us / kUsPerTick); }
+  // Arms `h` to fire `us` from now. Absolute, so a wheel that a budget left
+  // behind the engine's clock still fires it on time.
+  void arm(timer::TimerHook& h, std::int64_t us) {
+    wheel.schedule_at(h, tick_now() + (us <= 0 ? 1 : ticks(us)));
+  }
 };
 
 }  // namespace twstack::tcp

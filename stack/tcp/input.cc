@@ -42,7 +42,8 @@ void input_syn_sent(Env& e, Tcb& c, const Segment& s) {
   }
   c.irs = s.seq;
   c.rcv_nxt = s.seq + 1;
-  c.rcv_adv = c.rcv_nxt;
+  // The window our SYN offered, now anchored at the peer's sequence space.
+  c.rcv_adv = c.rcv_nxt + std::min<std::uint32_t>(c.rcv.space(), 0xffff);
   negotiate(e, c, s);
   c.snd_wnd = s.wnd;  // RFC 7323 §2.2: unscaled in a SYN
   c.max_snd_wnd = c.snd_wnd;
@@ -127,7 +128,7 @@ bool check_sequence(Env& e, Tcb& c, Segment& s) {
     if (c.state == State::kTimeWait && s.has(wire::kFin)) {
       // RFC 9293 §3.10.7.4 TIME-WAIT: a retransmitted FIN is acknowledged
       // and the 2MSL wait restarts.
-      e.wheel.schedule(c.life_timer, e.ticks(e.p.timewait_len_us));
+      e.arm(c.life_timer, e.p.timewait_len_us);
     }
     if (s.has(wire::kSyn) && in_state(c.state, kSynchronized)) {
       send_challenge_ack(e, c, s);  // RFC 5961 §4.2

@@ -146,7 +146,7 @@ void on_fin_acked(Env& e, Tcb& c) {
     case State::kFinWait1:
       set_state(e, c, State::kFinWait2);
       // Orphaned FIN_WAIT2 lasts net.ipv4.tcp_fin_timeout (Linux tcp_close).
-      if (c.orphaned) e.wheel.schedule(c.life_timer, e.ticks(e.p.fin_timeout_us));
+      if (c.orphaned) e.arm(c.life_timer, e.p.fin_timeout_us);
       break;
     case State::kClosing:
       enter_time_wait(e, c);

@@ -32,7 +32,7 @@ void take_fin(Env& e, Tcb& c) {
       enter_time_wait(e, c);
       break;
     case State::kTimeWait:
-      e.wheel.schedule(c.life_timer, e.ticks(e.p.timewait_len_us));
+      e.arm(c.life_timer, e.p.timewait_len_us);
       break;
     default:
       break;  // CLOSE-WAIT, CLOSING, LAST-ACK: remain
@@ -46,7 +46,7 @@ void schedule_ack(Env& e, Tcb& c, std::uint32_t len) {
   if (c.segs_unacked >= 2 || e.p.delack_us == 0) {
     c.ack_pending = true;
   } else if (!c.delack_timer.active()) {
-    e.wheel.schedule(c.delack_timer, e.ticks(e.p.delack_us));
+    e.arm(c.delack_timer, e.p.delack_us);
   }
 }
 

@@ -121,7 +121,7 @@ void enter_time_wait(Env& e, Tcb& c) {
   set_state(e, c, State::kTimeWait);
   e.wheel.cancel(c.rtx_timer);
   e.wheel.cancel(c.delack_timer);
-  e.wheel.schedule(c.life_timer, e.ticks(e.p.timewait_len_us));
+  e.arm(c.life_timer, e.p.timewait_len_us);
   // Linux __inet_twsk_schedule: TW if the timeout is over 4 s, else TWKilled.
   e.ctr.inc(e.p.timewait_len_us > 4000000 ? Counter::TcpExtTW : Counter::TcpExtTWKilled);
   if (!c.orphaned) c.events |= kEvClosed;

@@ -21,6 +21,14 @@ std::uint16_t advertise_window(Tcb& c) {
   return static_cast<std::uint16_t>(std::min<std::uint32_t>(win, 0xffff));
 }
 
+// A SYN's window is never scaled (RFC 7323 §2.2). Once the peer's ISN is
+// known (SYN-ACK) it also sets the right edge we have promised.
+std::uint16_t syn_window(Tcb& c) {
+  auto win = static_cast<std::uint16_t>(std::min<std::uint32_t>(c.rcv.space(), 0xffff));
+  if (c.state != State::kSynSent) c.rcv_adv = seq_max(c.rcv_adv, c.rcv_nxt + win);
+  return win;
+}
+
 // Options per RFC 9293 §3.2 / RFC 7323: MSS and window scale only on SYNs,
 // timestamps on every segment once negotiated (or offered on our SYN).
 wire::TcpOptions segment_options(const Env& e, const Tcb& c, std::uint8_t flags) {
@@ -57,9 +65,7 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   wire::TcpOptions o = segment_options(e, c, flags);
   std::uint8_t opts[40];
   std::size_t olen = wire::write_tcp_options(opts, o);
-  std::uint16_t win = (flags & wire::kSyn)
-                          ? static_cast<std::uint16_t>(std::min<std::uint32_t>(c.rcv.space(), 0xffff))
-                          : advertise_window(c);
+  std::uint16_t win = (flags & wire::kSyn) ? syn_window(c) : advertise_window(c);
   wire::TcpFields f{};
   f.src_port = c.tuple.lport;
   f.dst_port = c.tuple.rport;
@@ -82,7 +88,7 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
 
 void send_ack(Env& e, Tcb& c) { emit(e, c, c.snd_nxt, wire::kAck, 0); }
 
-void arm_rto(Env& e, Tcb& c) { e.wheel.schedule(c.rtx_timer, e.ticks(c.rto_us)); }
+void arm_rto(Env& e, Tcb& c) { e.arm(c.rtx_timer, c.rto_us); }
 
 bool wants_output(const Tcb& c) {
   if (c.ack_pending) return true;

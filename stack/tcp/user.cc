@@ -85,7 +85,7 @@ void user_close(Env& e, Tcb& c) {
   // Already in FIN_WAIT2 (after an earlier shutdown): now an orphan, it
   // waits tcp_fin_timeout for the peer's FIN.
   if (c.state == State::kFinWait2 && !c.life_timer.active()) {
-    e.wheel.schedule(c.life_timer, e.ticks(e.p.fin_timeout_us));
+    e.arm(c.life_timer, e.p.fin_timeout_us);
   }
 }
 

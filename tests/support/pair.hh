@@ -10,7 +10,7 @@
 
 #include "stack/engine/engine.hh"
 
-namespace twstack::testing {
+namespace twstack::test {
 
 inline engine::Interface make_ifc(std::uint8_t host) {
   engine::Interface ifc;
@@ -36,7 +36,11 @@ struct Captured {
 class DirectPair {
  public:
   DirectPair(engine::EngineOptions oa = small_opts(), engine::EngineOptions ob = small_opts())
-      : a_(make_ifc(1), oa), b_(make_ifc(2), ob) {}
+      : a_(make_ifc(1), oa), b_(make_ifc(2), ob) {
+    // The API uses the time of the latest rx/poll: start both clocks.
+    a_.poll(now_);
+    b_.poll(now_);
+  }
 
   engine::QueueEngine& a() { return a_; }
   engine::QueueEngine& b() { return b_; }
@@ -93,4 +97,4 @@ class DirectPair {
   std::deque<Captured> queue_;
 };
 
-}  // namespace twstack::testing
+}  // namespace twstack::test

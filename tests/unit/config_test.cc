@@ -50,7 +50,7 @@ const KeyCase kCases[] = {
     {"twstack.port_selection", "uniform", "linux"},
     {"twstack.max_connections", "65536", "16777216"},
     {"twstack.sndbuf", "65536", "1024"},
-    {"twstack.rcvbuf", "65536", "67108864"},
+    {"twstack.rcvbuf", "65536", "129024"},
     {"twstack.mss", "1460", "88"},
     {"twstack.rto_min", "200", "1"},
     {"twstack.rto_initial", "1000", "3000"},
@@ -60,6 +60,7 @@ const KeyCase kCases[] = {
     {"twstack.arp_cache_size", "1024", "1048576"},
     {"twstack.arp_queue", "64", "0"},
     {"twstack.timer_budget", "4096", "16777216"},
+    {"twstack.buffer_chunks", "32768", "16"},
 };
 
 TEST(Config, KnownKeysAreExactlyTheCases) {
@@ -158,8 +159,8 @@ TEST(Config, KeyAndValueSpellings) {
   EXPECT_EQ(c.ip_local_port_range, (PortRange{40000, 50001}));
   EXPECT_EQ(c.set("net.ipv4.ip_local_port_range", "  7  7 "), std::nullopt);  // same parity ok
   EXPECT_EQ(c.get("net.ipv4.ip_local_port_range"), "7 7");
-  EXPECT_EQ(c.set_assignment("twstack.mss = 9000"), std::nullopt);
-  EXPECT_EQ(c.mss, 9000);
+  EXPECT_EQ(c.set_assignment("twstack.mss = 1900"), std::nullopt);
+  EXPECT_EQ(c.mss, 1900);
   EXPECT_THAT(c.set_assignment("twstack.mss"), testing::Optional(HasSubstr("key=value")));
   EXPECT_THAT(c.set_assignment("=5"), testing::Optional(HasSubstr("key=value")));
   EXPECT_EQ(c.get("no.such.key"), "");
@@ -217,8 +218,8 @@ TEST(Config, RefusesBadValues) {
   expect_refused("net.ipv4.tcp_syn_retries", "0", "1..127");
   expect_refused("net.ipv4.tcp_syn_retries", "128", "1..127");
   expect_refused("net.ipv4.tcp_synack_retries", "256", "0..255");
-  expect_refused("twstack.mss", "87", "88..9000");
-  expect_refused("twstack.sndbuf", "67108865", "1024..67108864");
+  expect_refused("twstack.mss", "87", "88..1900");
+  expect_refused("twstack.sndbuf", "129025", "1024..129024");
   expect_refused("twstack.delayed_ack", "501", "0..500 (ms)");
   // Decimal seconds.
   expect_refused("twstack.tcp_timewait_len", "0", "seconds > 0");
@@ -398,7 +399,7 @@ TEST(ConfigText, OriginNamesTheSource) {
   StackConfig c;
   EXPECT_EQ(parse_config_text("\n\ntwstack.mss = 0\n", "--set", &c),
             "--set:3: twstack.mss: invalid value '0' (out of range); allowed: integer "
-            "88..9000 (bytes)");
+            "88..1900 (bytes)");
 }
 
 }  // namespace

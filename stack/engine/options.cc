@@ -1,0 +1,39 @@
+#include "stack/engine/options.hh"
+
+namespace twstack::engine {
+
+EngineOptions options_from(const StackConfig& c, std::uint64_t secret) {
+  EngineOptions o;
+  tcp::TcpParams& t = o.tcp;
+  t.mss = c.mss;
+  t.sndbuf = c.sndbuf;
+  t.rcvbuf = c.rcvbuf;
+  t.timestamps = c.tcp_timestamps;
+  t.window_scaling = c.tcp_window_scaling;
+  t.rfc1337 = c.tcp_rfc1337;
+  t.syn_retries = c.tcp_syn_retries;
+  t.synack_retries = c.tcp_synack_retries;
+  t.retries2 = c.tcp_retries2;
+  t.rto_min_us = c.rto_min.us;
+  t.rto_initial_us = c.rto_initial.us;
+  t.rto_max_us = c.rto_max.us;
+  t.delack_us = c.delayed_ack.us;
+  t.timewait_len_us = c.tcp_timewait_len.us;
+  t.fin_timeout_us = c.tcp_fin_timeout.us;
+  t.invalid_ratelimit_ms = c.tcp_invalid_ratelimit.ms();
+  t.challenge_ack_limit = c.tcp_challenge_ack_limit;
+  o.max_connections = c.max_connections;
+  o.buffer_chunks = c.buffer_chunks;
+  o.tx_frames = c.tx_frames;
+  o.arp_cache_size = c.arp_cache_size;
+  o.arp_queue = c.arp_queue;
+  o.timer_budget = c.timer_budget;
+  o.max_syn_backlog = c.tcp_max_syn_backlog;
+  o.somaxconn = c.somaxconn;
+  o.port_low = c.ip_local_port_range.low;
+  o.port_high = c.ip_local_port_range.high;
+  o.secret = secret;
+  return o;
+}
+
+}  // namespace twstack::engine

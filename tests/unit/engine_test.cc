@@ -1,0 +1,162 @@
+// Engine-level tests over a direct frame exchange: handshake with ARP, data,
+// every close sequence's end states, resets, ICMP echo.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "tests/support/pair.hh"
+
+namespace twstack {
+namespace {
+
+using engine::AppEvent;
+using engine::ConnId;
+using tcp::State;
+using test::DirectPair;
+
+struct Connected {
+  ConnId client;
+  ConnId server;
+};
+
+Connected establish(DirectPair& p, std::uint16_t port = 80) {
+  EXPECT_EQ(p.b().listen(port, 16), Errc::kOk);
+  Connected c{};
+  EXPECT_EQ(p.a().connect(p.addr(1), port, &c.client), Errc::kOk);
+  p.settle();
+  auto acc = p.b().accept(port);
+  EXPECT_TRUE(acc.has_value());
+  if (acc) c.server = *acc;
+  EXPECT_EQ(p.a().state(c.client), State::kEstablished);
+  EXPECT_EQ(p.b().state(c.server), State::kEstablished);
+  return c;
+}
+
+TEST(Engine, HandshakeResolvesArpAndEstablishes) {
+  DirectPair p;
+  establish(p);
+  EXPECT_EQ(p.a().counters().get(Counter::TcpActiveOpens), 1u);
+  EXPECT_EQ(p.b().counters().get(Counter::TcpPassiveOpens), 1u);
+  EXPECT_GE(p.a().counters().get(Counter::TwstackArpRequestsOut), 1u);
+}
+
+TEST(Engine, DataArrivesByteExact) {
+  DirectPair p;
+  Connected c = establish(p);
+  std::vector<std::uint8_t> data(200000);
+  std::iota(data.begin(), data.end(), 0);
+  std::size_t sent = 0;
+  std::vector<std::uint8_t> got;
+  for (int i = 0; i < 10000 && got.size() < data.size(); ++i) {
+    Errc err;
+    sent += p.a().send(c.client, std::span(data).subspan(sent), &err);
+    p.advance(Duration::millis(1));
+    std::uint8_t buf[4096];
+    while (std::uint32_t n = p.b().recv(c.server, buf)) got.insert(got.end(), buf, buf + n);
+  }
+  ASSERT_EQ(got.size(), data.size());
+  EXPECT_EQ(got, data);
+}
+
+TEST(Engine, ActiveCloseEndsInTimeWaitPassiveInClosed) {
+  engine::EngineOptions o = test::small_opts();
+  o.tcp.timewait_len_us = 2000000;
+  DirectPair p(o, o);
+  Connected c = establish(p);
+  bool peer_closed = false;
+  p.on_event = [&](int side, const AppEvent& ev) {
+    if (side == 1 && (ev.events & tcp::kEvPeerClosed)) peer_closed = true;
+  };
+  ASSERT_EQ(p.a().close(c.client), Errc::kOk);
+  p.settle();
+  EXPECT_TRUE(peer_closed);
+  EXPECT_EQ(p.b().state(c.server), State::kCloseWait);
+  ASSERT_EQ(p.b().close(c.server), Errc::kOk);
+  p.settle();
+  EXPECT_EQ(p.b().gauges().total, 0u);
+  EXPECT_EQ(p.a().gauges().timewait, 1u);
+  // Linux __inet_twsk_schedule: a TIME_WAIT of 4 s or less counts as TWKilled.
+  EXPECT_EQ(p.a().counters().get(Counter::TcpExtTWKilled), 1u);
+  EXPECT_EQ(p.a().counters().get(Counter::TcpExtTW), 0u);
+  p.advance(Duration::millis(1999));
+  EXPECT_EQ(p.a().gauges().timewait, 1u);
+  p.advance(Duration::millis(2));
+  EXPECT_EQ(p.a().gauges().timewait, 0u);
+}
+
+TEST(Engine, SimultaneousCloseBothEndInTimeWait) {
+  DirectPair p;
+  Connected c = establish(p);
+  // Hold frames so both FINs cross.
+  std::vector<test::Captured> held;
+  p.filter = [&](const test::Captured& f) {
+    held.push_back(f);
+    return false;
+  };
+  p.a().close(c.client);
+  p.b().close(c.server);
+  p.settle();
+  p.filter = nullptr;
+  for (auto& f : held) p.inject(1 - f.from, f.bytes);
+  p.settle();
+  EXPECT_EQ(p.a().gauges().timewait, 1u);
+  EXPECT_EQ(p.b().gauges().timewait, 1u);
+}
+
+TEST(Engine, ConnectToClosedPortIsRefused) {
+  DirectPair p;
+  ConnId id;
+  Errc closed_with = Errc::kOk;
+  p.on_event = [&](int side, const AppEvent& ev) {
+    if (side == 0 && (ev.events & tcp::kEvClosed)) closed_with = ev.error;
+  };
+  ASSERT_EQ(p.a().connect(p.addr(1), 9, &id), Errc::kOk);
+  p.settle();
+  EXPECT_EQ(closed_with, Errc::kConnRefused);
+  EXPECT_EQ(p.b().counters().get(Counter::TcpOutRsts), 1u);
+  EXPECT_EQ(p.a().counters().get(Counter::TcpAttemptFails), 1u);
+  EXPECT_EQ(p.a().close(id), Errc::kOk);
+  EXPECT_EQ(p.a().gauges().total, 0u);
+}
+
+TEST(Engine, CloseWithUnreadDataSendsReset) {
+  DirectPair p;
+  Connected c = establish(p);
+  Errc err;
+  const std::uint8_t msg[] = {1, 2, 3};
+  p.a().send(c.client, msg, &err);
+  p.advance(Duration::millis(50));
+  Errc reset_with = Errc::kOk;
+  p.on_event = [&](int side, const AppEvent& ev) {
+    if (side == 0 && (ev.events & tcp::kEvClosed)) reset_with = ev.error;
+  };
+  p.b().close(c.server);  // 3 bytes unread
+  p.settle();
+  EXPECT_EQ(p.b().counters().get(Counter::TcpExtTCPAbortOnClose), 1u);
+  EXPECT_EQ(reset_with, Errc::kConnReset);
+  EXPECT_EQ(p.a().counters().get(Counter::TcpEstabResets), 1u);
+}
+
+TEST(Engine, LostSynIsRetransmitted) {
+  DirectPair p;
+  ASSERT_EQ(p.b().listen(80, 4), Errc::kOk);
+  p.settle();
+  int syns = 0;
+  p.filter = [&](const test::Captured& f) {
+    // Drop the first TCP SYN (frame long enough, flags byte at 14+20+13).
+    if (f.from == 0 && f.bytes.size() > 47 && f.bytes[12] == 0x08 && (f.bytes[47] & wire::kSyn)) {
+      return ++syns > 1;
+    }
+    return true;
+  };
+  ConnId id;
+  ASSERT_EQ(p.a().connect(p.addr(1), 80, &id), Errc::kOk);
+  p.settle();
+  EXPECT_EQ(p.a().state(id), State::kSynSent);
+  p.advance(Duration::millis(1001));
+  EXPECT_EQ(p.a().state(id), State::kEstablished);
+  EXPECT_EQ(p.a().counters().get(Counter::TcpExtTCPSynRetrans), 1u);
+}
+
+}  // namespace
+}  // namespace twstack
