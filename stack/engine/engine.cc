@@ -99,9 +99,13 @@ void QueueEngine::touched(tcp::Tcb& c) {
     Listener& l = listeners_[c.listener - 1];
     --l.syn_pending;
     c.in_syn_queue = false;
-    if (c.state != tcp::State::kClosed && l.active) {
-      l.queue.push_back(c);  // established: wait for accept()
-      l.notify = true;
+    if (c.state != tcp::State::kClosed) {
+      if (l.active && l.port == c.tuple.lport) {
+        l.queue.push_back(c);  // established: wait for accept()
+        l.notify = true;
+      } else {
+        tcp::user_abort(env_, c);  // its listener is gone (Linux inet_csk_listen_stop)
+      }
     }
   }
   if (c.state == tcp::State::kClosed) {
@@ -164,18 +168,21 @@ QueueEngine::Listener* QueueEngine::listener_for(std::uint16_t port, wire::Ipv4A
 
 Gauges QueueEngine::gauges() const {
   Gauges g;
+  for (const Listener& l : listeners_) g.listen += l.active ? 1 : 0;
   for (std::uint32_t i = 0; i < opt_.max_connections; ++i) {
     const tcp::Tcb& c = tcbs_[i];
     if (!c.in_use) continue;
-    ++g.total;
-    if (c.orphaned && c.state != tcp::State::kTimeWait && !c.in_syn_queue && !c.accept_hook.is_linked()) {
+    bool unaccepted = c.in_syn_queue || c.accept_hook.is_linked();
+    if (c.orphaned && !unaccepted && c.state != tcp::State::kTimeWait && c.state != tcp::State::kClosed) {
       ++g.orphaned;
     }
     switch (c.state) {
-      case tcp::State::kEstablished: ++g.estab; break;
+      case tcp::State::kEstablished:
+      case tcp::State::kCloseWait: ++g.estab; break;
       case tcp::State::kSynReceived: ++g.synrecv; break;
       case tcp::State::kSynSent: ++g.synsent; break;
       case tcp::State::kTimeWait: ++g.timewait; break;
+      case tcp::State::kClosed: ++g.closed; break;
       default: ++g.closing; break;
     }
   }

@@ -59,17 +59,6 @@ struct AppEvent {
   std::uint16_t port = 0;   // the listener, for kAcceptReady
 };
 
-// `ss -s`-style gauges.
-struct Gauges {
-  std::uint64_t estab = 0;
-  std::uint64_t synrecv = 0;
-  std::uint64_t synsent = 0;
-  std::uint64_t timewait = 0;
-  std::uint64_t orphaned = 0;
-  std::uint64_t closing = 0;  // FIN_WAIT*, CLOSING, LAST_ACK, CLOSE_WAIT
-  std::uint64_t total = 0;
-};
-
 class QueueEngine {
  public:
   QueueEngine(const Interface& ifc, const EngineOptions& opt);

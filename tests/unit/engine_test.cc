@@ -73,7 +73,7 @@ TEST(Engine, ActiveCloseEndsInTimeWaitPassiveInClosed) {
   EXPECT_EQ(p.b().state(c.server), State::kCloseWait);
   ASSERT_EQ(p.b().close(c.server), Errc::kOk);
   p.settle();
-  EXPECT_EQ(p.b().gauges().total, 0u);
+  EXPECT_EQ(p.b().gauges().in_use(), 0u);
   EXPECT_EQ(p.a().gauges().timewait, 1u);
   // Linux __inet_twsk_schedule: a TIME_WAIT of 4 s or less counts as TWKilled.
   EXPECT_EQ(p.a().counters().get(Counter::TcpExtTWKilled), 1u);
@@ -116,7 +116,7 @@ TEST(Engine, ConnectToClosedPortIsRefused) {
   EXPECT_EQ(p.b().counters().get(Counter::TcpOutRsts), 1u);
   EXPECT_EQ(p.a().counters().get(Counter::TcpAttemptFails), 1u);
   EXPECT_EQ(p.a().close(id), Errc::kOk);
-  EXPECT_EQ(p.a().gauges().total, 0u);
+  EXPECT_EQ(p.a().gauges().in_use(), 0u);
 }
 
 TEST(Engine, CloseWithUnreadDataSendsReset) {
