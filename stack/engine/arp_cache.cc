@@ -38,15 +38,22 @@ ArpCache::Entry* ArpCache::find_or_claim(wire::Ipv4Addr ip) {
   return victim;
 }
 
-std::optional<wire::MacAddr> ArpCache::lookup(wire::Ipv4Addr ip, std::int64_t now_ms) const {
+std::optional<wire::MacAddr> ArpCache::lookup(wire::Ipv4Addr ip) const {
   const Entry* set = set_of(ip);
   for (std::uint32_t w = 0; w < kWays; ++w) {
     const Entry& en = set[w];
-    if (en.used && en.ip == ip && en.resolved && now_ms - en.confirmed_ms < kArpLifetimeMs) {
-      return en.mac;
-    }
+    if (en.used && en.ip == ip && en.resolved) return en.mac;
   }
   return std::nullopt;
+}
+
+bool ArpCache::stale(wire::Ipv4Addr ip, std::int64_t now_ms) const {
+  const Entry* set = set_of(ip);
+  for (std::uint32_t w = 0; w < kWays; ++w) {
+    const Entry& en = set[w];
+    if (en.used && en.ip == ip) return !en.resolved || now_ms - en.confirmed_ms >= kArpLifetimeMs;
+  }
+  return true;
 }
 
 void ArpCache::update(wire::Ipv4Addr ip, wire::MacAddr mac, std::int64_t now_ms) {

@@ -17,8 +17,11 @@ class ArpCache {
 
   explicit ArpCache(std::uint32_t entries);
 
-  // The MAC for `ip` if it is resolved and younger than the lifetime.
-  std::optional<wire::MacAddr> lookup(wire::Ipv4Addr ip, std::int64_t now_ms) const;
+  // The MAC for `ip` if it was ever resolved. RFC 1122 §2.3.2.1: a stale
+  // entry stays in use while it is revalidated (see stale()).
+  std::optional<wire::MacAddr> lookup(wire::Ipv4Addr ip) const;
+  // True when `ip`'s entry is older than the lifetime and should be re-asked.
+  bool stale(wire::Ipv4Addr ip, std::int64_t now_ms) const;
   // Records a mapping (from a reply, or from a request aimed at us).
   void update(wire::Ipv4Addr ip, wire::MacAddr mac, std::int64_t now_ms);
   // True when a request for `ip` should go out now (none in the last

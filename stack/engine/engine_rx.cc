@@ -36,7 +36,7 @@ void QueueEngine::rx_arp(std::span<const std::uint8_t> payload) {
     return;
   }
   bool for_us = ifc_.is_local(arp->tpa());
-  if (for_us || arp_.lookup(arp->spa(), env_.now.ms())) {
+  if (for_us || arp_.lookup(arp->spa())) {
     arp_.update(arp->spa(), arp->sha(), env_.now.ms());
     out_.resolved(arp->spa(), arp->sha());
   }

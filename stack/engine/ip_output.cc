@@ -67,7 +67,8 @@ void IpOutput::route(std::uint32_t idx, std::uint16_t len, wire::Ipv4Addr dst) {
     ready_[ready_count_++] = Ready{idx, len};
     return;
   }
-  if (auto mac = arp_.lookup(hop, now_ms)) {
+  if (auto mac = arp_.lookup(hop)) {
+    if (arp_.stale(hop, now_ms) && arp_.should_request(hop, now_ms)) send_arp_request(hop);
     memo_ip_ = hop;
     memo_mac_ = *mac;
     memo_until_ms_ = now_ms + 1000;

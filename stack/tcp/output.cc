@@ -86,7 +86,10 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   return true;
 }
 
-void send_ack(Env& e, Tcb& c) { emit(e, c, c.snd_nxt, wire::kAck, 0); }
+// A bare ACK carries the highest sequence sent, not SND.NXT: after an RTO
+// rewinds SND.NXT for go-back-N, an ACK at the rewound value can fall below
+// a peer's window and be dropped unread (Linux never rewinds snd_nxt).
+void send_ack(Env& e, Tcb& c) { emit(e, c, c.snd_max, wire::kAck, 0); }
 
 void arm_rto(Env& e, Tcb& c) { e.arm(c.rtx_timer, c.rto_us); }
 
@@ -118,10 +121,13 @@ void output(Env& e, Tcb& c) {
     // RFC 9293 §3.7.4 (Nagle) and §3.8.6.2.1 (sender SWS avoidance): send a
     // short segment only if it empties the queue with nothing outstanding,
     // or fills half the largest window the peer has offered.
+    // Retransmissions (below snd_max) are exempt: holding them back could
+    // stall the connection on one lost ACK.
+    bool retransmit = c.snd_nxt < c.snd_max;
     bool full = len == smss;
     bool drains = len == avail && (c.nodelay || out == 0);
     bool half_window = len >= c.max_snd_wnd / 2 && len > 0;
-    if (!full && !drains && !half_window && !(fin && len == avail)) break;
+    if (!retransmit && !full && !drains && !half_window && !(fin && len == avail)) break;
     std::uint8_t flags = wire::kAck;
     if (len > 0 && len == avail) flags |= wire::kPsh;
     if (fin) flags |= wire::kFin;

@@ -92,7 +92,7 @@ void user_close(Env& e, Tcb& c) {
 // RFC 9293 §3.10.5 ABORT: a reset for synchronized connections, then CLOSED.
 void user_abort(Env& e, Tcb& c) {
   if (in_state(c.state, kSynchronized | State::kSynReceived) && c.state != State::kTimeWait) {
-    emit(e, c, c.snd_nxt, wire::kRst | wire::kAck, 0);
+    emit(e, c, c.snd_max, wire::kRst | wire::kAck, 0);
   }
   enter_closed(e, c, Errc::kConnReset);
   c.events = 0;

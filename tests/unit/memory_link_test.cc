@@ -293,9 +293,12 @@ std::vector<std::uint8_t> pattern(std::size_t n) {
 TEST(SimPair, HundredKilobytesEachWayThenOrderlyClose) {
   SimPair p(sim_interface(0), sim_opts(), sim_interface(1), sim_opts(), FaultSpec{}, 1);
   p.preload_arp();
+  std::uint64_t tapped = 0;
+  p.tap = [&](int, std::span<const std::uint8_t>, Instant) { ++tapped; };
   std::vector<std::uint8_t> data = pattern(100 * 1024);
   Side sd[2];
   exchange(p, data, sd);
+  EXPECT_EQ(tapped, p.link().stats(0).sent + p.link().stats(1).sent);
   EXPECT_EQ(sd[0].got, data);
   EXPECT_EQ(sd[1].got, data);
   EXPECT_EQ(p.a().state(sd[0].conn), tcp::State::kTimeWait);  // the active closer
