@@ -77,6 +77,7 @@ class ChunkRing {
       if (slots_[slot] == kNoChunk) {
         slots_[slot] = pool.alloc();
         if (slots_[slot] == kNoChunk) break;
+        ++held_;
       }
       std::uint32_t k = std::min(n - done, kChunkSize - in);
       std::memcpy(pool.data(slots_[slot]) + in, src + done, k);
@@ -119,20 +120,19 @@ class ChunkRing {
     // Free every chunk the head moved past. When the ring is empty the chunk
     // under the head is freed too, so an idle connection holds no memory.
     for (std::uint32_t s = first; s != last; s = (s + 1) % slot_count()) free_slot(pool, s);
-    if (len_ == 0 && !holds_beyond_tail_) free_all(pool);
+    // Empty with nothing held beyond the tail: only the head's chunk can
+    // still be held.
+    if (len_ == 0 && !holds_beyond_tail_) free_slot(pool, last);
   }
 
   // Receive side: out-of-order bytes may sit past the tail; keep their chunks.
   void set_holds_beyond_tail(bool v) { holds_beyond_tail_ = v; }
 
   void free_all(ChunkPool& pool) {
-    for (std::uint32_t s = 0; s < kMaxRingChunks; ++s) free_slot(pool, s);
+    for (std::uint32_t s = 0; s < kMaxRingChunks && held_ > 0; ++s) free_slot(pool, s);
   }
 
-  std::uint32_t chunks_held() const {
-    return static_cast<std::uint32_t>(
-        std::count_if(slots_.begin(), slots_.end(), [](std::uint32_t c) { return c != kNoChunk; }));
-  }
+  std::uint32_t chunks_held() const { return held_; }
 
  private:
   // One more slot than the capacity needs: with len <= capacity the last
@@ -144,6 +144,7 @@ class ChunkRing {
     if (slots_[s] != kNoChunk) {
       pool.release(slots_[s]);
       slots_[s] = kNoChunk;
+      --held_;
     }
   }
 
@@ -151,6 +152,7 @@ class ChunkRing {
   std::uint32_t capacity_ = 0;
   std::uint32_t head_ = 0;
   std::uint32_t len_ = 0;
+  std::uint32_t held_ = 0;  // chunks taken from the pool
   bool holds_beyond_tail_ = false;
 };
 
