@@ -3,6 +3,9 @@
 #include "stack/engine/engine.hh"
 
 #include <boost/intrusive/parent_from_member.hpp>
+
+#include "stack/base/bytes.hh"
+#include "stack/wire/ipv4.hh"
 #include <new>
 
 namespace twstack::engine {
@@ -64,8 +67,22 @@ void QueueEngine::set_now(Instant now) {
 
 void QueueEngine::poll(Instant now) {
   set_now(now);
-  out_.expire_pending();
+  out_.expire_pending([this](std::span<const std::uint8_t> f) { unreachable(f); });
   flush();
+}
+
+// ARP gave up on a frame's next hop. Linux reports this to TCP as an ICMP
+// host unreachable, a hard error for a connection still opening
+// (tcp_v4_err: SYN-SENT and SYN-RECV fail with EHOSTUNREACH).
+void QueueEngine::unreachable(std::span<const std::uint8_t> frame) {
+  auto ip = wire::Ipv4View::parse(frame.subspan(wire::kEthHeaderLen), false);
+  if (!ip.ok() || ip->protocol() != wire::kProtoTcp || ip->payload().size() < 4) return;
+  const std::uint8_t* th = ip->payload().data();
+  flow::FourTuple t{ip->src(), ip->dst(), load_be16(th), load_be16(th + 2)};
+  tcp::Tcb* c = table_.find(t);
+  if (c == nullptr || !in_state(c->state, tcp::State::kSynSent | tcp::State::kSynReceived)) return;
+  tcp::enter_closed(env_, *c, Errc::kHostUnreach);
+  touched(*c);
 }
 
 void QueueEngine::run_timers() {

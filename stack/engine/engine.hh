@@ -128,12 +128,14 @@ class QueueEngine {
   void rx_icmp(const std::uint8_t* ip_hdr, std::span<const std::uint8_t> icmp, wire::Ipv4Addr src,
                wire::Ipv4Addr dst);
   void rx_tcp(std::span<const std::uint8_t> seg, wire::Ipv4Addr src, wire::Ipv4Addr dst);
-  void rx_listen(Listener& l, const flow::FourTuple& t, tcp::Segment& s);
+  void rx_listen(Listener& l, const flow::FourTuple& t, tcp::Segment& s,
+                 std::optional<Seq> isn = std::nullopt);
   bool accept_queue_full(const tcp::Tcb& c, const tcp::Segment& s);
 
   // engine.cc
   void set_now(Instant now);
   void run_timers();
+  void unreachable(std::span<const std::uint8_t> frame);
   void flush();
   void touched(tcp::Tcb& c);
   tcp::Tcb* alloc_tcb();

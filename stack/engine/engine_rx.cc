@@ -115,6 +115,14 @@ void QueueEngine::rx_tcp(std::span<const std::uint8_t> bytes, wire::Ipv4Addr src
   flow::FourTuple t{dst, src, th->dst_port(), th->src_port()};
 
   if (tcp::Tcb* c = table_.find(t)) {
+    if (auto isn = tcp::time_wait_syn_isn(*c, s)) {
+      if (Listener* l = listener_for(t.lport, t.laddr)) {
+        // The TIME-WAIT entry dies and the listener gets the SYN.
+        tcp::enter_closed(env_, *c, Errc::kOk);
+        touched(*c);
+        return rx_listen(*l, t, s, isn);
+      }
+    }
     if (accept_queue_full(*c, s)) return;
     tcp::input(env_, *c, s);
     touched(*c);
@@ -137,7 +145,8 @@ bool QueueEngine::accept_queue_full(const tcp::Tcb& c, const tcp::Segment& s) {
 }
 
 // RFC 9293 §3.10.7.2, LISTEN STATE.
-void QueueEngine::rx_listen(Listener& l, const flow::FourTuple& t, tcp::Segment& s) {
+void QueueEngine::rx_listen(Listener& l, const flow::FourTuple& t, tcp::Segment& s,
+                            std::optional<Seq> isn) {
   if (s.has(wire::kRst)) return;  // first: ignore a reset
   if (s.has(wire::kAck)) {        // second: any ACK gets <SEQ=SEG.ACK><CTL=RST>
     tcp::send_reset_for(env_, t, s);
@@ -150,7 +159,8 @@ void QueueEngine::rx_listen(Listener& l, const flow::FourTuple& t, tcp::Segment&
     ctr_.inc(Counter::TcpExtListenDrops);
     return;
   }
-  if (l.syn_pending >= opt_.max_syn_backlog) {
+  // A TIME-WAIT takeover skips the SYN-backlog check (Linux tcp_conn_request).
+  if (!isn && l.syn_pending >= opt_.max_syn_backlog) {
     ctr_.inc(Counter::TcpExtTCPReqQFullDrop);
     ctr_.inc(Counter::TcpExtListenDrops);
     return;
@@ -166,7 +176,7 @@ void QueueEngine::rx_listen(Listener& l, const flow::FourTuple& t, tcp::Segment&
   c->in_syn_queue = true;
   c->orphaned = true;  // nobody's until accept()
   ++l.syn_pending;
-  tcp::open_passive(env_, *c, t, s);
+  tcp::open_passive(env_, *c, t, s, isn);
   touched(*c);
 }
 

@@ -6,10 +6,6 @@
 
 namespace twstack::engine {
 
-namespace {
-constexpr std::int64_t kArpGiveUpMs = 3 * kArpRetryMs;
-}
-
 IpOutput::IpOutput(const Interface& ifc, std::uint32_t frames, std::uint32_t arp_queue,
                    ArpCache& arp, Counters& ctr)
     : ifc_(ifc),
@@ -108,22 +104,6 @@ void IpOutput::resolved(wire::Ipv4Addr ip, wire::MacAddr mac) {
       wire::write_ethernet(frame(p.idx), mac, ifc_.mac, wire::kEtherTypeIpv4);
       ready_[ready_count_++] = Ready{p.idx, p.len};
     } else {
-      parked_[keep++] = p;
-    }
-  }
-  parked_count_ = keep;
-}
-
-void IpOutput::expire_pending() {
-  std::int64_t now_ms = now_.ms();
-  std::uint32_t keep = 0;
-  for (std::uint32_t i = 0; i < parked_count_; ++i) {
-    Parked p = parked_[i];
-    if (now_ms - p.since_ms >= kArpGiveUpMs) {
-      ctr_.inc(Counter::TwstackArpQueueDrops);
-      free_[nfree_++] = p.idx;
-    } else {
-      if (arp_.should_request(p.next_hop, now_ms)) send_arp_request(p.next_hop);
       parked_[keep++] = p;
     }
   }

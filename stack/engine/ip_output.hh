@@ -45,8 +45,26 @@ class IpOutput {
 
   // An ARP reply arrived: frames waiting for `ip` become ready.
   void resolved(wire::Ipv4Addr ip, wire::MacAddr mac);
-  // Drops parked frames whose next hop never answered (3 requests, 1 s apart).
-  void expire_pending();
+  // Drops parked frames whose next hop never answered (3 requests, 1 s
+  // apart), showing each to `gave_up(std::span<const std::uint8_t>)` first.
+  template <class F>
+  void expire_pending(F&& gave_up) {
+    std::int64_t now_ms = now_.ms();
+    std::uint32_t keep = 0;
+    for (std::uint32_t i = 0; i < parked_count_; ++i) {
+      Parked p = parked_[i];
+      if (now_ms - p.since_ms >= kArpGiveUpMs) {
+        ctr_.inc(Counter::TwstackArpQueueDrops);
+        gave_up(std::span<const std::uint8_t>(frame(p.idx), p.len));
+        free_[nfree_++] = p.idx;
+      } else {
+        if (arp_.should_request(p.next_hop, now_ms)) send_arp_request(p.next_hop);
+        parked_[keep++] = p;
+      }
+    }
+    parked_count_ = keep;
+  }
+  static constexpr std::int64_t kArpGiveUpMs = 3 * kArpRetryMs;
 
   // Hands every ready frame to `f(std::span<const std::uint8_t>)` and
   // recycles them. Returns how many were handed over.

@@ -52,8 +52,7 @@ void input_syn_sent(Env& e, Tcb& c, const Segment& s) {
   if (ack_ok) {
     c.snd_una = s.ack;
     e.wheel.cancel(c.rtx_timer);
-    c.backoff = 0;
-    c.rto_us = e.p.rto_initial_us;
+    handshake_done_rto(e, c);
     set_state(e, c, State::kEstablished);
     c.events |= kEvEstablished;
     // The ACK of the SYN-ACK rides on queued data if there is any.
@@ -86,7 +85,9 @@ bool acceptable(const Tcb& c, const Segment& s) {
     if (wnd == 0) return s.seq == c.rcv_nxt;
     return seq_in(s.seq, c.rcv_nxt, c.rcv_nxt + wnd);
   }
-  if (wnd == 0) return false;
+  // RFC 9293 would refuse any text into a zero window; Linux tcp_sequence
+  // takes a bare FIN at RCV.NXT, so a close behind a full buffer completes.
+  if (wnd == 0) return s.len == 0 && !s.has(wire::kSyn) && s.seq == c.rcv_nxt;
   return seq_in(s.seq, c.rcv_nxt, c.rcv_nxt + wnd) ||
          seq_in(s.seq + (len - 1), c.rcv_nxt, c.rcv_nxt + wnd);
 }
@@ -131,6 +132,7 @@ bool check_sequence(Env& e, Tcb& c, Segment& s) {
       e.arm(c.life_timer, e.p.timewait_len_us);
     }
     if (s.has(wire::kSyn) && in_state(c.state, kSynchronized)) {
+      e.ctr.inc(Counter::TcpExtTCPSYNChallenge);
       send_challenge_ack(e, c, s);  // RFC 5961 §4.2
     } else if (!oow_rate_limited(e, c, s, Counter::TcpExtTCPACKSkippedSeq)) {
       send_ack(e, c);
@@ -176,11 +178,9 @@ void update_ts_recent(Env& e, Tcb& c, const Segment& s, Seq left) {
 
 }  // namespace
 
-bool oow_rate_limited(Env& e, Tcb& c, const Segment& s, Counter skipped) {
-  // Linux tcp_oow_rate_limited: data segments without SYN are not part of
-  // an ACK loop and are always answered.
-  if (s.len > 0 && !s.has(wire::kSyn)) return false;
-  if (s.has(wire::kFin) && !s.has(wire::kSyn)) return false;
+namespace {
+// Linux __tcp_oow_rate_limited: one ACK per tcp_invalid_ratelimit.
+bool rate_limited(Env& e, Tcb& c, Counter skipped) {
   if (e.now_ms() - c.last_oow_ack_ms < e.p.invalid_ratelimit_ms) {
     e.ctr.inc(skipped);
     return true;
@@ -188,12 +188,23 @@ bool oow_rate_limited(Env& e, Tcb& c, const Segment& s, Counter skipped) {
   c.last_oow_ack_ms = e.now_ms();
   return false;
 }
+}  // namespace
+
+bool oow_rate_limited(Env& e, Tcb& c, const Segment& s, Counter skipped) {
+  // Linux tcp_oow_rate_limited: data segments without SYN are not part of
+  // an ACK loop and are always answered.
+  if (s.len > 0 && !s.has(wire::kSyn)) return false;
+  if (s.has(wire::kFin) && !s.has(wire::kSyn)) return false;
+  return rate_limited(e, c, skipped);
+}
 
 // RFC 5961 §7: challenge ACKs, limited per connection (Linux
 // tcp_send_challenge_ack uses tcp_invalid_ratelimit) and per second overall
 // (net.ipv4.tcp_challenge_ack_limit).
-void send_challenge_ack(Env& e, Tcb& c, const Segment& s) {
-  if (oow_rate_limited(e, c, s, Counter::TcpExtTCPACKSkippedSeq)) return;
+void send_challenge_ack(Env& e, Tcb& c, const Segment&) {
+  // Unlike other out-of-window ACKs, data does not exempt it (Linux
+  // tcp_send_challenge_ack calls __tcp_oow_rate_limited directly).
+  if (rate_limited(e, c, Counter::TcpExtTCPACKSkippedSeq)) return;
   std::int64_t sec = e.now_ms() / 1000;
   if (sec != e.challenge_window_s) {
     e.challenge_window_s = sec;
@@ -202,6 +213,22 @@ void send_challenge_ack(Env& e, Tcb& c, const Segment& s) {
   if (++e.challenge_count > e.p.challenge_ack_limit) return;
   e.ctr.inc(Counter::TcpExtTCPChallengeACK);
   send_ack(e, c);
+}
+
+// RFC 1122 §4.2.2.13 and RFC 6191 §2, as Linux tcp_timewait_state_process
+// (TCP_TW_SYN): a SYN that passes PAWS and carries a higher sequence number
+// or a newer timestamp may reopen the tuple; the new ISN is
+// tw_snd_nxt + 65537 (Linux tcp_v4_rcv, never 0).
+std::optional<Seq> time_wait_syn_isn(const Tcb& c, const Segment& s) {
+  if (c.state != State::kTimeWait || !s.has(wire::kSyn) || s.has(wire::kAck | wire::kRst)) {
+    return std::nullopt;
+  }
+  bool ts = c.ts_ok && s.opt.has_timestamps && c.ts_recent != 0;
+  if (ts && static_cast<std::int32_t>(c.ts_recent - s.opt.tsval) > 0) return std::nullopt;  // PAWS
+  bool newer_ts = ts && static_cast<std::int32_t>(s.opt.tsval - c.ts_recent) > 0;
+  if (!(s.seq > c.rcv_nxt) && !newer_ts) return std::nullopt;
+  Seq isn = c.snd_max + 65537;
+  return isn.raw() == 0 ? Seq(1) : isn;
 }
 
 void input(Env& e, Tcb& c, Segment& s) {
@@ -227,7 +254,7 @@ void input(Env& e, Tcb& c, Segment& s) {
   update_ts_recent(e, c, s, left);
   // Sixth (URG) is not supported: RFC 6093 §4 — urgent data is delivered inline.
   if (s.len > 0) input_text(e, c, s);
-  if (s.has(wire::kFin)) input_fin(e, c, s);
+  if (s.has(wire::kFin) && c.state != State::kClosed) input_fin(e, c, s);
 }
 
 }  // namespace twstack::tcp

@@ -43,7 +43,9 @@ void measure_rtt(Env& e, Tcb& c, const Segment& s) {
 void grow_cwnd(Tcb& c, std::uint32_t acked) {
   std::uint32_t smss = payload_mss(c);
   if (c.cwnd < c.ssthresh) {
-    c.cwnd += std::min(acked, smss);  // RFC 3465 with L = 1
+    // RFC 3465 §2.3 with L = 2*SMSS: a receiver ACKing every second
+    // segment still doubles the window each round trip.
+    c.cwnd += std::min(acked, 2 * smss);
     return;
   }
   c.bytes_acked_ca += acked;
@@ -171,8 +173,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     c.events |= kEvEstablished;
     if (c.passive) e.ctr.inc(Counter::TcpPassiveOpens);
     c.snd_wl1 = s.seq - 1;  // so the window below is taken
-    c.backoff = 0;
-    c.rto_us = e.p.rto_initial_us;
+    handshake_done_rto(e, c);
   }
   if (c.state == State::kTimeWait) return true;  // nothing of ours is in flight
   // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
@@ -180,6 +181,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     send_challenge_ack(e, c, s);
     return false;
   }
+  c.probes = 0;  // the peer is alive (Linux tcp_ack: icsk_probes_out = 0)
   bool dup = is_dupack(c, s);
   if (s.ack > c.snd_una) {
     measure_rtt(e, c, s);

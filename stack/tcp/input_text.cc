@@ -44,7 +44,7 @@ void take_fin(Env& e, Tcb& c) {
 void schedule_ack(Env& e, Tcb& c, std::uint32_t len) {
   if (len >= payload_mss(c)) ++c.segs_unacked;
   if (c.segs_unacked >= 2 || e.p.delack_us == 0) {
-    c.ack_pending = true;
+    send_ack(e, c);  // at once: a burst must not collapse into one ACK
   } else if (!c.delack_timer.active()) {
     e.arm(c.delack_timer, e.p.delack_us);
   }
@@ -53,6 +53,14 @@ void schedule_ack(Env& e, Tcb& c, std::uint32_t len) {
 }  // namespace
 
 void input_text(Env& e, Tcb& c, const Segment& s) {
+  // The application has closed: nobody will read this. Linux
+  // tcp_rcv_state_process resets (TCPAbortOnData), as RFC 1122 §4.2.2.13 asks.
+  if (c.orphaned && in_state(c.state, State::kFinWait1 | State::kFinWait2)) {
+    e.ctr.inc(Counter::TcpExtTCPAbortOnData);
+    send_reset_for(e, c.tuple, s);
+    enter_closed(e, c, Errc::kConnReset);
+    return;
+  }
   if (!in_state(c.state, kReceiving)) return;  // after the peer's FIN: ignore
   std::uint32_t off = static_cast<std::uint32_t>(s.seq - c.rcv_nxt);
   std::uint32_t tail = c.rcv.size();

@@ -78,8 +78,14 @@ void open_active(Env& e, Tcb& c, const flow::FourTuple& t) {
   arm_rto(e, c);
 }
 
-void open_passive(Env& e, Tcb& c, const flow::FourTuple& t, const Segment& syn) {
+void open_passive(Env& e, Tcb& c, const flow::FourTuple& t, const Segment& syn,
+                  std::optional<Seq> iss) {
   init_common(e, c, t);
+  if (iss) {
+    c.iss = *iss;
+    c.snd_una = c.snd_nxt = c.snd_max = c.recover = c.iss;
+    c.snd_buf_seq = c.iss + 1;
+  }
   c.passive = true;
   c.irs = syn.seq;
   c.rcv_nxt = syn.seq + 1;
@@ -92,6 +98,15 @@ void open_passive(Env& e, Tcb& c, const flow::FourTuple& t, const Segment& syn) 
   c.snd_nxt = c.iss + 1;
   c.snd_max = c.snd_nxt;
   arm_rto(e, c);
+}
+
+// RFC 6298 §5.7: if the SYN or SYN-ACK had to be retransmitted and no RTT
+// sample exists, the RTO starts at 3 s once data flows (Linux
+// TCP_TIMEOUT_FALLBACK); otherwise at the initial RTO.
+void handshake_done_rto(const Env& e, Tcb& c) {
+  bool retried = c.backoff > 0;
+  c.backoff = 0;
+  if (c.srtt_us == 0) c.rto_us = retried ? std::max<std::int64_t>(3000000, e.p.rto_initial_us) : e.p.rto_initial_us;
 }
 
 // Counters follow Linux tcp_set_state() and tcp_done().

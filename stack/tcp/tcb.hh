@@ -90,6 +90,7 @@ struct Tcb {
   Seq rtt_seq;
   bool rtt_active = false;
   std::uint8_t backoff = 0;       // consecutive timeouts
+  std::uint8_t probes = 0;        // unanswered zero-window probes
 
   // --- congestion control (RFC 5681, RFC 6582)
   std::uint32_t cwnd = 0;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "stack/tcp/env.hh"
@@ -35,11 +36,18 @@ struct Segment {
 
 // --- opening (open.cc)
 void open_active(Env& e, Tcb& c, const flow::FourTuple& t);
-void open_passive(Env& e, Tcb& c, const flow::FourTuple& t, const Segment& syn);
+// `iss` set: the ISN a TIME-WAIT takeover dictates (see time_wait_syn_isn).
+void open_passive(Env& e, Tcb& c, const flow::FourTuple& t, const Segment& syn,
+                  std::optional<Seq> iss = std::nullopt);
 void negotiate(Env& e, Tcb& c, const Segment& syn);
+void handshake_done_rto(const Env& e, Tcb& c);
 
 // --- segment arrives (input.cc, input_ack.cc, input_text.cc)
 void input(Env& e, Tcb& c, Segment& s);
+// A SYN for a 4-tuple in TIME-WAIT: the ISN of the new incarnation if the
+// SYN may take the tuple over, else nullopt (it is then answered as any
+// segment in TIME-WAIT).
+std::optional<Seq> time_wait_syn_isn(const Tcb& c, const Segment& s);
 // Step five, "check the ACK field"; false when the segment is dropped.
 bool input_ack(Env& e, Tcb& c, const Segment& s);
 // Steps seven and eight: segment text and FIN.

@@ -24,7 +24,7 @@ void on_handshake_timeout(Env& e, Tcb& c) {
   }
   back_off(e, c);
   std::uint8_t flags = c.state == State::kSynSent ? wire::kSyn : wire::kSyn | wire::kAck;
-  if (c.state == State::kSynSent) e.ctr.inc(Counter::TcpExtTCPSynRetrans);
+  e.ctr.inc(Counter::TcpExtTCPSynRetrans);  // SYN and SYN-ACK alike (Linux tcp_rtx_synack)
   e.ctr.inc(Counter::TcpRetransSegs);
   emit(e, c, c.iss, flags, 0);
   arm_rto(e, c);
@@ -34,11 +34,28 @@ void on_handshake_timeout(Env& e, Tcb& c) {
 // Linux tcp_xmit_probe_skb does, with an old sequence number that forces
 // the peer to answer with its current window.
 void on_persist(Env& e, Tcb& c) {
-  if (c.backoff >= e.p.retries2) {
+  // RFC 9293 §3.8.6.2.1: when the override timeout fires, send what the
+  // window allows even if it is less than a full segment (Linux
+  // tcp_write_wakeup).
+  std::uint32_t avail = static_cast<std::uint32_t>(c.snd_data_end() - c.snd_nxt);
+  std::uint32_t len = std::min({c.snd_wnd, avail, payload_mss(c)});
+  if (len > 0) {
+    if (emit(e, c, c.snd_nxt, wire::kAck | wire::kPsh, len)) {
+      e.ctr.inc(Counter::TcpExtTCPOrigDataSent);
+      c.snd_nxt += len;
+      c.snd_max = seq_max(c.snd_max, c.snd_nxt);
+    }
+    arm_rto(e, c);
+    return;
+  }
+  // RFC 1122 §4.2.2.17: probing must go on while the peer answers; only
+  // unanswered probes count toward giving up.
+  if (c.probes >= e.p.retries2) {
     e.ctr.inc(Counter::TcpExtTCPAbortOnTimeout);
     enter_closed(e, c, Errc::kTimedOut);
     return;
   }
+  ++c.probes;
   e.ctr.inc(Counter::TcpExtTCPWinProbe);
   emit(e, c, c.snd_una - 1, wire::kAck, 0);
   back_off(e, c);

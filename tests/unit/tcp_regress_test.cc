@@ -44,7 +44,8 @@ TEST(TcpRegress, BothSidesRtoWithDataAlreadyReceivedRecovers) {
 }
 
 // An RTO retransmission is not subject to Nagle or sender SWS avoidance:
-// with a small window and more data queued, it used to be held back forever.
+// a segment sized to a small window, once lost, used to be held back on
+// every timeout because it was neither full nor half the largest window.
 TEST(TcpRegress, RetransmissionIgnoresNagleWithSmallWindow) {
   engine::EngineOptions small = test::small_opts();
   small.tcp.rcvbuf = 8192;
@@ -55,31 +56,33 @@ TEST(TcpRegress, RetransmissionIgnoresNagleWithSmallWindow) {
   p.settle();
   engine::ConnId s = *p.b().accept(80);
   p.advance(Duration::millis(100));
-  Seq limit = p.b().tcb(s)->irs + 8193;
+  // The server does not read yet: 5 full segments leave a 952-byte window.
+  std::vector<std::uint8_t> data(5 * 1448, 1);
+  Errc err;
+  ASSERT_EQ(p.a().send(c, data, &err), data.size());
+  p.advance(Duration::millis(100));
+  ASSERT_EQ(p.a().tcb(c)->snd_wnd, 8192u - 5 * 1448);
+  // Lose every server ACK that covers the small segment sent next.
+  Seq limit = p.a().tcb(c)->snd_max + 1;
   bool dropping = true;
-  // Lose every server ACK that acknowledges the whole first 8 KiB.
   p.filter = [&](const test::Captured& f) {
     if (!dropping || f.from != 1 || f.bytes.size() < 54) return true;
-    Seq ack(load_be32(f.bytes.data() + 14 + 20 + 8));
-    return ack < limit;
+    return Seq(load_be32(f.bytes.data() + 14 + 20 + 8)) < limit;
   };
-  std::vector<std::uint8_t> data(8192, 1);
-  Errc err;
-  ASSERT_EQ(p.a().send(c, data, &err), 8192u);
-  p.settle();
-  ASSERT_EQ(p.a().send(c, data, &err), 8192u);
+  std::vector<std::uint8_t> more(8192, 2);
+  ASSERT_EQ(p.a().send(c, more, &err), more.size());
+  p.advance(Duration::millis(1500));  // persist sends 952 bytes; its ACK is lost; RTOs
+  ASSERT_GE(p.a().counters().get(Counter::TcpExtTCPTimeouts), 1u);
+  EXPECT_GE(p.a().counters().get(Counter::TcpRetransSegs), 1u);
+  dropping = false;
   std::uint8_t buf[16384];
   std::size_t got = 0;
-  for (int i = 0; i < 1500; ++i) {
+  for (int i = 0; i < 60000 && got < data.size() + more.size(); ++i) {
     while (std::uint32_t n = p.b().recv(s, buf)) got += n;
     p.advance(Duration::millis(1));
   }
-  dropping = false;
-  for (int i = 0; i < 60000 && got < 16384; ++i) {
-    while (std::uint32_t n = p.b().recv(s, buf)) got += n;
-    p.advance(Duration::millis(1));
-  }
-  EXPECT_EQ(got, 16384u);
+  EXPECT_EQ(got, data.size() + more.size());
+  p.advance(Duration::millis(100));  // the last (delayed) ACK
   EXPECT_EQ(p.a().tcb(c)->snd_una, p.a().tcb(c)->snd_max);
 }
 

@@ -1,0 +1,470 @@
+// Closing a connection (RFC 9293 §3.6, §3.10.4-5): every close sequence,
+// resets, half-close, lost FINs, and what TIME-WAIT and FIN-WAIT-2 do with
+// late segments and their timers.
+#include <gtest/gtest.h>
+
+#include "scenario.hh"
+
+namespace twstack {
+namespace {
+
+using namespace scenario;
+
+constexpr std::int64_t kTimeWaitUs = 7500000;  // not a default, so it cannot be hard-coded
+
+EngineOptions close_opts() {
+  EngineOptions o = scenario_opts();
+  o.tcp.timewait_len_us = kTimeWaitUs;
+  return o;
+}
+
+FaultSpec one_ms() {
+  FaultSpec f;
+  f.delay = Duration::millis(1);
+  return f;
+}
+
+// The application on `side` closes as soon as its peer's FIN arrives.
+void close_on_peer_fin(Scenario& sc, int side) {
+  sc.on_event = [&sc, side](int s, const AppEvent& ev) {
+    if (s == side && (ev.events & tcp::kEvPeerClosed)) sc.side(s).close(ev.conn);
+  };
+}
+
+const Seg* find(const std::vector<Seg>& v, const std::function<bool(const Seg&)>& pred, std::size_t nth = 0) {
+  for (const Seg& s : v) {
+    if (pred(s) && nth-- == 0) return &s;
+  }
+  return nullptr;
+}
+
+TEST(Close, ActiveCloserWaitsInTimeWaitForExactlyItsLength) {
+  Scenario sc(close_opts(), close_opts(), one_ms());
+  Conn c = sc.establish();
+  const std::size_t mark = sc.trace.size();
+  const Seq fin_seq = sc.a().tcb(c.client)->snd_nxt;
+  const Seq peer_fin_seq = sc.b().tcb(c.server)->snd_nxt;
+  ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
+  EXPECT_EQ(sc.a().state(c.client), State::kFinWait1);
+  ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kFinWait2; }, Duration::seconds(1)));
+  EXPECT_EQ(sc.b().state(c.server), State::kCloseWait);
+  EXPECT_TRUE(sc.first_event(1, c.server, tcp::kEvPeerClosed).has_value());
+  ASSERT_EQ(sc.b().close(c.server), Errc::kOk);
+  EXPECT_EQ(sc.b().state(c.server), State::kLastAck);
+  ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kTimeWait; }, Duration::seconds(1)));
+  const Instant entered = sc.now();
+  sc.advance(Duration::millis(1));  // the last ACK reaches the server
+
+  // FIN, ACK, FIN, ACK on the wire (RFC 9293 figure 12), nothing else.
+  std::vector<Seg> tail(sc.trace.begin() + static_cast<std::ptrdiff_t>(mark), sc.trace.end());
+  ASSERT_EQ(tail.size(), 4u) << sc.dump(mark);
+  EXPECT_EQ(tail[0].from, 0);
+  EXPECT_TRUE(tail[0].is(wire::kFin | wire::kAck));
+  EXPECT_EQ(tail[0].seq, fin_seq);
+  EXPECT_EQ(tail[1].from, 1);
+  EXPECT_TRUE(tail[1].pure_ack());
+  EXPECT_EQ(tail[1].ack, fin_seq + 1);
+  EXPECT_EQ(tail[2].from, 1);
+  EXPECT_TRUE(tail[2].is(wire::kFin | wire::kAck));
+  EXPECT_EQ(tail[2].seq, peer_fin_seq);
+  EXPECT_EQ(tail[3].from, 0);
+  EXPECT_TRUE(tail[3].pure_ack());
+  EXPECT_EQ(tail[3].ack, peer_fin_seq + 1);
+
+  EXPECT_FALSE(sc.b().state(c.server).has_value()) << "LAST-ACK -> CLOSED, released";
+  EXPECT_EQ(sc.b().gauges().timewait, 0u);
+  EXPECT_EQ(sc.b().gauges().in_use(), 0u);
+  EXPECT_EQ(sc.a().gauges().timewait, 1u);
+  EXPECT_EQ(sc.ctr(0, Counter::TcpExtTW), 1u);
+
+  sc.advance_to(entered + Duration::micros(kTimeWaitUs - 1000));
+  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait);
+  sc.advance_to(entered + Duration::micros(kTimeWaitUs));
+  EXPECT_FALSE(sc.a().state(c.client).has_value()) << "TIME-WAIT outlived timewait_len_us";
+  EXPECT_EQ(sc.a().gauges().timewait, 0u);
+  EXPECT_EQ(sc.a().connections(), 0u);
+  EXPECT_EQ(sc.trace.size(), mark + 4) << "nothing is sent when TIME-WAIT ends";
+  EXPECT_EQ(sc.ctr(0, Counter::TcpOutRsts) + sc.ctr(1, Counter::TcpOutRsts), 0u);
+  EXPECT_EQ(sc.ctr(0, Counter::TcpEstabResets) + sc.ctr(1, Counter::TcpEstabResets), 0u);
+}
+
+TEST(Close, PassiveCloserGoesThroughCloseWaitAndLastAck) {
+  Scenario sc(close_opts(), close_opts(), one_ms());
+  Conn c = sc.establish();
+  // The server half-closes first (shutdown, not close: data arriving after
+  // close() is answered with a reset, see DataArrivingAfterCloseIsAnsweredWithReset).
+  ASSERT_EQ(sc.b().shutdown(c.server), Errc::kOk);
+  ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kCloseWait; }, Duration::seconds(1)));
+  auto pc = sc.first_event(0, c.client, tcp::kEvPeerClosed);
+  ASSERT_TRUE(pc.has_value());
+  EXPECT_FALSE(pc->ev.events & tcp::kEvClosed);
+  // CLOSE-WAIT still sends.
+  Endpoint cli{0, c.client};
+  cli.to_send = pattern(3000, 3);
+  cli.push(sc.a());
+  EXPECT_EQ(cli.sent, 3000u);
+  sc.advance(Duration::millis(50));
+  ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
+  EXPECT_EQ(sc.a().state(c.client), State::kLastAck);
+  ASSERT_TRUE(sc.run_until([&] { return !sc.a().state(c.client).has_value(); }, Duration::seconds(1)));
+  sc.settle();
+  EXPECT_EQ(sc.a().gauges().timewait, 0u) << "the passive closer does not enter TIME-WAIT";
+  EXPECT_EQ(sc.b().gauges().timewait, 1u) << "the active closer does";
+  EXPECT_EQ(sc.ctr(1, Counter::TcpExtTW), 1u);
+}
+
+TEST(Close, SimultaneousCloseGoesThroughClosingOnBothSides) {
+  Scenario sc(close_opts(), close_opts());  // zero delay: the FINs cross
+  Conn c = sc.establish();
+  const std::size_t mark = sc.trace.size();
+  ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
+  ASSERT_EQ(sc.b().close(c.server), Errc::kOk);
+  bool closing[2] = {false, false};
+  for (int i = 0; i < 20 && sc.round(); ++i) {
+    closing[0] |= sc.a().state(c.client) == State::kClosing;
+    closing[1] |= sc.b().state(c.server) == State::kClosing;
+  }
+  EXPECT_TRUE(closing[0]);
+  EXPECT_TRUE(closing[1]);
+  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait);
+  EXPECT_EQ(sc.b().state(c.server), State::kTimeWait);
+  EXPECT_EQ(sc.ctr(0, Counter::TcpExtTW), 1u);
+  EXPECT_EQ(sc.ctr(1, Counter::TcpExtTW), 1u);
+  // Each side: its FIN (not acknowledging the other's), then a bare ACK of the other's.
+  for (int s = 0; s < 2; ++s) {
+    std::vector<Seg> v = sc.sent_by(s, mark);
+    ASSERT_EQ(v.size(), 2u) << sc.dump(mark);
+    EXPECT_TRUE(v[0].is(wire::kFin | wire::kAck));
+    EXPECT_TRUE(v[1].pure_ack());
+    EXPECT_EQ(v[1].ack, sc.sent_by(1 - s, mark)[0].seq + 1);
+  }
+  sc.advance(Duration::micros(kTimeWaitUs));
+  EXPECT_EQ(sc.a().gauges().timewait + sc.b().gauges().timewait, 0u);
+  EXPECT_EQ(sc.a().connections() + sc.b().connections(), 0u);
+}
+
+TEST(Close, CloseWithUnreadDataResetsTheConnection) {
+  Scenario sc(close_opts(), close_opts(), one_ms());
+  Conn c = sc.establish();
+  Endpoint cli{0, c.client};
+  sc.attach(cli);
+  cli.to_send = pattern(3, 1);
+  cli.push(sc.a());
+  sc.advance(Duration::millis(50));
+  const std::size_t mark = sc.trace.size();
+  const Seq snd_nxt = sc.b().tcb(c.server)->snd_nxt;
+  ASSERT_EQ(sc.b().close(c.server), Errc::kOk);  // 3 bytes unread
+  sc.advance(Duration::millis(10));
+  std::vector<Seg> v = sc.sent_by(1, mark);
+  ASSERT_EQ(v.size(), 1u) << sc.dump(mark);
+  EXPECT_TRUE(v[0].is(wire::kRst | wire::kAck)) << "RFC 2525 §2.17: RST, not FIN";
+  EXPECT_EQ(v[0].seq, snd_nxt);
+  EXPECT_EQ(sc.ctr(1, Counter::TcpExtTCPAbortOnClose), 1u);
+  EXPECT_EQ(sc.ctr(1, Counter::TcpOutRsts), 1u);
+  EXPECT_EQ(cli.closed, Errc::kConnReset);
+  EXPECT_EQ(sc.a().state(c.client), State::kClosed);
+  EXPECT_EQ(sc.ctr(0, Counter::TcpEstabResets), 1u);
+  EXPECT_EQ(sc.b().connections(), 0u);
+  EXPECT_EQ(sc.b().gauges().timewait + sc.a().gauges().timewait, 0u);
+}
+
+TEST(Close, AbortSendsResetAndPeerSeesConnReset) {
+  Scenario sc(close_opts(), close_opts(), one_ms());
+  Conn c = sc.establish();
+  Endpoint srv{1, c.server};
+  sc.attach(srv);
+  const std::size_t mark = sc.trace.size();
+  const Seq snd_nxt = sc.a().tcb(c.client)->snd_nxt;
+  ASSERT_EQ(sc.a().abort(c.client), Errc::kOk);
+  EXPECT_FALSE(sc.a().state(c.client).has_value()) << "an aborted handle is released at once";
+  sc.advance(Duration::millis(10));
+  std::vector<Seg> v = sc.sent_by(0, mark);
+  ASSERT_EQ(v.size(), 1u) << sc.dump(mark);
+  EXPECT_TRUE(v[0].is(wire::kRst | wire::kAck));
+  EXPECT_EQ(v[0].seq, snd_nxt);
+  EXPECT_EQ(srv.closed, Errc::kConnReset);
+  EXPECT_EQ(sc.b().state(c.server), State::kClosed);
+  EXPECT_EQ(sc.ctr(1, Counter::TcpEstabResets), 1u);
+  EXPECT_TRUE(sc.sent_by(1, mark).empty()) << "a reset is never answered";
+  EXPECT_EQ(sc.b().close(c.server), Errc::kOk);
+  EXPECT_EQ(sc.a().connections() + sc.b().connections(), 0u);
+  EXPECT_EQ(sc.a().gauges().timewait + sc.b().gauges().timewait, 0u);
+}
+
+TEST(Close, HalfCloseKeepsReceivingInFinWait2) {
+  Scenario sc(close_opts(), close_opts(), one_ms());
+  Conn c = sc.establish();
+  Endpoint cli{0, c.client};
+  Endpoint srv{1, c.server};
+  sc.attach(cli);
+  sc.attach(srv);
+  ASSERT_EQ(sc.a().shutdown(c.client), Errc::kOk);
+  ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kFinWait2; }, Duration::seconds(1)));
+  EXPECT_TRUE(srv.peer_closed);
+  Errc err = Errc::kOk;
+  const std::uint8_t one = 1;
+  EXPECT_EQ(sc.a().send(c.client, {&one, 1}, &err), 0u);
+  EXPECT_EQ(err, Errc::kPipe) << "send after shutdown";
+
+  // The server keeps writing, then closes.
+  srv.to_send = pattern(300000, 9);
+  srv.close_when_sent = true;
+  srv.push(sc.b());
+  bool fw2_while_receiving = false;
+  ASSERT_TRUE(sc.run_until(
+      [&] {
+        if (!cli.received.empty() && cli.received.size() < srv.to_send.size()) {
+          fw2_while_receiving |= sc.a().state(c.client) == State::kFinWait2;
+        }
+        return sc.a().state(c.client) == State::kTimeWait;
+      },
+      Duration::seconds(30)));
+  EXPECT_TRUE(fw2_while_receiving);
+  EXPECT_TRUE(cli.received == srv.to_send);
+  EXPECT_TRUE(cli.peer_closed);
+  EXPECT_EQ(cli.closed, Errc::kOk) << "kEvClosed on entering TIME-WAIT, without error";
+  sc.advance(Duration::millis(1));
+  EXPECT_FALSE(sc.b().state(c.server).has_value());
+  EXPECT_EQ(sc.ctr(0, Counter::TcpOutRsts) + sc.ctr(1, Counter::TcpOutRsts), 0u);
+  // The application still holds the handle; TIME-WAIT ends, then close() releases it.
+  sc.advance(Duration::micros(kTimeWaitUs));
+  EXPECT_EQ(sc.a().state(c.client), State::kClosed);
+  EXPECT_EQ(sc.a().close(c.client), Errc::kOk);
+  EXPECT_EQ(sc.a().connections(), 0u);
+}
+
+TEST(Close, LostFinIsRetransmittedAfterRto) {
+  Scenario sc(close_opts(), close_opts(), one_ms());
+  Conn c = sc.establish();
+  close_on_peer_fin(sc, 1);
+  int fins = 0;
+  sc.drop = [&](const Seg& s) { return s.from == 0 && s.has(wire::kFin) && ++fins == 1; };
+  const std::int64_t rto = sc.a().tcb(c.client)->rto_us;
+  ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
+  ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kTimeWait; }, Duration::seconds(10)));
+  auto fin = [](const Seg& s) { return s.from == 0 && s.has(wire::kFin); };
+  const Seg* f1 = find(sc.trace, fin, 0);
+  const Seg* f2 = find(sc.trace, fin, 1);
+  ASSERT_TRUE(f1 && f2) << sc.dump();
+  EXPECT_TRUE(f1->dropped);
+  EXPECT_EQ(f2->seq, f1->seq);
+  EXPECT_EQ((f2->at - f1->at).us, rto) << "retransmitted one RTO later";
+  EXPECT_GE((f2->at - f1->at).us, 200000);
+  EXPECT_EQ(sc.ctr(0, Counter::TcpRetransSegs), 1u);
+  EXPECT_EQ(sc.ctr(0, Counter::TcpExtTCPTimeouts), 1u);
+  EXPECT_EQ(find(sc.trace, fin, 2), nullptr);
+  sc.advance(Duration::millis(1));
+  EXPECT_FALSE(sc.b().state(c.server).has_value());
+}
+
+TEST(Close, RetransmittedFinInTimeWaitIsAckedAndRestartsTimer) {
+  Scenario sc(close_opts(), close_opts(), one_ms());
+  Conn c = sc.establish();
+  close_on_peer_fin(sc, 1);
+  // Lose the client's ACK of the server's FIN: the server resends the FIN.
+  Seq server_fin;
+  bool have_fin = false;
+  int acks = 0;
+  sc.drop = [&](const Seg& s) {
+    if (s.from == 1 && s.has(wire::kFin)) {
+      server_fin = s.seq;
+      have_fin = true;
+    }
+    return s.from == 0 && have_fin && s.pure_ack() && s.ack == server_fin + 1 && ++acks == 1;
+  };
+  ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
+  ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kTimeWait; }, Duration::seconds(1)));
+  const Instant entered = sc.now();
+  ASSERT_TRUE(sc.run_until([&] { return !sc.b().state(c.server).has_value(); }, Duration::seconds(10)))
+      << sc.dump();
+  auto fin_from_server = [](const Seg& s) { return s.from == 1 && s.has(wire::kFin); };
+  const Seg* f2 = find(sc.trace, fin_from_server, 1);
+  ASSERT_NE(f2, nullptr) << sc.dump();
+  EXPECT_EQ(sc.ctr(1, Counter::TcpRetransSegs), 1u);
+  // RFC 9293 §3.10.7.4 TIME-WAIT: "acknowledge it, and restart the 2 MSL timeout".
+  auto ack_of_fin = [&](const Seg& s) { return s.from == 0 && s.pure_ack() && s.ack == server_fin + 1; };
+  const Seg* a2 = find(sc.trace, ack_of_fin, 1);
+  ASSERT_NE(a2, nullptr) << "the retransmitted FIN was not re-ACKed\n" << sc.dump();
+  EXPECT_EQ(a2->at - f2->at, Duration::millis(1)) << "re-ACKed on arrival";
+  const Instant restarted = a2->at;
+  ASSERT_GT(restarted, entered);
+  sc.advance_to(entered + Duration::micros(kTimeWaitUs) + Duration::millis(1));
+  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait) << "the timer was not restarted";
+  sc.advance_to(restarted + Duration::micros(kTimeWaitUs) - Duration::millis(1));
+  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait);
+  sc.advance_to(restarted + Duration::micros(kTimeWaitUs));
+  EXPECT_FALSE(sc.a().state(c.client).has_value());
+}
+
+// Reaches TIME-WAIT on the client and returns a reset the peer could send
+// with SEQ = RCV.NXT.
+std::vector<std::uint8_t> time_wait_and_reset(Scenario& sc, Conn* c) {
+  *c = sc.establish();
+  close_on_peer_fin(sc, 1);
+  sc.a().close(c->client);
+  EXPECT_TRUE(sc.run_until([&] { return sc.a().state(c->client) == State::kTimeWait; }, Duration::seconds(1)));
+  sc.settle();
+  SegSpec rst = sc.from_peer(0, c->client);
+  rst.flags = wire::kRst;
+  return build_frame(rst);
+}
+
+TEST(Close, ResetInTimeWaitEndsItWithoutRfc1337) {
+  EngineOptions o = close_opts();
+  o.tcp.rfc1337 = false;
+  Scenario sc(o, close_opts());
+  Conn c;
+  std::vector<std::uint8_t> rst = time_wait_and_reset(sc, &c);
+  ASSERT_EQ(sc.a().gauges().timewait, 1u);
+  const std::size_t mark = sc.trace.size();
+  sc.inject(0, rst);
+  sc.settle();
+  EXPECT_FALSE(sc.a().state(c.client).has_value()) << "TIME-WAIT survived an exact RST";
+  EXPECT_EQ(sc.a().gauges().timewait, 0u);
+  EXPECT_TRUE(sc.sent_by(0, mark).empty());
+}
+
+TEST(Close, ResetInTimeWaitIsIgnoredWithRfc1337) {
+  EngineOptions o = close_opts();
+  o.tcp.rfc1337 = true;
+  Scenario sc(o, close_opts());
+  Conn c;
+  std::vector<std::uint8_t> rst = time_wait_and_reset(sc, &c);
+  const Instant entered = sc.now();
+  const std::size_t mark = sc.trace.size();
+  sc.inject(0, rst);
+  sc.settle();
+  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait) << "RFC 1337: TIME-WAIT ignores resets";
+  EXPECT_EQ(sc.a().gauges().timewait, 1u);
+  EXPECT_TRUE(sc.sent_by(0, mark).empty());
+  sc.advance_to(entered + Duration::micros(kTimeWaitUs) - Duration::millis(1));
+  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait);
+  sc.advance_to(entered + Duration::micros(kTimeWaitUs));
+  EXPECT_FALSE(sc.a().state(c.client).has_value()) << "and still ends on time";
+}
+
+TEST(Close, OrphanedFinWait2TimesOutAfterFinTimeout) {
+  EngineOptions o = close_opts();
+  o.tcp.fin_timeout_us = 5000000;
+  o.tcp.timewait_len_us = 60000000;
+  Scenario sc(o, close_opts(), one_ms());
+  Conn c = sc.establish();
+  ASSERT_EQ(sc.a().close(c.client), Errc::kOk);  // the server never closes
+  ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kFinWait2; }, Duration::seconds(1)));
+  const Instant entered = sc.now();
+  const std::size_t mark = sc.trace.size();
+  EXPECT_EQ(sc.b().state(c.server), State::kCloseWait);
+  EXPECT_EQ(sc.a().gauges().orphaned, 1u);
+  sc.advance_to(entered + Duration::millis(4999));
+  EXPECT_EQ(sc.a().state(c.client), State::kFinWait2);
+  sc.advance_to(entered + Duration::seconds(5));
+  EXPECT_FALSE(sc.a().state(c.client).has_value()) << "net.ipv4.tcp_fin_timeout did not end FIN-WAIT-2";
+  EXPECT_EQ(sc.a().connections(), 0u);
+  EXPECT_EQ(sc.a().gauges().timewait, 0u);
+  EXPECT_TRUE(sc.sent_by(0, mark).empty()) << "nothing is sent when it expires";
+  EXPECT_EQ(sc.b().state(c.server), State::kCloseWait);
+  // When the server finally closes, its FIN finds no connection: a reset
+  // (<SEQ=SEG.ACK><CTL=RST>) ends LAST-ACK.
+  const std::size_t mark2 = sc.trace.size();
+  ASSERT_EQ(sc.b().close(c.server), Errc::kOk);
+  sc.advance(Duration::millis(10));
+  std::vector<Seg> v = sc.sent_by(0, mark2);
+  ASSERT_EQ(v.size(), 1u) << sc.dump(mark2);
+  EXPECT_TRUE(v[0].is(wire::kRst));
+  EXPECT_EQ(v[0].seq, sc.sent_by(1, mark2)[0].ack);
+  EXPECT_EQ(sc.b().connections(), 0u);
+}
+
+// After an RTO, SND.NXT is rewound to SND.UNA for go-back-N, but the peer may
+// already hold everything up to the highest sequence sent (only its ACKs
+// were lost). A reset must carry a sequence number the peer accepts: RFC
+// 9293 §3.10.5 says <SEQ=SND.NXT>, the next new octet (Linux
+// tcp_acceptable_seq; FreeBSD tcp_output uses snd_max for the same reason).
+TEST(Close, AbortDuringRetransmissionStillResetsThePeer) {
+  Scenario sc(close_opts(), close_opts(), one_ms());
+  Conn c = sc.establish();
+  Endpoint cli{0, c.client};
+  Endpoint srv{1, c.server};
+  sc.attach(cli);
+  sc.attach(srv);
+  sc.drop = [](const Seg& s) { return s.from == 1; };  // the server's ACKs are lost
+  cli.to_send = pattern(5 * 1448, 2);
+  cli.push(sc.a());
+  ASSERT_TRUE(sc.run_until([&] { return sc.ctr(0, Counter::TcpExtTCPTimeouts) == 1; }, Duration::seconds(5)));
+  sc.advance(Duration::millis(1));
+  ASSERT_EQ(srv.received.size(), 5u * 1448) << "the server has all the data";
+  const tcp::Tcb* t = sc.a().tcb(c.client);
+  const Seq snd_max = t->snd_max;
+  ASSERT_LT(t->snd_nxt, snd_max) << "SND.NXT was not rewound by the RTO: the scenario tests nothing";
+  const std::size_t mark = sc.trace.size();
+  ASSERT_EQ(sc.a().abort(c.client), Errc::kOk);
+  sc.advance(Duration::millis(10));
+  std::vector<Seg> v = sc.sent_by(0, mark);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_TRUE(v[0].has(wire::kRst));
+  EXPECT_EQ(v[0].seq, snd_max) << "RST sent with a rewound sequence number";
+  EXPECT_EQ(srv.closed, Errc::kConnReset) << "the peer dropped the reset and stays "
+                                          << tcp::to_string(sc.b().state(c.server).value_or(State::kClosed));
+}
+
+// RFC 1122 §4.2.2.13 / RFC 6191: a TIME-WAIT may accept a new SYN whose
+// sequence number lies beyond the old incarnation's, and Linux does
+// (tcp_timewait_state_process -> TCP_TW_SYN), with or without
+// tcp_rfc1337. Here the server closed first and a client reconnects from
+// the same port; its clock-driven ISN is above the old RCV.NXT.
+TEST(Close, NewSynOnATimeWaitTupleReopensAtOnce) {
+  EngineOptions server = close_opts();
+  server.tcp.rfc1337 = true;
+  server.tcp.timewait_len_us = 60000000;
+  Scenario sc(close_opts(), server, one_ms());
+  ASSERT_EQ(sc.b().listen(80, 8), Errc::kOk);
+  const std::uint16_t sport = 40000;
+  ConnId first;
+  ASSERT_EQ(sc.a().connect(memory::sim_addr(1), 80, &first, memory::sim_addr(0), sport), Errc::kOk);
+  ASSERT_TRUE(sc.run_until([&] { return !sc.accepted[1].empty(); }, Duration::seconds(2)));
+  const ConnId srv = sc.accepted[1][0];
+  close_on_peer_fin(sc, 0);
+  ASSERT_EQ(sc.b().close(srv), Errc::kOk);
+  ASSERT_TRUE(sc.run_until([&] { return !sc.a().state(first).has_value(); }, Duration::seconds(2)));
+  sc.settle();
+  ASSERT_EQ(sc.b().state(srv), State::kTimeWait);
+  const Seq old_rcv_nxt = sc.b().tcb(srv)->rcv_nxt;
+  const Seq old_snd_nxt = sc.b().tcb(srv)->snd_max;
+  sc.advance(Duration::seconds(1));
+
+  const std::size_t mark = sc.trace.size();
+  ConnId second;
+  ASSERT_EQ(sc.a().connect(memory::sim_addr(1), 80, &second, memory::sim_addr(0), sport), Errc::kOk);
+  ASSERT_GT(sc.a().tcb(second)->iss, old_rcv_nxt) << "precondition: the new ISN is beyond the old one";
+  const Instant t0 = sc.now();
+  ASSERT_TRUE(sc.run_until([&] { return sc.accepted[1].size() == 2; }, Duration::seconds(120)));
+  EXPECT_LT(sc.now() - t0, Duration::millis(100))
+      << "reconnecting took " << (sc.now() - t0).secs() << " s\n" << sc.dump(mark);
+  EXPECT_EQ(sc.a().state(second), State::kEstablished);
+  // Linux tcp_v4_rcv: the new incarnation's ISN is tw_snd_nxt + 65537.
+  EXPECT_EQ(sc.b().tcb(sc.accepted[1][1])->iss, old_snd_nxt + 65537);
+}
+
+// RFC 1122 §4.2.2.13: "if new data is received after CLOSE is called, its
+// TCP SHOULD send a RST to show that data was lost" (Linux
+// tcp_rcv_state_process, TCPAbortOnData).
+TEST(Close, DataArrivingAfterCloseIsAnsweredWithReset) {
+  Scenario sc(close_opts(), close_opts(), one_ms());
+  Conn c = sc.establish();
+  ASSERT_EQ(sc.b().close(c.server), Errc::kOk);
+  ASSERT_TRUE(sc.run_until([&] { return sc.b().state(c.server) == State::kFinWait2; }, Duration::seconds(1)));
+  ASSERT_EQ(sc.a().state(c.client), State::kCloseWait);
+  Endpoint cli{0, c.client};
+  sc.attach(cli);
+  cli.to_send = pattern(1000, 4);
+  cli.push(sc.a());
+  const std::size_t mark = sc.trace.size();
+  sc.advance(Duration::millis(100));
+  const Seg* rst = find(sc.sent_by(1, mark), [](const Seg& s) { return s.has(wire::kRst); });
+  EXPECT_NE(rst, nullptr) << "data for a closed application was acknowledged and dropped\n" << sc.dump(mark);
+  EXPECT_EQ(sc.ctr(1, Counter::TcpExtTCPAbortOnData), 1u);
+  EXPECT_EQ(cli.closed, Errc::kConnReset);
+}
+
+}  // namespace
+}  // namespace twstack
