@@ -16,6 +16,14 @@ SipKey key_from(std::uint64_t secret) {
   return SipKey{secret ^ 0x736f6d6570736575ULL, (secret * 0x9e3779b97f4a7c15ULL) ^ 0x646f72616e646f6dULL};
 }
 
+ports::AllocatorConfig port_config(const EngineOptions& opt, const Interface& ifc) {
+  ports::AllocatorConfig pc = opt.ports;
+  pc.local_addrs.assign(ifc.addrs.begin(), ifc.addrs.begin() + ifc.naddrs);
+  pc.secret = key_from(opt.secret ^ 0x706f727473ULL);
+  pc.seed = opt.secret ^ 0x9e3779b97f4a7c15ULL;
+  return pc;
+}
+
 tcp::Tcb& owner_of(timer::TimerHook& h) {
   namespace bi = boost::intrusive;
   switch (h.tag) {
@@ -39,7 +47,8 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       tcbs_(std::make_unique<tcp::Tcb[]>(opt.max_connections)),
       free_tcbs_(std::make_unique<std::uint32_t[]>(opt.max_connections)),
       nfree_tcbs_(opt.max_connections),
-      listener_by_port_(std::make_unique<std::uint8_t[]>(65536)) {
+      listener_by_port_(std::make_unique<std::uint8_t[]>(65536)),
+      ports_(port_config(opt, ifc)) {
   for (std::uint32_t i = 0; i < opt.max_connections; ++i) {
     tcbs_[i].index = i;
     free_tcbs_[i] = opt.max_connections - 1 - i;
@@ -131,7 +140,7 @@ void QueueEngine::touched(tcp::Tcb& c) {
       return;
     }
     // The application still holds it: the 4-tuple is free for others.
-    if (c.hash_hook.is_linked()) table_.erase(c);
+    unhash(c);
   }
   if (c.events != 0 && !c.orphaned && !c.ready_hook.is_linked()) ready_.push_back(c);
   if (tcp::wants_output(c) && !c.output_hook.is_linked()) output_.push_back(c);
@@ -154,7 +163,7 @@ void QueueEngine::free_tcb(tcp::Tcb& c) {
   }
   if (c.ready_hook.is_linked()) ready_.erase(ready_.iterator_to(c));
   if (c.output_hook.is_linked()) output_.erase(output_.iterator_to(c));
-  if (c.hash_hook.is_linked()) table_.erase(c);
+  unhash(c);
   tcp::release(env_, c);
   std::uint32_t index = c.index;
   std::uint32_t gen = c.generation + 1;
@@ -163,6 +172,13 @@ void QueueEngine::free_tcb(tcp::Tcb& c) {
   c.index = index;
   c.generation = gen;
   free_tcbs_[nfree_tcbs_++] = index;
+}
+
+// The 4-tuple leaves the connection table, and the allocator forgets it.
+void QueueEngine::unhash(tcp::Tcb& c) {
+  if (c.hash_hook.is_linked()) table_.erase(c);
+  if (c.holds_port) ports_.release(c.tuple);
+  c.holds_port = false;
 }
 
 tcp::Tcb* QueueEngine::lookup(ConnId id) {

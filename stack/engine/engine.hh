@@ -24,6 +24,7 @@
 #include "stack/engine/interface.hh"
 #include "stack/engine/ip_output.hh"
 #include "stack/flow/conn_table.hh"
+#include "stack/ports/allocator.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::engine {
@@ -38,8 +39,9 @@ struct EngineOptions {
   std::uint32_t timer_budget = 4096;       // twstack.timer_budget: expiries per poll
   std::uint32_t max_syn_backlog = 4096;    // net.ipv4.tcp_max_syn_backlog
   std::uint32_t somaxconn = 4096;          // net.core.somaxconn
-  std::uint16_t port_low = 32768;          // net.ipv4.ip_local_port_range
-  std::uint16_t port_high = 60999;
+  // Ephemeral range, reserved ports, twstack.port_selection, RSS steering;
+  // the engine fills in its local addresses and secret.
+  ports::AllocatorConfig ports{};
   std::uint64_t secret = 0x7477737461636bULL;  // keys ISNs, TS offsets, hashes
 };
 
@@ -102,6 +104,8 @@ class QueueEngine {
   std::size_t connections() const { return table_.size(); }
   std::uint32_t free_buffer_chunks() const { return pool_.free_chunks(); }
   const Interface& interface() const { return ifc_; }
+  const ports::PortStats& port_stats() const { return ports_.stats(); }
+  ports::RssStatus rss_status() const { return ports_.rss_status(); }
   Instant now() const { return env_.now; }
 
  private:
@@ -110,6 +114,7 @@ class QueueEngine {
     std::uint16_t port = 0;
     std::uint32_t backlog = 0;
     std::uint32_t syn_pending = 0;
+    ports::BindId bind{};
     bool active = false;
     bool notify = false;
     boost::intrusive::list<tcp::Tcb, boost::intrusive::member_hook<tcp::Tcb, tcp::LinkHook,
@@ -143,7 +148,7 @@ class QueueEngine {
   tcp::Tcb* lookup(ConnId id);
   const tcp::Tcb* lookup(ConnId id) const;
   Listener* listener_for(std::uint16_t port, wire::Ipv4Addr addr);
-  Errc pick_port(wire::Ipv4Addr src, wire::Ipv4Addr dst, std::uint16_t dport, std::uint16_t* out);
+  void unhash(tcp::Tcb& c);
 
   Interface ifc_;
   EngineOptions opt_;
@@ -161,7 +166,7 @@ class QueueEngine {
   OutList output_;
   std::array<Listener, kMaxListeners> listeners_{};
   std::unique_ptr<std::uint8_t[]> listener_by_port_;  // slot + 1, 0 = none
-  std::uint32_t port_cursor_ = 0;
+  ports::PortAllocator ports_;
 };
 
 template <class F>

@@ -3,23 +3,6 @@
 
 namespace twstack::engine {
 
-// Picks a free local port by walking the ephemeral range from a cursor.
-// This bounded walk is the placeholder the 4-tuple allocator replaces.
-Errc QueueEngine::pick_port(wire::Ipv4Addr src, wire::Ipv4Addr dst, std::uint16_t dport,
-                            std::uint16_t* out) {
-  std::uint32_t lo = opt_.port_low;
-  std::uint32_t n = std::uint32_t{opt_.port_high} - lo + 1;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    std::uint16_t port = static_cast<std::uint16_t>(lo + (port_cursor_ + i) % n);
-    if (listener_by_port_[port] != 0) continue;
-    if (table_.contains(flow::FourTuple{src, dst, port, dport})) continue;
-    port_cursor_ = (port_cursor_ + i + 1) % n;
-    *out = port;
-    return Errc::kOk;
-  }
-  return Errc::kAddrNotAvail;
-}
-
 Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, wire::Ipv4Addr src,
                           std::uint16_t sport) {
   if (dport == 0 || dst.is_unspecified() || dst.is_multicast() || dst.is_broadcast()) return Errc::kInvalid;
@@ -29,15 +12,24 @@ Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, 
   } else if (!ifc_.is_local(src)) {
     return Errc::kAddrNotAvail;  // as bind() to an address not ours
   }
+  if (nfree_tcbs_ == 0) return Errc::kNoBufs;
+  flow::FourTuple t{src, dst, sport, dport};
+  // The uniqueness check (Linux __inet_check_established): a tuple in the
+  // connection table is taken. TIME-WAIT connections sit there too and are
+  // never reusable here yet.
+  auto check = [this](const flow::FourTuple& cand, ports::PortOrigin) {
+    return table_.contains(cand) ? ports::TupleState::kTaken : ports::TupleState::kFree;
+  };
   if (sport == 0) {
-    if (Errc e = pick_port(src, dst, dport, &sport); e != Errc::kOk) return e;
-  } else if (table_.contains(flow::FourTuple{src, dst, sport, dport})) {
-    return Errc::kAddrNotAvail;  // Linux __inet_check_established
+    ports::ConnectResult r = ports_.connect(src, dst, dport, env_.now, check);
+    if (r.err != Errc::kOk) return r.err;  // EADDRNOTAVAIL: no free 4-tuple
+    t = r.tuple;
+  } else if (table_.contains(t) || !ports_.occupy(t)) {
+    return Errc::kAddrNotAvail;
   }
   tcp::Tcb* c = alloc_tcb();
-  if (c == nullptr) return Errc::kNoBufs;
-  flow::FourTuple t{src, dst, sport, dport};
   c->tuple = t;
+  c->holds_port = true;
   table_.insert(*c);
   tcp::open_active(env_, *c, t);
   touched(*c);
@@ -51,6 +43,15 @@ Errc QueueEngine::listen(std::uint16_t port, std::uint32_t backlog, wire::Ipv4Ad
   for (std::size_t i = 0; i < listeners_.size(); ++i) {
     Listener& l = listeners_[i];
     if (l.active) continue;
+    // The port is bound with SO_REUSEADDR, as servers do, so a restart
+    // binds again over its old TIME-WAIT connections (reference §8).
+    ports::BindResult b = ports_.bind(addr, port, ports::SocketOpts{true, false});
+    if (b.err != Errc::kOk) return b.err;
+    if (Errc e = ports_.listen(b.id); e != Errc::kOk) {
+      ports_.release(b.id);
+      return e;
+    }
+    l.bind = b.id;
     l.active = true;
     l.port = port;
     l.addr = addr;
@@ -76,6 +77,8 @@ Errc QueueEngine::unlisten(std::uint16_t port) {
     touched(c);
   }
   l.active = false;
+  ports_.unlisten(l.bind);
+  ports_.release(l.bind);
   listener_by_port_[port] = 0;
   return Errc::kOk;
 }

@@ -30,8 +30,7 @@ EngineOptions options_from(const StackConfig& c, std::uint64_t secret) {
   o.timer_budget = c.timer_budget;
   o.max_syn_backlog = c.tcp_max_syn_backlog;
   o.somaxconn = c.somaxconn;
-  o.port_low = c.ip_local_port_range.low;
-  o.port_high = c.ip_local_port_range.high;
+  o.ports = ports::AllocatorConfig::from(c, {});
   o.secret = secret;
   return o;
 }

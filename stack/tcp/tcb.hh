@@ -55,6 +55,7 @@ struct Tcb {
   bool want_writable = false;  // the application was refused buffer space
   bool nodelay = false;        // Nagle off
   bool in_syn_queue = false;   // counted in its listener's SYN backlog
+  bool holds_port = false;     // its 4-tuple is held in the port allocator
 
   // --- send sequence space (RFC 9293 §3.3.1)
   Seq iss;

@@ -2,6 +2,7 @@
 // every close sequence's end states, resets, ICMP echo.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 
 #include "tests/support/pair.hh"
@@ -156,6 +157,62 @@ TEST(Engine, LostSynIsRetransmitted) {
   p.advance(Duration::millis(1001));
   EXPECT_EQ(p.a().state(id), State::kEstablished);
   EXPECT_EQ(p.a().counters().get(Counter::TcpExtTCPSynRetrans), 1u);
+}
+
+}  // namespace
+}  // namespace twstack
+
+namespace twstack {
+namespace {
+
+// The engine takes ephemeral ports from the allocator: a range of four
+// ports gives four connections, the fifth connect() is EADDRNOTAVAIL at
+// once, and a port comes back when its connection is gone.
+TEST(Engine, EphemeralRangeExhaustsWithAddrNotAvailAndRecovers) {
+  engine::EngineOptions client = test::small_opts();
+  client.ports.range = PortRange{40000, 40003};
+  client.tcp.timewait_len_us = 1000000;
+  test::DirectPair p(client, test::small_opts());
+  ASSERT_EQ(p.b().listen(80, 16), Errc::kOk);
+  // The server accepts everything and closes when the client has.
+  p.on_event = [&](int side, const engine::AppEvent& ev) {
+    if (side == 1 && ev.kind == engine::AppEvent::Kind::kAcceptReady) {
+      while (auto s = p.b().accept(80)) (void)s;
+    }
+    if (side == 1 && (ev.events & tcp::kEvPeerClosed)) p.b().close(ev.conn);
+  };
+  std::vector<engine::ConnId> ids(4);
+  for (auto& id : ids) ASSERT_EQ(p.a().connect(p.addr(1), 80, &id), Errc::kOk);
+  p.settle();
+  std::vector<std::uint16_t> ports;
+  for (auto& id : ids) ports.push_back(p.a().tcb(id)->tuple.lport);
+  std::sort(ports.begin(), ports.end());
+  EXPECT_EQ(ports, (std::vector<std::uint16_t>{40000, 40001, 40002, 40003}));
+  engine::ConnId extra;
+  EXPECT_EQ(p.a().connect(p.addr(1), 80, &extra), Errc::kAddrNotAvail);
+  // The client closes first: its tuple stays taken through TIME-WAIT.
+  const std::uint16_t freed = p.a().tcb(ids[0])->tuple.lport;
+  ASSERT_EQ(p.a().close(ids[0]), Errc::kOk);
+  p.settle();
+  EXPECT_EQ(p.a().gauges().timewait, 1u);
+  EXPECT_EQ(p.a().connect(p.addr(1), 80, &extra), Errc::kAddrNotAvail);
+  p.advance(Duration::millis(1001));
+  EXPECT_EQ(p.a().gauges().timewait, 0u);
+  ASSERT_EQ(p.a().connect(p.addr(1), 80, &extra), Errc::kOk);
+  EXPECT_EQ(p.a().tcb(extra)->tuple.lport, freed);
+}
+
+// A listener's port is never handed out as an ephemeral port.
+TEST(Engine, ListeningPortIsNotEphemeral) {
+  engine::EngineOptions o = test::small_opts();
+  o.ports.range = PortRange{40000, 40001};
+  test::DirectPair p(o, test::small_opts());
+  ASSERT_EQ(p.a().listen(40000, 4), Errc::kOk);
+  engine::ConnId id;
+  ASSERT_EQ(p.a().connect(p.addr(1), 80, &id), Errc::kOk);
+  EXPECT_EQ(p.a().tcb(id)->tuple.lport, 40001);
+  engine::ConnId id2;
+  EXPECT_EQ(p.a().connect(p.addr(1), 80, &id2), Errc::kAddrNotAvail);
 }
 
 }  // namespace

@@ -1,0 +1,146 @@
+// Per-destination port occupancy for connect(): a fixed pool of slots, one
+// per (local address, remote address, remote port) that has tuples, each a
+// bitmap over the ephemeral range with summary levels above it.
+//
+// For slot d and word i (64 positions), with G the global blocked bitmap
+// (reserved ports, ports held by bind()/listen(), positions past the range)
+// and Q[row] the positions whose replies hash to this engine's queue for
+// the slot's RSS row (all ones without RSS):
+//
+//   free(d, i)  = ~(occ[d][i] | G[i]) & Q[row][i]        never handed out
+//   avail(d, i) = (~occ[d][i] | reuse[d][i]) & ~G[i] & Q[row][i]
+//                                                          free, or a TIME_WAIT
+//                                                          tuple marked reusable
+//
+// Each slot keeps, exactly: per parity, a summary bitmap of the words with an
+// avail position and a top word of the non-empty summary words (for Linux's
+// ordered scan); free counts per word, per 8 and per 64 words (for a uniform
+// choice by rank). A change to one word costs O(1); a
+// change to G (bind, listen, close of a listener) costs O(active slots).
+// A slot whose last occupied bit is cleared is parked (kept, in LRU order)
+// and reclaimed only when the pool runs out, so a destination that comes
+// and goes keeps its slot. An empty slot's bitmaps are all zero: reusing
+// one for another destination costs under 1 KiB of copying at the default
+// range (the per-row initial summaries and counts, kept up to date with G).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "stack/ports/bits.hh"
+
+namespace twstack::ports {
+
+struct DestKey {
+  std::uint32_t laddr = 0;
+  std::uint32_t raddr = 0;
+  std::uint16_t rport = 0;
+  bool operator==(const DestKey&) const = default;
+};
+
+class DestTable {
+ public:
+  // `nbits` positions (the range size), `max_slots` destinations, `rows`
+  // RSS rows (1 without RSS); `seed` keys the slot hash.
+  DestTable(std::uint32_t nbits, std::uint32_t max_slots, std::uint32_t rows, std::uint64_t seed);
+
+  std::uint32_t nbits() const { return nbits_; }
+  std::uint32_t max_slots() const { return max_slots_; }
+  // Destinations holding at least one port (parked slots not counted).
+  std::uint32_t active() const { return static_cast<std::uint32_t>(active_.size()) - parked_; }
+
+  // --- set-up: steering rows, then finish_setup() ---
+  // Mutable row `r` of Q (all ones until changed).
+  std::uint64_t* row_words(std::uint32_t r) { return &qmask_[std::size_t{r} * words_]; }
+  void finish_setup();
+
+  // --- global state ---
+  bool blocked(std::uint32_t pos) const { return (g_[pos / 64] >> (pos % 64)) & 1u; }
+  void set_blocked(std::uint32_t pos, bool blocked);
+  bool acceptable(std::uint32_t row, std::uint32_t pos) const {
+    return (qmask_[std::size_t{row} * words_ + pos / 64] >> (pos % 64)) & 1u;
+  }
+
+  // --- slots ---
+  std::uint32_t find(const DestKey& k) const;
+  // A new slot for `k` (not present) on RSS row `row`, reclaiming the least
+  // recently parked one if none is free; kNone if every slot holds ports.
+  std::uint32_t acquire(const DestKey& k, std::uint32_t row);
+  // Parks the slot if nothing is occupied (after a failed first connect).
+  void release_if_empty(std::uint32_t slot);
+  std::uint32_t row(std::uint32_t slot) const { return row_[slot]; }
+  std::uint32_t used(std::uint32_t slot) const { return used_[slot]; }
+
+  bool occupied(std::uint32_t slot, std::uint32_t pos) const { return bit(occ_, slot, pos); }
+  bool reusable(std::uint32_t slot, std::uint32_t pos) const { return bit(reuse_, slot, pos); }
+  // Marks pos held (no-op if already). Returns whether it changed.
+  bool occupy(std::uint32_t slot, std::uint32_t pos);
+  // Clears pos (held and reusable); parks the slot when nothing is left held.
+  // Returns whether pos was held.
+  bool vacate(std::uint32_t slot, std::uint32_t pos);
+  // Marks or unmarks a held pos as a reusable TIME_WAIT tuple. Returns false
+  // (and changes nothing) if pos is not held.
+  bool set_reusable(std::uint32_t slot, std::uint32_t pos, bool reusable);
+
+  std::uint32_t free_count(std::uint32_t slot) const { return total_[slot]; }
+  // Held positions marked reusable (some may be blocked or unsteerable).
+  std::uint32_t reusable_count(std::uint32_t slot) const { return rcount_[slot]; }
+  // The k-th free position (k < free_count): at most 16 + 8 + 8 counter
+  // reads, then one word.
+  std::uint32_t select_free(std::uint32_t slot, std::uint32_t k) const;
+  // First avail position of `parity` in [from, to), or kNone.
+  std::uint32_t find_avail(std::uint32_t slot, std::uint32_t from, std::uint32_t to, unsigned parity) const;
+
+ private:
+  static constexpr std::uint32_t kSub = 8;  // words per fine count
+
+  std::uint64_t free_word(std::uint32_t slot, std::uint32_t i, std::uint64_t g) const {
+    return ~(occ_[std::size_t{slot} * words_ + i] | g) & qmask_[std::size_t{row_[slot]} * words_ + i];
+  }
+  std::uint64_t avail_word(std::uint32_t slot, std::uint32_t i, std::uint64_t g) const {
+    std::size_t at = std::size_t{slot} * words_ + i;
+    return (~occ_[at] | reuse_[at]) & ~g & qmask_[std::size_t{row_[slot]} * words_ + i];
+  }
+  // Brings slot's summaries and counts for word i in line after a change;
+  // `old_free` is free(slot, i) before it.
+  void refresh(std::uint32_t slot, std::uint32_t i, std::uint64_t old_free);
+  // The same for a row's initial state (occ = reuse = 0).
+  void refresh_row(std::uint32_t row, std::uint32_t i, std::uint64_t old_g);
+  bool bit(const std::vector<std::uint64_t>& v, std::uint32_t slot, std::uint32_t pos) const {
+    return (v[std::size_t{slot} * words_ + pos / 64] >> (pos % 64)) & 1u;
+  }
+  std::uint32_t home(const DestKey& k) const;
+  void unlink(std::uint32_t slot);
+  void park(std::uint32_t slot);
+  void unpark(std::uint32_t slot);
+
+  std::uint32_t nbits_, words_, nsum_, nsub_, max_slots_, rows_;
+  std::uint64_t seed_;
+  std::vector<std::uint64_t> g_;      // words_
+  std::vector<std::uint64_t> qmask_;  // rows_ x words_
+  // Per slot.
+  std::vector<std::uint64_t> occ_, reuse_;  // x words_
+  std::vector<std::uint64_t> sum_;          // x 2 parities x nsum_
+  std::vector<std::uint64_t> top_;          // x 2 parities: non-empty summary words
+  std::vector<std::uint8_t> wcnt_;          // x words_: free per word
+  std::vector<std::uint16_t> sub_;          // x nsub_: free per kSub words
+  std::vector<std::uint16_t> grp_;          // x nsum_: free per 64 words
+  std::vector<std::uint32_t> total_, used_, rcount_, row_, where_;
+  std::vector<DestKey> key_;
+  // Per row: the state of an empty slot.
+  std::vector<std::uint64_t> row_sum_, row_top_;
+  std::vector<std::uint8_t> row_wcnt_;
+  std::vector<std::uint16_t> row_sub_, row_grp_;
+  std::vector<std::uint32_t> row_total_;
+  // Slot lookup: open addressing, linear probing, slot + 1 (0 = empty).
+  std::vector<std::uint32_t> index_;
+  std::uint32_t index_mask_ = 0;
+  std::vector<std::uint32_t> active_;  // slots in use, parked or not (dense)
+  std::vector<std::uint32_t> free_;    // slots not in use (stack)
+  // Parked slots: a doubly linked LRU list (kNone-terminated).
+  std::vector<std::uint32_t> park_prev_, park_next_;
+  std::vector<std::uint8_t> is_parked_;
+  std::uint32_t park_head_ = kNone, park_tail_ = kNone, parked_ = 0;
+};
+
+}  // namespace twstack::ports
