@@ -1,6 +1,8 @@
 // Option parsing and typed, range-checked getters.
 #include "apps/twstack/options.hh"
 
+#include "stack/base/text.hh"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -13,22 +15,6 @@ namespace {
 std::string dashed(std::string_view name) { return "--" + std::string(name); }
 
 std::string quoted(std::string_view v) { return "'" + std::string(v) + "'"; }
-
-// Levenshtein distance, for "did you mean" (names are short).
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0u : 1u)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string unknown_option(std::span<const OptionSpec> specs, std::string_view name) {
   std::string msg = "unknown option " + dashed(name);
