@@ -130,8 +130,7 @@ class QueueEngine {
   // engine_rx.cc
   void rx_arp(std::span<const std::uint8_t> payload);
   void rx_ipv4(std::span<const std::uint8_t> payload);
-  void rx_icmp(const std::uint8_t* ip_hdr, std::span<const std::uint8_t> icmp, wire::Ipv4Addr src,
-               wire::Ipv4Addr dst);
+  void rx_icmp(std::span<const std::uint8_t> icmp, wire::Ipv4Addr src, wire::Ipv4Addr dst);
   void rx_tcp(std::span<const std::uint8_t> seg, wire::Ipv4Addr src, wire::Ipv4Addr dst);
   void rx_listen(Listener& l, const flow::FourTuple& t, tcp::Segment& s,
                  std::optional<Seq> isn = std::nullopt);

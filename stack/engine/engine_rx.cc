@@ -66,14 +66,13 @@ void QueueEngine::rx_ipv4(std::span<const std::uint8_t> payload) {
   ctr_.inc(Counter::IpInDelivers);
   switch (ip->protocol()) {
     case wire::kProtoTcp: return rx_tcp(ip->payload(), ip->src(), ip->dst());
-    case wire::kProtoIcmp: return rx_icmp(payload.data(), ip->payload(), ip->src(), ip->dst());
+    case wire::kProtoIcmp: return rx_icmp(ip->payload(), ip->src(), ip->dst());
     default: ctr_.inc(Counter::TwstackRxNotForUs); return;
   }
 }
 
 // RFC 792 / RFC 1122 §3.2.2.6: answer echo requests; count the rest.
-void QueueEngine::rx_icmp(const std::uint8_t*, std::span<const std::uint8_t> msg, wire::Ipv4Addr src,
-                          wire::Ipv4Addr dst) {
+void QueueEngine::rx_icmp(std::span<const std::uint8_t> msg, wire::Ipv4Addr src, wire::Ipv4Addr dst) {
   ctr_.inc(Counter::IcmpInMsgs);
   auto icmp = wire::IcmpView::parse(msg);
   if (!icmp.ok()) {

@@ -217,3 +217,58 @@ TEST(Engine, ListeningPortIsNotEphemeral) {
 
 }  // namespace
 }  // namespace twstack
+
+#include "stack/wire/checksum.hh"
+#include "stack/wire/icmp.hh"
+
+namespace twstack {
+namespace {
+
+// RFC 792 / RFC 1122 §3.2.2.6: an echo request gets an echo reply with the
+// same identifier, sequence number and data; other ICMP is only counted.
+TEST(Engine, AnswersIcmpEcho) {
+  test::DirectPair p;
+  p.settle();
+  std::vector<std::uint8_t> f(14 + 20 + 8 + 32);
+  wire::write_ethernet(f.data(), wire::MacAddr{{0x02, 0, 0, 0, 0, 2}}, wire::MacAddr{{0x02, 0, 0, 0, 0, 1}},
+                       wire::kEtherTypeIpv4);
+  wire::write_ipv4(f.data() + 14, p.addr(0), p.addr(1), wire::kProtoIcmp, 40, 7);
+  std::uint8_t* icmp = f.data() + 34;
+  icmp[0] = wire::kIcmpEchoRequest;
+  store_be16(icmp + 4, 0x1234);
+  store_be16(icmp + 6, 9);
+  for (int i = 0; i < 32; ++i) icmp[8 + i] = static_cast<std::uint8_t>(i);
+  store_be16(icmp + 2, wire::checksum_fold(wire::checksum_add(icmp, 40)));
+  // b learns nothing of a from this frame: it resolves a by ARP, then replies.
+  auto is_ip = [](const test::Captured& c) {
+    return c.from == 1 && c.bytes.size() > 34 && c.bytes[12] == 0x08 && c.bytes[13] == 0;
+  };
+  p.inject(1, f);
+  p.settle();
+  auto it = std::find_if(p.log.begin(), p.log.end(), is_ip);
+  ASSERT_NE(it, p.log.end());
+  const auto& r = it->bytes;
+  auto ip = wire::Ipv4View::parse(std::span(r).subspan(14));
+  ASSERT_TRUE(ip.ok());
+  EXPECT_EQ(ip->src(), p.addr(1));
+  EXPECT_EQ(ip->dst(), p.addr(0));
+  auto reply = wire::IcmpView::parse(ip->payload());
+  ASSERT_TRUE(reply.ok());  // checksum verified by parse
+  EXPECT_EQ(reply->type(), wire::kIcmpEchoReply);
+  EXPECT_EQ(reply->id(), 0x1234);
+  EXPECT_EQ(reply->seq(), 9);
+  ASSERT_EQ(reply->payload().size(), 32u);
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(reply->payload()[i], i);
+  EXPECT_EQ(p.b().counters().get(Counter::IcmpInEchos), 1u);
+  EXPECT_EQ(p.b().counters().get(Counter::IcmpOutEchoReps), 1u);
+  // A corrupted request is counted and not answered.
+  f[40] ^= 0xff;
+  p.log.clear();
+  p.inject(1, f);
+  p.settle();
+  EXPECT_TRUE(std::none_of(p.log.begin(), p.log.end(), is_ip));
+  EXPECT_EQ(p.b().counters().get(Counter::IcmpInCsumErrors), 1u);
+}
+
+}  // namespace
+}  // namespace twstack
