@@ -11,7 +11,7 @@ IpOutput::IpOutput(const Interface& ifc, std::uint32_t frames, std::uint32_t arp
     : ifc_(ifc),
       arp_(arp),
       ctr_(ctr),
-      mem_(std::make_unique<std::uint8_t[]>(std::size_t{frames} * kFrameSize)),
+      mem_(std::make_unique_for_overwrite<std::uint8_t[]>(std::size_t{frames} * kFrameSize)),
       free_(std::make_unique<std::uint32_t[]>(frames)),
       ready_(std::make_unique<Ready[]>(frames)),
       parked_(std::make_unique<Parked[]>(arp_queue)),

@@ -25,8 +25,8 @@ inline constexpr std::uint32_t kNoChunk = 0xffffffff;
 class ChunkPool {
  public:
   explicit ChunkPool(std::uint32_t chunks)
-      : mem_(std::make_unique<std::uint8_t[]>(std::size_t{chunks} * kChunkSize)),
-        free_(std::make_unique<std::uint32_t[]>(chunks)),
+      : mem_(std::make_unique_for_overwrite<std::uint8_t[]>(std::size_t{chunks} * kChunkSize)),
+        free_(std::make_unique_for_overwrite<std::uint32_t[]>(chunks)),
         total_(chunks),
         nfree_(chunks) {
     for (std::uint32_t i = 0; i < chunks; ++i) free_[i] = chunks - 1 - i;

@@ -71,8 +71,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ifc.add_addr(kOurIp);
   engine::EngineOptions o;
   o.max_connections = 64;
-  o.buffer_chunks = 256;
-  o.tx_frames = 256;
+  o.buffer_chunks = 64;
+  o.tx_frames = 64;
+  // A small allocator: building one per input must stay cheap.
+  o.ports.range = PortRange{40000, 40063};
+  o.ports.max_destinations = 4;
+  o.ports.max_binds = 16;
   o.tcp.sndbuf = 16384;
   o.tcp.rcvbuf = 16384;
   engine::QueueEngine e(ifc, o);
