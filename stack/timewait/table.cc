@@ -1,0 +1,309 @@
+// TIME_WAIT table: see table.hh for the layout and the expiry scheme.
+#include "stack/timewait/table.hh"
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+
+namespace twstack::tw {
+
+TimeWaitTable::TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs,
+                             std::uint32_t capacity, Duration len, std::uint64_t seed,
+                             OverflowPolicy policy, std::int64_t epoch_ms)
+    : capacity_(std::clamp<std::uint32_t>(capacity, 1, kMaxCapacity)),
+      max_live_(capacity_),
+      seed_(seed),
+      policy_(policy),
+      epoch_ms_(epoch_ms) {
+  assert(local_addrs.size() <= kMaxLocalAddrs);
+  nladdrs_ = std::min(local_addrs.size(), kMaxLocalAddrs);
+  std::copy_n(local_addrs.begin(), nladdrs_, laddrs_);
+
+  const std::int64_t len_ms = std::max<std::int64_t>(1, len.ms());
+  len_ms_ = static_cast<std::uint32_t>(std::min<std::int64_t>(len_ms, 0x7fffffff));
+  // Slots of gran_ms_ so that one TIME_WAIT length (+2 for rounding) fits the ring.
+  gran_ms_ = std::max<std::uint32_t>(1, (len_ms_ + (kMaxSlots - 3)) / (kMaxSlots - 2));
+  nslots_ = (len_ms_ + gran_ms_ - 1) / gran_ms_ + 2;
+
+  // Load factor up to 8/7 at full capacity keeps the total under 40 B/entry.
+  nbuckets_ = std::max<std::uint32_t>(1, capacity_ - capacity_ / 8);
+
+  entries_ = std::make_unique_for_overwrite<Entry[]>(capacity_);
+  buckets_ = std::make_unique_for_overwrite<std::uint32_t[]>(nbuckets_);
+  std::fill_n(buckets_.get(), nbuckets_, kNil);
+  slots_ = std::make_unique_for_overwrite<Slot[]>(nslots_);
+  std::fill_n(slots_.get(), nslots_, Slot{kNone, kNone});
+  nonempty_ = std::make_unique<std::uint64_t[]>((nslots_ + 63) / 64);
+}
+
+std::size_t TimeWaitTable::memory_bytes() const {
+  return std::size_t{capacity_} * sizeof(Entry) + std::size_t{nbuckets_} * sizeof(std::uint32_t) +
+         std::size_t{nslots_} * sizeof(Slot) + (nslots_ + 63) / 64 * sizeof(std::uint64_t);
+}
+
+std::int64_t TimeWaitTable::abs_ms(std::uint32_t rel) const {
+  const std::int64_t base = cursor_ * gran_ms_;
+  const auto diff = static_cast<std::int32_t>(rel - static_cast<std::uint32_t>(base));
+  return epoch_ms_ + base + diff;
+}
+
+std::int64_t TimeWaitTable::expiry_tick(std::uint32_t expiry) const {
+  const std::int64_t ms = abs_ms(expiry) - epoch_ms_;
+  if (ms <= 0) return 0;
+  return (ms + gran_ms_ - 1) / gran_ms_;
+}
+
+std::uint32_t TimeWaitTable::bucket_of(const FourTuple& t) const {
+  // Lemire's multiply-shift range reduction: nbuckets_ need not be a power of two.
+  const std::uint64_t h = flow::mix_tuple(t, seed_) >> 32;
+  return static_cast<std::uint32_t>((h * nbuckets_) >> 32);
+}
+
+bool TimeWaitTable::matches(const Entry& x, const FourTuple& t) const {
+  return x.raddr == t.raddr.v && x.lport == t.lport && x.rport == t.rport &&
+         laddrs_[x.hnext >> 28] == t.laddr;
+}
+
+FourTuple TimeWaitTable::tuple(Handle h) const {
+  const Entry& x = e(h);
+  return FourTuple{laddrs_[x.hnext >> 28], wire::Ipv4Addr{x.raddr}, x.lport, x.rport};
+}
+
+std::int64_t TimeWaitTable::entry_ms(Handle h) const {
+  return expiry_ms(h) - len_ms_ - e(h).entry_age;
+}
+
+void TimeWaitTable::set_ts_recent(Handle h, std::uint32_t v) {
+  e(h).ts_recent = v;
+  e(h).tnext |= kHasTs;
+}
+
+Handle TimeWaitTable::find(const FourTuple& t) const {
+  for (std::uint32_t i = buckets_[bucket_of(t)]; i != kNil; i = entries_[i].hnext & kIdx) {
+    if (matches(entries_[i], t)) return Handle{i};
+  }
+  return Handle{};
+}
+
+void TimeWaitTable::unhash(std::uint32_t i) {
+  std::uint32_t* link = &buckets_[bucket_of(tuple(Handle{i}))];
+  while ((*link & kIdx) != i) {
+    assert((*link & kIdx) != kNil);
+    link = &entries_[*link & kIdx].hnext;
+  }
+  *link = (*link & ~kIdx) | (entries_[i].hnext & kIdx);
+}
+
+void TimeWaitTable::free_entry(std::uint32_t i) {
+  entries_[i].hnext = free_head_;
+  free_head_ = i;
+}
+
+std::uint32_t TimeWaitTable::alloc_entry() {
+  if (free_head_ != kNil) {
+    const std::uint32_t i = free_head_;
+    free_head_ = entries_[i].hnext & kIdx;
+    return i;
+  }
+  if (unused_ < capacity_) {
+    entries_[unused_].tnext = kNil;  // no flags, not in a FIFO
+    return unused_++;
+  }
+  return kNone;
+}
+
+void TimeWaitTable::append(Slot& s, std::uint32_t i) {
+  entries_[i].tnext = (entries_[i].tnext & ~kIdx) | kNil | kInFifo;
+  if (s.tail == kNone) {
+    s.head = i;
+  } else {
+    entries_[s.tail].tnext = (entries_[s.tail].tnext & ~kIdx) | i;
+  }
+  s.tail = i;
+}
+
+std::uint32_t TimeWaitTable::pop(Slot& s) {
+  const std::uint32_t i = s.head;
+  const std::uint32_t next = entries_[i].tnext & kIdx;
+  s.head = next;
+  if (next == kNil) s.tail = kNone;
+  return i;
+}
+
+void TimeWaitTable::link_timer(std::uint32_t i) {
+  const std::int64_t t = expiry_tick(entries_[i].expiry);
+  if (t <= cursor_) {
+    append(drain_, i);
+  } else {
+    const auto k = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) % nslots_);
+    append(slots_[k], i);
+    nonempty_[k / 64] |= std::uint64_t{1} << (k % 64);
+  }
+}
+
+std::int64_t TimeWaitTable::next_nonempty(std::int64_t from, std::int64_t limit) const {
+  for (std::int64_t t = from; t <= limit;) {
+    const auto k = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) % nslots_);
+    const std::uint64_t bits = nonempty_[k / 64] >> (k % 64);
+    if (bits != 0) {
+      t += std::countr_zero(bits);
+      return std::min(t, limit + 1);
+    }
+    t += std::min(64 - k % 64, nslots_ - k);  // to the next word, or wrap to slot 0
+  }
+  return limit + 1;
+}
+
+std::optional<std::int64_t> TimeWaitTable::next_work_ms() const {
+  if (drain_.head != kNone) return epoch_ms_ + cursor_ * gran_ms_;
+  const std::int64_t limit = cursor_ + nslots_;
+  const std::int64_t t = next_nonempty(cursor_ + 1, limit);
+  if (t > limit) return std::nullopt;
+  return epoch_ms_ + t * gran_ms_;
+}
+
+std::uint32_t TimeWaitTable::pop_slot(std::uint32_t k) {
+  const std::uint32_t i = pop(slots_[k]);
+  if (slots_[k].head == kNone) nonempty_[k / 64] &= ~(std::uint64_t{1} << (k % 64));
+  return i;
+}
+
+InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms) {
+  InsertResult r;
+  const auto* la = std::find(laddrs_, laddrs_ + nladdrs_, init.tuple.laddr);
+  if (la == laddrs_ + nladdrs_) {
+    r.status = InsertStatus::kUnknownLocalAddr;
+    return r;
+  }
+  if (Handle h = find(init.tuple)) {
+    r.status = InsertStatus::kExists;
+    r.handle = h;
+    return r;
+  }
+  if (live_ >= max_live_) {  // tcp_max_tw_buckets: inet_twsk_alloc fails (§4)
+    // Evict one entry at most, so that the caller learns every freed tuple; above
+    // a lowered cap the table drains by expiry, as Linux does.
+    if (policy_ == OverflowPolicy::kRefuse || live_ > max_live_ || max_live_ == 0 ||
+        !evict_oldest(now_ms, &r.evicted)) {
+      ++overflows_;
+      r.status = InsertStatus::kOverflow;
+      return r;
+    }
+    ++evictions_;
+    r.status = InsertStatus::kEvictedOldest;
+  }
+
+  const std::uint32_t i = alloc_entry();
+  assert(i != kNone);
+  Entry& x = entries_[i];
+  x.raddr = init.tuple.raddr.v;
+  x.lport = init.tuple.lport;
+  x.rport = init.tuple.rport;
+  x.snd_nxt = init.snd_nxt.raw();
+  x.rcv_nxt = init.rcv_nxt.raw();
+  x.ts_recent = init.ts_recent;
+  x.expiry = rel_ms(now_ms) + len_ms_;
+  x.window = init.window;
+  x.entry_age = 0;
+  const std::uint32_t bucket = bucket_of(init.tuple);
+  x.hnext = buckets_[bucket] | (static_cast<std::uint32_t>(la - laddrs_) << 28);
+  buckets_[bucket] = i;
+  // A reused tombstone stays where it is in the timer FIFO: its old slot is due
+  // no later than the new expiry, and then it is moved lazily.
+  const bool in_fifo = (x.tnext & kInFifo) != 0;
+  x.tnext = (x.tnext & (kIdx | kInFifo)) | kLive | (init.has_ts ? kHasTs : 0) |
+            (init.fin_wait2 ? kFinWait2 : 0);
+  if (!in_fifo) link_timer(i);
+  ++live_;
+  r.handle = Handle{i};
+  return r;
+}
+
+void TimeWaitTable::kill(Handle h) {
+  const std::uint32_t i = h.index;
+  assert(entries_[i].tnext & kLive);
+  unhash(i);
+  entries_[i].tnext &= ~(kLive | kFinWait2 | kHasTs);  // a tombstone while kInFifo
+  --live_;
+  free_entry(i);
+}
+
+void TimeWaitTable::rearm(Handle h, std::int64_t now_ms, bool refresh_entry_stamp) {
+  Entry& x = e(h);
+  const std::int64_t entered = refresh_entry_stamp ? now_ms : entry_ms(h);
+  x.expiry = rel_ms(now_ms) + len_ms_;
+  x.entry_age = static_cast<std::uint16_t>(std::clamp<std::int64_t>(now_ms - entered, 0, 0xffff));
+  // No FIFO move: the old slot is due first and re-links the entry then.
+}
+
+TimeWaitTable::Step TimeWaitTable::step(std::int64_t now_tick, std::uint32_t* expired) {
+  if (drain_.head == kNone) {
+    if (cursor_ >= now_tick) return Step::kIdle;
+    // Empty slots are skipped in one step (the bitmap), so an idle gap is cheap.
+    const std::int64_t t = next_nonempty(cursor_ + 1, now_tick);
+    if (t > now_tick) {
+      cursor_ = now_tick;
+      return Step::kIdle;
+    }
+    cursor_ = t;
+    const auto k = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) % nslots_);
+    drain_ = slots_[k];
+    slots_[k] = Slot{kNone, kNone};
+    nonempty_[k / 64] &= ~(std::uint64_t{1} << (k % 64));
+    return Step::kWork;
+  }
+  const std::uint32_t i = pop(drain_);
+  Entry& x = entries_[i];
+  if ((x.tnext & kLive) == 0) {  // tombstone: already on the free list
+    x.tnext &= ~kInFifo;
+    return Step::kWork;
+  }
+  if (expiry_tick(x.expiry) > cursor_) {  // re-armed: lazy move
+    link_timer(i);
+    return Step::kWork;
+  }
+  *expired = i;
+  return Step::kExpired;
+}
+
+void TimeWaitTable::release_expired(std::uint32_t i) {
+  unhash(i);
+  entries_[i].tnext = kNil;  // out of the FIFO, no flags
+  --live_;
+  free_entry(i);
+}
+
+bool TimeWaitTable::evict_oldest(std::int64_t now_ms, FourTuple* evicted) {
+  // The oldest live entry is the first one due, scanning slots from the cursor.
+  // Tombstones and re-armed entries met on the way are popped or moved, as
+  // expire() would; an entry moved back into the slot being scanned means the
+  // rest of that slot is a later lap. If expire() lags, the scan covers the
+  // lag too, so every live entry is within reach.
+  const std::int64_t now_tick = std::max(cursor_, (now_ms - epoch_ms_) / gran_ms_);
+  const std::int64_t limit = now_tick + nslots_;
+  for (std::int64_t t = cursor_; t <= limit; t = next_nonempty(t + 1, limit)) {
+    const auto k = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) % nslots_);
+    const bool draining = t == cursor_;
+    Slot& s = draining ? drain_ : slots_[k];
+    std::uint32_t first_rotated = kNone;
+    while (s.head != kNone && s.head != first_rotated) {
+      const std::uint32_t i = draining ? pop(s) : pop_slot(k);
+      Entry& x = entries_[i];
+      if ((x.tnext & kLive) == 0) {
+        x.tnext &= ~kInFifo;
+        continue;
+      }
+      if (expiry_tick(x.expiry) > t) {
+        link_timer(i);
+        if (s.tail == i && first_rotated == kNone) first_rotated = i;
+        continue;
+      }
+      *evicted = tuple(Handle{i});
+      release_expired(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace twstack::tw

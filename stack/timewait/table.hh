@@ -1,0 +1,272 @@
+// The TIME_WAIT table: compact timewait entries, a keyed hash on the 4-tuple,
+// and a FIFO-per-slot expiry timer with bounded work per poll.
+//
+// Linux keeps a 248-byte tw_sock per TIME_WAIT connection (reference §12); this
+// table keeps 36 bytes, and at most 40 bytes per entry counting the bucket
+// array and the timer slots (memory_bytes() / capacity(), checked at 10M).
+//
+// Deliberate deviation from STYLE.md idiom 7 ("Boost.Intrusive hashing"):
+// pointer hooks cost 8 bytes per link, and an entry needs two links (hash
+// chain, timer FIFO) plus a bucket pointer, which alone is 24 of the 40 bytes.
+// So entries live in one array preallocated at construction and link to each
+// other by 32-bit index; the top 4 bits of each link word carry the local
+// address index and the flags. Nothing allocates after construction.
+//
+// Expiry. The TIME_WAIT length is constant per table (TCP_TIMEWAIT_LEN, §0),
+// so entries expire in insertion order except after a re-arm (§2). The timer
+// is a ring of slots of `granularity()` ms, each a singly linked FIFO. An entry
+// is linked into the slot of its expiry tick, and expires when that tick is
+// processed: never before its expiry, at most one granularity after.
+// - Re-arm only updates the expiry. When the old slot comes due, an entry whose
+//   expiry is later is re-linked into the right slot (a "lazy move").
+// - Kill unlinks from the hash at once and frees the entry for reuse. It stays
+//   in the timer FIFO as a tombstone until its slot comes due. A new insert may
+//   reuse a tombstone in place: its expiry is later than the slot it sits in,
+//   so it is lazily moved like a re-armed entry. Tombstones therefore never
+//   consume capacity, and live() counts live entries only.
+// - expire() counts expiries, lazy moves, tombstones and slot advances against
+//   its budget, so a million entries due at once spread over many polls. A
+//   bitmap of non-empty slots lets it (and evict-oldest) skip empty slots a
+//   word at a time, so an idle gap costs one step.
+//
+// Cap: tcp_max_tw_buckets (§4). insert() fails when live() >= max_live(), and
+// counts an overflow; OverflowPolicy::kEvictOldest instead kills the live entry
+// nearest to expiry to make room (not a Linux behaviour).
+//
+// Time is passed in as int64 milliseconds on the caller's clock and must not go
+// backwards. Internally times are 32-bit ms relative to the table's epoch (the
+// `epoch_ms` constructor argument), compared modulo 2^32: expire() must be
+// called at least every 24 days.
+//
+// What the table does not do: segment verdicts (§3) and counters beyond
+// overflow/eviction belong to the TIME_WAIT policy and the engine.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "stack/base/seq.hh"
+#include "stack/base/time.hh"
+#include "stack/flow/four_tuple.hh"
+#include "stack/wire/ipv4.hh"
+
+namespace twstack::tw {
+
+using flow::FourTuple;
+
+struct TwEntryInit {
+  FourTuple tuple;
+  Seq snd_nxt;
+  Seq rcv_nxt;
+  std::uint16_t window = 0;  // already shifted by rcv_wscale (tcp_v4_timewait_ack)
+  std::uint32_t ts_recent = 0;
+  bool has_ts = false;
+  bool fin_wait2 = false;  // tw_substate FIN_WAIT2 rather than TIME_WAIT (§1 c)
+};
+
+// Refers to a live entry; valid until it is killed or expired.
+struct Handle {
+  static constexpr std::uint32_t kInvalid = 0xffffffffu;
+  std::uint32_t index = kInvalid;
+
+  explicit operator bool() const { return index != kInvalid; }
+  bool operator==(const Handle&) const = default;
+};
+
+enum class OverflowPolicy : std::uint8_t {
+  kRefuse,       // Linux: inet_twsk_alloc fails, TCPTimeWaitOverflow++
+  kEvictOldest,  // kill the live entry nearest to expiry
+};
+
+enum class InsertStatus : std::uint8_t {
+  kOk,
+  kEvictedOldest,      // inserted after evicting the oldest live entry
+  kOverflow,           // refused: live() >= max_live() (counted)
+  kExists,             // the 4-tuple is already in the table; nothing changed
+  kUnknownLocalAddr,   // tuple.laddr is not one of the table's local addresses
+};
+
+struct InsertResult {
+  InsertStatus status = InsertStatus::kOk;
+  Handle handle;  // valid for kOk and kEvictedOldest; the existing entry for kExists
+  FourTuple evicted;  // kEvictedOldest: the evicted entry's tuple (its port is free)
+
+  bool inserted() const {
+    return status == InsertStatus::kOk || status == InsertStatus::kEvictedOldest;
+  }
+};
+
+class TimeWaitTable {
+ public:
+  static constexpr std::size_t kMaxLocalAddrs = 16;
+  static constexpr std::uint32_t kMaxCapacity = (1u << 28) - 2;
+  static constexpr std::uint32_t kMaxSlots = 65536;
+
+  // local_addrs: at most 16; capacity: 1..kMaxCapacity; len > 0.
+  TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs, std::uint32_t capacity,
+                Duration len, std::uint64_t seed,
+                OverflowPolicy policy = OverflowPolicy::kRefuse, std::int64_t epoch_ms = 0);
+  TimeWaitTable(const TimeWaitTable&) = delete;
+  TimeWaitTable& operator=(const TimeWaitTable&) = delete;
+
+  InsertResult insert(const TwEntryInit& init, std::int64_t now_ms);
+  Handle find(const FourTuple& t) const;
+  // Unhash at once (RST, SYN takeover, tw_reuse); the slot is free for reuse.
+  void kill(Handle h);
+  // Restart the TIME_WAIT timer: expiry = now + len (inet_twsk_reschedule).
+  // refresh_entry_stamp also sets the entry time to now (the FIN_WAIT2 -> TIME_WAIT
+  // path with a timestamp, §1).
+  void rearm(Handle h, std::int64_t now_ms, bool refresh_entry_stamp = false);
+
+  // Expire entries due at now_ms, calling on_expire(Handle) for each before it is
+  // freed (the entry's fields are readable; on_expire must not modify the table).
+  // Does at most `budget` units of work; returns true when nothing due remains.
+  template <typename F>
+  bool expire(std::int64_t now_ms, std::size_t budget, F&& on_expire);
+
+  // Earliest time at which expire() may have work (ratas ticks_to_next_event):
+  // a lower bound, since the slot may hold only tombstones or re-armed entries.
+  // nullopt when the timer is empty. Exact to the slot while expire() keeps up
+  // with now; if it lags by more than len, slots of a later lap alias earlier.
+  std::optional<std::int64_t> next_work_ms() const;
+
+  // Entry fields.
+  FourTuple tuple(Handle h) const;
+  Seq snd_nxt(Handle h) const { return Seq(e(h).snd_nxt); }
+  Seq rcv_nxt(Handle h) const { return Seq(e(h).rcv_nxt); }
+  std::uint16_t window(Handle h) const { return e(h).window; }
+  std::uint32_t ts_recent(Handle h) const { return e(h).ts_recent; }
+  bool has_ts(Handle h) const { return (e(h).tnext & kHasTs) != 0; }
+  bool fin_wait2(Handle h) const { return (e(h).tnext & kFinWait2) != 0; }
+  std::int64_t expiry_ms(Handle h) const { return abs_ms(e(h).expiry); }
+  // tw_entry_stamp. Exact while the entry was (re)armed less than 65.535 s after it
+  // entered; beyond that it reads as 65.535 s before the last arming, which keeps
+  // every "entered at least d ago" test with d <= 65.535 s exact (tcp_tw_reuse_delay
+  // is at most 60 s).
+  std::int64_t entry_ms(Handle h) const;
+
+  // Field updates for the TIME_WAIT policy's verdicts (§3).
+  void set_rcv_nxt(Handle h, Seq v) { e(h).rcv_nxt = v.raw(); }
+  void set_ts_recent(Handle h, std::uint32_t v);
+  void set_time_wait(Handle h) { e(h).tnext &= ~kFinWait2; }
+
+  std::size_t live() const { return live_; }
+  std::size_t capacity() const { return capacity_; }
+  std::size_t max_live() const { return max_live_; }
+  // Lowering the cap below live() kills nothing: inserts fail (even under
+  // kEvictOldest) until expiry brings live() down to the cap.
+  void set_max_live(std::size_t n) { max_live_ = n < capacity_ ? n : capacity_; }
+  std::uint64_t overflows() const { return overflows_; }
+  std::uint64_t evictions() const { return evictions_; }
+  std::size_t memory_bytes() const;
+  std::size_t bucket_count() const { return nbuckets_; }
+  std::size_t slot_count() const { return nslots_; }
+  std::uint32_t granularity_ms() const { return gran_ms_; }
+  Duration len() const { return Duration::millis(len_ms_); }
+
+  struct Entry {
+    std::uint32_t raddr;
+    std::uint16_t lport;
+    std::uint16_t rport;
+    std::uint32_t snd_nxt;
+    std::uint32_t rcv_nxt;
+    std::uint32_t ts_recent;
+    std::uint32_t expiry;      // ms since the epoch, mod 2^32
+    std::uint16_t window;
+    std::uint16_t entry_age;   // (expiry - len) - entry time, ms, saturating
+    std::uint32_t hnext;       // hash chain / free list; bits 28..31: local address index
+    std::uint32_t tnext;       // timer FIFO; bits 28..31: flags
+  };
+  static_assert(sizeof(Entry) == 36, "TIME_WAIT entry must stay at 36 bytes");
+
+ private:
+  static constexpr std::uint32_t kIdx = 0x0fffffffu;   // index bits of a link word
+  static constexpr std::uint32_t kNil = kIdx;          // null link (index field)
+  static constexpr std::uint32_t kNone = kNil;         // null bucket / slot head
+  static constexpr std::uint32_t kInFifo = 1u << 28;
+  static constexpr std::uint32_t kLive = 1u << 29;
+  static constexpr std::uint32_t kFinWait2 = 1u << 30;
+  static constexpr std::uint32_t kHasTs = 1u << 31;
+
+  struct Slot {
+    std::uint32_t head;
+    std::uint32_t tail;
+  };
+
+  Entry& e(Handle h) { return entries_[h.index]; }
+  const Entry& e(Handle h) const { return entries_[h.index]; }
+  std::uint32_t rel_ms(std::int64_t ms) const {
+    return static_cast<std::uint32_t>(ms - epoch_ms_);
+  }
+  std::int64_t abs_ms(std::uint32_t rel) const;
+  // Tick of the slot an expiry belongs to: ceil(expiry / granularity), as a tick
+  // relative to the cursor (wraparound-safe).
+  std::int64_t expiry_tick(std::uint32_t expiry) const;
+  std::uint32_t bucket_of(const FourTuple& t) const;
+  bool matches(const Entry& x, const FourTuple& t) const;
+  void unhash(std::uint32_t i);
+  void free_entry(std::uint32_t i);
+  std::uint32_t alloc_entry();
+  void link_timer(std::uint32_t i);
+  void append(Slot& s, std::uint32_t i);
+  std::uint32_t pop(Slot& s);
+  std::uint32_t pop_slot(std::uint32_t k);  // pop from slots_[k], keeping nonempty_
+  // First tick in [from, limit] whose slot is non-empty, or limit + 1.
+  std::int64_t next_nonempty(std::int64_t from, std::int64_t limit) const;
+  bool evict_oldest(std::int64_t now_ms, FourTuple* evicted);
+  // One unit of expire() work; kExpired hands back an entry due for on_expire.
+  enum class Step : std::uint8_t { kIdle, kWork, kExpired };
+  Step step(std::int64_t now_tick, std::uint32_t* expired);
+  void release_expired(std::uint32_t i);
+
+  wire::Ipv4Addr laddrs_[kMaxLocalAddrs]{};
+  std::size_t nladdrs_ = 0;
+  std::uint32_t capacity_ = 0;
+  std::size_t max_live_ = 0;
+  std::uint32_t len_ms_ = 0;
+  std::uint32_t gran_ms_ = 1;
+  std::uint64_t seed_ = 0;
+  OverflowPolicy policy_ = OverflowPolicy::kRefuse;
+  std::int64_t epoch_ms_ = 0;
+
+  std::unique_ptr<Entry[]> entries_;
+  std::unique_ptr<std::uint32_t[]> buckets_;
+  std::unique_ptr<Slot[]> slots_;
+  std::unique_ptr<std::uint64_t[]> nonempty_;  // one bit per slot: head != kNone
+  std::uint32_t nbuckets_ = 0;
+  std::uint32_t nslots_ = 0;
+
+  std::uint32_t free_head_ = kNil;  // freed entries and tombstones, through hnext
+  std::uint32_t unused_ = 0;        // entries [unused_, capacity_) never used yet
+  std::size_t live_ = 0;
+  std::uint64_t overflows_ = 0;
+  std::uint64_t evictions_ = 0;
+
+  std::int64_t cursor_ = 0;  // tick being drained (relative to the epoch)
+  Slot drain_{kNone, kNone};  // what is left of the cursor's slot
+};
+
+template <typename F>
+bool TimeWaitTable::expire(std::int64_t now_ms, std::size_t budget, F&& on_expire) {
+  const std::int64_t now_tick = (now_ms - epoch_ms_) / gran_ms_;
+  for (std::size_t work = 0; work < budget; ++work) {
+    std::uint32_t i = kNone;
+    switch (step(now_tick, &i)) {
+      case Step::kIdle:
+        return true;
+      case Step::kWork:
+        break;
+      case Step::kExpired:
+        on_expire(Handle{i});
+        release_expired(i);
+        break;
+    }
+  }
+  // Out of budget: done only if nothing due is left.
+  return drain_.head == kNone && cursor_ >= now_tick;
+}
+
+}  // namespace twstack::tw

@@ -1,0 +1,400 @@
+// TimeWaitTable: insert/find/kill, exact expiry, re-arm, the tcp_max_tw_buckets
+// cap and evict-oldest, budgeted expiry, a model test, and the byte budget.
+#include "stack/timewait/table.hh"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <iterator>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <tuple>
+#include <vector>
+
+namespace twstack::tw {
+namespace {
+
+constexpr std::size_t kNoBudget = ~std::size_t{0};
+const std::array<wire::Ipv4Addr, 2> kLocal = {wire::Ipv4Addr::from_octets(10, 0, 0, 1),
+                                              wire::Ipv4Addr::from_octets(10, 0, 0, 2)};
+
+FourTuple tuple_n(std::uint32_t n) {
+  return FourTuple{kLocal[n & 1], wire::Ipv4Addr{0xc0a80000u + (n >> 16)},
+                   static_cast<std::uint16_t>(32768 + (n & 0x7fff)),
+                   static_cast<std::uint16_t>(80 + ((n >> 15) & 1))};
+}
+
+TwEntryInit init_n(std::uint32_t n) {
+  TwEntryInit in;
+  in.tuple = tuple_n(n);
+  in.snd_nxt = Seq(1000 + n);
+  in.rcv_nxt = Seq(5000 + n);
+  in.window = static_cast<std::uint16_t>(n * 7);
+  in.ts_recent = n * 3 + 1;
+  in.has_ts = (n % 3) != 0;
+  in.fin_wait2 = (n % 5) == 0;
+  return in;
+}
+
+struct TupleLess {
+  bool operator()(const FourTuple& a, const FourTuple& b) const {
+    return std::tie(a.laddr, a.raddr, a.lport, a.rport) <
+           std::tie(b.laddr, b.raddr, b.lport, b.rport);
+  }
+};
+using TupleMap = std::map<FourTuple, std::int64_t, TupleLess>;
+
+std::vector<FourTuple> expire_all(TimeWaitTable& t, std::int64_t now) {
+  std::vector<FourTuple> out;
+  EXPECT_TRUE(t.expire(now, kNoBudget, [&](Handle h) { out.push_back(t.tuple(h)); }));
+  return out;
+}
+
+TEST(TimeWaitTable, EntryIsCompact) { EXPECT_EQ(sizeof(TimeWaitTable::Entry), 36u); }
+
+TEST(TimeWaitTable, InsertFindKill) {
+  TimeWaitTable t(kLocal, 100, Duration::seconds(60), 42);
+  for (std::uint32_t n = 0; n < 50; ++n) {
+    auto r = t.insert(init_n(n), 1000);
+    ASSERT_EQ(r.status, InsertStatus::kOk);
+  }
+  EXPECT_EQ(t.live(), 50u);
+  for (std::uint32_t n = 0; n < 50; ++n) {
+    Handle h = t.find(tuple_n(n));
+    ASSERT_TRUE(h);
+    EXPECT_EQ(t.tuple(h), tuple_n(n));
+    EXPECT_EQ(t.snd_nxt(h), Seq(1000 + n));
+    EXPECT_EQ(t.rcv_nxt(h), Seq(5000 + n));
+    EXPECT_EQ(t.window(h), static_cast<std::uint16_t>(n * 7));
+    EXPECT_EQ(t.ts_recent(h), n * 3 + 1);
+    EXPECT_EQ(t.has_ts(h), (n % 3) != 0);
+    EXPECT_EQ(t.fin_wait2(h), (n % 5) == 0);
+    EXPECT_EQ(t.entry_ms(h), 1000);
+    EXPECT_EQ(t.expiry_ms(h), 61000);
+  }
+  EXPECT_FALSE(t.find(tuple_n(50)));
+  EXPECT_EQ(t.insert(init_n(7), 1000).status, InsertStatus::kExists);
+  FourTuple other = tuple_n(1);
+  other.laddr = wire::Ipv4Addr::from_octets(10, 0, 0, 9);
+  TwEntryInit bad = init_n(1);
+  bad.tuple = other;
+  EXPECT_EQ(t.insert(bad, 1000).status, InsertStatus::kUnknownLocalAddr);
+
+  t.kill(t.find(tuple_n(7)));
+  EXPECT_FALSE(t.find(tuple_n(7)));
+  EXPECT_EQ(t.live(), 49u);
+  // The killed entry's tombstone never reaches on_expire.
+  auto out = expire_all(t, 61000);
+  EXPECT_EQ(out.size(), 49u);
+  EXPECT_EQ(t.live(), 0u);
+}
+
+TEST(TimeWaitTable, ExpiresExactlyAtLen) {
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1);
+  ASSERT_EQ(t.granularity_ms(), 1u);
+  t.insert(init_n(1), 500);
+  EXPECT_TRUE(expire_all(t, 60499).empty());
+  EXPECT_EQ(t.live(), 1u);
+  auto out = expire_all(t, 60500);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], tuple_n(1));
+  EXPECT_FALSE(t.find(tuple_n(1)));
+}
+
+TEST(TimeWaitTable, CoarseGranularityIsNeverEarlyAndAtMostOneSlotLate) {
+  TimeWaitTable t(kLocal, 1000, Duration::seconds(240), 1);  // 2MSL per RFC 9293
+  const std::int64_t g = t.granularity_ms();
+  ASSERT_GT(g, 1);
+  ASSERT_LE(t.slot_count(), TimeWaitTable::kMaxSlots);
+  for (std::uint32_t n = 0; n < 20; ++n) t.insert(init_n(n), 1000 + n);
+  TupleMap when;
+  for (std::int64_t now = 1000; now < 1000 + 240000 + 100; ++now) {
+    t.expire(now, kNoBudget, [&](Handle h) { when[t.tuple(h)] = now; });
+  }
+  ASSERT_EQ(when.size(), 20u);
+  for (std::uint32_t n = 0; n < 20; ++n) {
+    const std::int64_t due = 1000 + n + 240000;
+    EXPECT_GE(when[tuple_n(n)], due);
+    EXPECT_LT(when[tuple_n(n)], due + g);
+  }
+}
+
+TEST(TimeWaitTable, IdleGapsCostOneStep) {
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1);
+  t.insert(init_n(1), 0);
+  std::size_t n = 0;
+  EXPECT_TRUE(t.expire(59999, 1, [&](Handle) { ++n; }));  // skip 59999 empty slots
+  EXPECT_EQ(n, 0u);
+  // Ten hours later: one step to reach the slot, one expiry, one skip to now.
+  EXPECT_TRUE(t.expire(36'000'000, 3, [&](Handle) { ++n; }));
+  EXPECT_EQ(n, 1u);
+  t.insert(init_n(2), 36'000'000);
+  EXPECT_TRUE(expire_all(t, 36'059'999).empty());
+  EXPECT_EQ(expire_all(t, 36'060'000).size(), 1u);
+}
+
+TEST(TimeWaitTable, NextWorkIsALowerBound) {
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1, OverflowPolicy::kRefuse, 5000);
+  EXPECT_FALSE(t.next_work_ms());
+  Handle a = t.insert(init_n(1), 5000).handle;
+  t.insert(init_n(2), 7000);
+  EXPECT_TRUE(expire_all(t, 7000).empty());  // the cursor keeps up with now
+  EXPECT_EQ(t.next_work_ms(), 65000);
+  t.kill(a);
+  EXPECT_EQ(t.next_work_ms(), 65000);  // a tombstone still occupies the slot
+  EXPECT_TRUE(expire_all(t, 65000).empty());
+  EXPECT_EQ(t.next_work_ms(), 67000);
+  EXPECT_EQ(expire_all(t, 67000).size(), 1u);
+  EXPECT_FALSE(t.next_work_ms());
+}
+
+TEST(TimeWaitTable, RearmExtends) {
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1);
+  Handle h = t.insert(init_n(1), 0).handle;
+  t.insert(init_n(2), 0);
+  EXPECT_TRUE(expire_all(t, 30000).empty());
+  t.rearm(h, 30000);
+  EXPECT_EQ(t.expiry_ms(h), 90000);
+  EXPECT_EQ(t.entry_ms(h), 0);  // tw_entry_stamp unchanged by a plain re-arm
+  auto out = expire_all(t, 60000);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], tuple_n(2));
+  EXPECT_TRUE(expire_all(t, 89999).empty());
+  ASSERT_TRUE(t.find(tuple_n(1)));
+  out = expire_all(t, 90000);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], tuple_n(1));
+}
+
+TEST(TimeWaitTable, FinWait2ToTimeWaitRefreshesEntryStamp) {
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1);
+  TwEntryInit in = init_n(5);
+  ASSERT_TRUE(in.fin_wait2);
+  Handle h = t.insert(in, 100).handle;
+  t.set_rcv_nxt(h, t.rcv_nxt(h) + 1);
+  t.set_ts_recent(h, 777);
+  t.set_time_wait(h);
+  t.rearm(h, 2100, true);
+  EXPECT_FALSE(t.fin_wait2(h));
+  EXPECT_TRUE(t.has_ts(h));
+  EXPECT_EQ(t.ts_recent(h), 777u);
+  EXPECT_EQ(t.rcv_nxt(h), Seq(5006));
+  EXPECT_EQ(t.entry_ms(h), 2100);
+  EXPECT_EQ(t.expiry_ms(h), 62100);
+}
+
+TEST(TimeWaitTable, EntryStampSaturatesAfterLongRearms) {
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1);
+  Handle h = t.insert(init_n(1), 0).handle;
+  for (std::int64_t now = 50000; now <= 500000; now += 50000) {
+    ASSERT_TRUE(expire_all(t, now).empty());
+    t.rearm(h, now);
+  }
+  EXPECT_EQ(t.expiry_ms(h), 560000);
+  EXPECT_EQ(t.entry_ms(h), 500000 - 65535);  // at least 65.535 s old, as documented
+}
+
+TEST(TimeWaitTable, CapRefusesExactlyAndCounts) {
+  TimeWaitTable t(kLocal, 8, Duration::seconds(60), 1);
+  t.set_max_live(5);
+  for (std::uint32_t n = 0; n < 10; ++n) {
+    auto r = t.insert(init_n(n), 0);
+    EXPECT_EQ(r.status, n < 5 ? InsertStatus::kOk : InsertStatus::kOverflow) << n;
+  }
+  EXPECT_EQ(t.live(), 5u);
+  EXPECT_EQ(t.overflows(), 5u);
+  t.kill(t.find(tuple_n(0)));
+  EXPECT_EQ(t.insert(init_n(20), 0).status, InsertStatus::kOk);
+  EXPECT_EQ(t.insert(init_n(21), 0).status, InsertStatus::kOverflow);
+  EXPECT_EQ(t.overflows(), 6u);
+}
+
+TEST(TimeWaitTable, TombstonesNeverExhaustTheArray) {
+  // Kill-and-reinsert far more often than the capacity, all within one TIME_WAIT
+  // length: tombstones are reused in place.
+  TimeWaitTable t(kLocal, 4, Duration::seconds(60), 1);
+  for (std::uint32_t n = 0; n < 1000; ++n) {
+    auto r = t.insert(init_n(n), n);
+    ASSERT_EQ(r.status, InsertStatus::kOk) << n;
+    if (n < 997) t.kill(r.handle);
+  }
+  EXPECT_EQ(t.live(), 3u);
+  EXPECT_EQ(expire_all(t, 61000).size(), 3u);
+}
+
+TEST(TimeWaitTable, EvictOldest) {
+  TimeWaitTable t(kLocal, 4, Duration::seconds(60), 1, OverflowPolicy::kEvictOldest);
+  for (std::uint32_t n = 0; n < 4; ++n) t.insert(init_n(n), 10 * n);
+  t.rearm(t.find(tuple_n(0)), 100);  // now the newest
+  auto r = t.insert(init_n(4), 200);
+  EXPECT_EQ(r.status, InsertStatus::kEvictedOldest);
+  EXPECT_EQ(r.evicted, tuple_n(1));
+  EXPECT_FALSE(t.find(tuple_n(1)));
+  EXPECT_TRUE(t.find(tuple_n(4)));
+  r = t.insert(init_n(5), 300);
+  EXPECT_EQ(r.evicted, tuple_n(2));
+  r = t.insert(init_n(6), 300);
+  EXPECT_EQ(r.evicted, tuple_n(3));
+  r = t.insert(init_n(7), 300);
+  EXPECT_EQ(r.evicted, tuple_n(0));
+  EXPECT_EQ(t.live(), 4u);
+  EXPECT_EQ(t.evictions(), 4u);
+  EXPECT_EQ(t.overflows(), 0u);
+  EXPECT_EQ(expire_all(t, 60300).size(), 4u);
+}
+
+TEST(TimeWaitTable, LoweredCapDrainsByExpiry) {
+  TimeWaitTable t(kLocal, 8, Duration::seconds(60), 1, OverflowPolicy::kEvictOldest);
+  for (std::uint32_t n = 0; n < 6; ++n) t.insert(init_n(n), n);
+  t.set_max_live(3);
+  EXPECT_EQ(t.insert(init_n(10), 10).status, InsertStatus::kOverflow);
+  EXPECT_EQ(t.live(), 6u);
+  EXPECT_EQ(expire_all(t, 60002).size(), 3u);
+  auto r = t.insert(init_n(11), 60002);
+  EXPECT_EQ(r.status, InsertStatus::kEvictedOldest);
+  EXPECT_EQ(r.evicted, tuple_n(3));
+  EXPECT_EQ(t.live(), 3u);
+}
+
+TEST(TimeWaitTable, EvictOldestAfterABurst) {
+  // A full table entered in one burst, expire() far behind: the scan for the
+  // oldest entry skips empty slots via the bitmap and stays exact.
+  constexpr std::uint32_t kN = 1000;
+  TimeWaitTable t(kLocal, kN, Duration::seconds(60), 3, OverflowPolicy::kEvictOldest);
+  for (std::uint32_t n = 0; n < kN; ++n) t.insert(init_n(n), 40000 + n / 10);
+  t.rearm(t.find(tuple_n(0)), 40200);
+  for (std::uint32_t n = kN; n < kN + 20; ++n) {
+    auto r = t.insert(init_n(n), 40200);
+    ASSERT_EQ(r.status, InsertStatus::kEvictedOldest);
+    EXPECT_EQ(r.evicted, tuple_n(n - kN + 1));
+  }
+  EXPECT_EQ(t.live(), kN);
+  EXPECT_TRUE(t.find(tuple_n(0)));
+}
+
+TEST(TimeWaitTable, BudgetedExpiryOfManyDueAtOnce) {
+  constexpr std::uint32_t kN = 100'000;
+  TimeWaitTable t(kLocal, kN, Duration::seconds(60), 9);
+  for (std::uint32_t n = 0; n < kN; ++n) ASSERT_TRUE(t.insert(init_n(n), 0).inserted());
+  std::vector<bool> seen(kN);
+  std::size_t calls = 0, total = 0;
+  const std::size_t budget = 1000;
+  bool done = false;
+  while (!done) {
+    std::size_t this_call = 0;
+    done = t.expire(60000, budget, [&](Handle h) {
+      const FourTuple f = t.tuple(h);
+      const std::uint32_t n = ((f.raddr.v - 0xc0a80000u) << 16) | ((f.rport - 80u) << 15) |
+                              (f.lport - 32768u);
+      ASSERT_LT(n, kN);
+      EXPECT_FALSE(seen[n]);
+      seen[n] = true;
+      ++this_call;
+    });
+    EXPECT_LE(this_call, budget);
+    total += this_call;
+    ++calls;
+    ASSERT_LT(calls, 10'000u);
+  }
+  EXPECT_EQ(total, kN);
+  EXPECT_GE(calls, kN / budget);
+  EXPECT_EQ(t.live(), 0u);
+}
+
+// Randomized against a std::map model: insert, kill, rearm, advance.
+// len_ms > 65534 gives a granularity above 1 ms; lazy_expire skips most expire()
+// calls so that the cursor lags behind now.
+void run_model(OverflowPolicy policy, std::uint32_t seed, std::int64_t len_ms = 2000,
+               bool lazy_expire = false) {
+  constexpr std::uint32_t kCap = 60;
+  const std::int64_t kLen = len_ms;
+  TimeWaitTable t(kLocal, kCap, Duration::millis(kLen), seed, policy);
+  const std::int64_t g = t.granularity_ms();
+  const std::int64_t max_step = std::max<std::int64_t>(50, kLen / 40);
+  auto tick = [g](std::int64_t ms) { return (ms + g - 1) / g; };
+  std::mt19937 rng(seed);
+  TupleMap model;  // tuple -> expiry
+  std::int64_t now = 0;
+  for (int step = 0; step < 200'000; ++step) {
+    const unsigned op = rng() % 100;
+    if (op < 50) {
+      const std::uint32_t n = rng() % 1000;
+      const FourTuple f = tuple_n(n);
+      auto r = t.insert(init_n(n), now);
+      if (model.count(f)) {
+        ASSERT_EQ(r.status, InsertStatus::kExists);
+      } else if (model.size() >= kCap && policy == OverflowPolicy::kRefuse) {
+        ASSERT_EQ(r.status, InsertStatus::kOverflow);
+      } else if (model.size() >= kCap) {
+        ASSERT_EQ(r.status, InsertStatus::kEvictedOldest);
+        std::int64_t oldest = INT64_MAX;
+        for (auto& [k, v] : model) oldest = std::min(oldest, v);
+        ASSERT_EQ(tick(model.at(r.evicted)), tick(oldest));
+        model.erase(r.evicted);
+        model[f] = now + kLen;
+      } else {
+        ASSERT_EQ(r.status, InsertStatus::kOk);
+        model[f] = now + kLen;
+      }
+    } else if (op < 65 && !model.empty()) {
+      auto it = std::next(model.begin(), static_cast<long>(rng() % model.size()));
+      Handle h = t.find(it->first);
+      ASSERT_TRUE(h);
+      t.kill(h);
+      model.erase(it);
+    } else if (op < 80 && !model.empty()) {
+      auto it = std::next(model.begin(), static_cast<long>(rng() % model.size()));
+      Handle h = t.find(it->first);
+      ASSERT_TRUE(h);
+      t.rearm(h, now);
+      it->second = now + kLen;
+    } else {
+      now += static_cast<std::int64_t>(rng() % static_cast<std::uint32_t>(max_step));
+      if (lazy_expire && rng() % 8 != 0) continue;
+      const std::size_t budget = 1 + rng() % 64;
+      bool done = false;
+      while (!done) {
+        done = t.expire(now, budget, [&](Handle h) {
+          auto it = model.find(t.tuple(h));
+          ASSERT_NE(it, model.end());
+          ASSERT_LE(it->second, now);
+          model.erase(it);
+        });
+      }
+      for (auto& [k, v] : model) ASSERT_GT(v, now / g * g);
+    }
+    ASSERT_EQ(t.live(), model.size());
+    if (step % 1000 == 0) {
+      for (auto& [k, v] : model) {
+        Handle h = t.find(k);
+        ASSERT_TRUE(h);
+        ASSERT_EQ(t.expiry_ms(h), v);
+      }
+    }
+  }
+  // The cap was reached: the overflow or eviction path ran.
+  EXPECT_GT(policy == OverflowPolicy::kRefuse ? t.overflows() : t.evictions(), 100u);
+}
+
+TEST(TimeWaitTable, ModelRefuse) { run_model(OverflowPolicy::kRefuse, 1234); }
+TEST(TimeWaitTable, ModelEvictOldest) { run_model(OverflowPolicy::kEvictOldest, 99); }
+TEST(TimeWaitTable, ModelCoarseLagging) {
+  run_model(OverflowPolicy::kRefuse, 7, 200'000, true);
+  run_model(OverflowPolicy::kEvictOldest, 8, 200'000, true);
+  run_model(OverflowPolicy::kEvictOldest, 9, 2000, true);
+}
+
+TEST(TimeWaitTable, AtMost40BytesPerEntryAt10M) {
+  TimeWaitTable t(kLocal, 10'000'000, Duration::seconds(60), 7);
+  const double per_entry = static_cast<double>(t.memory_bytes()) / static_cast<double>(t.capacity());
+  EXPECT_LE(per_entry, 40.0) << per_entry;
+  // Still usable at that size.
+  ASSERT_EQ(t.insert(init_n(3), 0).status, InsertStatus::kOk);
+  EXPECT_TRUE(t.find(tuple_n(3)));
+}
+
+}  // namespace
+}  // namespace twstack::tw
