@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "stack/engine/engine.hh"
@@ -27,6 +28,11 @@ inline engine::EngineOptions small_opts() {
   o.tx_frames = 1024;
   return o;
 }
+
+struct Connected {
+  engine::ConnId client;  // on a
+  engine::ConnId server;  // on b
+};
 
 struct Captured {
   int from;  // 0 = a, 1 = b
@@ -89,6 +95,19 @@ class DirectPair {
   }
 
   void inject(int to, std::span<const std::uint8_t> frame) { side(to).rx(frame, now_); }
+
+  // a connects to a listener on b; the handshake (and ARP) completes at the
+  // current instant. nullopt if any step failed.
+  std::optional<Connected> establish(std::uint16_t port = 80) {
+    Connected c{};
+    if (b_.listen(port, 16) != Errc::kOk) return std::nullopt;
+    if (a_.connect(addr(1), port, &c.client) != Errc::kOk) return std::nullopt;
+    settle();
+    auto acc = b_.accept(port);
+    if (!acc) return std::nullopt;
+    c.server = *acc;
+    return c;
+  }
 
  private:
   engine::QueueEngine a_;

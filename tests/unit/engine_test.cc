@@ -15,19 +15,12 @@ using engine::ConnId;
 using tcp::State;
 using test::DirectPair;
 
-struct Connected {
-  ConnId client;
-  ConnId server;
-};
+using test::Connected;
 
 Connected establish(DirectPair& p, std::uint16_t port = 80) {
-  EXPECT_EQ(p.b().listen(port, 16), Errc::kOk);
-  Connected c{};
-  EXPECT_EQ(p.a().connect(p.addr(1), port, &c.client), Errc::kOk);
-  p.settle();
-  auto acc = p.b().accept(port);
-  EXPECT_TRUE(acc.has_value());
-  if (acc) c.server = *acc;
+  auto est = p.establish(port);
+  EXPECT_TRUE(est.has_value());
+  Connected c = est.value_or(Connected{});
   EXPECT_EQ(p.a().state(c.client), State::kEstablished);
   EXPECT_EQ(p.b().state(c.server), State::kEstablished);
   return c;

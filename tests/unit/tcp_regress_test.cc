@@ -20,11 +20,9 @@ std::size_t tcp_payload(const test::Captured& f) {
 // ACKs failed the zero-length acceptability test, and nothing moved again.
 TEST(TcpRegress, BothSidesRtoWithDataAlreadyReceivedRecovers) {
   test::DirectPair p;
-  ASSERT_EQ(p.b().listen(80, 16), Errc::kOk);
-  engine::ConnId c;
-  ASSERT_EQ(p.a().connect(p.addr(1), 80, &c), Errc::kOk);
-  p.settle();
-  engine::ConnId s = *p.b().accept(80);
+  auto est = p.establish();
+  ASSERT_TRUE(est);
+  auto [c, s] = *est;
   p.advance(Duration::millis(100));
   std::vector<std::uint8_t> data(3 * 1448, 0x5a);
   Errc err;
@@ -50,11 +48,9 @@ TEST(TcpRegress, RetransmissionIgnoresNagleWithSmallWindow) {
   engine::EngineOptions small = test::small_opts();
   small.tcp.rcvbuf = 8192;
   test::DirectPair p(test::small_opts(), small);
-  ASSERT_EQ(p.b().listen(80, 16), Errc::kOk);
-  engine::ConnId c;
-  ASSERT_EQ(p.a().connect(p.addr(1), 80, &c), Errc::kOk);
-  p.settle();
-  engine::ConnId s = *p.b().accept(80);
+  auto est = p.establish();
+  ASSERT_TRUE(est);
+  auto [c, s] = *est;
   p.advance(Duration::millis(100));
   // The server does not read yet: 5 full segments leave a 952-byte window.
   std::vector<std::uint8_t> data(5 * 1448, 1);
