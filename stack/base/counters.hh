@@ -89,7 +89,8 @@ namespace twstack {
   X(TwstackArpQueueDrops, "packets dropped: ARP pending queue full or timed out")      \
   X(TwstackArpCacheFull, "ARP entries not created: cache full")                        \
   X(TwstackTcpBadOptions, "segments with malformed TCP options")                       \
-  X(TwstackTcpNoListener, "SYNs to a port with no listener (answered by RST)")
+  X(TwstackTcpNoListener, "SYNs to a port with no listener (answered by RST)")         \
+  X(TwstackTwEvicted, "TIME_WAIT entries evicted for new ones (evict-oldest policy)")
 
 enum class Counter : std::uint16_t {
 #define TWSTACK_COUNTER_ENUM(name, meaning) name,

@@ -16,6 +16,20 @@ SipKey key_from(std::uint64_t secret) {
   return SipKey{secret ^ 0x736f6d6570736575ULL, (secret * 0x9e3779b97f4a7c15ULL) ^ 0x646f72616e646f6dULL};
 }
 
+std::span<const wire::Ipv4Addr> local_addrs(const Interface& ifc) {
+  return {ifc.addrs.data(), std::min<std::size_t>(ifc.naddrs, tw::TimeWaitTable::kMaxLocalAddrs)};
+}
+
+tw::Policy tw_policy(const EngineOptions& opt, std::uint8_t rcv_wscale) {
+  tw::Policy p;
+  p.rfc1337 = opt.tcp.rfc1337;
+  p.invalid_ratelimit_ms = opt.tcp.invalid_ratelimit_ms;
+  p.rcv_wscale = rcv_wscale;
+  p.tw_reuse = opt.tw_reuse;
+  p.tw_reuse_delay_ms = opt.tw_reuse_delay_ms;
+  return p;
+}
+
 ports::AllocatorConfig port_config(const EngineOptions& opt, const Interface& ifc) {
   ports::AllocatorConfig pc = opt.ports;
   pc.local_addrs.assign(ifc.addrs.begin(), ifc.addrs.begin() + ifc.naddrs);
@@ -48,7 +62,13 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       free_tcbs_(std::make_unique<std::uint32_t[]>(opt.max_connections)),
       nfree_tcbs_(opt.max_connections),
       listener_by_port_(std::make_unique<std::uint8_t[]>(65536)),
-      ports_(port_config(opt, ifc)) {
+      ports_(port_config(opt, ifc)),
+      tw_(local_addrs(ifc), std::max<std::uint32_t>(1, opt.max_tw_buckets),
+          Duration::micros(opt.tcp.timewait_len_us), opt.secret * 0xc2b2ae3d27d4eb4fULL,
+          opt.tw_overflow),
+      tw_policy_(tw_policy(opt, tcp::rcv_wscale_for(opt.tcp))),
+      oow_(opt.secret ^ 0x6f6f77ULL) {
+  tw_.set_max_live(opt.max_tw_buckets);
   for (std::uint32_t i = 0; i < opt.max_connections; ++i) {
     tcbs_[i].index = i;
     free_tcbs_[i] = opt.max_connections - 1 - i;
@@ -72,6 +92,16 @@ void QueueEngine::set_now(Instant now) {
   env_.now = now;
   out_.set_now(now);
   run_timers();
+  expire_tw();
+}
+
+std::uint64_t QueueEngine::ms_to_next_timer(std::uint64_t max) const {
+  std::uint64_t ms = wheel_.ticks_to_next_event(max);
+  if (auto due = tw_.next_work_ms()) {
+    const std::int64_t in = *due - env_.now_ms();
+    ms = std::min<std::uint64_t>(ms, in <= 0 ? 0 : static_cast<std::uint64_t>(in));
+  }
+  return ms;
 }
 
 void QueueEngine::poll(Instant now) {
@@ -121,6 +151,11 @@ void QueueEngine::flush() {
 // After every call into the state machine: move the connection between
 // queues, wake the application, and recycle what is finished.
 void QueueEngine::touched(tcp::Tcb& c) {
+  if (c.state == tcp::State::kTimeWait) {
+    to_time_wait(c, false, opt_.tcp.timewait_len_us);
+  } else if (c.state == tcp::State::kFinWait2 && c.fw2_handoff_us > 0 && c.orphaned) {
+    to_time_wait(c, true, c.fw2_handoff_us);
+  }
   if (c.in_syn_queue && c.state != tcp::State::kSynReceived) {
     Listener& l = listeners_[c.listener - 1];
     --l.syn_pending;
@@ -202,6 +237,7 @@ QueueEngine::Listener* QueueEngine::listener_for(std::uint16_t port, wire::Ipv4A
 Gauges QueueEngine::gauges() const {
   Gauges g;
   for (const Listener& l : listeners_) g.listen += l.active ? 1 : 0;
+  g.timewait = tw_.live();  // both substates, as /proc/net/sockstat's tw
   for (std::uint32_t i = 0; i < opt_.max_connections; ++i) {
     const tcp::Tcb& c = tcbs_[i];
     if (!c.in_use) continue;

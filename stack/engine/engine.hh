@@ -26,6 +26,8 @@
 #include "stack/flow/conn_table.hh"
 #include "stack/ports/allocator.hh"
 #include "stack/tcp/tcp.hh"
+#include "stack/timewait/policy.hh"
+#include "stack/timewait/table.hh"
 
 namespace twstack::engine {
 
@@ -39,6 +41,11 @@ struct EngineOptions {
   std::uint32_t timer_budget = 4096;       // twstack.timer_budget: expiries per poll
   std::uint32_t max_syn_backlog = 4096;    // net.ipv4.tcp_max_syn_backlog
   std::uint32_t somaxconn = 4096;          // net.core.somaxconn
+  // The TIME_WAIT table (reference §4, §5): its capacity is the cap.
+  std::uint32_t max_tw_buckets = 262144;   // net.ipv4.tcp_max_tw_buckets
+  tw::OverflowPolicy tw_overflow = tw::OverflowPolicy::kRefuse;  // twstack.tw_overflow_policy
+  std::uint8_t tw_reuse = 2;               // net.ipv4.tcp_tw_reuse
+  std::int64_t tw_reuse_delay_ms = 1000;   // net.ipv4.tcp_tw_reuse_delay
   // Ephemeral range, reserved ports, twstack.port_selection, RSS steering;
   // the engine fills in its local addresses and secret.
   ports::AllocatorConfig ports{};
@@ -76,7 +83,7 @@ class QueueEngine {
     return out_.drain(f);
   }
   // Milliseconds until a timer is due (bounded lookahead), for an idle loop.
-  std::uint64_t ms_to_next_timer(std::uint64_t max) const { return wheel_.ticks_to_next_event(max); }
+  std::uint64_t ms_to_next_timer(std::uint64_t max) const;
 
   // --- application API
   // Active open. A zero src picks the first local address; a zero sport
@@ -105,6 +112,8 @@ class QueueEngine {
   std::uint32_t free_buffer_chunks() const { return pool_.free_chunks(); }
   const Interface& interface() const { return ifc_; }
   const ports::PortStats& port_stats() const { return ports_.stats(); }
+  // TIME_WAIT and orphaned FIN_WAIT2 connections live here, not as connections.
+  const tw::TimeWaitTable& time_wait() const { return tw_; }
   ports::RssStatus rss_status() const { return ports_.rss_status(); }
   Instant now() const { return env_.now; }
 
@@ -136,6 +145,16 @@ class QueueEngine {
                  std::optional<Seq> isn = std::nullopt);
   bool accept_queue_full(const tcp::Tcb& c, const tcp::Segment& s);
 
+  // engine_tw.cc
+  void to_time_wait(tcp::Tcb& c, bool fin_wait2, std::int64_t timeout_us);
+  void rx_time_wait(tw::Handle h, const flow::FourTuple& t, tcp::Segment& s);
+  void send_tw_ack(tw::Handle h);
+  void kill_tw(tw::Handle h);
+  void expire_tw();
+  ports::TupleState tuple_state(const flow::FourTuple& t, ports::PortOrigin origin) const;
+  tcp::Succession take_over(const flow::FourTuple& t);
+  Errc connect_bound_port(const flow::FourTuple& t, std::optional<tcp::Succession>* from);
+
   // engine.cc
   void set_now(Instant now);
   void run_timers();
@@ -166,6 +185,9 @@ class QueueEngine {
   std::array<Listener, kMaxListeners> listeners_{};
   std::unique_ptr<std::uint8_t[]> listener_by_port_;  // slot + 1, 0 = none
   ports::PortAllocator ports_;
+  tw::TimeWaitTable tw_;
+  tw::Policy tw_policy_;
+  tw::OowLimiter oow_;
 };
 
 template <class F>

@@ -14,24 +14,24 @@ Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, 
   }
   if (nfree_tcbs_ == 0) return Errc::kNoBufs;
   flow::FourTuple t{src, dst, sport, dport};
-  // The uniqueness check (Linux __inet_check_established): a tuple in the
-  // connection table is taken. TIME-WAIT connections sit there too and are
-  // never reusable here yet.
-  auto check = [this](const flow::FourTuple& cand, ports::PortOrigin) {
-    return table_.contains(cand) ? ports::TupleState::kTaken : ports::TupleState::kFree;
-  };
+  std::optional<tcp::Succession> from;
   if (sport == 0) {
+    auto check = [this](const flow::FourTuple& cand, ports::PortOrigin origin) {
+      return tuple_state(cand, origin);
+    };
     ports::ConnectResult r = ports_.connect(src, dst, dport, env_.now, check);
     if (r.err != Errc::kOk) return r.err;  // EADDRNOTAVAIL: no free 4-tuple
     t = r.tuple;
-  } else if (table_.contains(t) || !ports_.occupy(t)) {
-    return Errc::kAddrNotAvail;
+    if (r.took_over) from = take_over(t);
+  } else if (Errc e = connect_bound_port(t, &from); e != Errc::kOk) {
+    return e;
   }
   tcp::Tcb* c = alloc_tcb();
   c->tuple = t;
   c->holds_port = true;
+  c->bound_port = sport != 0;
   table_.insert(*c);
-  tcp::open_active(env_, *c, t);
+  tcp::open_active(env_, *c, t, from);
   touched(*c);
   *out = ConnId{c->index, c->generation};
   return Errc::kOk;

@@ -114,19 +114,12 @@ void QueueEngine::rx_tcp(std::span<const std::uint8_t> bytes, wire::Ipv4Addr src
   flow::FourTuple t{dst, src, th->dst_port(), th->src_port()};
 
   if (tcp::Tcb* c = table_.find(t)) {
-    if (auto isn = tcp::time_wait_syn_isn(*c, s)) {
-      if (Listener* l = listener_for(t.lport, t.laddr)) {
-        // The TIME-WAIT entry dies and the listener gets the SYN.
-        tcp::enter_closed(env_, *c, Errc::kOk);
-        touched(*c);
-        return rx_listen(*l, t, s, isn);
-      }
-    }
     if (accept_queue_full(*c, s)) return;
     tcp::input(env_, *c, s);
     touched(*c);
     return;
   }
+  if (const tw::Handle h = tw_.find(t)) return rx_time_wait(h, t, s);
   if (Listener* l = listener_for(t.lport, t.laddr)) return rx_listen(*l, t, s);
   ctr_.inc(Counter::TwstackTcpNoListener);
   tcp::send_reset_for(env_, t, s);  // RFC 9293 §3.10.7.1, CLOSED

@@ -160,7 +160,8 @@ PortAllocator::Verdict PortAllocator::try_port(Attempt& at, std::uint32_t pos) {
   at.t.lport = static_cast<std::uint16_t>(low_ + pos);
   TupleState s = at.check(at.t, PortOrigin::kEphemeral);
   const bool held = at.slot != kNone && dest_.occupied(at.slot, pos);
-  if (s == TupleState::kTaken) {
+  if (s == TupleState::kReusableLater && held) return Verdict::kReject;  // keep the mark
+  if (s == TupleState::kTaken || s == TupleState::kReusableLater) {
     if (at.slot != kNone && !held) {
       dest_.occupy(at.slot, pos);
       ++stats_.check_disagreed;

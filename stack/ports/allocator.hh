@@ -54,7 +54,9 @@ namespace twstack::ports {
 enum class TupleState : std::uint8_t {
   kFree,              // in no table
   kReusableTimeWait,  // a TIME_WAIT entry that may be taken over (tcp_twsk_unique)
-  kTaken,             // anything else: a connection, or a TIME_WAIT not reusable (yet)
+  kReusableLater,     // a TIME_WAIT entry not reusable yet (tcp_tw_reuse_delay): taken
+                      // now, and any reusable mark stays
+  kTaken,             // anything else: a connection, or a TIME_WAIT never reusable
 };
 
 // Where the candidate's port came from; Linux tells the two apart by

@@ -227,7 +227,7 @@ ConnectResult PortAllocator::connect_bound(BindId id, wire::Ipv4Addr laddr, wire
   r.examined = 1;
   ++stats_.examined;
   TupleState st = check(r.tuple, PortOrigin::kBound);
-  if (st == TupleState::kTaken) {
+  if (st == TupleState::kTaken || st == TupleState::kReusableLater) {
     r.err = Errc::kAddrNotAvail;
     ++stats_.connect_fails;
     return r;

@@ -120,17 +120,12 @@ void trim(const Tcb& c, Segment& s) {
 // dropped; an ACK goes back for anything but a reset.
 bool check_sequence(Env& e, Tcb& c, Segment& s) {
   if (paws_reject(e, c, s)) {
-    e.ctr.inc(c.state == State::kTimeWait ? Counter::TcpExtPAWSTimewait : Counter::TcpExtPAWSEstab);
+    e.ctr.inc(Counter::TcpExtPAWSEstab);
     if (!s.has(wire::kRst) && !oow_rate_limited(e, c, s, Counter::TcpExtTCPACKSkippedPAWS)) send_ack(e, c);
     return false;
   }
   if (!acceptable(c, s)) {
     if (s.has(wire::kRst)) return false;
-    if (c.state == State::kTimeWait && s.has(wire::kFin)) {
-      // RFC 9293 §3.10.7.4 TIME-WAIT: a retransmitted FIN is acknowledged
-      // and the 2MSL wait restarts.
-      e.arm(c.life_timer, e.p.timewait_len_us);
-    }
     if (s.has(wire::kSyn) && in_state(c.state, kSynchronized)) {
       e.ctr.inc(Counter::TcpExtTCPSYNChallenge);
       send_challenge_ack(e, c, s);  // RFC 5961 §4.2
@@ -152,10 +147,6 @@ void input_rst(Env& e, Tcb& c, const Segment& s) {
   switch (c.state) {
     case State::kSynReceived:
       enter_closed(e, c, c.passive ? Errc::kConnReset : Errc::kConnRefused);
-      return;
-    case State::kTimeWait:
-      // RFC 1337: with tcp_rfc1337 set, TIME_WAIT ignores resets.
-      if (!e.p.rfc1337) enter_closed(e, c, Errc::kOk);
       return;
     case State::kClosing:
     case State::kLastAck:
@@ -213,22 +204,6 @@ void send_challenge_ack(Env& e, Tcb& c, const Segment&) {
   if (++e.challenge_count > e.p.challenge_ack_limit) return;
   e.ctr.inc(Counter::TcpExtTCPChallengeACK);
   send_ack(e, c);
-}
-
-// RFC 1122 §4.2.2.13 and RFC 6191 §2, as Linux tcp_timewait_state_process
-// (TCP_TW_SYN): a SYN that passes PAWS and carries a higher sequence number
-// or a newer timestamp may reopen the tuple; the new ISN is
-// tw_snd_nxt + 65537 (Linux tcp_v4_rcv, never 0).
-std::optional<Seq> time_wait_syn_isn(const Tcb& c, const Segment& s) {
-  if (c.state != State::kTimeWait || !s.has(wire::kSyn) || s.has(wire::kAck | wire::kRst)) {
-    return std::nullopt;
-  }
-  bool ts = c.ts_ok && s.opt.has_timestamps && c.ts_recent != 0;
-  if (ts && static_cast<std::int32_t>(c.ts_recent - s.opt.tsval) > 0) return std::nullopt;  // PAWS
-  bool newer_ts = ts && static_cast<std::int32_t>(s.opt.tsval - c.ts_recent) > 0;
-  if (!(s.seq > c.rcv_nxt) && !newer_ts) return std::nullopt;
-  Seq isn = c.snd_max + 65537;
-  return isn.raw() == 0 ? Seq(1) : isn;
 }
 
 void input(Env& e, Tcb& c, Segment& s) {

@@ -143,12 +143,11 @@ bool is_dupack(const Tcb& c, const Segment& s) {
 }
 
 // What our FIN being acknowledged does in each closing state.
-void on_fin_acked(Env& e, Tcb& c) {
+void on_fin_acked(Env& e, Tcb& c, const Segment& s) {
   switch (c.state) {
     case State::kFinWait1:
       set_state(e, c, State::kFinWait2);
-      // Orphaned FIN_WAIT2 lasts net.ipv4.tcp_fin_timeout (Linux tcp_close).
-      if (c.orphaned) e.arm(c.life_timer, e.p.fin_timeout_us);
+      if (c.orphaned) orphan_fin_wait2(e, c, s.has(wire::kFin));
       break;
     case State::kClosing:
       enter_time_wait(e, c);
@@ -199,7 +198,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
   }
   update_window(e, c, s);
   if (c.fin_acked() && in_state(c.state, State::kFinWait1 | State::kClosing | State::kLastAck)) {
-    on_fin_acked(e, c);
+    on_fin_acked(e, c, s);
   }
   return c.state != State::kClosed;
 }

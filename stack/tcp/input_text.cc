@@ -28,11 +28,7 @@ void take_fin(Env& e, Tcb& c) {
       }
       break;
     case State::kFinWait2:
-      e.wheel.cancel(c.life_timer);
       enter_time_wait(e, c);
-      break;
-    case State::kTimeWait:
-      e.arm(c.life_timer, e.p.timewait_len_us);
       break;
     default:
       break;  // CLOSE-WAIT, CLOSING, LAST-ACK: remain

@@ -16,23 +16,14 @@ void init_sequence(Env& e, Tcb& c) {
   const flow::FourTuple& t = c.tuple;
   std::uint64_t h = siphash_4tuple(e.secret, t.laddr.v, t.raddr.v, t.lport, t.rport);
   c.iss = Seq(static_cast<std::uint32_t>(h) + static_cast<std::uint32_t>(e.now.us / 4));
-  // net.ipv4.tcp_timestamps=2 turns the offset off (Linux tcp_sk_init).
-  c.ts_offset = e.p.timestamps == 1 ? static_cast<std::uint32_t>(h >> 32) : 0;
-}
-
-// RFC 7323 §2.3: the smallest shift that lets the window field cover the
-// receive buffer.
-std::uint8_t wscale_for(std::uint32_t buf) {
-  std::uint8_t s = 0;
-  while (s < 14 && (buf >> s) > 0xffff) ++s;
-  return s;
+  c.ts_offset = ts_offset_for(e, t);
 }
 
 void init_common(Env& e, Tcb& c, const flow::FourTuple& t) {
   c.tuple = t;
   c.snd.init(e.p.sndbuf);
   c.rcv.init(e.p.rcvbuf);
-  c.rcv_wscale = e.p.window_scaling ? wscale_for(c.rcv.capacity()) : 0;
+  c.rcv_wscale = rcv_wscale_for(e.p);
   c.rto_us = e.p.rto_initial_us;
   init_sequence(e, c);
   c.snd_una = c.iss;
@@ -52,6 +43,23 @@ void init_congestion(Tcb& c) {
 
 }  // namespace
 
+// RFC 7323 §2.3: the smallest shift that lets the window field cover the
+// receive buffer.
+std::uint8_t rcv_wscale_for(const TcpParams& p) {
+  if (!p.window_scaling) return 0;
+  const std::uint32_t buf = std::min(p.rcvbuf, kMaxRingBytes);
+  std::uint8_t s = 0;
+  while (s < 14 && (buf >> s) > 0xffff) ++s;
+  return s;
+}
+
+std::uint32_t ts_offset_for(const Env& e, const flow::FourTuple& t) {
+  // net.ipv4.tcp_timestamps=2 turns the offset off (Linux tcp_sk_init).
+  if (e.p.timestamps != 1) return 0;
+  return static_cast<std::uint32_t>(
+      siphash_4tuple(e.secret, t.laddr.v, t.raddr.v, t.lport, t.rport) >> 32);
+}
+
 // Applies the peer's SYN options (RFC 9293 §3.7.1, RFC 7323 §2.2, §3.2).
 void negotiate(Env& e, Tcb& c, const Segment& syn) {
   std::uint16_t peer_mss = syn.opt.has_mss ? syn.opt.mss : 536;
@@ -67,8 +75,18 @@ void negotiate(Env& e, Tcb& c, const Segment& syn) {
   init_congestion(c);
 }
 
-void open_active(Env& e, Tcb& c, const flow::FourTuple& t) {
+void open_active(Env& e, Tcb& c, const flow::FourTuple& t, const std::optional<Succession>& from) {
   init_common(e, c, t);
+  if (from) {
+    // tcp_twsk_unique: write_seq = tw_snd_nxt + 65537; ts_recent and its
+    // stamp carry over, so the SYN echoes the peer's last TSval. The TS
+    // offset is the tuple's, so our TSval keeps increasing for the peer's PAWS.
+    c.iss = from->iss;
+    c.snd_una = c.snd_nxt = c.snd_max = c.recover = c.iss;
+    c.snd_buf_seq = c.iss + 1;
+    c.ts_recent = from->ts_recent;
+    c.ts_recent_stamp_ms = from->ts_recent_stamp_ms;
+  }
   set_state(e, c, State::kSynSent);
   c.ts_syn = ts_now(e, c);
   e.ctr.inc(Counter::TcpActiveOpens);
@@ -130,16 +148,39 @@ void enter_closed(Env& e, Tcb& c, Errc why) {
 }
 
 // RFC 9293 §3.10.7.4: TIME-WAIT holds the 4-tuple for the TIME_WAIT length
-// (twstack.tcp_timewait_len, Linux TCP_TIMEWAIT_LEN = 60 s). The TIME_WAIT
-// table takes the connection over from here.
+// (twstack.tcp_timewait_len, Linux TCP_TIMEWAIT_LEN = 60 s). The engine
+// hands the connection to its TIME_WAIT table, which counts TW/TWKilled, and
+// the application's handle reads CLOSED (Linux tcp_time_wait, case a).
 void enter_time_wait(Env& e, Tcb& c) {
+  // Linux tcp_fin: the peer's FIN is acknowledged before tcp_time_wait(), as
+  // the connection is about to give way to a compact entry.
+  if (c.ack_pending) send_ack(e, c);
   set_state(e, c, State::kTimeWait);
   e.wheel.cancel(c.rtx_timer);
   e.wheel.cancel(c.delack_timer);
-  e.arm(c.life_timer, e.p.timewait_len_us);
-  // Linux __inet_twsk_schedule: TW if the timeout is over 4 s, else TWKilled.
-  e.ctr.inc(e.p.timewait_len_us > 4000000 ? Counter::TcpExtTW : Counter::TcpExtTWKilled);
+  e.wheel.cancel(c.life_timer);
+  c.fw2_handoff_us = 0;
   if (!c.orphaned) c.events |= kEvClosed;
+}
+
+std::int64_t fin_time_us(const Env& e, const Tcb& c) {
+  return std::max(e.p.fin_timeout_us, c.rto_us * 7 / 2);
+}
+
+// tmo = tcp_fin_time(). At most TCP_TIMEWAIT_LEN: a FIN_WAIT2 entry in the
+// TIME_WAIT table for tmo. Above it, the full connection waits tmo - len
+// first, and the entry then lasts tmo - len (the kernel's 2*(tmo - 60) quirk,
+// reference §1 c, which twstack copies). A FIN in the same segment (out of
+// order) keeps the full connection, which resets when tmo runs out.
+void orphan_fin_wait2(Env& e, Tcb& c, bool fin_in_segment) {
+  const std::int64_t tmo = fin_time_us(e, c);
+  if (tmo > e.p.timewait_len_us) {
+    e.arm(c.life_timer, tmo - e.p.timewait_len_us);
+  } else if (fin_in_segment) {
+    e.arm(c.life_timer, tmo);
+  } else {
+    c.fw2_handoff_us = tmo;
+  }
 }
 
 void release(Env& e, Tcb& c) {

@@ -153,6 +153,33 @@ void output(Env& e, Tcb& c) {
   if (c.ack_pending) send_ack(e, c);
 }
 
+// tcp_v4_send_ack as tcp_v4_timewait_ack uses it: an ACK with no connection
+// behind it, its fields from a TIME_WAIT entry. The timestamp option is
+// present only when there is a TSecr to echo (Linux: tsecr != 0).
+void send_ack_for(Env& e, const flow::FourTuple& t, Seq seq, Seq ack, std::uint16_t window,
+                  std::uint32_t tsval, std::uint32_t tsecr) {
+  std::uint8_t* tcp = e.out.begin_tcp();
+  if (tcp == nullptr) return;
+  wire::TcpOptions o{};
+  if (tsecr != 0) {
+    o.has_timestamps = true;
+    o.tsval = tsval;
+    o.tsecr = tsecr;
+  }
+  std::uint8_t opts[40];
+  std::size_t olen = wire::write_tcp_options(opts, o);
+  wire::TcpFields f{};
+  f.src_port = t.lport;
+  f.dst_port = t.rport;
+  f.seq = seq.raw();
+  f.ack = ack.raw();
+  f.flags = wire::kAck;
+  f.window = window;
+  std::size_t hl = wire::write_tcp_header(tcp, f, {opts, olen});
+  e.out.finish_tcp(tcp, static_cast<std::uint16_t>(hl), t);
+  e.ctr.inc(Counter::TcpOutSegs);
+}
+
 void send_reset_for(Env& e, const flow::FourTuple& t, const Segment& s) {
   if (s.has(wire::kRst)) return;  // never answer a reset with a reset
   std::uint8_t* tcp = e.out.begin_tcp();

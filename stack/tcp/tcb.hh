@@ -38,7 +38,7 @@ enum Event : std::uint8_t {
 enum TimerTag : std::uint32_t {
   kTimerRetransmit = 1,  // RTO, SYN and SYN-ACK retries, zero-window probes
   kTimerDelack = 2,
-  kTimerLife = 3,        // TIME_WAIT, orphaned FIN_WAIT2
+  kTimerLife = 3,        // orphaned FIN_WAIT2 (tcp_fin_timeout above TCP_TIMEWAIT_LEN)
 };
 
 struct Tcb {
@@ -56,6 +56,10 @@ struct Tcb {
   bool nodelay = false;        // Nagle off
   bool in_syn_queue = false;   // counted in its listener's SYN backlog
   bool holds_port = false;     // its 4-tuple is held in the port allocator
+  bool bound_port = false;     // connect() was given the local port (a bind with SO_REUSEADDR)
+  // An orphan in FIN_WAIT2 that is to become a FIN_WAIT2 TIME_WAIT-table entry
+  // with this timeout (Linux tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)); 0: not yet.
+  std::int64_t fw2_handoff_us = 0;
 
   // --- send sequence space (RFC 9293 §3.3.1)
   Seq iss;

@@ -35,7 +35,19 @@ struct Segment {
 };
 
 // --- opening (open.cc)
-void open_active(Env& e, Tcb& c, const flow::FourTuple& t);
+// What a connection inherits from the TIME_WAIT entry it takes over
+// (tcp_twsk_unique): its ISN and the peer's last timestamp.
+struct Succession {
+  Seq iss;
+  std::uint32_t ts_recent = 0;
+  std::int64_t ts_recent_stamp_ms = 0;
+};
+void open_active(Env& e, Tcb& c, const flow::FourTuple& t,
+                 const std::optional<Succession>& from = std::nullopt);
+// Our window scale: one per engine, from twstack.rcvbuf (RFC 7323 §2.3).
+std::uint8_t rcv_wscale_for(const TcpParams& p);
+// The timestamp offset of a 4-tuple (keyed, as the ISN; 0 with tcp_timestamps=2).
+std::uint32_t ts_offset_for(const Env& e, const flow::FourTuple& t);
 // `iss` set: the ISN a TIME-WAIT takeover dictates (see time_wait_syn_isn).
 void open_passive(Env& e, Tcb& c, const flow::FourTuple& t, const Segment& syn,
                   std::optional<Seq> iss = std::nullopt);
@@ -44,10 +56,6 @@ void handshake_done_rto(const Env& e, Tcb& c);
 
 // --- segment arrives (input.cc, input_ack.cc, input_text.cc)
 void input(Env& e, Tcb& c, Segment& s);
-// A SYN for a 4-tuple in TIME-WAIT: the ISN of the new incarnation if the
-// SYN may take the tuple over, else nullopt (it is then answered as any
-// segment in TIME-WAIT).
-std::optional<Seq> time_wait_syn_isn(const Tcb& c, const Segment& s);
 // Step five, "check the ACK field"; false when the segment is dropped.
 bool input_ack(Env& e, Tcb& c, const Segment& s);
 // Steps seven and eight: segment text and FIN.
@@ -60,6 +68,9 @@ bool wants_output(const Tcb& c);
 void send_ack(Env& e, Tcb& c);
 // RFC 9293 §3.10.7.1: the reply to a segment that has no connection.
 void send_reset_for(Env& e, const flow::FourTuple& t, const Segment& s);
+// An ACK for a 4-tuple with no connection (a TIME_WAIT entry's).
+void send_ack_for(Env& e, const flow::FourTuple& t, Seq seq, Seq ack, std::uint16_t window,
+                  std::uint32_t tsval, std::uint32_t tsecr);
 
 // --- timers (timers.cc)
 void on_timer(Env& e, Tcb& c, std::uint32_t tag);
@@ -77,7 +88,14 @@ void release(Env& e, Tcb& c);
 // --- shared by the files above (internal)
 void set_state(Env& e, Tcb& c, State s);
 void enter_closed(Env& e, Tcb& c, Errc why);
+// TIME-WAIT: the engine moves the connection to its TIME_WAIT table at once.
 void enter_time_wait(Env& e, Tcb& c);
+// An orphan reached FIN_WAIT2 (by our FIN being ACKed, or close() after
+// shutdown()): how long to wait for the peer's FIN, and where (Linux
+// tcp_rcv_state_process FIN_WAIT1 case, __tcp_close).
+void orphan_fin_wait2(Env& e, Tcb& c, bool fin_in_segment);
+// Linux tcp_fin_time(): tcp_fin_timeout, but at least 3.5 RTO.
+std::int64_t fin_time_us(const Env& e, const Tcb& c);
 bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len);
 void arm_rto(Env& e, Tcb& c);
 std::uint32_t ts_now(const Env& e, const Tcb& c);

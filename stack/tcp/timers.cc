@@ -105,9 +105,18 @@ void on_timer(Env& e, Tcb& c, std::uint32_t tag) {
       }
       break;
     case kTimerLife:
-      // TIME_WAIT over, or an orphaned FIN_WAIT2 gave up on the peer's FIN.
-      // Nothing is sent (Linux inet_twsk_kill).
-      if (c.state == State::kTimeWait || c.state == State::kFinWait2) enter_closed(e, c, Errc::kOk);
+      // An orphan's FIN_WAIT2 wait as a full connection ran out (Linux
+      // tcp_keepalive_timer): the rest goes to the TIME_WAIT table as a
+      // FIN_WAIT2 entry, or, with none left, a reset and CLOSED.
+      if (c.state == State::kFinWait2 && c.orphaned) {
+        const std::int64_t rest = fin_time_us(e, c) - e.p.timewait_len_us;
+        if (rest > 0) {
+          c.fw2_handoff_us = std::max(rest, c.rto_us * 7 / 2);  // tcp_time_wait: timeo >= 3.5 RTO
+        } else {
+          emit(e, c, c.snd_max, wire::kRst | wire::kAck, 0);
+          enter_closed(e, c, Errc::kOk);
+        }
+      }
       break;
     default:
       break;

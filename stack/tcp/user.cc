@@ -84,9 +84,7 @@ void user_close(Env& e, Tcb& c) {
   user_shutdown(e, c);
   // Already in FIN_WAIT2 (after an earlier shutdown): now an orphan, it
   // waits tcp_fin_timeout for the peer's FIN.
-  if (c.state == State::kFinWait2 && !c.life_timer.active()) {
-    e.arm(c.life_timer, e.p.fin_timeout_us);
-  }
+  if (c.state == State::kFinWait2) orphan_fin_wait2(e, c, false);
 }
 
 // RFC 9293 §3.10.5 ABORT: a reset for synchronized connections, then CLOSED.

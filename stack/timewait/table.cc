@@ -61,12 +61,12 @@ std::uint32_t TimeWaitTable::bucket_of(const FourTuple& t) const {
 
 bool TimeWaitTable::matches(const Entry& x, const FourTuple& t) const {
   return x.raddr == t.raddr.v && x.lport == t.lport && x.rport == t.rport &&
-         laddrs_[x.hnext >> 28] == t.laddr;
+         laddrs_[addr_index(x)] == t.laddr;
 }
 
 FourTuple TimeWaitTable::tuple(Handle h) const {
   const Entry& x = e(h);
-  return FourTuple{laddrs_[x.hnext >> 28], wire::Ipv4Addr{x.raddr}, x.lport, x.rport};
+  return FourTuple{laddrs_[addr_index(x)], wire::Ipv4Addr{x.raddr}, x.lport, x.rport};
 }
 
 std::int64_t TimeWaitTable::entry_ms(Handle h) const {
@@ -94,22 +94,34 @@ void TimeWaitTable::unhash(std::uint32_t i) {
   *link = (*link & ~kIdx) | (entries_[i].hnext & kIdx);
 }
 
-void TimeWaitTable::free_entry(std::uint32_t i) {
-  entries_[i].hnext = free_head_;
-  free_head_ = i;
+void TimeWaitTable::free_entry(std::uint32_t i, bool tombstone) {
+  std::uint32_t& head = tombstone ? free_tomb_ : free_plain_;
+  entries_[i].hnext = head;
+  head = i;
 }
 
-std::uint32_t TimeWaitTable::alloc_entry() {
-  if (free_head_ != kNil) {
-    const std::uint32_t i = free_head_;
-    free_head_ = entries_[i].hnext & kIdx;
+// A TIME_WAIT-length entry may reuse any tombstone in place: its expiry is no
+// earlier than the tombstone's slot, which then moves it lazily. A shorter
+// (FIN_WAIT2) entry needs a slot no later than its own expiry, so it prefers
+// entries out of the timer; a tombstone due later is its last resort, and
+// then it expires late (counted in late_expiries()).
+std::uint32_t TimeWaitTable::alloc_entry(bool full_length, std::uint32_t expiry) {
+  auto pop_list = [this](std::uint32_t& head) {
+    const std::uint32_t i = head;
+    head = entries_[i].hnext & kIdx;
     return i;
-  }
+  };
+  if (full_length && free_tomb_ != kNil) return pop_list(free_tomb_);
+  if (free_plain_ != kNil) return pop_list(free_plain_);
   if (unused_ < capacity_) {
     entries_[unused_].tnext = kNil;  // no flags, not in a FIFO
     return unused_++;
   }
-  return kNone;
+  if (free_tomb_ == kNil) return kNone;
+  const std::uint32_t i = pop_list(free_tomb_);
+  const Entry& x = entries_[i];
+  if ((x.tnext & kInFifo) != 0 && expiry_tick(x.expiry) > expiry_tick(expiry)) ++late_expiries_;
+  return i;
 }
 
 void TimeWaitTable::append(Slot& s, std::uint32_t i) {
@@ -169,6 +181,11 @@ std::uint32_t TimeWaitTable::pop_slot(std::uint32_t k) {
 }
 
 InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms) {
+  return insert(init, now_ms, len_ms_);
+}
+
+InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
+                                   std::int64_t timeout_ms) {
   InsertResult r;
   const auto* la = std::find(laddrs_, laddrs_ + nladdrs_, init.tuple.laddr);
   if (la == laddrs_ + nladdrs_) {
@@ -184,7 +201,7 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms)
     // Evict one entry at most, so that the caller learns every freed tuple; above
     // a lowered cap the table drains by expiry, as Linux does.
     if (policy_ == OverflowPolicy::kRefuse || live_ > max_live_ || max_live_ == 0 ||
-        !evict_oldest(now_ms, &r.evicted)) {
+        !evict_oldest(now_ms, &r.evicted, &r.evicted_active)) {
       ++overflows_;
       r.status = InsertStatus::kOverflow;
       return r;
@@ -193,7 +210,9 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms)
     r.status = InsertStatus::kEvictedOldest;
   }
 
-  const std::uint32_t i = alloc_entry();
+  const std::uint32_t expiry =
+      rel_ms(now_ms) + static_cast<std::uint32_t>(std::clamp<std::int64_t>(timeout_ms, 0, len_ms_));
+  const std::uint32_t i = alloc_entry(timeout_ms >= len_ms_, expiry);
   assert(i != kNone);
   Entry& x = entries_[i];
   x.raddr = init.tuple.raddr.v;
@@ -202,17 +221,18 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms)
   x.snd_nxt = init.snd_nxt.raw();
   x.rcv_nxt = init.rcv_nxt.raw();
   x.ts_recent = init.ts_recent;
-  x.expiry = rel_ms(now_ms) + len_ms_;
+  x.expiry = expiry;
   x.window = init.window;
   x.entry_age = 0;
   const std::uint32_t bucket = bucket_of(init.tuple);
-  x.hnext = buckets_[bucket] | (static_cast<std::uint32_t>(la - laddrs_) << 28);
+  x.hnext = buckets_[bucket] | (static_cast<std::uint32_t>(la - laddrs_) << kAddrShift) |
+            (init.active ? kActive : 0) | (init.bound ? kBound : 0);
   buckets_[bucket] = i;
   // A reused tombstone stays where it is in the timer FIFO: its old slot is due
   // no later than the new expiry, and then it is moved lazily.
   const bool in_fifo = (x.tnext & kInFifo) != 0;
   x.tnext = (x.tnext & (kIdx | kInFifo)) | kLive | (init.has_ts ? kHasTs : 0) |
-            (init.fin_wait2 ? kFinWait2 : 0);
+            (init.fin_wait2 ? kFinWait2 : 0) | (init.wscale ? kWscale : 0);
   if (!in_fifo) link_timer(i);
   ++live_;
   r.handle = Handle{i};
@@ -223,9 +243,9 @@ void TimeWaitTable::kill(Handle h) {
   const std::uint32_t i = h.index;
   assert(entries_[i].tnext & kLive);
   unhash(i);
-  entries_[i].tnext &= ~(kLive | kFinWait2 | kHasTs);  // a tombstone while kInFifo
+  entries_[i].tnext &= ~(kLive | kEntryFlags);  // a tombstone while kInFifo
   --live_;
-  free_entry(i);
+  free_entry(i, true);
 }
 
 void TimeWaitTable::rearm(Handle h, std::int64_t now_ms, bool refresh_entry_stamp) {
@@ -270,10 +290,10 @@ void TimeWaitTable::release_expired(std::uint32_t i) {
   unhash(i);
   entries_[i].tnext = kNil;  // out of the FIFO, no flags
   --live_;
-  free_entry(i);
+  free_entry(i, false);
 }
 
-bool TimeWaitTable::evict_oldest(std::int64_t now_ms, FourTuple* evicted) {
+bool TimeWaitTable::evict_oldest(std::int64_t now_ms, FourTuple* evicted, bool* evicted_active) {
   // The oldest live entry is the first one due, scanning slots from the cursor.
   // Tombstones and re-armed entries met on the way are popped or moved, as
   // expire() would; an entry moved back into the slot being scanned means the
@@ -299,6 +319,7 @@ bool TimeWaitTable::evict_oldest(std::int64_t now_ms, FourTuple* evicted) {
         continue;
       }
       *evicted = tuple(Handle{i});
+      *evicted_active = (x.hnext & kActive) != 0;
       release_expired(i);
       return true;
     }

@@ -9,11 +9,12 @@
 // pointer hooks cost 8 bytes per link, and an entry needs two links (hash
 // chain, timer FIFO) plus a bucket pointer, which alone is 24 of the 40 bytes.
 // So entries live in one array preallocated at construction and link to each
-// other by 32-bit index; the top 4 bits of each link word carry the local
-// address index and the flags. Nothing allocates after construction.
+// other by 26-bit index (64M entries per table); the top 6 bits of each link
+// word carry the local address index and the flags. Nothing allocates after construction.
 //
 // Expiry. The TIME_WAIT length is constant per table (TCP_TIMEWAIT_LEN, §0),
-// so entries expire in insertion order except after a re-arm (§2). The timer
+// so entries expire in insertion order except after a re-arm (§2) or for a
+// FIN_WAIT2 entry's shorter timeout (any expiry within len() has a slot). The timer
 // is a ring of slots of `granularity()` ms, each a singly linked FIFO. An entry
 // is linked into the slot of its expiry tick, and expires when that tick is
 // processed: never before its expiry, at most one granularity after.
@@ -63,8 +64,12 @@ struct TwEntryInit {
   Seq rcv_nxt;
   std::uint16_t window = 0;  // already shifted by rcv_wscale (tcp_v4_timewait_ack)
   std::uint32_t ts_recent = 0;
-  bool has_ts = false;
-  bool fin_wait2 = false;  // tw_substate FIN_WAIT2 rather than TIME_WAIT (§1 c)
+  bool has_ts = false;      // tw_ts_recent_stamp != 0: the peer's timestamps were seen
+  bool fin_wait2 = false;   // tw_substate FIN_WAIT2 rather than TIME_WAIT (§1 c)
+  bool wscale = false;      // window scaling was in use: `window` is shifted by the
+                            // engine's rcv_wscale (one value per engine)
+  bool active = false;      // opened by connect(): the tuple is held in the port allocator
+  bool bound = false;       // its port came from an explicit bind with SO_REUSEADDR (§8)
 };
 
 // Refers to a live entry; valid until it is killed or expired.
@@ -93,6 +98,7 @@ struct InsertResult {
   InsertStatus status = InsertStatus::kOk;
   Handle handle;  // valid for kOk and kEvictedOldest; the existing entry for kExists
   FourTuple evicted;  // kEvictedOldest: the evicted entry's tuple (its port is free)
+  bool evicted_active = false;  // kEvictedOldest: the evicted entry was `active`
 
   bool inserted() const {
     return status == InsertStatus::kOk || status == InsertStatus::kEvictedOldest;
@@ -102,7 +108,7 @@ struct InsertResult {
 class TimeWaitTable {
  public:
   static constexpr std::size_t kMaxLocalAddrs = 16;
-  static constexpr std::uint32_t kMaxCapacity = (1u << 28) - 2;
+  static constexpr std::uint32_t kMaxCapacity = (1u << 26) - 2;
   static constexpr std::uint32_t kMaxSlots = 65536;
 
   // local_addrs: at most 16; capacity: 1..kMaxCapacity; len > 0.
@@ -112,7 +118,10 @@ class TimeWaitTable {
   TimeWaitTable(const TimeWaitTable&) = delete;
   TimeWaitTable& operator=(const TimeWaitTable&) = delete;
 
+  // The entry expires `timeout_ms` from now, at most len(): a TIME_WAIT entry
+  // gets len(), an orphaned FIN_WAIT2 entry tcp_fin_timeout (§1 c).
   InsertResult insert(const TwEntryInit& init, std::int64_t now_ms);
+  InsertResult insert(const TwEntryInit& init, std::int64_t now_ms, std::int64_t timeout_ms);
   Handle find(const FourTuple& t) const;
   // Unhash at once (RST, SYN takeover, tw_reuse); the slot is free for reuse.
   void kill(Handle h);
@@ -141,11 +150,16 @@ class TimeWaitTable {
   std::uint32_t ts_recent(Handle h) const { return e(h).ts_recent; }
   bool has_ts(Handle h) const { return (e(h).tnext & kHasTs) != 0; }
   bool fin_wait2(Handle h) const { return (e(h).tnext & kFinWait2) != 0; }
+  bool wscale(Handle h) const { return (e(h).tnext & kWscale) != 0; }
+  bool active(Handle h) const { return (e(h).hnext & kActive) != 0; }
+  bool bound(Handle h) const { return (e(h).hnext & kBound) != 0; }
   std::int64_t expiry_ms(Handle h) const { return abs_ms(e(h).expiry); }
   // tw_entry_stamp. Exact while the entry was (re)armed less than 65.535 s after it
   // entered; beyond that it reads as 65.535 s before the last arming, which keeps
   // every "entered at least d ago" test with d <= 65.535 s exact (tcp_tw_reuse_delay
-  // is at most 60 s).
+  // is at most 60 s). A FIN_WAIT2 entry (timeout below len()) reads as entered
+  // len() before its expiry, i.e. too early: nothing consults the stamp in that
+  // substate, and the move to TIME_WAIT refreshes it.
   std::int64_t entry_ms(Handle h) const;
 
   // Field updates for the TIME_WAIT policy's verdicts (§3).
@@ -161,6 +175,9 @@ class TimeWaitTable {
   void set_max_live(std::size_t n) { max_live_ = n < capacity_ ? n : capacity_; }
   std::uint64_t overflows() const { return overflows_; }
   std::uint64_t evictions() const { return evictions_; }
+  // FIN_WAIT2 entries that had to reuse a tombstone due after their expiry, and
+  // so expire up to len() late (only when no other entry is free).
+  std::uint64_t late_expiries() const { return late_expiries_; }
   std::size_t memory_bytes() const;
   std::size_t bucket_count() const { return nbuckets_; }
   std::size_t slot_count() const { return nslots_; }
@@ -177,19 +194,30 @@ class TimeWaitTable {
     std::uint32_t expiry;      // ms since the epoch, mod 2^32
     std::uint16_t window;
     std::uint16_t entry_age;   // (expiry - len) - entry time, ms, saturating
-    std::uint32_t hnext;       // hash chain / free list; bits 28..31: local address index
-    std::uint32_t tnext;       // timer FIFO; bits 28..31: flags
+    std::uint32_t hnext;       // hash chain / free list; bits 26..29: local address
+                               // index, 30..31: kActive, kBound
+    std::uint32_t tnext;       // timer FIFO; bits 26..31: flags
   };
   static_assert(sizeof(Entry) == 36, "TIME_WAIT entry must stay at 36 bytes");
 
  private:
-  static constexpr std::uint32_t kIdx = 0x0fffffffu;   // index bits of a link word
+  static constexpr std::uint32_t kIdx = 0x03ffffffu;   // index bits of a link word
   static constexpr std::uint32_t kNil = kIdx;          // null link (index field)
   static constexpr std::uint32_t kNone = kNil;         // null bucket / slot head
-  static constexpr std::uint32_t kInFifo = 1u << 28;
-  static constexpr std::uint32_t kLive = 1u << 29;
-  static constexpr std::uint32_t kFinWait2 = 1u << 30;
-  static constexpr std::uint32_t kHasTs = 1u << 31;
+  // hnext flags
+  static constexpr int kAddrShift = 26;
+  static constexpr std::uint32_t kAddrMask = 0xfu;
+  static constexpr std::uint32_t kActive = 1u << 30;
+  static constexpr std::uint32_t kBound = 1u << 31;
+  // tnext flags
+  static constexpr std::uint32_t kInFifo = 1u << 26;
+  static constexpr std::uint32_t kLive = 1u << 27;
+  static constexpr std::uint32_t kFinWait2 = 1u << 28;
+  static constexpr std::uint32_t kHasTs = 1u << 29;
+  static constexpr std::uint32_t kWscale = 1u << 30;
+  static constexpr std::uint32_t kEntryFlags = kFinWait2 | kHasTs | kWscale;
+
+  std::uint32_t addr_index(const Entry& x) const { return (x.hnext >> kAddrShift) & kAddrMask; }
 
   struct Slot {
     std::uint32_t head;
@@ -208,15 +236,15 @@ class TimeWaitTable {
   std::uint32_t bucket_of(const FourTuple& t) const;
   bool matches(const Entry& x, const FourTuple& t) const;
   void unhash(std::uint32_t i);
-  void free_entry(std::uint32_t i);
-  std::uint32_t alloc_entry();
+  void free_entry(std::uint32_t i, bool tombstone);
+  std::uint32_t alloc_entry(bool full_length, std::uint32_t expiry);
   void link_timer(std::uint32_t i);
   void append(Slot& s, std::uint32_t i);
   std::uint32_t pop(Slot& s);
   std::uint32_t pop_slot(std::uint32_t k);  // pop from slots_[k], keeping nonempty_
   // First tick in [from, limit] whose slot is non-empty, or limit + 1.
   std::int64_t next_nonempty(std::int64_t from, std::int64_t limit) const;
-  bool evict_oldest(std::int64_t now_ms, FourTuple* evicted);
+  bool evict_oldest(std::int64_t now_ms, FourTuple* evicted, bool* evicted_active);
   // One unit of expire() work; kExpired hands back an entry due for on_expire.
   enum class Step : std::uint8_t { kIdle, kWork, kExpired };
   Step step(std::int64_t now_tick, std::uint32_t* expired);
@@ -239,7 +267,11 @@ class TimeWaitTable {
   std::uint32_t nbuckets_ = 0;
   std::uint32_t nslots_ = 0;
 
-  std::uint32_t free_head_ = kNil;  // freed entries and tombstones, through hnext
+  // Free entries, through hnext: killed ones (tombstones while still in a timer
+  // FIFO) and expired or evicted ones (out of the timer).
+  std::uint32_t free_tomb_ = kNil;
+  std::uint32_t free_plain_ = kNil;
+  std::uint64_t late_expiries_ = 0;
   std::uint32_t unused_ = 0;        // entries [unused_, capacity_) never used yet
   std::size_t live_ = 0;
   std::uint64_t overflows_ = 0;
