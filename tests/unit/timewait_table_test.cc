@@ -197,6 +197,59 @@ TEST(TimeWaitTable, EntryStampSaturatesAfterLongRearms) {
   EXPECT_EQ(t.entry_ms(h), 500000 - 65535);  // at least 65.535 s old, as documented
 }
 
+TEST(TimeWaitTable, FlagsRoundTrip) {
+  TimeWaitTable t(kLocal, 8, Duration::seconds(60), 1);
+  TwEntryInit in = init_n(1);
+  in.active = true;
+  in.bound = false;
+  in.wscale = true;
+  Handle a = t.insert(in, 0).handle;
+  in = init_n(2);
+  in.active = false;
+  in.bound = true;
+  in.wscale = false;
+  Handle b = t.insert(in, 0).handle;
+  EXPECT_TRUE(t.active(a));
+  EXPECT_FALSE(t.bound(a));
+  EXPECT_TRUE(t.wscale(a));
+  EXPECT_FALSE(t.active(b));
+  EXPECT_TRUE(t.bound(b));
+  EXPECT_FALSE(t.wscale(b));
+  EXPECT_EQ(t.tuple(a), tuple_n(1));
+  EXPECT_EQ(t.tuple(b), tuple_n(2));
+  t.kill(a);
+  EXPECT_TRUE(t.find(tuple_n(2)));
+  EXPECT_FALSE(t.find(tuple_n(1)));
+}
+
+// A FIN_WAIT2 entry's timeout (tcp_fin_timeout) is shorter than len(): it
+// expires on time even when the only free entry is a tombstone due later.
+TEST(TimeWaitTable, ShortTimeoutExpiresOnTime) {
+  TimeWaitTable t(kLocal, 2, Duration::seconds(60), 1);
+  Handle a = t.insert(init_n(1), 0).handle;
+  t.insert(init_n(2), 0);
+  t.kill(a);  // a tombstone due at 60 s
+  TwEntryInit fw2 = init_n(3);
+  fw2.fin_wait2 = true;
+  Handle c = t.insert(fw2, 1000, 5000).handle;
+  ASSERT_TRUE(c);
+  EXPECT_EQ(t.expiry_ms(c), 6000);
+  EXPECT_EQ(t.late_expiries(), 1u) << "the only free entry was the tombstone";
+  // With an entry out of the timer available, no lateness.
+  TimeWaitTable u(kLocal, 4, Duration::seconds(60), 1);
+  Handle d = u.insert(init_n(1), 0).handle;
+  u.kill(d);
+  Handle e = u.insert(fw2, 1000, 5000).handle;
+  EXPECT_EQ(u.late_expiries(), 0u);
+  std::vector<FourTuple> gone;
+  EXPECT_TRUE(u.expire(5999, kNoBudget, [&](Handle h) { gone.push_back(u.tuple(h)); }));
+  EXPECT_TRUE(gone.empty());
+  EXPECT_TRUE(u.expire(6000, kNoBudget, [&](Handle h) { gone.push_back(u.tuple(h)); }));
+  EXPECT_EQ(gone, std::vector<FourTuple>{tuple_n(3)});
+  EXPECT_FALSE(u.find(tuple_n(3)));
+  (void)e;
+}
+
 TEST(TimeWaitTable, CapRefusesExactlyAndCounts) {
   TimeWaitTable t(kLocal, 8, Duration::seconds(60), 1);
   t.set_max_live(5);
