@@ -97,7 +97,7 @@ void QueueEngine::set_now(Instant now) {
 
 std::uint64_t QueueEngine::ms_to_next_timer(std::uint64_t max) const {
   std::uint64_t ms = wheel_.ticks_to_next_event(max);
-  if (auto due = tw_.next_work_ms()) {
+  if (auto due = tw_.next_work_ms(env_.now_ms() + static_cast<std::int64_t>(ms))) {
     const std::int64_t in = *due - env_.now_ms();
     ms = std::min<std::uint64_t>(ms, in <= 0 ? 0 : static_cast<std::uint64_t>(in));
   }

@@ -167,8 +167,13 @@ std::int64_t TimeWaitTable::next_nonempty(std::int64_t from, std::int64_t limit)
 }
 
 std::optional<std::int64_t> TimeWaitTable::next_work_ms() const {
+  return next_work_ms(epoch_ms_ + (cursor_ + nslots_) * gran_ms_);
+}
+
+std::optional<std::int64_t> TimeWaitTable::next_work_ms(std::int64_t horizon_ms) const {
   if (drain_.head != kNone) return epoch_ms_ + cursor_ * gran_ms_;
-  const std::int64_t limit = cursor_ + nslots_;
+  const std::int64_t horizon_tick = (horizon_ms - epoch_ms_) / gran_ms_ + 1;
+  const std::int64_t limit = std::clamp<std::int64_t>(horizon_tick, cursor_ + 1, cursor_ + nslots_);
   const std::int64_t t = next_nonempty(cursor_ + 1, limit);
   if (t > limit) return std::nullopt;
   return epoch_ms_ + t * gran_ms_;

@@ -140,7 +140,10 @@ class TimeWaitTable {
   // a lower bound, since the slot may hold only tombstones or re-armed entries.
   // nullopt when the timer is empty. Exact to the slot while expire() keeps up
   // with now; if it lags by more than len, slots of a later lap alias earlier.
+  // With a horizon (ms, the caller's clock), looks no further than it
+  // (nullopt beyond), so an idle loop's question costs a few bitmap words.
   std::optional<std::int64_t> next_work_ms() const;
+  std::optional<std::int64_t> next_work_ms(std::int64_t horizon_ms) const;
 
   // Entry fields.
   FourTuple tuple(Handle h) const;
