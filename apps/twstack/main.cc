@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "apps/twstack/command.hh"
+#include "apps/twstack/sim_churn.hh"
 #include "apps/twstack/sim_ports.hh"
 
 namespace twstack::app {
@@ -18,7 +19,9 @@ namespace {
 
 constexpr int kUsageExit = 2;
 
-std::vector<Command> all_commands() { return {sim_transfer_command(), sim_ports_command()}; }
+std::vector<Command> all_commands() {
+  return {sim_transfer_command(), sim_ports_command(), sim_churn_command()};
+}
 
 std::vector<std::string_view> words_of(std::string_view path) {
   std::vector<std::string_view> w;
