@@ -153,7 +153,7 @@ void OowLimiter::forget(const FourTuple& t) {
 
 std::int64_t ts_recent_stamp_ms(const TimeWaitTable& t, Handle h, std::int64_t now_ms) {
   if (t.fin_wait2(h)) return now_ms;
-  return t.expiry_ms(h) - t.len().ms();
+  return t.entry_ms(h);
 }
 
 Verdict on_segment(TimeWaitTable& t, Handle h, const tcp::Segment& s, const Policy& p,

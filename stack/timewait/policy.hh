@@ -7,10 +7,11 @@
 // the entry. The engine owns the I/O, the listeners and the port allocator.
 //
 // Where the compact entry keeps less than Linux's tw_sock:
-// - ts_recent_stamp is not stored. It reads as the last arming of the timer
-//   (the entry time or the latest re-arm; every ts_recent update in
-//   TIME_WAIT but one re-arms too), or `now` in the FIN_WAIT2 substate. It
-//   only matters for PAWS's 2147 s validity and the RST exemption after 60 s.
+// - ts_recent_stamp is not stored. It reads as tw_entry_stamp, which is what
+//   it is at entry and after the FIN that ends FIN_WAIT2; only an in-window
+//   bare ACK or (tcp_rfc1337) RST with a timestamp moves Linux's stamp and
+//   not this one. It reads as `now` in the FIN_WAIT2 substate. It only
+//   matters for PAWS's 2147 s validity and the RST exemption after 60 s.
 // - tw_last_oow_ack_time lives in OowLimiter, a small table beside the entries.
 #pragma once
 

@@ -1,6 +1,11 @@
 // Closing a connection (RFC 9293 §3.6, §3.10.4-5): every close sequence,
 // resets, half-close, lost FINs, and what TIME-WAIT and FIN-WAIT-2 do with
 // late segments and their timers.
+//
+// TIME-WAIT is not a connection state here: the connection hands its 4-tuple
+// to the engine's TIME_WAIT table (Linux tcp_time_wait) and closes. An
+// orphan is freed (state() is nullopt); a handle the application still holds
+// reads CLOSED. The tests follow the entry through engine.time_wait().
 #include <gtest/gtest.h>
 
 #include "scenario.hh"
@@ -44,15 +49,21 @@ TEST(Close, ActiveCloserWaitsInTimeWaitForExactlyItsLength) {
   const std::size_t mark = sc.trace.size();
   const Seq fin_seq = sc.a().tcb(c.client)->snd_nxt;
   const Seq peer_fin_seq = sc.b().tcb(c.server)->snd_nxt;
+  const flow::FourTuple tuple = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
   EXPECT_EQ(sc.a().state(c.client), State::kFinWait1);
+  // tcp_fin_timeout (60 s) > the TIME-WAIT length: the orphan waits in
+  // FIN-WAIT-2 as a full connection (reference §1 c).
   ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kFinWait2; }, Duration::seconds(1)));
+  EXPECT_FALSE(sc.tw_entry(0, tuple));
   EXPECT_EQ(sc.b().state(c.server), State::kCloseWait);
   EXPECT_TRUE(sc.first_event(1, c.server, tcp::kEvPeerClosed).has_value());
   ASSERT_EQ(sc.b().close(c.server), Errc::kOk);
   EXPECT_EQ(sc.b().state(c.server), State::kLastAck);
-  ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kTimeWait; }, Duration::seconds(1)));
+  ASSERT_TRUE(sc.run_until([&] { return sc.in_time_wait(0, tuple); }, Duration::seconds(1)));
   const Instant entered = sc.now();
+  EXPECT_FALSE(sc.a().state(c.client).has_value()) << "the orphan is freed; the entry holds the tuple";
+  EXPECT_EQ(sc.tw(0).expiry_ms(sc.tw_entry(0, tuple)), entered.ms() + kTimeWaitUs / 1000);
   sc.advance(Duration::millis(1));  // the last ACK reaches the server
 
   // FIN, ACK, FIN, ACK on the wire (RFC 9293 figure 12), nothing else.
@@ -78,9 +89,10 @@ TEST(Close, ActiveCloserWaitsInTimeWaitForExactlyItsLength) {
   EXPECT_EQ(sc.ctr(0, Counter::TcpExtTW), 1u);
 
   sc.advance_to(entered + Duration::micros(kTimeWaitUs - 1000));
-  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait);
+  EXPECT_TRUE(sc.in_time_wait(0, tuple)) << "TIME-WAIT ended early";
+  EXPECT_EQ(sc.a().gauges().timewait, 1u);
   sc.advance_to(entered + Duration::micros(kTimeWaitUs));
-  EXPECT_FALSE(sc.a().state(c.client).has_value()) << "TIME-WAIT outlived timewait_len_us";
+  EXPECT_FALSE(sc.tw_entry(0, tuple)) << "TIME-WAIT outlived timewait_len_us";
   EXPECT_EQ(sc.a().gauges().timewait, 0u);
   EXPECT_EQ(sc.a().connections(), 0u);
   EXPECT_EQ(sc.trace.size(), mark + 4) << "nothing is sent when TIME-WAIT ends";
@@ -116,6 +128,7 @@ TEST(Close, PassiveCloserGoesThroughCloseWaitAndLastAck) {
 TEST(Close, SimultaneousCloseGoesThroughClosingOnBothSides) {
   Scenario sc(close_opts(), close_opts());  // zero delay: the FINs cross
   Conn c = sc.establish();
+  const flow::FourTuple tuple[2] = {sc.tuple_of(0, c.client), sc.tuple_of(1, c.server)};
   const std::size_t mark = sc.trace.size();
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
   ASSERT_EQ(sc.b().close(c.server), Errc::kOk);
@@ -126,8 +139,11 @@ TEST(Close, SimultaneousCloseGoesThroughClosingOnBothSides) {
   }
   EXPECT_TRUE(closing[0]);
   EXPECT_TRUE(closing[1]);
-  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait);
-  EXPECT_EQ(sc.b().state(c.server), State::kTimeWait);
+  // Both are active closers (CLOSING -> TIME-WAIT, §1 b): both keep an entry.
+  EXPECT_TRUE(sc.in_time_wait(0, tuple[0]));
+  EXPECT_TRUE(sc.in_time_wait(1, tuple[1]));
+  EXPECT_FALSE(sc.a().state(c.client).has_value());
+  EXPECT_FALSE(sc.b().state(c.server).has_value());
   EXPECT_EQ(sc.ctr(0, Counter::TcpExtTW), 1u);
   EXPECT_EQ(sc.ctr(1, Counter::TcpExtTW), 1u);
   // Each side: its FIN (not acknowledging the other's), then a bare ACK of the other's.
@@ -139,6 +155,8 @@ TEST(Close, SimultaneousCloseGoesThroughClosingOnBothSides) {
     EXPECT_EQ(v[1].ack, sc.sent_by(1 - s, mark)[0].seq + 1);
   }
   sc.advance(Duration::micros(kTimeWaitUs));
+  EXPECT_FALSE(sc.tw_entry(0, tuple[0]));
+  EXPECT_FALSE(sc.tw_entry(1, tuple[1]));
   EXPECT_EQ(sc.a().gauges().timewait + sc.b().gauges().timewait, 0u);
   EXPECT_EQ(sc.a().connections() + sc.b().connections(), 0u);
 }
@@ -198,6 +216,7 @@ TEST(Close, HalfCloseKeepsReceivingInFinWait2) {
   Endpoint srv{1, c.server};
   sc.attach(cli);
   sc.attach(srv);
+  const flow::FourTuple tuple = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().shutdown(c.client), Errc::kOk);
   ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kFinWait2; }, Duration::seconds(1)));
   EXPECT_TRUE(srv.peer_closed);
@@ -216,20 +235,29 @@ TEST(Close, HalfCloseKeepsReceivingInFinWait2) {
         if (!cli.received.empty() && cli.received.size() < srv.to_send.size()) {
           fw2_while_receiving |= sc.a().state(c.client) == State::kFinWait2;
         }
-        return sc.a().state(c.client) == State::kTimeWait;
+        return sc.in_time_wait(0, tuple);
       },
       Duration::seconds(30)));
   EXPECT_TRUE(fw2_while_receiving);
+  // Not orphaned: the handle stays and reads CLOSED; the entry holds the
+  // tuple (Linux tcp_time_wait, case a).
+  EXPECT_EQ(sc.a().state(c.client), State::kClosed);
   EXPECT_TRUE(cli.received == srv.to_send);
   EXPECT_TRUE(cli.peer_closed);
   EXPECT_EQ(cli.closed, Errc::kOk) << "kEvClosed on entering TIME-WAIT, without error";
   sc.advance(Duration::millis(1));
   EXPECT_FALSE(sc.b().state(c.server).has_value());
   EXPECT_EQ(sc.ctr(0, Counter::TcpOutRsts) + sc.ctr(1, Counter::TcpOutRsts), 0u);
-  // The application still holds the handle; TIME-WAIT ends, then close() releases it.
+  // The application still holds the handle; TIME-WAIT ends on its own
+  // timer, and close() releases the handle.
+  EXPECT_EQ(sc.a().gauges().closed, 1u);
+  EXPECT_EQ(sc.a().gauges().timewait, 1u);
   sc.advance(Duration::micros(kTimeWaitUs));
+  EXPECT_FALSE(sc.tw_entry(0, tuple));
   EXPECT_EQ(sc.a().state(c.client), State::kClosed);
   EXPECT_EQ(sc.a().close(c.client), Errc::kOk);
+  EXPECT_FALSE(sc.a().state(c.client).has_value());
+  EXPECT_EQ(sc.a().gauges().closed, 0u);
   EXPECT_EQ(sc.a().connections(), 0u);
 }
 
@@ -240,8 +268,9 @@ TEST(Close, LostFinIsRetransmittedAfterRto) {
   int fins = 0;
   sc.drop = [&](const Seg& s) { return s.from == 0 && s.has(wire::kFin) && ++fins == 1; };
   const std::int64_t rto = sc.a().tcb(c.client)->rto_us;
+  const flow::FourTuple tuple = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
-  ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kTimeWait; }, Duration::seconds(10)));
+  ASSERT_TRUE(sc.run_until([&] { return sc.in_time_wait(0, tuple); }, Duration::seconds(10)));
   auto fin = [](const Seg& s) { return s.from == 0 && s.has(wire::kFin); };
   const Seg* f1 = find(sc.trace, fin, 0);
   const Seg* f2 = find(sc.trace, fin, 1);
@@ -272,9 +301,11 @@ TEST(Close, RetransmittedFinInTimeWaitIsAckedAndRestartsTimer) {
     }
     return s.from == 0 && have_fin && s.pure_ack() && s.ack == server_fin + 1 && ++acks == 1;
   };
+  const flow::FourTuple tuple = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
-  ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kTimeWait; }, Duration::seconds(1)));
+  ASSERT_TRUE(sc.run_until([&] { return sc.in_time_wait(0, tuple); }, Duration::seconds(1)));
   const Instant entered = sc.now();
+  EXPECT_EQ(sc.tw(0).expiry_ms(sc.tw_entry(0, tuple)), entered.ms() + kTimeWaitUs / 1000);
   ASSERT_TRUE(sc.run_until([&] { return !sc.b().state(c.server).has_value(); }, Duration::seconds(10)))
       << sc.dump();
   auto fin_from_server = [](const Seg& s) { return s.from == 1 && s.has(wire::kFin); };
@@ -288,23 +319,29 @@ TEST(Close, RetransmittedFinInTimeWaitIsAckedAndRestartsTimer) {
   EXPECT_EQ(a2->at - f2->at, Duration::millis(1)) << "re-ACKed on arrival";
   const Instant restarted = a2->at;
   ASSERT_GT(restarted, entered);
+  // The FIN arrived after the ACK left (1 ms link): the entry's timer reads
+  // restarted + len (inet_twsk_reschedule).
+  ASSERT_TRUE(sc.tw_entry(0, tuple));
+  EXPECT_EQ(sc.tw(0).expiry_ms(sc.tw_entry(0, tuple)), restarted.ms() + kTimeWaitUs / 1000);
   sc.advance_to(entered + Duration::micros(kTimeWaitUs) + Duration::millis(1));
-  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait) << "the timer was not restarted";
+  EXPECT_TRUE(sc.in_time_wait(0, tuple)) << "the timer was not restarted";
   sc.advance_to(restarted + Duration::micros(kTimeWaitUs) - Duration::millis(1));
-  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait);
+  EXPECT_TRUE(sc.in_time_wait(0, tuple));
   sc.advance_to(restarted + Duration::micros(kTimeWaitUs));
+  EXPECT_FALSE(sc.tw_entry(0, tuple));
   EXPECT_FALSE(sc.a().state(c.client).has_value());
 }
 
 // Reaches TIME-WAIT on the client and returns a reset the peer could send
 // with SEQ = RCV.NXT.
-std::vector<std::uint8_t> time_wait_and_reset(Scenario& sc, Conn* c) {
+std::vector<std::uint8_t> time_wait_and_reset(Scenario& sc, Conn* c, flow::FourTuple* tuple) {
   *c = sc.establish();
+  *tuple = sc.tuple_of(0, c->client);
   close_on_peer_fin(sc, 1);
   sc.a().close(c->client);
-  EXPECT_TRUE(sc.run_until([&] { return sc.a().state(c->client) == State::kTimeWait; }, Duration::seconds(1)));
+  EXPECT_TRUE(sc.run_until([&] { return sc.in_time_wait(0, *tuple); }, Duration::seconds(1)));
   sc.settle();
-  SegSpec rst = sc.from_peer(0, c->client);
+  SegSpec rst = sc.to_entry(0, *tuple);
   rst.flags = wire::kRst;
   return build_frame(rst);
 }
@@ -314,12 +351,13 @@ TEST(Close, ResetInTimeWaitEndsItWithoutRfc1337) {
   o.tcp.rfc1337 = false;
   Scenario sc(o, close_opts());
   Conn c;
-  std::vector<std::uint8_t> rst = time_wait_and_reset(sc, &c);
+  flow::FourTuple tuple;
+  std::vector<std::uint8_t> rst = time_wait_and_reset(sc, &c, &tuple);
   ASSERT_EQ(sc.a().gauges().timewait, 1u);
   const std::size_t mark = sc.trace.size();
   sc.inject(0, rst);
   sc.settle();
-  EXPECT_FALSE(sc.a().state(c.client).has_value()) << "TIME-WAIT survived an exact RST";
+  EXPECT_FALSE(sc.tw_entry(0, tuple)) << "TIME-WAIT survived an exact RST";
   EXPECT_EQ(sc.a().gauges().timewait, 0u);
   EXPECT_TRUE(sc.sent_by(0, mark).empty());
 }
@@ -329,18 +367,25 @@ TEST(Close, ResetInTimeWaitIsIgnoredWithRfc1337) {
   o.tcp.rfc1337 = true;
   Scenario sc(o, close_opts());
   Conn c;
-  std::vector<std::uint8_t> rst = time_wait_and_reset(sc, &c);
+  flow::FourTuple tuple;
+  std::vector<std::uint8_t> rst = time_wait_and_reset(sc, &c, &tuple);
   const Instant entered = sc.now();
+  ASSERT_TRUE(sc.tw_entry(0, tuple));
+  const std::int64_t expiry = sc.tw(0).expiry_ms(sc.tw_entry(0, tuple));
+  EXPECT_EQ(expiry, entered.ms() + kTimeWaitUs / 1000);
+  // Later than entry, so that a re-arm would show.
+  sc.advance(Duration::seconds(1));
   const std::size_t mark = sc.trace.size();
   sc.inject(0, rst);
   sc.settle();
-  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait) << "RFC 1337: TIME-WAIT ignores resets";
+  ASSERT_TRUE(sc.in_time_wait(0, tuple)) << "RFC 1337: TIME-WAIT ignores resets";
+  EXPECT_EQ(sc.tw(0).expiry_ms(sc.tw_entry(0, tuple)), expiry) << "an ignored reset re-armed the timer";
   EXPECT_EQ(sc.a().gauges().timewait, 1u);
   EXPECT_TRUE(sc.sent_by(0, mark).empty());
   sc.advance_to(entered + Duration::micros(kTimeWaitUs) - Duration::millis(1));
-  EXPECT_EQ(sc.a().state(c.client), State::kTimeWait);
+  EXPECT_TRUE(sc.in_time_wait(0, tuple));
   sc.advance_to(entered + Duration::micros(kTimeWaitUs));
-  EXPECT_FALSE(sc.a().state(c.client).has_value()) << "and still ends on time";
+  EXPECT_FALSE(sc.tw_entry(0, tuple)) << "and still ends on time";
 }
 
 TEST(Close, OrphanedFinWait2TimesOutAfterFinTimeout) {
@@ -349,16 +394,22 @@ TEST(Close, OrphanedFinWait2TimesOutAfterFinTimeout) {
   o.tcp.timewait_len_us = 60000000;
   Scenario sc(o, close_opts(), one_ms());
   Conn c = sc.establish();
+  ASSERT_LE(sc.a().tcb(c.client)->rto_us * 7 / 2, 5000000) << "precondition: tcp_fin_time() is tcp_fin_timeout";
+  const flow::FourTuple tuple = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);  // the server never closes
-  ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kFinWait2; }, Duration::seconds(1)));
+  // tcp_fin_timeout <= the TIME-WAIT length: the orphan becomes a FIN_WAIT2
+  // entry as soon as its FIN is acknowledged (reference §1 c).
+  ASSERT_TRUE(sc.run_until([&] { return bool(sc.tw_entry(0, tuple)); }, Duration::seconds(1)));
   const Instant entered = sc.now();
   const std::size_t mark = sc.trace.size();
+  EXPECT_TRUE(sc.tw(0).fin_wait2(sc.tw_entry(0, tuple)));
+  EXPECT_FALSE(sc.a().state(c.client).has_value()) << "the orphan is freed";
   EXPECT_EQ(sc.b().state(c.server), State::kCloseWait);
-  EXPECT_EQ(sc.a().gauges().orphaned, 1u);
+  EXPECT_EQ(sc.a().gauges().timewait, 1u) << "sockstat tw counts both substates";
   sc.advance_to(entered + Duration::millis(4999));
-  EXPECT_EQ(sc.a().state(c.client), State::kFinWait2);
+  EXPECT_TRUE(sc.tw_entry(0, tuple));
   sc.advance_to(entered + Duration::seconds(5));
-  EXPECT_FALSE(sc.a().state(c.client).has_value()) << "net.ipv4.tcp_fin_timeout did not end FIN-WAIT-2";
+  EXPECT_FALSE(sc.tw_entry(0, tuple)) << "net.ipv4.tcp_fin_timeout did not end FIN-WAIT-2";
   EXPECT_EQ(sc.a().connections(), 0u);
   EXPECT_EQ(sc.a().gauges().timewait, 0u);
   EXPECT_TRUE(sc.sent_by(0, mark).empty()) << "nothing is sent when it expires";
@@ -423,13 +474,16 @@ TEST(Close, NewSynOnATimeWaitTupleReopensAtOnce) {
   ASSERT_EQ(sc.a().connect(memory::sim_addr(1), 80, &first, memory::sim_addr(0), sport), Errc::kOk);
   ASSERT_TRUE(sc.run_until([&] { return !sc.accepted[1].empty(); }, Duration::seconds(2)));
   const ConnId srv = sc.accepted[1][0];
+  const flow::FourTuple tuple = sc.tuple_of(1, srv);
   close_on_peer_fin(sc, 0);
   ASSERT_EQ(sc.b().close(srv), Errc::kOk);
   ASSERT_TRUE(sc.run_until([&] { return !sc.a().state(first).has_value(); }, Duration::seconds(2)));
   sc.settle();
-  ASSERT_EQ(sc.b().state(srv), State::kTimeWait);
-  const Seq old_rcv_nxt = sc.b().tcb(srv)->rcv_nxt;
-  const Seq old_snd_nxt = sc.b().tcb(srv)->snd_max;
+  ASSERT_TRUE(sc.in_time_wait(1, tuple));
+  EXPECT_FALSE(sc.b().state(srv).has_value());
+  const tw::Handle h = sc.tw_entry(1, tuple);
+  const Seq old_rcv_nxt = sc.tw(1).rcv_nxt(h);
+  const Seq old_snd_nxt = sc.tw(1).snd_nxt(h);
   sc.advance(Duration::seconds(1));
 
   const std::size_t mark = sc.trace.size();
@@ -441,6 +495,7 @@ TEST(Close, NewSynOnATimeWaitTupleReopensAtOnce) {
   EXPECT_LT(sc.now() - t0, Duration::millis(100))
       << "reconnecting took " << (sc.now() - t0).secs() << " s\n" << sc.dump(mark);
   EXPECT_EQ(sc.a().state(second), State::kEstablished);
+  EXPECT_FALSE(sc.tw_entry(1, tuple)) << "the entry gave way to the new connection";
   // Linux tcp_v4_rcv: the new incarnation's ISN is tw_snd_nxt + 65537.
   EXPECT_EQ(sc.b().tcb(sc.accepted[1][1])->iss, old_snd_nxt + 65537);
 }

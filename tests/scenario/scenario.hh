@@ -31,6 +31,8 @@
 
 #include "drivers/memory/sim.hh"
 #include "stack/engine/engine.hh"
+#include "stack/flow/four_tuple.hh"
+#include "stack/timewait/table.hh"
 #include "stack/wire/checksum.hh"
 #include "stack/wire/ethernet.hh"
 #include "stack/wire/ipv4.hh"
@@ -165,6 +167,17 @@ inline std::vector<std::uint8_t> build_frame(const SegSpec& s) {
   return f;
 }
 
+// A timestamp option (RFC 7323 §3) in Linux's layout: NOP, NOP, TS.
+inline std::vector<std::uint8_t> ts_option(std::uint32_t tsval, std::uint32_t tsecr) {
+  wire::TcpOptions o{};
+  o.has_timestamps = true;
+  o.tsval = tsval;
+  o.tsecr = tsecr;
+  std::vector<std::uint8_t> v(wire::tcp_options_size(o));
+  wire::write_tcp_options(v.data(), o);
+  return v;
+}
+
 // Recomputes the IPv4 header checksum after a test edited the header.
 inline void refresh_ip_checksum(std::vector<std::uint8_t>& f) {
   f[kEth + 10] = 0;
@@ -265,6 +278,15 @@ class Scenario {
   Scenario(const Scenario&) = delete;
   Scenario& operator=(const Scenario&) = delete;
 
+  // Engines on other interfaces (loopback addresses, say); the peer's MAC and
+  // address are those of side(1 - s).interface().
+  Scenario(const engine::Interface& ia, const EngineOptions& oa, const engine::Interface& ib,
+           const EngineOptions& ob, const FaultSpec& faults = {}, std::uint64_t seed = 1)
+      : pair_(ia, oa, ib, ob, faults, seed), base_loss_(faults.loss) {
+    pair_.preload_arp();
+    pair_.tap = [this](int from, std::span<const std::uint8_t> f, Instant now) { on_tap(from, f, now); };
+  }
+
   SimPair& pair() { return pair_; }
   QueueEngine& a() { return pair_.a(); }
   QueueEngine& b() { return pair_.b(); }
@@ -352,6 +374,43 @@ class Scenario {
     s.ack = c->snd_nxt;
     return s;
   }
+  // --- TIME_WAIT entries. A connection that enters TIME_WAIT (or an orphan
+  // that reaches FIN_WAIT2) hands its 4-tuple to the engine's TIME_WAIT
+  // table and closes: take the tuple before that.
+  flow::FourTuple tuple_of(int s, ConnId id) {
+    const tcp::Tcb* c = side(s).tcb(id);
+    EXPECT_NE(c, nullptr);
+    return c == nullptr ? flow::FourTuple{} : c->tuple;
+  }
+  const tw::TimeWaitTable& tw(int s) { return side(s).time_wait(); }
+  // The entry for `t` on side `s` (invalid if none).
+  tw::Handle tw_entry(int s, const flow::FourTuple& t) { return side(s).time_wait().find(t); }
+  // Entry present, in the TIME_WAIT substate (not FIN_WAIT2).
+  bool in_time_wait(int s, const flow::FourTuple& t) {
+    const tw::Handle h = tw_entry(s, t);
+    return h && !tw(s).fin_wait2(h);
+  }
+  // A segment as the peer of the TIME_WAIT entry for `t` (on side `to`)
+  // would send it: SEQ = the entry's rcv_nxt, ACK = its snd_nxt, flags ACK.
+  SegSpec to_entry(int to, const flow::FourTuple& t) {
+    SegSpec s;
+    const tw::Handle h = tw_entry(to, t);
+    EXPECT_TRUE(h) << "no TIME_WAIT entry";
+    s.src_mac = side(1 - to).interface().mac;
+    s.dst_mac = side(to).interface().mac;
+    s.src = t.raddr;
+    s.dst = t.laddr;
+    s.sport = t.rport;
+    s.dport = t.lport;
+    if (h) {
+      s.seq = tw(to).rcv_nxt(h);
+      s.ack = tw(to).snd_nxt(h);
+    }
+    return s;
+  }
+  // The first local address of side `s`.
+  wire::Ipv4Addr addr(int s) { return side(s).interface().addrs[0]; }
+
   // Hands a frame straight to an engine's rx() at the current instant.
   void inject(int to, std::span<const std::uint8_t> frame) { side(to).rx(frame, now()); }
 

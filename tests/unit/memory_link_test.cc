@@ -226,6 +226,7 @@ TEST(MemoryLink, FullLinkAndOversizeFramesAreCountedDrops) {
 
 struct Side {
   engine::ConnId conn{};
+  flow::FourTuple tuple{};  // as this side sees it
   bool open = false;
   bool peer_closed = false;
   bool closed = false;
@@ -248,6 +249,7 @@ engine::EngineOptions sim_opts() {
 void exchange(SimPair& p, const std::vector<std::uint8_t>& data, Side (&sd)[2]) {
   ASSERT_EQ(p.b().listen(80, 8), Errc::kOk);
   ASSERT_EQ(p.a().connect(sim_addr(1), 80, &sd[0].conn), Errc::kOk);
+  sd[0].tuple = p.a().tcb(sd[0].conn)->tuple;
   sd[0].open = true;
   std::uint8_t buf[8192];
   auto on_event = [&](int s, const engine::AppEvent& ev) {
@@ -255,6 +257,7 @@ void exchange(SimPair& p, const std::vector<std::uint8_t>& data, Side (&sd)[2]) 
     Side& me = sd[s];
     if (ev.kind == engine::AppEvent::Kind::kAcceptReady) {
       me.conn = *eng.accept(80);
+      me.tuple = eng.tcb(me.conn)->tuple;
       me.open = true;
       return;
     }
@@ -269,11 +272,13 @@ void exchange(SimPair& p, const std::vector<std::uint8_t>& data, Side (&sd)[2]) 
       EXPECT_EQ(eng.close(me.conn), Errc::kOk);
     }
   };
+  // Both closed: each connection is gone (or CLOSED), the active closer's
+  // 4-tuple held by a TIME_WAIT entry instead.
   auto finished = [&] {
     for (int s = 0; s < 2; ++s) {
       if (!sd[s].closed) return false;
       auto st = p.side(s).state(sd[s].conn);
-      if (st && *st != tcp::State::kClosed && *st != tcp::State::kTimeWait) return false;
+      if (st && *st != tcp::State::kClosed) return false;
     }
     return true;
   };
@@ -301,14 +306,20 @@ TEST(SimPair, HundredKilobytesEachWayThenOrderlyClose) {
   EXPECT_EQ(tapped, p.link().stats(0).sent + p.link().stats(1).sent);
   EXPECT_EQ(sd[0].got, data);
   EXPECT_EQ(sd[1].got, data);
-  EXPECT_EQ(p.a().state(sd[0].conn), tcp::State::kTimeWait);  // the active closer
-  EXPECT_EQ(p.b().state(sd[1].conn), std::nullopt);           // LAST_ACK -> CLOSED, released
+  // The active closer's connection became a TIME_WAIT entry and, orphaned,
+  // was freed; the passive closer went LAST_ACK -> CLOSED, released.
+  EXPECT_TRUE(p.a().time_wait().find(sd[0].tuple));
+  EXPECT_EQ(p.a().time_wait().live(), 1u);
+  EXPECT_EQ(p.a().state(sd[0].conn), std::nullopt);
+  EXPECT_EQ(p.b().state(sd[1].conn), std::nullopt);
+  EXPECT_EQ(p.b().time_wait().live(), 0u);
   EXPECT_EQ(p.a().counters().get(Counter::TwstackArpRequestsOut), 0u);  // preloaded
   EXPECT_EQ(p.a().counters().get(Counter::TcpRetransSegs), 0u);
   EXPECT_EQ(p.b().counters().get(Counter::TcpRetransSegs), 0u);
   // TIME_WAIT ends after its 2 s.
   p.advance(Duration::millis(2100), [](int, const engine::AppEvent&) {});
-  EXPECT_EQ(p.a().state(sd[0].conn), std::nullopt);
+  EXPECT_FALSE(p.a().time_wait().find(sd[0].tuple));
+  EXPECT_EQ(p.a().time_wait().live(), 0u);
   EXPECT_EQ(p.a().connections(), 0u);
 }
 
