@@ -278,15 +278,9 @@ TEST(TimeWait, PawsAndAckRateLimit) {
 // §3 FIN_WAIT2 substate step 1: out of window -> a rate-limited ACK
 // (TCPACKSkippedFinWait2); step 4: a duplicate is dropped silently.
 TEST(TimeWait, FinWait2EntryAckRateLimit) {
-  EngineOptions o = tw_opts();
-  o.tcp.fin_timeout_us = 5000000;
-  Scenario sc(o, tw_opts(), one_ms());
-  ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
-  Conn c = open(sc);
-  const flow::FourTuple t = sc.tuple_of(0, c.client);
-  ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
-  ASSERT_TRUE(sc.run_until([&] { return bool(sc.tw_entry(0, t)); }, Duration::seconds(1)));
-  ASSERT_TRUE(sc.tw(0).fin_wait2(sc.tw_entry(0, t)));
+  Scenario sc(fw2_opts(), tw_opts(), one_ms());
+  Conn c;
+  const flow::FourTuple t = orphan_in_fin_wait2(sc, &c);
   sc.drop = [](const Seg& s) { return s.from == 0; };
   sc.advance(Duration::millis(100));
   const Snap e = snap(sc, 0, t);

@@ -227,15 +227,28 @@ inline SegSpec syn_to(Scenario& sc, const flow::FourTuple& t, Seq seq) {
   return s;
 }
 
-// A FIN_WAIT2 entry on the client (tcp_fin_timeout 5 s <= len); the server
-// never closes. Its replies are dropped.
-inline flow::FourTuple quiet_fin_wait2_entry(Scenario& sc, Conn* c) {
+// The client's options for a FIN_WAIT2 entry: tcp_fin_timeout 5 s <= len.
+inline EngineOptions fw2_opts() {
+  EngineOptions o = tw_opts();
+  o.tcp.fin_timeout_us = 5000000;
+  return o;
+}
+
+// The client closes a fresh connection whose server never closes: a FIN_WAIT2
+// entry (with fw2_opts()). Returns its tuple.
+inline flow::FourTuple orphan_in_fin_wait2(Scenario& sc, Conn* c) {
   EXPECT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   *c = open(sc);
   const flow::FourTuple t = sc.tuple_of(0, c->client);
   EXPECT_EQ(sc.a().close(c->client), Errc::kOk);
   EXPECT_TRUE(sc.run_until([&] { return bool(sc.tw_entry(0, t)); }, Duration::seconds(1)));
   EXPECT_TRUE(sc.tw(0).fin_wait2(sc.tw_entry(0, t)));
+  return t;
+}
+
+// The same, with the client's replies dropped from then on.
+inline flow::FourTuple quiet_fin_wait2_entry(Scenario& sc, Conn* c) {
+  const flow::FourTuple t = orphan_in_fin_wait2(sc, c);
   sc.drop = [](const Seg& s) { return s.from == 0; };
   sc.advance(Duration::millis(100));
   return t;

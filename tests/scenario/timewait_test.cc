@@ -144,15 +144,9 @@ TEST(TimeWait, FinTimeoutAboveLenWaitsTwiceTheExcess) {
 // step 6: substate TIME_WAIT, rcv_nxt advanced, ts_recent refreshed from
 // the FIN, timer re-armed to the full length, and an ACK. Not counted again.
 TEST(TimeWait, FinIntoFinWait2EntryMovesItToTimeWait) {
-  EngineOptions o = tw_opts();
-  o.tcp.fin_timeout_us = 5000000;
-  Scenario sc(o, tw_opts(), one_ms());
-  ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
-  Conn c = open(sc);
-  const flow::FourTuple t = sc.tuple_of(0, c.client);
-  ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
-  ASSERT_TRUE(sc.run_until([&] { return bool(sc.tw_entry(0, t)); }, Duration::seconds(1)));
-  ASSERT_TRUE(sc.tw(0).fin_wait2(sc.tw_entry(0, t)));
+  Scenario sc(fw2_opts(), tw_opts(), one_ms());
+  Conn c;
+  const flow::FourTuple t = orphan_in_fin_wait2(sc, &c);
   const Instant fw2_at = sc.now();
   sc.advance(Duration::seconds(2));
   const Snap before = snap(sc, 0, t);
