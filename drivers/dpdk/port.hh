@@ -1,0 +1,171 @@
+// An ethdev port with N rx/tx queue pairs, and the per-queue adapter that
+// moves frames between a queue and its QueueEngine (one engine per queue).
+//
+//   auto port = DpdkPort::open(eal, spec.port_name(), cfg, &err);
+//   engine::Interface ifc = port->interface();      // MAC, MTU, offloads
+//   ifc.add_addr(...);
+//   engine::EngineOptions o = engine::options_from(stack_cfg, secret);
+//   o.ports.rss = port->steering(q);                 // RSS key and RETA for queue q
+//   engine::QueueEngine eng(ifc, o);
+//   DpdkQueue& dq = port->queue(q);
+//   for (;;) {                                       // on the lcore that owns queue q
+//     Instant now = clock();
+//     dq.rx_burst(eng, now);
+//     eng.poll(now);
+//     eng.drain_events(app);
+//     dq.tx_flush(eng);
+//   }
+//
+// Nothing here allocates after open(): mbufs come from the port's pool,
+// sized from the configuration, and running out is counted.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "drivers/dpdk/eal.hh"
+#include "stack/base/time.hh"
+#include "stack/engine/interface.hh"
+#include "stack/ports/allocator.hh"
+
+struct rte_mbuf;
+struct rte_mempool;
+
+namespace twstack::engine {
+class QueueEngine;
+}
+
+namespace twstack::dpdk {
+
+struct PortConfig {
+  std::uint16_t queues = 1;          // rx/tx queue pairs, one engine each
+  std::uint16_t rx_desc = 1024;      // per queue; the driver may adjust
+  std::uint16_t tx_desc = 1024;
+  std::uint16_t burst = 32;          // frames per rx_burst / tx_burst, at most kMaxBurst
+  std::uint16_t mempool_cache = 256; // per-lcore mbuf cache
+  bool rss = true;                   // spread queues > 1 by RSS (TCP/IPv4 4-tuple) if the port can
+  bool rx_checksum_offload = true;   // let the NIC verify IPv4/TCP checksums if it can
+  // Let the NIC fill TCP checksums, if it can. Off by default: with it the
+  // engine leaves the TCP checksum zero (ip_output.cc) and tx_flush() writes
+  // the pseudo-header sum and offload flags; not yet run against a NIC.
+  bool tx_checksum_offload = false;
+  bool promiscuous = false;
+  std::optional<wire::MacAddr> mac;  // set this address (driver permitting)
+  Duration link_timeout = Duration::seconds(5);
+  bool require_link = true;          // false: open() succeeds with the link still down
+};
+
+// Per-queue counts kept by the adapter (the engine counts the rest).
+struct QueueStats {
+  std::uint64_t rx_packets = 0;      // taken from the NIC
+  std::uint64_t rx_bytes = 0;        // handed to the engine
+  std::uint64_t rx_multiseg = 0;     // dropped: more than one segment
+  std::uint64_t rx_bad_checksum = 0; // dropped: the NIC (or our check of what it left) found a bad checksum
+  std::uint64_t rx_sw_checksum = 0;  // NIC could not say; verified in software here
+  std::uint64_t tx_packets = 0;      // accepted by the NIC
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t tx_refused = 0;      // the NIC's ring was full: freed, TCP recovers
+  std::uint64_t tx_nombuf = 0;       // the mbuf pool was empty: dropped
+  std::uint64_t tx_oversize = 0;     // longer than an mbuf: dropped
+};
+
+class alignas(64) DpdkQueue {
+ public:
+  static constexpr std::uint16_t kMaxBurst = 64;
+
+  // One rte_eth_rx_burst: each single-segment frame goes to eng.rx(frame,
+  // now), then every mbuf is freed. Returns the frames taken from the NIC.
+  std::size_t rx_burst(engine::QueueEngine& eng, Instant now);
+  // Drains the engine's ready frames into mbufs and transmits them in
+  // bursts; what the NIC refuses is freed and counted. Returns frames sent.
+  std::size_t tx_flush(engine::QueueEngine& eng);
+
+  std::uint16_t id() const { return queue_; }
+  const QueueStats& stats() const { return stats_; }
+
+ private:
+  friend class DpdkPort;
+  DpdkQueue(std::uint16_t port, std::uint16_t queue, std::uint16_t burst, rte_mempool* pool,
+            std::uint16_t data_room, bool rx_csum, bool tx_csum)
+      : port_(port), queue_(queue), burst_(burst), data_room_(data_room), rx_csum_(rx_csum),
+        tx_csum_(tx_csum), pool_(pool) {}
+
+  bool rx_checksum_ok(const rte_mbuf* m);
+  static void prepare_tx_checksum(rte_mbuf* m, std::span<std::uint8_t> frame);
+  std::size_t send_staged();
+
+  std::uint16_t port_;
+  std::uint16_t queue_;
+  std::uint16_t burst_;
+  std::uint16_t data_room_;
+  bool rx_csum_;
+  bool tx_csum_;
+  std::uint16_t nstaged_ = 0;
+  rte_mempool* pool_;
+  std::array<rte_mbuf*, kMaxBurst> staged_{};
+  QueueStats stats_;
+};
+
+class DpdkPort {
+ public:
+  // Configures, starts and waits for the link of the port ethdev knows as
+  // `name` (PortSpec::port_name()). nullptr and a message on failure.
+  static std::unique_ptr<DpdkPort> open(Eal& eal, const std::string& name, const PortConfig& cfg,
+                                        std::string* error);
+  // Stops and closes the port and frees its pool. For net_ring pairs, drain
+  // the rings first (RingPair::drain): mbufs in flight belong to the sender's pool.
+  ~DpdkPort();
+  DpdkPort(const DpdkPort&) = delete;
+  DpdkPort& operator=(const DpdkPort&) = delete;
+
+  std::uint16_t port_id() const { return port_id_; }
+  const std::string& name() const { return name_; }
+  const std::string& driver() const { return driver_; }
+  std::uint16_t queues() const { return static_cast<std::uint16_t>(queues_.size()); }
+  DpdkQueue& queue(std::uint16_t q) { return *queues_[q]; }
+  const DpdkQueue& queue(std::uint16_t q) const { return *queues_[q]; }
+
+  wire::MacAddr mac() const { return mac_; }
+  std::uint16_t mtu() const { return mtu_; }
+  engine::Capabilities capabilities() const { return caps_; }
+  // MAC, MTU and offloads; the caller adds addresses, prefix and gateway.
+  engine::Interface interface() const;
+  bool link_up() const;
+
+  // RSS across the queues is on (queues > 1, and the port hashes TCP/IPv4 on
+  // the 4-tuple).
+  bool rss() const { return rss_; }
+  const std::vector<std::uint8_t>& rss_key() const { return rss_key_; }
+  const std::vector<std::uint16_t>& reta() const { return reta_; }
+  // The key and RETA as the port reports them, for queue q's port allocator;
+  // nullopt without RSS (one queue, or a port that cannot hash the 4-tuple).
+  // DPDK 22.11 cannot say which hash function the NIC runs: this assumes
+  // Toeplitz, the default of every NIC that reports a key.
+  std::optional<ports::RssSteering> steering(std::uint16_t q) const;
+
+ private:
+  DpdkPort() = default;
+  std::optional<std::string> configure(const PortConfig& cfg);
+  void read_rss(std::uint16_t key_size, std::uint16_t reta_size, const std::vector<std::uint8_t>& key_set);
+
+  std::string name_;
+  std::string driver_;
+  std::uint16_t port_id_ = 0;
+  rte_mempool* pool_ = nullptr;
+  std::vector<std::unique_ptr<DpdkQueue>> queues_;
+  engine::Capabilities caps_{};
+  wire::MacAddr mac_{};
+  std::uint16_t mtu_ = 1500;
+  bool configured_ = false;
+  bool started_ = false;
+  bool rss_ = false;
+  std::vector<std::uint8_t> rss_key_;
+  std::vector<std::uint16_t> reta_;
+};
+
+}  // namespace twstack::dpdk
