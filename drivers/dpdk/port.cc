@@ -79,24 +79,27 @@ bool DpdkQueue::rx_checksum_ok(const rte_mbuf* m) {
 std::size_t DpdkQueue::rx_burst(engine::QueueEngine& eng, Instant now) {
   std::array<rte_mbuf*, kMaxBurst> pkts;
   const std::uint16_t n = rte_eth_rx_burst(port_, queue_, pkts.data(), burst_);
-  for (std::uint16_t i = 0; i < n; ++i) {
-    const rte_mbuf* m = pkts[i];
-    if (m->nb_segs != 1) {
-      // The engine takes contiguous frames; with 2 KiB mbufs and MTU 1500
-      // only a jumbo frame or a driver's scatter mode gets here.
-      ++stats_.rx_multiseg;
-      continue;
-    }
-    if (rx_csum_ && !rx_checksum_ok(m)) {
-      ++stats_.rx_bad_checksum;
-      continue;
-    }
-    stats_.rx_bytes += m->data_len;
-    eng.rx(std::span<const std::uint8_t>(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len), now);
-  }
-  stats_.rx_packets += n;
+  for (std::uint16_t i = 0; i < n; ++i) deliver(eng, pkts[i], now);
   if (n != 0) rte_pktmbuf_free_bulk(pkts.data(), n);
   return n;
+}
+
+// rx_burst's checks for one frame the application took itself.
+bool DpdkQueue::deliver(engine::QueueEngine& eng, const rte_mbuf* m, Instant now) {
+  ++stats_.rx_packets;
+  if (m->nb_segs != 1) {
+    ++stats_.rx_multiseg;
+    return false;
+  }
+  if (rx_csum_ && !rx_checksum_ok(m)) {
+    ++stats_.rx_bad_checksum;
+    return false;
+  }
+  stats_.rx_bytes += m->data_len;
+  const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len);
+  if (tap_ != nullptr) tap_->frame(false, frame);
+  eng.rx(frame, now);
+  return true;
 }
 
 std::size_t DpdkQueue::send_staged() {
@@ -148,6 +151,7 @@ std::size_t DpdkQueue::tx_flush(engine::QueueEngine& eng) {
       ++stats_.tx_nombuf;
       return;
     }
+    if (tap_ != nullptr) tap_->frame(true, f);
     std::uint8_t* p = rte_pktmbuf_mtod(m, std::uint8_t*);
     std::memcpy(p, f.data(), f.size());
     m->data_len = static_cast<std::uint16_t>(f.size());
@@ -213,7 +217,7 @@ std::optional<std::string> DpdkPort::configure(const PortConfig& cfg) {
     caps_.tx_checksum_offload = true;
   }
   // Every mbuf comes from one pool with refcnt 1: the driver may free in bulk.
-  conf.txmode.offloads |= info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+  if (cfg.tx_fast_free) conf.txmode.offloads |= info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
 
   if (int r = rte_eth_dev_configure(port_id_, nq, nq, &conf); r != 0) return dpdk_error("rte_eth_dev_configure", r);
   configured_ = true;
@@ -228,7 +232,8 @@ std::optional<std::string> DpdkPort::configure(const PortConfig& cfg) {
   int socket = rte_eth_dev_socket_id(port_id_);
   if (socket < 0) socket = static_cast<int>(rte_socket_id());
   const std::uint32_t cache = std::min<std::uint32_t>(cfg.mempool_cache, RTE_MEMPOOL_CACHE_MAX_SIZE);
-  const std::uint32_t want = std::uint32_t{nq} * (nrx + ntx + 2u * cfg.burst) + cache * rte_lcore_count();
+  const std::uint32_t want =
+      std::uint32_t{nq} * (nrx + ntx + 2u * cfg.burst) + cache * rte_lcore_count() + cfg.extra_mbufs;
   const std::uint32_t n = pool_size(want + want / 8);
   char pool_name[RTE_MEMPOOL_NAMESIZE];
   std::snprintf(pool_name, sizeof pool_name, "twstack_p%u", port_id_);

@@ -55,6 +55,14 @@ struct PortConfig {
   // the pseudo-header sum and offload flags; not yet run against a NIC.
   bool tx_checksum_offload = false;
   bool promiscuous = false;
+  // Let the driver free sent mbufs in bulk to one pool (MBUF_FAST_FREE, if
+  // it can). DPDK allows it only while every mbuf a tx queue sends comes from
+  // one pool: a port that also sends mbufs received on another port (a
+  // forwarder's passthrough) must turn it off.
+  bool tx_fast_free = true;
+  // Mbufs beyond what this port's own rings and bursts hold: for frames it
+  // receives that then wait in another port's tx ring (a forwarder).
+  std::uint32_t extra_mbufs = 0;
   std::optional<wire::MacAddr> mac;  // set this address (driver permitting)
   Duration link_timeout = Duration::seconds(5);
   bool require_link = true;          // false: open() succeeds with the link still down
@@ -74,13 +82,31 @@ struct QueueStats {
   std::uint64_t tx_oversize = 0;     // longer than an mbuf: dropped
 };
 
+// Sees every frame a queue hands to its engine (rx) and every frame it
+// transmits (tx), as the wire has it: for --capture. Runs on the queue's lcore.
+class FrameTap {
+ public:
+  virtual ~FrameTap() = default;
+  virtual void frame(bool tx, std::span<const std::uint8_t> f) = 0;
+};
+
 class alignas(64) DpdkQueue {
  public:
   static constexpr std::uint16_t kMaxBurst = 64;
 
+  // nullptr: no tap (the default; one test per frame).
+  void set_tap(FrameTap* tap) { tap_ = tap; }
+
   // One rte_eth_rx_burst: each single-segment frame goes to eng.rx(frame,
   // now), then every mbuf is freed. Returns the frames taken from the NIC.
   std::size_t rx_burst(engine::QueueEngine& eng, Instant now);
+  // What rx_burst does with one frame, for an application that runs its own
+  // rte_eth_rx_burst on this queue and hands the engine only its share
+  // (engine::classify_frame): counts it in rx_packets, drops it (counted) if
+  // it has more than one segment or the NIC found a bad checksum, and
+  // otherwise passes it to eng.rx. The mbuf stays the caller's to free or
+  // reuse. True if the engine was given the frame.
+  bool deliver(engine::QueueEngine& eng, const rte_mbuf* m, Instant now);
   // Drains the engine's ready frames into mbufs and transmits them in
   // bursts; what the NIC refuses is freed and counted. Returns frames sent.
   std::size_t tx_flush(engine::QueueEngine& eng);
@@ -107,6 +133,7 @@ class alignas(64) DpdkQueue {
   bool tx_csum_;
   std::uint16_t nstaged_ = 0;
   rte_mempool* pool_;
+  FrameTap* tap_ = nullptr;
   std::array<rte_mbuf*, kMaxBurst> staged_{};
   QueueStats stats_;
 };
