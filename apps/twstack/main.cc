@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "apps/twstack/command.hh"
+#include "apps/twstack/dpdk_commands.hh"
 #include "apps/twstack/sim_churn.hh"
 #include "apps/twstack/sim_ports.hh"
+#include "apps/twstack/stat.hh"
 
 namespace twstack::app {
 namespace {
@@ -20,7 +22,10 @@ namespace {
 constexpr int kUsageExit = 2;
 
 std::vector<Command> all_commands() {
-  return {sim_transfer_command(), sim_ports_command(), sim_churn_command()};
+  std::vector<Command> v = {sim_transfer_command(), sim_ports_command(), sim_churn_command()};
+  for (Command& c : dpdk_commands()) v.push_back(c);
+  v.push_back(stat_command());
+  return v;
 }
 
 std::vector<std::string_view> words_of(std::string_view path) {
@@ -73,7 +78,10 @@ int unknown_command(std::ostream& err, const std::vector<Command>& cmds, std::sp
   for (const Command& c : cmds) {
     if (words_of(c.path)[0] == args[0] && c.path.size() > group.size()) under.push_back(c.path);
   }
-  if (under.empty()) {
+  if (under.empty() && !have_dpdk() && (args[0] == "serve" || args[0] == "churn")) {
+    err << "twstack: '" << args[0] << "' runs on DPDK ports, and this twstack was built without DPDK "
+        << "(install libdpdk-dev and reconfigure)\n\n";
+  } else if (under.empty()) {
     err << "twstack: unknown command '" << args[0] << "'\n\n";
   } else {
     if (args.size() < 2 || args[1].starts_with("-")) {

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""`twstack serve` and `twstack churn` as two processes over net_memif (the
+server process owns the memif socket, the client connects to it), no
+hugepages, no NIC.
+
+1. Flat out, the server closing: no failure, every connection completed,
+   the TIME_WAIT entries on the server, none on the client; `twstack stat`
+   reads the running server.
+2. 1000/s, the client closing: the TIME_WAIT entries on the client.
+
+Correctness only: the CPS figure belongs to the benchmark (README), not to
+a test. Usage: memif_test.py TWSTACK_BINARY. Skips (77) without root.
+"""
+
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dpdk_harness import Twstack, expect, run, skip  # noqa: E402
+
+SMALL = ["--set", "twstack.max_connections=8192", "--set", "twstack.buffer_chunks=4096"]
+
+
+def pair(binary, sock, closer, churn_args, serve_secs):
+    serve = Twstack(binary, ["serve", "--port", f"memif:server:{sock}", "--ip", "10.88.0.2/24", "--listen", "80",
+                             "--closer", closer, "--duration", str(serve_secs), *SMALL])
+    time.sleep(0.5)
+    churn = Twstack(binary, ["churn", "--port", f"memif:client:{sock}", "--ip", "10.88.0.1/24",
+                             "--connect", "10.88.0.2:80", "--closer", closer, "--start-after", "0.5", *SMALL,
+                             "--set", "net.ipv4.ip_local_port_range=1024 65535", *churn_args])
+    return serve, churn
+
+
+def main():
+    if os.geteuid() != 0:
+        skip("needs root (DPDK virtual devices)")
+    binary = os.path.abspath(sys.argv[1])
+    sock = f"/tmp/twstack-memif-test-{os.getpid()}.sock"
+
+    serve, churn = pair(binary, sock, "server", ["--rate", "0", "--inflight", "32", "--duration", "4"], 6)
+    st = None
+    for _ in range(50):  # the commands appear once the server's port is up
+        time.sleep(0.1)
+        r = run([binary, "stat", "--json", "--pid", str(serve.pid())], check=False)
+        if r.returncode == 0 and json.loads(r.stdout)["app"].get("accepted", 0) > 0:
+            st = json.loads(r.stdout)
+            break
+    if st is None:
+        serve.stop()
+        churn.stop()
+        raise AssertionError(f"twstack stat never answered: {r.stderr}\nserve: {serve.p.communicate()}\n"
+                             f"churn: {churn.p.communicate()}")
+    expect(st["info"]["role"] == "serve" and st["app"]["accepted"] > 0,
+           f"twstack stat reads the running server ({st['app']['accepted']} accepted so far)")
+    c = churn.wait(timeout=30)
+    s = serve.wait(timeout=30)
+    expect(c["failed"] == 0 and c["broken"] == 0 and c["bad_responses"] == 0,
+           f"flat out, server closing: no failures ({c['failed']} failed, {c['broken']} broken)")
+    expect(c["completed"] > 1000, f"flat out: {c['completed']} connections completed ({c['cps']:.0f} CPS here)")
+    expect(s["requests"] == c["requests"], f"every request answered ({s['requests']} = {c['requests']})")
+    expect(s["counters"].get("TcpExtTW", 0) == s["server_closed"] == c["completed"],
+           f"server closing: TIME_WAIT on the server ({s['counters'].get('TcpExtTW', 0)})")
+    expect(c["counters"].get("TcpExtTW", 0) == 0, "... and none on the client")
+
+    serve, churn = pair(binary, sock, "client", ["--rate", "1000", "--duration", "3"], 5)
+    c = churn.wait(timeout=30)
+    s = serve.wait(timeout=30)
+    expect(c["failed"] == 0 and c["completed"] == 2500, f"1000/s for 2.5 s, client closing: {c['completed']} completed")
+    expect(c["timewait_end"] == 2500 and c["counters"].get("TcpExtTW", 0) == 2500,
+           f"client closing: TIME_WAIT on the client ({c['timewait_end']})")
+    expect(s["server_closed"] == 0 and s["counters"].get("TcpExtTW", 0) == 0, "... and none on the server")
+    print("memif: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
