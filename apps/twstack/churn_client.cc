@@ -51,11 +51,16 @@ std::optional<Instant> ChurnClient::next_due() const {
 void ChurnClient::tick(Instant now) {
   if (!running_) return;
   std::uint32_t made = 0;
-  while (s_.rate > 0 && made < kMaxBurst && due(next_k_) <= now) {
+  const bool bounded = s_.window.us > 0;
+  while (s_.rate > 0 && made < kMaxBurst && due(next_k_) <= now && (!bounded || due(next_k_) < start_ + s_.window)) {
     if (now - due(next_k_) > kLate) ++n_.late;
     attempt(now);
     ++next_k_;
     ++made;
+  }
+  if (s_.rate == 0 && bounded && now >= start_ + s_.window) {
+    retries_.clear();
+    running_ = false;  // flat out: the window is over, open no more
   }
   while (!retries_.empty() && retries_.front() <= now && made < kMaxBurst) {
     retries_.pop_front();

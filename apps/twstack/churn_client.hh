@@ -51,6 +51,9 @@ struct ChurnClientSettings {
   std::uint32_t requests_per_conn = 1;
   ChurnProto proto = ChurnProto::kHttp;
   std::uint32_t request_bytes = 100;   // echo
+  // Attempts are made only while due before start + window (0: no end), so
+  // the count is exact however late the caller stops the loop.
+  Duration window{};
   // Attempt k of this engine is the global attempt k*stride + offset: with
   // one engine per queue, each takes its share of the rate.
   std::uint32_t stride = 1;

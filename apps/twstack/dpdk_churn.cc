@@ -153,6 +153,10 @@ int run_churn(const Options& o, std::ostream& out, std::ostream& err) {
   cs.request_bytes = static_cast<std::uint32_t>(o.u64("request-bytes", 100, 1, 1u << 20));
 
   const Duration start_after = Duration::micros(static_cast<std::int64_t>(o.real("start-after", 0, 0, 3600) * 1e6));
+  if (rs.duration_s != 0) {
+    if (Duration::seconds(rs.duration_s) <= start_after) throw UsageError("option --duration must be longer than --start-after");
+    cs.window = Duration::seconds(rs.duration_s) - start_after;
+  }
   auto make = [&cs, start_after](engine::QueueEngine& eng, std::uint16_t q, std::uint16_t nq, std::uint32_t max_conns) {
     ChurnClientSettings mine = cs;
     mine.stride = nq;

@@ -243,6 +243,7 @@ const std::vector<OptionSpec>& runtime_options() {
       {"gateway", "ADDR", "the next hop for destinations off the first address's subnet"},
       {"queues", "N", "queues on the port, one engine and one lcore each (default 1)"},
       {"lcores", "LIST", "EAL --lcores: the lcores to run on, one per queue (default: one, floating on our CPUs)"},
+      {"hugepages", "", "use hugepages (a real NIC); default --no-huge, memory from malloc"},
       {"eal", "ARGS", "more EAL arguments, passed last, for experts (e.g. \"--huge-dir /mnt/huge -m 2048\")"},
       {"config", "FILE", "load knobs from a sysctl.conf-style file"},
       {"set", "KEY=VALUE", "set one knob, after --config (repeatable)", true},
@@ -275,6 +276,7 @@ void runtime_settings_from(const Options& o, RuntimeSettings* s) {
   s->queues = static_cast<std::uint16_t>(o.u64("queues", 1, 1, 64));
   s->lcores = std::string(o.str("lcores", ""));
   s->eal = std::string(o.str("eal", ""));
+  s->hugepages = o.flag("hugepages");
   if (std::optional<std::string_view> path = o.get("config")) {
     if (auto e = load_config_file(std::string(*path), &s->config)) throw UsageError("option --config: " + *e);
   }
@@ -396,6 +398,7 @@ RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, 
   eo.program = "twstack-" + s.role;
   eo.ports = specs;
   eo.lcores = s.lcores;
+  eo.hugepages = s.hugepages;
   if (eo.lcores.empty() && s.queues > 1) eo.lcores = "0-" + std::to_string(s.queues - 1);
   if (auto e = dpdk::split_eal_args(s.eal, &eo.extra)) return fail("--eal: " + *e);
   std::string error;

@@ -61,6 +61,7 @@ struct RuntimeSettings {
   std::uint16_t queues = 1;
   std::string lcores;                // --lcores, EAL syntax; empty: one per queue from the CPUs we may use
   std::string eal;                   // --eal "...", passed last
+  bool hugepages = false;            // --hugepages: drop --no-huge
   StackConfig config{};
   std::string capture;               // --capture FILE.pcap
   bool json = false;

@@ -59,16 +59,22 @@ def main():
     expect(c["failed"] == 0 and c["broken"] == 0 and c["bad_responses"] == 0,
            f"flat out, server closing: no failures ({c['failed']} failed, {c['broken']} broken)")
     expect(c["completed"] > 1000, f"flat out: {c['completed']} connections completed ({c['cps']:.0f} CPS here)")
-    expect(s["requests"] == c["requests"], f"every request answered ({s['requests']} = {c['requests']})")
-    expect(s["counters"].get("TcpExtTW", 0) == s["server_closed"] == c["completed"],
-           f"server closing: TIME_WAIT on the server ({s['counters'].get('TcpExtTW', 0)})")
-    expect(c["counters"].get("TcpExtTW", 0) == 0, "... and none on the client")
+    # The stop closes the connections in flight (at most --inflight): their
+    # responses may have been sent and never read.
+    expect(0 <= s["requests"] - c["requests"] <= 32, f"every request answered ({s['requests']} for {c['requests']})")
+    tw = s["counters"].get("TcpExtTW", 0)
+    expect(c["completed"] <= tw <= s["server_closed"] <= c["completed"] + 32,
+           f"server closing: TIME_WAIT on the server ({tw} for {c['completed']} completed)")
+    # ... and on the client only what the stop closed first (at most --inflight).
+    expect(c["counters"].get("TcpExtTW", 0) <= 32, f"... none on the client but the stop's ({c['counters'].get('TcpExtTW', 0)})")
 
     serve, churn = pair(binary, sock, "client", ["--rate", "1000", "--duration", "3"], 5)
     c = churn.wait(timeout=30)
     s = serve.wait(timeout=30)
-    expect(c["failed"] == 0 and c["completed"] == 2500, f"1000/s for 2.5 s, client closing: {c['completed']} completed")
-    expect(c["timewait_end"] == 2500 and c["counters"].get("TcpExtTW", 0) == 2500,
+    # Attempt k at k/1000 s: 2500 in 2.5 s; the stop may catch the last few in flight.
+    expect(c["attempts"] == 2500 and c["failed"] == 0 and c["completed"] >= 2400,
+           f"1000/s for 2.5 s, client closing: {c['attempts']} attempts, {c['completed']} completed, no failure")
+    expect(c["timewait_end"] == c["counters"].get("TcpExtTW", 0) >= c["completed"],
            f"client closing: TIME_WAIT on the client ({c['timewait_end']})")
     expect(s["server_closed"] == 0 and s["counters"].get("TcpExtTW", 0) == 0, "... and none on the server")
     print("memif: all checks passed")
