@@ -201,6 +201,11 @@ int run_queue(Worker& w) {
       }
     }
     if (!stopping && sh.stop.load(std::memory_order_relaxed)) {
+      if (w.queue == 0 && now >= next_second) {
+        // --duration ends on a second's boundary: that second gets its line too.
+        publish(w, true, false);
+        report_second(sh, now);
+      }
       stopping = true;
       drain_until = now + sh.s->drain;
       app.stop();
@@ -249,6 +254,7 @@ const std::vector<OptionSpec>& runtime_options() {
       {"set", "KEY=VALUE", "set one knob, after --config (repeatable)", true},
       {"capture", "FILE", "write every frame received and sent to FILE (pcap; FILE.qN for queue N > 0)"},
       {"duration", "S", "stop after S seconds (default 0: at SIGINT or SIGTERM)"},
+      {"link-timeout", "S", "how long to wait for the port's link (a memif server: for its client) (default 5)"},
       {"seed", "S", "the engine secret (ISNs, timestamp offsets, port choice); default random"},
       {"json", "", "one JSON object per line: a line per second, then the summary"},
   };
@@ -286,6 +292,7 @@ void runtime_settings_from(const Options& o, RuntimeSettings* s) {
   if (auto e = s->config.validate()) throw UsageError(*e);
   s->capture = std::string(o.str("capture", ""));
   s->duration_s = static_cast<std::uint32_t>(o.u64("duration", 0, 0, 100000000));
+  s->link_timeout = Duration::seconds(static_cast<std::int64_t>(o.u64("link-timeout", 5, 1, 3600)));
   s->seed = o.u64("seed", 0, 0, UINT64_MAX);
   s->json = o.flag("json");
 }
@@ -406,6 +413,7 @@ RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, 
   if (!eal) return fail(error);
   dpdk::PortConfig pc;
   pc.queues = s.queues;
+  pc.link_timeout = s.link_timeout;
   std::unique_ptr<dpdk::DpdkPort> port = dpdk::DpdkPort::open(*eal, specs[0].port_name(), pc, &error);
   if (!port) return fail(error);
 

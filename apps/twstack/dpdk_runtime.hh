@@ -67,6 +67,7 @@ struct RuntimeSettings {
   bool json = false;
   std::uint32_t duration_s = 0;      // 0: until SIGINT/SIGTERM
   Duration drain = Duration::seconds(2);
+  Duration link_timeout = Duration::seconds(5);
   std::uint64_t seed = 0;            // 0: a random secret
 };
 

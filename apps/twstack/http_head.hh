@@ -59,7 +59,6 @@ class HttpHead {
   bool has_length_ = false;
   bool conn_close_ = false;
   bool conn_keep_alive_ = false;
-  bool saw_cr_ = false;
   std::uint8_t minor_ = 1;
   std::uint16_t status_ = 0;
   std::uint16_t line_len_ = 0;  // bytes of the current line (capped at kLineKeep)

@@ -24,9 +24,15 @@ SMALL = ["--set", "twstack.max_connections=8192", "--set", "twstack.buffer_chunk
 
 
 def pair(binary, sock, closer, churn_args, serve_secs):
+    if os.path.exists(sock):
+        os.unlink(sock)
     serve = Twstack(binary, ["serve", "--port", f"memif:server:{sock}", "--ip", "10.88.0.2/24", "--listen", "80",
                              "--closer", closer, "--duration", str(serve_secs), *SMALL])
-    time.sleep(0.5)
+    for _ in range(400):  # a memif client fails at start without the server's (abstract) socket
+        with open("/proc/net/unix") as f:
+            if any(l.rstrip().endswith((" @" + sock, " " + sock)) for l in f):
+                break
+        time.sleep(0.05)
     churn = Twstack(binary, ["churn", "--port", f"memif:client:{sock}", "--ip", "10.88.0.1/24",
                              "--connect", "10.88.0.2:80", "--closer", closer, "--start-after", "0.5", *SMALL,
                              "--set", "net.ipv4.ip_local_port_range=1024 65535", *churn_args])
