@@ -13,6 +13,7 @@ a test. Usage: memif_test.py TWSTACK_BINARY. Skips (77) without root.
 """
 
 import json
+import struct
 import os
 import sys
 import time
@@ -23,11 +24,25 @@ from dpdk_harness import Twstack, expect, run, skip  # noqa: E402
 SMALL = ["--set", "twstack.max_connections=8192", "--set", "twstack.buffer_chunks=4096"]
 
 
-def pair(binary, sock, closer, churn_args, serve_secs):
+def pcap_frames(path):
+    """Frames in a classic pcap file (LINKTYPE_ETHERNET, microseconds), checking each record."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+        magic, _, _, _, _, snap, link = struct.unpack("<IHHiIII", head)
+        assert magic == 0xA1B2C3D4 and link == 1, f"{path}: not an Ethernet pcap"
+        n = 0
+        while rec := f.read(16):
+            _, _, caplen, length = struct.unpack("<IIII", rec)
+            assert caplen <= length <= 1514 and len(f.read(caplen)) == caplen, f"{path}: bad record {n}"
+            n += 1
+    return n
+
+
+def pair(binary, sock, closer, churn_args, serve_secs, serve_args=()):
     if os.path.exists(sock):
         os.unlink(sock)
     serve = Twstack(binary, ["serve", "--port", f"memif:server:{sock}", "--ip", "10.88.0.2/24", "--listen", "80",
-                             "--closer", closer, "--duration", str(serve_secs), *SMALL])
+                             "--closer", closer, "--duration", str(serve_secs), *SMALL, *serve_args])
     for _ in range(400):  # a memif client fails at start without the server's (abstract) socket
         with open("/proc/net/unix") as f:
             if any(l.rstrip().endswith((" @" + sock, " " + sock)) for l in f):
@@ -74,7 +89,8 @@ def main():
     # ... and on the client only what the stop closed first (at most --inflight).
     expect(c["counters"].get("TcpExtTW", 0) <= 32, f"... none on the client but the stop's ({c['counters'].get('TcpExtTW', 0)})")
 
-    serve, churn = pair(binary, sock, "client", ["--rate", "1000", "--duration", "3"], 5)
+    cap = f"/tmp/twstack-memif-test-{os.getpid()}.pcap"
+    serve, churn = pair(binary, sock, "client", ["--rate", "1000", "--duration", "3"], 5, ["--capture", cap])
     c = churn.wait(timeout=30)
     s = serve.wait(timeout=30)
     # Attempt k at k/1000 s: 2500 in 2.5 s; the stop may catch the last few in flight.
@@ -83,6 +99,11 @@ def main():
     expect(c["timewait_end"] == c["counters"].get("TcpExtTW", 0) >= c["completed"],
            f"client closing: TIME_WAIT on the client ({c['timewait_end']})")
     expect(s["server_closed"] == 0 and s["counters"].get("TcpExtTW", 0) == 0, "... and none on the server")
+    frames = pcap_frames(cap)
+    os.unlink(cap)
+    sent_and_received = s["counters"]["IpInReceives"] + s["counters"]["IpOutRequests"]
+    # Every IPv4 frame either way, plus the ARP exchange.
+    expect(sent_and_received <= frames <= sent_and_received + 4, f"--capture: {frames} frames in the pcap")
     print("memif: all checks passed")
 
 
