@@ -25,6 +25,7 @@
 
 #include "apps/forward/forward.hh"
 #include "drivers/dpdk/eal.hh"
+#include "tests/dpdk/eal_test_env.hh"
 #include "drivers/dpdk/port.hh"
 #include "drivers/dpdk/ring_pair.hh"
 #include "stack/engine/classify.hh"
@@ -39,38 +40,14 @@ namespace {
 using dpdk::DpdkPort;
 using dpdk::Eal;
 using dpdk::RingPair;
+using dpdk::pattern;
+using dpdk::wall_now;
 using engine::AppEvent;
 using engine::ConnId;
 using engine::FrameClass;
 using engine::QueueEngine;
 using wire::Ipv4Addr;
 using wire::MacAddr;
-
-// --- the process's one EAL -------------------------------------------------
-
-struct SharedEal {
-  std::unique_ptr<Eal> eal;
-  std::string error;
-};
-SharedEal& shared() {
-  static SharedEal s;
-  return s;
-}
-
-class EalEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    dpdk::EalOptions o;
-    o.program = "forward_test";
-    o.memory_mb = 256;
-    o.telemetry = false;
-    shared().eal = Eal::start(o, &shared().error);
-  }
-  void TearDown() override { shared().eal.reset(); }
-};
-
-#define REQUIRE_EAL()                                                       \
-  if (!shared().eal) GTEST_SKIP() << "EAL cannot start here: " << shared().error
 
 // --- addresses and frames --------------------------------------------------
 
@@ -110,21 +87,6 @@ Frame ipv6_frame(MacAddr src_mac) {
   Frame f(wire::kEthHeaderLen + 40, 0x60);
   wire::write_ethernet(f.data(), MacAddr::broadcast(), src_mac, 0x86dd);
   return f;
-}
-
-Instant wall_now() {
-  using namespace std::chrono;
-  return Instant{duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count()};
-}
-
-std::vector<std::uint8_t> pattern(std::size_t n, std::uint32_t seed) {
-  std::vector<std::uint8_t> v(n);
-  std::uint32_t x = seed;
-  for (auto& b : v) {
-    x = x * 1664525u + 1013904223u;
-    b = static_cast<std::uint8_t>(x >> 24);
-  }
-  return v;
 }
 
 engine::EngineOptions small_opts(std::uint64_t secret) {
@@ -172,8 +134,8 @@ struct Client {
 class ForwardLink : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!shared().eal) return;
-    Eal& eal = *shared().eal;
+    if (!dpdk::test_eal().eal) return;
+    Eal& eal = *dpdk::test_eal().eal;
     static int serial = 0;  // a vdev name is taken until its RingPair goes
     const std::string n = std::to_string(++serial);
     std::string err;
@@ -226,7 +188,7 @@ class ForwardLink : public ::testing::Test {
   }
   std::unique_ptr<DpdkPort> open(const std::string& name, const dpdk::PortConfig& cfg) {
     std::string err;
-    auto p = DpdkPort::open(*shared().eal, name, cfg, &err);
+    auto p = DpdkPort::open(*dpdk::test_eal().eal, name, cfg, &err);
     EXPECT_TRUE(p) << err;
     return p;
   }
@@ -460,13 +422,4 @@ TEST_F(ForwardLink, FramesFromH2ArriveUnchangedOnH1) {
 }  // namespace
 }  // namespace twstack::forward
 
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  ::testing::AddGlobalTestEnvironment(new twstack::forward::EalEnvironment);
-  int rc = RUN_ALL_TESTS();
-  if (rc == 0 && !twstack::forward::shared().eal && !twstack::forward::shared().error.empty()) {
-    std::printf("SKIP: EAL cannot start here: %s\n", twstack::forward::shared().error.c_str());
-    return 77;  // meson: skipped
-  }
-  return rc;
-}
+int main(int argc, char** argv) { return twstack::dpdk::eal_test_main(argc, argv, "forward_test"); }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "drivers/dpdk/eal.hh"
+#include "tests/dpdk/eal_test_env.hh"
 #include "drivers/dpdk/port.hh"
 #include "drivers/dpdk/ring_pair.hh"
 #include "stack/engine/engine.hh"
@@ -26,48 +27,7 @@ using engine::AppEvent;
 using engine::ConnId;
 using engine::QueueEngine;
 
-// --- the process's one EAL -------------------------------------------------
-
-struct SharedEal {
-  std::unique_ptr<Eal> eal;
-  std::string error;
-};
-SharedEal& shared() {
-  static SharedEal s;
-  return s;
-}
-
-class EalEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    EalOptions o;
-    o.program = "ring_test";
-    o.memory_mb = 256;
-    o.telemetry = false;
-    shared().eal = Eal::start(o, &shared().error);
-  }
-  void TearDown() override { shared().eal.reset(); }
-};
-
-#define REQUIRE_EAL()                                                       \
-  if (!shared().eal) GTEST_SKIP() << "EAL cannot start here: " << shared().error
-
 // --- one engine per queue, and a tiny application on it -------------------
-
-Instant wall_now() {
-  using namespace std::chrono;
-  return Instant{duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count()};
-}
-
-std::vector<std::uint8_t> pattern(std::size_t n, std::uint32_t seed) {
-  std::vector<std::uint8_t> v(n);
-  std::uint32_t x = seed;
-  for (auto& b : v) {
-    x = x * 1664525u + 1013904223u;  // Numerical Recipes LCG: no period near a segment size
-    b = static_cast<std::uint8_t>(x >> 24);
-  }
-  return v;
-}
 
 struct Endpoint {
   QueueEngine* eng = nullptr;
@@ -146,7 +106,7 @@ engine::EngineOptions engine_opts() {
 class RingLink : public ::testing::Test {
  protected:
   void open(std::uint16_t queues) {
-    Eal& eal = *shared().eal;
+    Eal& eal = *test_eal().eal;
     // Unique names per test: a vdev name is taken until RingPair removes it.
     static int serial = 0;
     ++serial;
@@ -319,7 +279,7 @@ TEST_F(RingLink, TwoQueuesCarryTwoIndependentConnections) {
 TEST(DpdkPortOpen, UnknownNameListsThePorts) {
   REQUIRE_EAL();
   std::string err;
-  EXPECT_FALSE(DpdkPort::open(*shared().eal, "net_ring_nope", PortConfig{}, &err));
+  EXPECT_FALSE(DpdkPort::open(*test_eal().eal, "net_ring_nope", PortConfig{}, &err));
   EXPECT_NE(err.find("no DPDK port named 'net_ring_nope'"), std::string::npos) << err;
   EXPECT_NE(err.find("ports: "), std::string::npos) << err;
 }
@@ -327,11 +287,11 @@ TEST(DpdkPortOpen, UnknownNameListsThePorts) {
 TEST(DpdkPortOpen, TooManyQueuesIsRefused) {
   REQUIRE_EAL();
   std::string err;
-  auto pair = RingPair::create(*shared().eal, "qa", "qb", 1, 64, &err);
+  auto pair = RingPair::create(*test_eal().eal, "qa", "qb", 1, 64, &err);
   ASSERT_TRUE(pair) << err;
   PortConfig cfg;
   cfg.queues = 2;
-  EXPECT_FALSE(DpdkPort::open(*shared().eal, pair->port_a(), cfg, &err));
+  EXPECT_FALSE(DpdkPort::open(*test_eal().eal, pair->port_a(), cfg, &err));
   EXPECT_NE(err.find("asked for 2 queues"), std::string::npos) << err;
 }
 
@@ -346,13 +306,4 @@ TEST(EalOnce, ASecondStartIsRefusedWithAReason) {
 }  // namespace
 }  // namespace twstack::dpdk
 
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  ::testing::AddGlobalTestEnvironment(new twstack::dpdk::EalEnvironment);
-  int rc = RUN_ALL_TESTS();
-  if (rc == 0 && !twstack::dpdk::shared().eal && !twstack::dpdk::shared().error.empty()) {
-    std::printf("SKIP: EAL cannot start here: %s\n", twstack::dpdk::shared().error.c_str());
-    return 77;  // meson: skipped
-  }
-  return rc;
-}
+int main(int argc, char** argv) { return twstack::dpdk::eal_test_main(argc, argv, "ring_test"); }
