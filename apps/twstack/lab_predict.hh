@@ -56,7 +56,7 @@ struct LabMeasurement {
   std::uint64_t recycled = 0;
   std::uint64_t client_overflow = 0;
   std::uint64_t server_overflow = 0;
-  double cps = 0;                     // completed per second of churn (wall or virtual)
+  double cps = 0;                     // completed per second while nothing failed (held_cps)
   std::string summary;
 };
 

@@ -285,7 +285,7 @@ LabRun run_lab_real(const LabScenario& s, const std::string& binary, const std::
   m.recycled = counter(*cs, "TcpExtTWRecycled");
   m.client_overflow = counter(*cs, "TcpExtTCPTimeWaitOverflow");
   m.server_overflow = counter(*ss, "TcpExtTCPTimeWaitOverflow");
-  m.cps = static_cast<double>(m.completed) / s.duration_s;
+  m.cps = held_cps(run.series);
   m.summary = describe(s, m);
   run.wall_s = std::chrono::duration<double>(Clock::now() - wall0).count();
   return run;

@@ -75,7 +75,7 @@ std::string gnuplot_script(const std::vector<LabResult>& results, bool sim) {
   std::string g = "set terminal pngcairo size " + std::to_string(640 * cols) + "," + std::to_string(360 * rows) +
                   " font 'sans,9'\nset output 'lab.png'\nset datafile separator ','\n" +
                   "set multiplot layout " + std::to_string(rows) + "," + std::to_string(cols) + " title 'twstack lab (" +
-                  (sim ? "virtual time" : "real time, net_memif") + ")'\n" +
+                  (sim ? "virtual time" : "real time, net\\_memif") + ")'\n" +
                   "set key below horizontal font ',8'\nset offsets 0, 0, graph 0.12, 0\nset xlabel 'seconds'\nset ylabel 'TIME\\_WAIT entries'\n"
                   "set y2label 'per second'\nset ytics nomirror\nset y2tics\nset grid\nset yrange [0:*]\nset y2range [0:*]\n";
   for (const LabResult& r : results) {

@@ -37,6 +37,10 @@ struct LabRun {
   std::string log;         // where the processes' stderr went (real time)
 };
 
+// The rate the run held: completed per second over the seconds without a
+// failure (all of them when none failed), so exhaustion does not drag it down.
+double held_cps(const std::vector<LabSample>& series);
+
 // Called now and then with seconds done, for a progress line.
 using LabProgress = std::function<void(double done_s)>;
 

@@ -34,6 +34,14 @@ ChurnClientSettings churn_settings(const LabScenario& s, wire::Ipv4Addr server) 
 
 }  // namespace
 
+double held_cps(const std::vector<LabSample>& series) {
+  std::uint64_t sum = 0, n = 0;
+  for (const LabSample& x : series) {
+    if (x.failed == 0) sum += x.completed, ++n;
+  }
+  return n == 0 ? 0 : static_cast<double>(sum) / static_cast<double>(n);
+}
+
 LabRun run_lab_sim(const LabScenario& s, std::uint64_t seed, const LabProgress& progress) {
   const auto wall0 = std::chrono::steady_clock::now();
   LabRun run;
@@ -101,7 +109,7 @@ LabRun run_lab_sim(const LabScenario& s, std::uint64_t seed, const LabProgress& 
   m.recycled = pair->a().counters().get(Counter::TcpExtTWRecycled);
   m.client_overflow = pair->a().counters().get(Counter::TcpExtTCPTimeWaitOverflow);
   m.server_overflow = pair->b().counters().get(Counter::TcpExtTCPTimeWaitOverflow);
-  m.cps = static_cast<double>(m.completed) / s.duration_s;
+  m.cps = held_cps(run.series);
   m.summary = describe(s, m);
   run.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return run;
