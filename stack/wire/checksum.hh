@@ -6,8 +6,10 @@
 // (an odd chunk pads its last byte with zero, RFC 1071 §4.1).
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "stack/wire/ipv4.hh"
@@ -20,6 +22,28 @@ std::uint32_t checksum_add(const std::uint8_t* p, std::size_t n, std::uint32_t s
 
 inline std::uint32_t checksum_add(std::span<const std::uint8_t> s, std::uint32_t sum = 0) {
   return checksum_add(s.data(), s.size(), sum);
+}
+
+// checksum_add(p, 20): an IPv4 header without options, summed on every
+// frame sent and received. Five 32-bit words cannot carry out of a 64-bit
+// accumulator, so there is no carry handling until the fold
+// (RFC 1071 §2 (C)); native order, swapped once at the end (§2 (B)).
+inline std::uint32_t checksum_add20(const std::uint8_t* p) {
+  std::uint64_t acc = 0;
+  for (std::size_t i = 0; i < 20; i += 4) {
+    std::uint32_t w;
+    std::memcpy(&w, p + i, sizeof w);
+    acc += w;
+  }
+  acc = (acc & 0xffffffff) + (acc >> 32);
+  acc = (acc & 0xffff) + (acc >> 16);
+  acc = (acc & 0xffff) + (acc >> 16);
+  acc = (acc & 0xffff) + (acc >> 16);
+  auto local = static_cast<std::uint16_t>(acc);
+  if constexpr (std::endian::native == std::endian::little) {
+    local = static_cast<std::uint16_t>((local >> 8) | (local << 8));
+  }
+  return local;
 }
 
 // Folds carries and complements: the value to store in a checksum field.

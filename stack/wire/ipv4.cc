@@ -48,7 +48,10 @@ ParseResult<Ipv4View> Ipv4View::parse(std::span<const std::uint8_t> packet,
   if (hlen < kIpv4HeaderMin || hlen > packet.size()) return ParseError::kBadHeaderLen;
   std::size_t total = load_be16(p + 2);
   if (total < hlen || total > packet.size()) return ParseError::kBadTotalLen;
-  if (verify_checksum && !checksum_ok(p, hlen)) return ParseError::kBadChecksum;
+  if (verify_checksum) {
+    const std::uint32_t sum = hlen == kIpv4HeaderMin ? checksum_add20(p) : checksum_add(p, hlen);
+    if (checksum_fold(sum) != 0) return ParseError::kBadChecksum;
+  }
   Ipv4View view(packet.first(total));
   if (view.is_fragment()) return ParseError::kFragment;
   return view;
@@ -67,7 +70,7 @@ std::size_t write_ipv4(std::uint8_t* buf, Ipv4Addr src, Ipv4Addr dst, std::uint8
   store_be16(buf + 10, 0);
   store_be32(buf + 12, src.v);
   store_be32(buf + 16, dst.v);
-  store_be16(buf + 10, checksum_fold(checksum_add(buf, kIpv4HeaderMin)));
+  store_be16(buf + 10, checksum_fold(checksum_add20(buf)));
   return kIpv4HeaderMin;
 }
 
