@@ -89,10 +89,17 @@ QueueEngine::~QueueEngine() {
 // as a real-time loop would have before this packet or call.
 void QueueEngine::set_now(Instant now) {
   if (now < env_.now) now = env_.now;  // time never runs backwards
+  // Every frame of a burst and both polls of a loop share one `now`. Once a
+  // call has left nothing due, nothing can fall due within the same
+  // microsecond: the wheel never schedules onto its current tick
+  // (TimerWheel::schedule_at) and a TIME_WAIT entry expires at least 1 ms
+  // after it is made (TimeWaitTable::link_timer).
+  if (now == env_.now && caught_up_) return;
   env_.now = now;
   out_.set_now(now);
-  run_timers();
-  expire_tw();
+  const bool timers = run_timers();
+  const bool tw = expire_tw();
+  caught_up_ = timers && tw;
 }
 
 std::uint64_t QueueEngine::ms_to_next_timer(std::uint64_t max) const {
@@ -124,14 +131,19 @@ void QueueEngine::unreachable(std::span<const std::uint8_t> frame) {
   touched(*c);
 }
 
-void QueueEngine::run_timers() {
+// True when every timer due by now has run (the budget did not stop it).
+bool QueueEngine::run_timers() {
   timer::Tick target = static_cast<timer::Tick>(env_.now.us / tcp::kUsPerTick);
-  if (target < wheel_.now()) return;
-  wheel_.advance_to(target, opt_.timer_budget, [this](timer::TimerHook& h) {
+  if (target < wheel_.now()) return true;
+  // Within a tick already run to the end: the wheel never schedules onto
+  // now() (TimerWheel::schedule_at), so it can have gained no work.
+  if (target == wheel_.now() && timers_done_) return true;
+  timers_done_ = wheel_.advance_to(target, opt_.timer_budget, [this](timer::TimerHook& h) {
     tcp::Tcb& c = owner_of(h);
     tcp::on_timer(env_, c, h.tag);
     touched(c);
   });
+  return timers_done_;
 }
 
 // Sends what connections have queued, until the TX pool runs dry; the rest
@@ -163,7 +175,7 @@ void QueueEngine::touched(tcp::Tcb& c) {
     if (c.state != tcp::State::kClosed) {
       if (l.active && l.port == c.tuple.lport) {
         l.queue.push_back(c);  // established: wait for accept()
-        l.notify = true;
+        notify_ |= std::uint64_t{1} << (c.listener - 1);
       } else {
         tcp::user_abort(env_, c);  // its listener is gone (Linux inet_csk_listen_stop)
       }

@@ -58,7 +58,7 @@ Errc QueueEngine::listen(std::uint16_t port, std::uint32_t backlog, wire::Ipv4Ad
     // Linux inet_listen: the backlog is capped by net.core.somaxconn.
     l.backlog = std::min(backlog == 0 ? 1 : backlog, opt_.somaxconn);
     l.syn_pending = 0;
-    l.notify = false;
+    notify_ &= ~(std::uint64_t{1} << i);
     listener_by_port_[port] = static_cast<std::uint8_t>(i + 1);
     return Errc::kOk;
   }

@@ -105,9 +105,9 @@ void QueueEngine::kill_tw(tw::Handle h) {
 }
 
 // inet_twsk_kill on expiry: nothing is sent. The work per poll is bounded by
-// twstack.timer_budget; what is left expires at the next poll.
-void QueueEngine::expire_tw() {
-  tw_.expire(env_.now_ms(), opt_.timer_budget, [this](tw::Handle h) {
+// twstack.timer_budget; what is left expires at the next poll (false).
+bool QueueEngine::expire_tw() {
+  return tw_.expire(env_.now_ms(), opt_.timer_budget, [this](tw::Handle h) {
     if (tw_.active(h)) ports_.release(tw_.tuple(h));
   });
 }

@@ -8,6 +8,12 @@ namespace twstack::tcp {
 
 namespace {
 
+// The timestamp offset is the high half of the 4-tuple's keyed hash.
+// net.ipv4.tcp_timestamps=2 turns it off (Linux tcp_sk_init).
+std::uint32_t ts_offset_of(const Env& e, std::uint64_t tuple_hash) {
+  return e.p.timestamps == 1 ? static_cast<std::uint32_t>(tuple_hash >> 32) : 0;
+}
+
 // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, key),
 // M a 4 µs clock. One keyed hash also gives the timestamp offset, so the
 // same 4-tuple always gets the same offset (Linux secure_tcp_seq and
@@ -16,7 +22,7 @@ void init_sequence(Env& e, Tcb& c) {
   const flow::FourTuple& t = c.tuple;
   std::uint64_t h = siphash_4tuple(e.secret, t.laddr.v, t.raddr.v, t.lport, t.rport);
   c.iss = Seq(static_cast<std::uint32_t>(h) + static_cast<std::uint32_t>(e.now.us / 4));
-  c.ts_offset = ts_offset_for(e, t);
+  c.ts_offset = ts_offset_of(e, h);  // the same hash as ts_offset_for(): computed once
 }
 
 void init_common(Env& e, Tcb& c, const flow::FourTuple& t) {
@@ -54,10 +60,8 @@ std::uint8_t rcv_wscale_for(const TcpParams& p) {
 }
 
 std::uint32_t ts_offset_for(const Env& e, const flow::FourTuple& t) {
-  // net.ipv4.tcp_timestamps=2 turns the offset off (Linux tcp_sk_init).
   if (e.p.timestamps != 1) return 0;
-  return static_cast<std::uint32_t>(
-      siphash_4tuple(e.secret, t.laddr.v, t.raddr.v, t.lport, t.rport) >> 32);
+  return ts_offset_of(e, siphash_4tuple(e.secret, t.laddr.v, t.raddr.v, t.lport, t.rport));
 }
 
 // Applies the peer's SYN options (RFC 9293 §3.7.1, RFC 7323 §2.2, §3.2).

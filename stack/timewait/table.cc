@@ -79,6 +79,9 @@ void TimeWaitTable::set_ts_recent(Handle h, std::uint32_t v) {
 }
 
 Handle TimeWaitTable::find(const FourTuple& t) const {
+  // Every connect() candidate and every segment without a connection asks;
+  // an empty table (TIME_WAIT on the peer) answers without a bucket miss.
+  if (live_ == 0) return Handle{};
   for (std::uint32_t i = buckets_[bucket_of(t)]; i != kNil; i = entries_[i].hnext & kIdx) {
     if (matches(entries_[i], t)) return Handle{i};
   }

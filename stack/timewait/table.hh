@@ -286,6 +286,9 @@ class TimeWaitTable {
 
 template <typename F>
 bool TimeWaitTable::expire(std::int64_t now_ms, std::size_t budget, F&& on_expire) {
+  // Called on every frame: with the cursor's slot drained and its next tick
+  // not reached, a compare answers without the division or a step().
+  if (drain_.head == kNone && now_ms - epoch_ms_ < (cursor_ + 1) * gran_ms_) return true;
   const std::int64_t now_tick = (now_ms - epoch_ms_) / gran_ms_;
   for (std::size_t work = 0; work < budget; ++work) {
     std::uint32_t i = kNone;
