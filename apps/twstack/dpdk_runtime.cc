@@ -28,17 +28,20 @@ extern "C" void on_signal(int sig) { g_signal.store(sig); }
 constexpr Duration kPublishEvery = Duration::millis(100);
 
 // Microseconds on the TSC (rte_get_timer_cycles): monotonic, and a few
-// nanoseconds to read.
+// nanoseconds to read. cycles x (10^6 / hz) as a 0.64 fixed-point multiply:
+// one multiplication per loop instead of two divisions, exact to 2^-64.
 class TscClock {
  public:
-  TscClock() : hz_(rte_get_timer_hz()) {}
+  __extension__ using U128 = unsigned __int128;  // GCC and Clang: one 64x64 -> 128 multiply
+
+  // hz above 1 MHz (every TSC and HPET) keeps the factor below 2^64.
+  TscClock() : mult_(static_cast<std::uint64_t>((U128{1000000} << 64) / rte_get_timer_hz())) {}
   Instant now() const {
-    const std::uint64_t c = rte_get_timer_cycles();
-    return Instant{static_cast<std::int64_t>(c / hz_ * 1000000 + c % hz_ * 1000000 / hz_)};
+    return Instant{static_cast<std::int64_t>((U128{rte_get_timer_cycles()} * mult_) >> 64)};
   }
 
  private:
-  std::uint64_t hz_;
+  std::uint64_t mult_;
 };
 
 // What a queue last published; the readers copy it under the lock.
@@ -187,10 +190,17 @@ int run_queue(Worker& w) {
   for (;;) {
     now = sh.clock.now();
     if (w.tap) w.tap->set_now(now);
+    // The application sees the burst's events before anything is sent, so
+    // the ACK a segment calls for leaves with the answer the application
+    // writes (a request, a response, a FIN) instead of alone: 6 frames a
+    // connection rather than 8, as Linux's delayed ACK gets. Timers run in
+    // the one poll, after the events; connect() in tick() takes the time of
+    // this burst or of the last poll, a loop ago.
     w.dq->rx_burst(eng, now);
+    eng.drain_events(on_event);
     if (!stopping) app.tick(now);
     eng.poll(now);
-    eng.drain_events(on_event);
+    eng.drain_events(on_event);  // what the timers raised
     eng.poll(now);
     w.dq->tx_flush(eng);
     if (w.queue == 0) {

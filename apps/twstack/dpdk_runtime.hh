@@ -1,7 +1,7 @@
 // The DPDK runtime behind `twstack serve` and `twstack churn`: one port,
 // one QueueEngine per queue, each queue polled on its own lcore by the loop
 //
-//   rx burst -> app.tick(now) -> poll -> events to the app -> poll -> tx burst
+//   rx burst -> events to the app -> app.tick(now) -> poll -> events -> poll -> tx burst
 //
 // with no lock on the packet path. Every 100 ms a queue publishes a copy
 // of its counters and its application's figures to a board (try_lock: a

@@ -1,15 +1,17 @@
 #include "apps/twstack/http_head.hh"
 
 #include <algorithm>
-#include <cctype>
+#include <cstring>
 
 namespace twstack::app {
 namespace {
 
+// ASCII only: header names are tokens (RFC 9110 §5.1); no locale lookups.
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string_view trim(std::string_view s) {
@@ -26,20 +28,30 @@ int version_minor(std::string_view v) {
 
 }  // namespace
 
+// A line at a time: memchr finds its end, and at most kLineKeep of its
+// bytes are copied. RFC 9112 §2.2: a bare LF ends a line too; CRs are dropped.
 std::size_t HttpHead::feed(std::span<const std::uint8_t> bytes) {
   std::size_t i = 0;
   while (i < bytes.size() && state_ == State::kLine) {
-    const char c = static_cast<char>(bytes[i++]);
-    if (++total_ > kMaxHead) {
+    const auto* start = bytes.data() + i;
+    const auto* nl = static_cast<const std::uint8_t*>(std::memchr(start, '\n', bytes.size() - i));
+    const std::size_t n = nl == nullptr ? bytes.size() - i : static_cast<std::size_t>(nl - start);
+    if (total_ + n + (nl != nullptr ? 1 : 0) > kMaxHead) {
       state_ = State::kFailed;
-      break;
+      return i + std::min<std::size_t>(n, kMaxHead - total_);
     }
-    if (c == '\n') {
-      end_line();
-    } else if (c != '\r') {  // RFC 9112 §2.2: a bare LF ends a line too; CRs are dropped
+    for (std::size_t k = 0; k < n; ++k) {
+      const char c = static_cast<char>(start[k]);
+      if (c == '\r') continue;
       if (line_len_ < kLineKeep) line_[line_len_] = c;
       if (line_len_ < UINT16_MAX) ++line_len_;
     }
+    total_ += static_cast<std::uint32_t>(n);
+    i += n;
+    if (nl == nullptr) break;
+    ++total_;
+    ++i;
+    end_line();
   }
   return i;
 }
