@@ -13,6 +13,7 @@ a test. Usage: memif_test.py TWSTACK_BINARY. Skips (77) without root.
 """
 
 import json
+import shutil
 import struct
 import os
 import sys
@@ -75,6 +76,9 @@ def main():
                              f"churn: {churn.p.communicate()}")
     expect(st["info"]["role"] == "serve" and st["app"]["accepted"] > 0,
            f"twstack stat reads the running server ({st['app']['accepted']} accepted so far)")
+    if shutil.which("dpdk-telemetry.py"):  # DPDK's own client (Debian's dpdk-dev) reads the same commands
+        r = run(["dpdk-telemetry.py", "-f", f"twstack-{serve.pid()}"], input="/twstack/gauges\n")
+        expect('"/twstack/gauges": {"estab"' in r.stdout, "dpdk-telemetry.py reads /twstack/gauges")
     c = churn.wait(timeout=30)
     s = serve.wait(timeout=30)
     expect(c["failed"] == 0 and c["broken"] == 0 and c["bad_responses"] == 0,
