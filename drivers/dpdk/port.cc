@@ -183,50 +183,45 @@ std::unique_ptr<DpdkPort> DpdkPort::open(Eal& /*eal: proof the EAL is up*/, cons
   return port;
 }
 
-std::optional<std::string> DpdkPort::configure(const PortConfig& cfg) {
-  rte_eth_dev_info info{};
-  if (int r = rte_eth_dev_info_get(port_id_, &info); r != 0) return dpdk_error("rte_eth_dev_info_get", r);
-  driver_ = info.driver_name != nullptr ? info.driver_name : "?";
+// rte_eth_dev_configure with what the port can do: RSS over the queues,
+// checksum offloads, fast free. `key` gets the RSS key set, if any.
+std::optional<std::string> DpdkPort::configure_device(const PortConfig& cfg, const rte_eth_dev_info& info,
+                                                      rte_eth_conf* conf, std::vector<std::uint8_t>* key) {
   const std::uint16_t nq = cfg.queues;
-  if (nq == 0 || nq > info.max_rx_queues || nq > info.max_tx_queues) {
-    return "asked for " + std::to_string(nq) + " queues; " + driver_ + " has 1 to " +
-           std::to_string(std::min(info.max_rx_queues, info.max_tx_queues));
-  }
-  if (cfg.burst == 0 || cfg.burst > DpdkQueue::kMaxBurst) {
-    return "burst must be 1 to " + std::to_string(DpdkQueue::kMaxBurst);
-  }
-
-  rte_eth_conf conf{};
-  std::vector<std::uint8_t> key;
   const std::uint64_t hf = (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP) & info.flow_type_rss_offloads;
   if (nq > 1 && cfg.rss && (hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP) != 0) {
     rss_ = true;
-    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    key = rss_key_of_size(info.hash_key_size);
-    conf.rx_adv_conf.rss_conf.rss_key = key.empty() ? nullptr : key.data();
-    conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<std::uint8_t>(key.size());
-    conf.rx_adv_conf.rss_conf.rss_hf = hf;
+    conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    *key = rss_key_of_size(info.hash_key_size);
+    conf->rx_adv_conf.rss_conf.rss_key = key->empty() ? nullptr : key->data();
+    conf->rx_adv_conf.rss_conf.rss_key_len = static_cast<std::uint8_t>(key->size());
+    conf->rx_adv_conf.rss_conf.rss_hf = hf;
   }
   constexpr std::uint64_t kRxCsum = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
   if (cfg.rx_checksum_offload && (info.rx_offload_capa & kRxCsum) == kRxCsum) {
-    conf.rxmode.offloads |= kRxCsum;
+    conf->rxmode.offloads |= kRxCsum;
     caps_.rx_checksum_verified = true;
   }
   if (cfg.tx_checksum_offload && (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0) {
-    conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+    conf->txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
     caps_.tx_checksum_offload = true;
   }
   // Every mbuf comes from one pool with refcnt 1: the driver may free in bulk.
-  if (cfg.tx_fast_free) conf.txmode.offloads |= info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
-
-  if (int r = rte_eth_dev_configure(port_id_, nq, nq, &conf); r != 0) return dpdk_error("rte_eth_dev_configure", r);
+  if (cfg.tx_fast_free) conf->txmode.offloads |= info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+  if (int r = rte_eth_dev_configure(port_id_, nq, nq, conf); r != 0) return dpdk_error("rte_eth_dev_configure", r);
   configured_ = true;
+  return std::nullopt;
+}
+
+// The mbuf pool and the rx/tx queue pairs, one DpdkQueue each.
+std::optional<std::string> DpdkPort::setup_queues(const PortConfig& cfg, const rte_eth_dev_info& info,
+                                                  const rte_eth_conf& conf) {
+  const std::uint16_t nq = cfg.queues;
   std::uint16_t nrx = cfg.rx_desc;
   std::uint16_t ntx = cfg.tx_desc;
   if (int r = rte_eth_dev_adjust_nb_rx_tx_desc(port_id_, &nrx, &ntx); r != 0) {
     return dpdk_error("rte_eth_dev_adjust_nb_rx_tx_desc", r);
   }
-
   // Every descriptor of every ring may hold an mbuf, plus a burst being
   // staged per queue and what the lcore caches may hold, plus headroom.
   int socket = rte_eth_dev_socket_id(port_id_);
@@ -244,7 +239,6 @@ std::optional<std::string> DpdkPort::configure(const PortConfig& cfg) {
            " MiB: raise the EAL memory, -m)";
   }
   const auto data_room = static_cast<std::uint16_t>(rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM);
-
   rte_eth_rxconf rxc = info.default_rxconf;
   rxc.offloads = conf.rxmode.offloads;
   rte_eth_txconf txc = info.default_txconf;
@@ -259,7 +253,11 @@ std::optional<std::string> DpdkPort::configure(const PortConfig& cfg) {
     queues_.emplace_back(new DpdkQueue(port_id_, q, cfg.burst, pool_, data_room, caps_.rx_checksum_verified,
                                        caps_.tx_checksum_offload));
   }
+  return std::nullopt;
+}
 
+// The MAC (ours, or the one asked for), the MTU, promiscuous mode.
+std::optional<std::string> DpdkPort::setup_address(const PortConfig& cfg) {
   rte_ether_addr a;
   if (int r = rte_eth_macaddr_get(port_id_, &a); r != 0) return dpdk_error("rte_eth_macaddr_get", r);
   mac_ = wire::MacAddr::from_bytes(a.addr_bytes);
@@ -281,6 +279,26 @@ std::optional<std::string> DpdkPort::configure(const PortConfig& cfg) {
     int r = rte_eth_promiscuous_enable(port_id_);
     if (r != 0 && r != -ENOTSUP) return dpdk_error("rte_eth_promiscuous_enable", r);
   }
+  return std::nullopt;
+}
+
+std::optional<std::string> DpdkPort::configure(const PortConfig& cfg) {
+  rte_eth_dev_info info{};
+  if (int r = rte_eth_dev_info_get(port_id_, &info); r != 0) return dpdk_error("rte_eth_dev_info_get", r);
+  driver_ = info.driver_name != nullptr ? info.driver_name : "?";
+  const std::uint16_t nq = cfg.queues;
+  if (nq == 0 || nq > info.max_rx_queues || nq > info.max_tx_queues) {
+    return "asked for " + std::to_string(nq) + " queues; " + driver_ + " has 1 to " +
+           std::to_string(std::min(info.max_rx_queues, info.max_tx_queues));
+  }
+  if (cfg.burst == 0 || cfg.burst > DpdkQueue::kMaxBurst) {
+    return "burst must be 1 to " + std::to_string(DpdkQueue::kMaxBurst);
+  }
+  rte_eth_conf conf{};
+  std::vector<std::uint8_t> key;
+  if (auto e = configure_device(cfg, info, &conf, &key)) return e;
+  if (auto e = setup_queues(cfg, info, conf)) return e;
+  if (auto e = setup_address(cfg)) return e;
 
   if (int r = rte_eth_dev_start(port_id_); r != 0) return dpdk_error("rte_eth_dev_start", r);
   started_ = true;

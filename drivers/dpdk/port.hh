@@ -33,6 +33,8 @@
 #include "stack/engine/interface.hh"
 #include "stack/ports/allocator.hh"
 
+struct rte_eth_conf;
+struct rte_eth_dev_info;
 struct rte_mbuf;
 struct rte_mempool;
 
@@ -178,6 +180,10 @@ class DpdkPort {
  private:
   DpdkPort() = default;
   std::optional<std::string> configure(const PortConfig& cfg);
+  std::optional<std::string> configure_device(const PortConfig& cfg, const rte_eth_dev_info& info, rte_eth_conf* conf,
+                                              std::vector<std::uint8_t>* key);
+  std::optional<std::string> setup_queues(const PortConfig& cfg, const rte_eth_dev_info& info, const rte_eth_conf& conf);
+  std::optional<std::string> setup_address(const PortConfig& cfg);
   void read_rss(std::uint16_t key_size, std::uint16_t reta_size, const std::vector<std::uint8_t>& key_set);
 
   std::string name_;
