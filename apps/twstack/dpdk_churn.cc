@@ -171,9 +171,9 @@ int run_churn(const Options& o, std::ostream& out, std::ostream& err) {
         << ", " << cs.requests_per_conn << (cs.requests_per_conn == 1 ? " request" : " requests") << " per connection, "
         << rs.queues << (rs.queues == 1 ? " queue" : " queues") << "\n" << std::flush;
   }
-  RuntimeResult r = run_runtime(rs, make, [&](const Second& s) { print_second(out, json, s); }, err);
-  if (!r.error.empty() && r.app.empty()) return r.exit_code;
-  print_summary(out, json, "churn", r);
+  RuntimeResult r = run_runtime(
+      rs, make, [&](const Second& s) { print_second(out, json, s); }, err,
+      [&](const RuntimeResult& res) { print_summary(out, json, "churn", res), out << std::flush; });
   return r.exit_code;
 }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <ostream>
 #include <random>
+#include <thread>
 
 #include "apps/twstack/pcap.hh"
 #include "drivers/dpdk/eal.hh"
@@ -264,6 +265,8 @@ const std::vector<OptionSpec>& runtime_options() {
       {"set", "KEY=VALUE", "set one knob, after --config (repeatable)", true},
       {"capture", "FILE", "write every frame received and sent to FILE (pcap; FILE.qN for queue N > 0)"},
       {"duration", "S", "stop after S seconds (default 0: at SIGINT or SIGTERM)"},
+      {"linger", "S", "after stopping, keep the port open, unpolled, S seconds (decimal) before closing it: lets a "
+                      "net_memif peer stop first (default 0)"},
       {"link-timeout", "S", "how long to wait for the port's link (a memif server: for its client) (default 5)"},
       {"seed", "S", "the engine secret (ISNs, timestamp offsets, port choice); default random"},
       {"json", "", "one JSON object per line: a line per second, then the summary"},
@@ -302,6 +305,7 @@ void runtime_settings_from(const Options& o, RuntimeSettings* s) {
   if (auto e = s->config.validate()) throw UsageError(*e);
   s->capture = std::string(o.str("capture", ""));
   s->duration_s = static_cast<std::uint32_t>(o.u64("duration", 0, 0, 100000000));
+  s->linger = Duration::micros(static_cast<std::int64_t>(o.real("linger", 0, 0, 3600) * 1e6));
   s->link_timeout = Duration::seconds(static_cast<std::int64_t>(o.u64("link-timeout", 5, 1, 3600)));
   s->seed = o.u64("seed", 0, 0, UINT64_MAX);
   s->json = o.flag("json");
@@ -400,7 +404,7 @@ std::optional<std::string> launch_and_wait(Shared& sh) {
 }  // namespace
 
 RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, const SecondFn& each_second,
-                          std::ostream& err) {
+                          std::ostream& err, const StoppedFn& on_stopped) {
   RuntimeResult r;
   auto fail = [&](std::string msg) {
     err << "twstack " << s.role << ": " << msg << "\n";
@@ -441,8 +445,6 @@ RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, 
   std::signal(SIGTERM, on_signal);
   sh.start = sh.clock.now();
   if (auto e = launch_and_wait(sh)) return fail(*e);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
 
   for (auto& w : sh.workers) {
     if (w->start_error != Errc::kOk) r.start_error = w->start_error;
@@ -461,6 +463,18 @@ RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, 
   dpdk::TelemetryView v;
   read_view(sh, *port, &v);
   r.nic = v.per_queue;
+  if (on_stopped) on_stopped(r);
+  // --linger: the port stays open, not polled, so a net_memif peer can stop
+  // first. DPDK 22.11's memif PMD unmaps the rings when the peer goes while
+  // rx/tx bursts may still run on the lcore (a crash in eth_memif_rx, seen
+  // here); a port nobody polls any more is safe to lose.
+  // A SIGINT or SIGTERM ends the linger early (a watcher that saw the peer go).
+  g_signal.store(0);
+  for (Instant until = sh.clock.now() + s.linger; sh.clock.now() < until && g_signal.load() == 0;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   tel.reset();
   for (auto& w : sh.workers) w->dq->set_tap(nullptr);
   sh.workers.clear();

@@ -68,6 +68,7 @@ struct RuntimeSettings {
   std::uint32_t duration_s = 0;      // 0: until SIGINT/SIGTERM
   Duration drain = Duration::seconds(2);
   Duration link_timeout = Duration::seconds(5);
+  Duration linger{};                 // --linger: the port stays open, unpolled, this long after the summary
   std::uint64_t seed = 0;            // 0: a random secret
 };
 
@@ -97,6 +98,9 @@ using AppFactory = std::function<std::unique_ptr<QueueApp>(engine::QueueEngine& 
                                                             std::uint16_t queues, std::uint32_t max_connections)>;
 // Called on the main lcore once a second while running.
 using SecondFn = std::function<void(const Second&)>;
+// Called once the loops have stopped, before --linger and the port's close
+// (the summary goes out here, so a watcher sees it while the port lingers).
+using StoppedFn = std::function<void(const RuntimeResult&)>;
 
 // The options every DPDK command takes, for its options table.
 const std::vector<OptionSpec>& runtime_options();
@@ -105,6 +109,6 @@ void runtime_settings_from(const Options& o, RuntimeSettings* s);
 
 // Runs until stopped; prints nothing itself but errors to `err`.
 RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, const SecondFn& each_second,
-                          std::ostream& err);
+                          std::ostream& err, const StoppedFn& on_stopped = {});
 
 }  // namespace twstack::app

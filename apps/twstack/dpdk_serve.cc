@@ -114,9 +114,9 @@ int run_serve(const Options& o, std::ostream& out, std::ostream& err) {
     out << ", closer " << closer_name(ss.closer) << ", " << rs.queues << (rs.queues == 1 ? " queue" : " queues")
         << "\n" << std::flush;
   }
-  RuntimeResult r = run_runtime(rs, make, [&](const Second& s) { print_second(out, json, s); }, err);
-  if (!r.error.empty() && r.app.empty()) return r.exit_code;
-  print_summary(out, json, "serve", r);
+  RuntimeResult r = run_runtime(
+      rs, make, [&](const Second& s) { print_second(out, json, s); }, err,
+      [&](const RuntimeResult& res) { print_summary(out, json, "serve", res), out << std::flush; });
   return r.exit_code;
 }
 

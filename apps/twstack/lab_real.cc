@@ -140,7 +140,7 @@ std::vector<std::string> churn_argv(const LabScenario& s, const std::string& bin
                                 "--rate", std::to_string(s.rate), "--closer", closer_name(s.closer),
                                 "--requests-per-conn", std::to_string(s.requests_per_conn), "--start-after",
                                 std::to_string(kStartAfterS), "--duration", std::to_string(s.duration_s + kStartAfterS),
-                                "--json", "--seed", "1", "--link-timeout", "30"};
+                                "--json", "--seed", "1", "--link-timeout", "30", "--linger", "5"};
   for (std::uint16_t p : s.server_ports) a.insert(a.end(), {"--connect", "10.9.0.2:" + std::to_string(p)});
   if (!lc.empty()) a.insert(a.end(), {"--lcores", lc});
   for (std::string& x : sets(s.both_sets, s.client_sets)) a.push_back(std::move(x));
@@ -180,15 +180,23 @@ std::optional<std::string> run_pair(const LabScenario& s, const std::string& bin
   Child churn(churn_argv(s, bin, sock, lc_churn), *log, &error);
   if (!churn.running()) return error;
   const auto t0 = Clock::now();
-  bool churn_open = true, serve_open = true, stopped = false;
+  bool churn_open = true, serve_open = true, stopped = false, lingered = false;
   while (churn_open || serve_open) {
     pollfd p[2] = {{churn.fd(), POLLIN, 0}, {serve.fd(), POLLIN, 0}};
     ::poll(p, 2, 200);
     if (churn_open && (p[0].revents & (POLLIN | POLLHUP)) != 0) churn_open = churn.read(churn_out);
     if (serve_open && (p[1].revents & (POLLIN | POLLHUP)) != 0) serve_open = serve.read(serve_out);
-    if (!churn_open && !stopped) {
-      serve.signal(SIGINT);  // the server's summary describes the same moment as the churn's
+    // The churn's summary comes while its port lingers unpolled (--linger):
+    // stop the server now, so neither side is polling when the other goes
+    // (see RuntimeSettings::linger), and its summary describes the same moment.
+    const bool churn_done = !churn_out->empty() && churn_out->back().second.find("\"summary\":true") != std::string::npos;
+    if ((churn_done || !churn_open) && !stopped) {
+      serve.signal(SIGINT);
       stopped = true;
+    }
+    if (stopped && !serve_open && !lingered) {
+      churn.signal(SIGINT);  // the server is gone: the churn's linger has done its job
+      lingered = true;
     }
     if (progress) progress(std::chrono::duration<double>(Clock::now() - t0).count());
     if (Clock::now() - t0 > std::chrono::seconds(s.duration_s + 90)) return "the processes did not finish (see " + *log + ")";

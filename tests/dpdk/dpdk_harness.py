@@ -86,6 +86,7 @@ class Twstack:
     def wait(self, timeout=60):
         try:
             out, err = self.p.communicate(timeout=timeout)
+            out = "".join(getattr(self, "early", [])) + out
         except subprocess.TimeoutExpired:
             self.p.kill()
             out, err = self.p.communicate()
@@ -97,6 +98,19 @@ class Twstack:
                 skip("the EAL cannot start here: " + err.strip().splitlines()[-1])
             raise AssertionError(f"{' '.join(self.cmd)} exited {self.p.returncode}:\n{out}\n{err}")
         return self.lines[-1]
+
+    def wait_summary(self, timeout=60):
+        """Reads stdout until the summary line (printed before --linger), without waiting for the exit."""
+        end = time.time() + timeout
+        self.early = []
+        while time.time() < end:
+            line = self.p.stdout.readline()
+            if not line:
+                return
+            self.early.append(line)
+            if line.startswith("{") and json.loads(line).get("summary"):
+                return
+        raise AssertionError(f"{' '.join(self.cmd)}: no summary in {timeout} s")
 
     def stop(self):
         if self.p.poll() is None:

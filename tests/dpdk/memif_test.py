@@ -39,20 +39,32 @@ def pcap_frames(path):
     return n
 
 
-def pair(binary, sock, closer, churn_args, serve_secs, serve_args=()):
+def pair(binary, sock, closer, churn_args, serve_args=()):
     if os.path.exists(sock):
         os.unlink(sock)
+    # The server runs until stopped; the churn lingers after its summary, port
+    # open and unpolled, while finish() stops the server: DPDK 22.11's memif
+    # crashes a poller whose peer disconnects (RuntimeSettings::linger).
     serve = Twstack(binary, ["serve", "--port", f"memif:server:{sock}", "--ip", "10.88.0.2/24", "--listen", "80",
-                             "--closer", closer, "--duration", str(serve_secs), *SMALL, *serve_args])
+                             "--closer", closer, *SMALL, *serve_args])
     for _ in range(400):  # a memif client fails at start without the server's (abstract) socket
         with open("/proc/net/unix") as f:
             if any(l.rstrip().endswith((" @" + sock, " " + sock)) for l in f):
                 break
         time.sleep(0.05)
     churn = Twstack(binary, ["churn", "--port", f"memif:client:{sock}", "--ip", "10.88.0.1/24",
-                             "--connect", "10.88.0.2:80", "--closer", closer, "--start-after", "0.5", *SMALL,
+                             "--connect", "10.88.0.2:80", "--closer", closer, "--start-after", "0.5", "--linger", "3", *SMALL,
                              "--set", "net.ipv4.ip_local_port_range=1024 65535", *churn_args])
     return serve, churn
+
+
+def finish(serve, churn):
+    """The churn's summary, then the server's stop, then both exits."""
+    churn.wait_summary()
+    serve.stop()
+    s = serve.wait(timeout=30)
+    churn.stop()  # ends its linger: the server is gone
+    return churn.wait(timeout=30), s
 
 
 def main():
@@ -61,7 +73,7 @@ def main():
     binary = os.path.abspath(sys.argv[1])
     sock = f"/tmp/twstack-memif-test-{os.getpid()}.sock"
 
-    serve, churn = pair(binary, sock, "server", ["--rate", "0", "--inflight", "32", "--duration", "4"], 6)
+    serve, churn = pair(binary, sock, "server", ["--rate", "0", "--inflight", "32", "--duration", "4"])
     st = None
     for _ in range(50):  # the commands appear once the server's port is up
         time.sleep(0.1)
@@ -79,8 +91,7 @@ def main():
     if shutil.which("dpdk-telemetry.py"):  # DPDK's own client (Debian's dpdk-dev) reads the same commands
         r = run(["dpdk-telemetry.py", "-f", f"twstack-{serve.pid()}"], input="/twstack/gauges\n")
         expect('"/twstack/gauges": {"estab"' in r.stdout, "dpdk-telemetry.py reads /twstack/gauges")
-    c = churn.wait(timeout=30)
-    s = serve.wait(timeout=30)
+    c, s = finish(serve, churn)
     expect(c["failed"] == 0 and c["broken"] == 0 and c["bad_responses"] == 0,
            f"flat out, server closing: no failures ({c['failed']} failed, {c['broken']} broken)")
     expect(c["completed"] > 1000, f"flat out: {c['completed']} connections completed ({c['cps']:.0f} CPS here)")
@@ -94,9 +105,8 @@ def main():
     expect(c["counters"].get("TcpExtTW", 0) <= 32, f"... none on the client but the stop's ({c['counters'].get('TcpExtTW', 0)})")
 
     cap = f"/tmp/twstack-memif-test-{os.getpid()}.pcap"
-    serve, churn = pair(binary, sock, "client", ["--rate", "1000", "--duration", "3"], 5, ["--capture", cap])
-    c = churn.wait(timeout=30)
-    s = serve.wait(timeout=30)
+    serve, churn = pair(binary, sock, "client", ["--rate", "1000", "--duration", "3"], ["--capture", cap])
+    c, s = finish(serve, churn)
     # Attempt k at k/1000 s: 2500 in 2.5 s; the stop may catch the last few in flight.
     expect(c["attempts"] == 2500 and c["failed"] == 0 and c["completed"] >= 2400,
            f"1000/s for 2.5 s, client closing: {c['attempts']} attempts, {c['completed']} completed, no failure")
