@@ -134,15 +134,18 @@ class Parser {
     for (;;) {
       out->items.emplace_back();
       if (!value(&out->items.back(), depth + 1)) return false;
-      ws();
-      if (i_ < s_.size() && s_[i_] == ',') {
-        ++i_;
-        continue;
-      }
-      if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
-      why_ = "expected , or ]";
-      return false;
+      if (const int more = after_item(']'); more <= 0) return more == 0;
     }
+  }
+
+  // After a member or element: 1 if ',' says another follows, 0 when
+  // `close` ends the container, -1 (and why_) otherwise.
+  int after_item(char close) {
+    ws();
+    if (i_ < s_.size() && s_[i_] == ',') return ++i_, 1;
+    if (i_ < s_.size() && s_[i_] == close) return ++i_, 0;
+    why_ = std::string("expected , or ") + close;
+    return -1;
   }
 
   bool object(JsonValue* out, int depth) {
@@ -166,14 +169,7 @@ class Parser {
       out->keys.push_back(std::move(key));
       out->items.emplace_back();
       if (!value(&out->items.back(), depth + 1)) return false;
-      ws();
-      if (i_ < s_.size() && s_[i_] == ',') {
-        ++i_;
-        continue;
-      }
-      if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
-      why_ = "expected , or }";
-      return false;
+      if (const int more = after_item('}'); more <= 0) return more == 0;
     }
   }
 
