@@ -19,7 +19,7 @@
 namespace twstack::ports {
 namespace {
 
-using flow::FourTuple;
+using wire::FourTuple;
 using wire::Ipv4Addr;
 
 const Ipv4Addr kLocal = Ipv4Addr::from_octets(10, 0, 0, 1);

@@ -133,7 +133,7 @@ std::uint16_t reply_queue(const std::vector<std::uint16_t>& reta, std::uint16_t 
   return ports::reta_queue(reta, ports::toeplitz_ipv4_tcp(ports::kDefaultRssKey, kRemote, kLocal, kRemotePort, port));
 }
 
-flow::FourTuple tuple(std::uint16_t port) { return flow::FourTuple{kLocal, kRemote, port, kRemotePort}; }
+wire::FourTuple tuple(std::uint16_t port) { return wire::FourTuple{kLocal, kRemote, port, kRemotePort}; }
 
 // One allocator per queue, the fill, then the timed connects.
 class Run {
@@ -194,7 +194,7 @@ class Run {
   // One connect from queue i % queues (timed), then one release (untimed).
   std::uint64_t step(std::uint64_t i, Level* lv) {
     auto q = static_cast<std::uint16_t>(i % s_.queues);
-    auto check = [this](const flow::FourTuple& t, ports::PortOrigin) {
+    auto check = [this](const wire::FourTuple& t, ports::PortOrigin) {
       return held_[t.lport] != 0 ? ports::TupleState::kTaken : ports::TupleState::kFree;
     };
     Instant now{static_cast<std::int64_t>(i) * 1000};  // 1 ms apart: the 10 s time seed moves

@@ -55,8 +55,10 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       wheel_(0),
       pool_(opt.buffer_chunks),
       arp_(opt.arp_cache_size),
-      out_(ifc_, opt.tx_frames, opt.arp_queue, arp_, ctr_),
-      env_{opt_.tcp, ctr_, wheel_, pool_, out_, key_from(opt.secret)},
+      frames_(opt.tx_frames, kFrameSize),
+      segs_(frames_, kTcpOffset),
+      out_(ifc_, frames_, opt.arp_queue, arp_, ctr_),
+      env_{opt_.tcp, ctr_, wheel_, pool_, segs_, key_from(opt.secret)},
       table_(opt.max_connections, opt.secret * 0xff51afd7ed558ccdULL),
       tcbs_(std::make_unique<tcp::Tcb[]>(opt.max_connections)),
       free_tcbs_(std::make_unique<std::uint32_t[]>(opt.max_connections)),
@@ -124,7 +126,7 @@ void QueueEngine::unreachable(std::span<const std::uint8_t> frame) {
   auto ip = wire::Ipv4View::parse(frame.subspan(wire::kEthHeaderLen), false);
   if (!ip.ok() || ip->protocol() != wire::kProtoTcp || ip->payload().size() < 4) return;
   const std::uint8_t* th = ip->payload().data();
-  flow::FourTuple t{ip->src(), ip->dst(), load_be16(th), load_be16(th + 2)};
+  wire::FourTuple t{ip->src(), ip->dst(), load_be16(th), load_be16(th + 2)};
   tcp::Tcb* c = table_.find(t);
   if (c == nullptr || !in_state(c->state, tcp::State::kSynSent | tcp::State::kSynReceived)) return;
   tcp::enter_closed(env_, *c, Errc::kHostUnreach);
@@ -158,6 +160,14 @@ void QueueEngine::flush() {
       break;
     }
   }
+}
+
+// What tcp/ queued becomes frames: checksum, IPv4 and Ethernet headers,
+// then ready to send or parked for ARP.
+void QueueEngine::send_segments() {
+  segs_.drain([this](std::uint8_t* tcp, std::uint16_t len, const wire::FourTuple& t) {
+    out_.finish_tcp(tcp, len, t);
+  });
 }
 
 // After every call into the state machine: move the connection between

@@ -81,6 +81,7 @@ class QueueEngine {
   void poll(Instant now);
   template <class F>
   std::size_t drain_tx(F&& f) {
+    send_segments();
     return out_.drain(f);
   }
   // Milliseconds until a timer is due (bounded lookahead), for an idle loop.
@@ -141,25 +142,26 @@ class QueueEngine {
   void rx_ipv4(std::span<const std::uint8_t> payload);
   void rx_icmp(std::span<const std::uint8_t> icmp, wire::Ipv4Addr src, wire::Ipv4Addr dst);
   void rx_tcp(std::span<const std::uint8_t> seg, wire::Ipv4Addr src, wire::Ipv4Addr dst);
-  void rx_listen(Listener& l, const flow::FourTuple& t, tcp::Segment& s,
+  void rx_listen(Listener& l, const wire::FourTuple& t, wire::Segment& s,
                  std::optional<Seq> isn = std::nullopt);
-  bool accept_queue_full(const tcp::Tcb& c, const tcp::Segment& s);
+  bool accept_queue_full(const tcp::Tcb& c, const wire::Segment& s);
 
   // engine_tw.cc
   void to_time_wait(tcp::Tcb& c, bool fin_wait2, std::int64_t timeout_us);
-  void rx_time_wait(tw::Handle h, const flow::FourTuple& t, tcp::Segment& s);
+  void rx_time_wait(tw::Handle h, const wire::FourTuple& t, wire::Segment& s);
   void send_tw_ack(tw::Handle h);
   void kill_tw(tw::Handle h);
   bool expire_tw();
-  ports::TupleState tuple_state(const flow::FourTuple& t, ports::PortOrigin origin) const;
-  tcp::Succession take_over(const flow::FourTuple& t);
-  Errc connect_bound_port(const flow::FourTuple& t, std::optional<tcp::Succession>* from);
+  ports::TupleState tuple_state(const wire::FourTuple& t, ports::PortOrigin origin) const;
+  tcp::Succession take_over(const wire::FourTuple& t);
+  Errc connect_bound_port(const wire::FourTuple& t, std::optional<tcp::Succession>* from);
 
   // engine.cc
   void set_now(Instant now);
   bool run_timers();
   void unreachable(std::span<const std::uint8_t> frame);
   void flush();
+  void send_segments();
   void touched(tcp::Tcb& c);
   tcp::Tcb* alloc_tcb();
   void free_tcb(tcp::Tcb& c);
@@ -176,6 +178,8 @@ class QueueEngine {
   bool caught_up_ = false;    // nothing was left due at env_.now (set_now)
   tcp::ChunkPool pool_;
   ArpCache arp_;
+  FramePool frames_;          // TX frames, shared by TCP's segments and IpOutput's
+  tcp::SegmentQueue segs_;    // segments tcp/ asked to send, not yet framed
   IpOutput out_;
   tcp::Env env_;
   flow::ConnTable table_;

@@ -13,10 +13,10 @@ Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, 
     return Errc::kAddrNotAvail;  // as bind() to an address not ours
   }
   if (nfree_tcbs_ == 0) return Errc::kNoBufs;
-  flow::FourTuple t{src, dst, sport, dport};
+  wire::FourTuple t{src, dst, sport, dport};
   std::optional<tcp::Succession> from;
   if (sport == 0) {
-    auto check = [this](const flow::FourTuple& cand, ports::PortOrigin origin) {
+    auto check = [this](const wire::FourTuple& cand, ports::PortOrigin origin) {
       return tuple_state(cand, origin);
     };
     ports::ConnectResult r = ports_.connect(src, dst, dport, env_.now, check);

@@ -99,7 +99,7 @@ void QueueEngine::rx_tcp(std::span<const std::uint8_t> bytes, wire::Ipv4Addr src
     ctr_.inc(Counter::TcpInErrs);
     return;
   }
-  tcp::Segment s;
+  wire::Segment s;
   if (wire::parse_tcp_options(th->options(), &s.opt) != wire::ParseError::kOk) {
     ctr_.inc(Counter::TwstackTcpBadOptions);
     ctr_.inc(Counter::TcpInErrs);
@@ -111,7 +111,7 @@ void QueueEngine::rx_tcp(std::span<const std::uint8_t> bytes, wire::Ipv4Addr src
   s.wnd = th->window();
   s.data = th->payload().data();
   s.len = static_cast<std::uint32_t>(th->payload().size());
-  flow::FourTuple t{dst, src, th->dst_port(), th->src_port()};
+  wire::FourTuple t{dst, src, th->dst_port(), th->src_port()};
 
   if (tcp::Tcb* c = table_.find(t)) {
     if (accept_queue_full(*c, s)) return;
@@ -127,7 +127,7 @@ void QueueEngine::rx_tcp(std::span<const std::uint8_t> bytes, wire::Ipv4Addr src
 
 // Linux tcp_check_req: when the accept queue is full the final ACK of the
 // handshake is dropped (ListenOverflows); the SYN-ACK will be resent.
-bool QueueEngine::accept_queue_full(const tcp::Tcb& c, const tcp::Segment& s) {
+bool QueueEngine::accept_queue_full(const tcp::Tcb& c, const wire::Segment& s) {
   if (!c.in_syn_queue || !s.has(wire::kAck) || s.has(wire::kRst | wire::kSyn)) return false;
   const Listener& l = listeners_[c.listener - 1];
   if (l.queue.size() < l.backlog) return false;
@@ -137,7 +137,7 @@ bool QueueEngine::accept_queue_full(const tcp::Tcb& c, const tcp::Segment& s) {
 }
 
 // RFC 9293 §3.10.7.2, LISTEN STATE.
-void QueueEngine::rx_listen(Listener& l, const flow::FourTuple& t, tcp::Segment& s,
+void QueueEngine::rx_listen(Listener& l, const wire::FourTuple& t, wire::Segment& s,
                             std::optional<Seq> isn) {
   if (s.has(wire::kRst)) return;  // first: ignore a reset
   if (s.has(wire::kAck)) {        // second: any ACK gets <SEQ=SEG.ACK><CTL=RST>

@@ -57,7 +57,7 @@ void QueueEngine::to_time_wait(tcp::Tcb& c, bool fin_wait2, std::int64_t timeout
   tcp::enter_closed(env_, c, Errc::kOk);
 }
 
-void QueueEngine::rx_time_wait(tw::Handle h, const flow::FourTuple& t, tcp::Segment& s) {
+void QueueEngine::rx_time_wait(tw::Handle h, const wire::FourTuple& t, wire::Segment& s) {
   const bool was_fin_wait2 = tw_.fin_wait2(h);
   const tw::Verdict v = tw::on_segment(tw_, h, s, tw_policy_, env_.now_ms(), ctr_, oow_);
   switch (v.action) {
@@ -92,7 +92,7 @@ void QueueEngine::rx_time_wait(tw::Handle h, const flow::FourTuple& t, tcp::Segm
 // tcp_v4_timewait_ack: seq = tw_snd_nxt, ack = tw_rcv_nxt, the stored window,
 // TSval from the tuple's offset and TSecr = tw_ts_recent.
 void QueueEngine::send_tw_ack(tw::Handle h) {
-  const flow::FourTuple t = tw_.tuple(h);
+  const wire::FourTuple t = tw_.tuple(h);
   const std::uint32_t tsval = static_cast<std::uint32_t>(env_.now_ms()) + tcp::ts_offset_for(env_, t);
   tcp::send_ack_for(env_, t, tw_.snd_nxt(h), tw_.rcv_nxt(h), tw_.window(h), tsval,
                     tw_.has_ts(h) ? tw_.ts_recent(h) : 0);
@@ -115,7 +115,7 @@ bool QueueEngine::expire_tw() {
 // The uniqueness check connect() gives the port allocator (Linux
 // __inet_check_established): a connection's tuple is taken; a TIME_WAIT
 // entry's is taken over if tcp_twsk_unique allows it.
-ports::TupleState QueueEngine::tuple_state(const flow::FourTuple& t, ports::PortOrigin origin) const {
+ports::TupleState QueueEngine::tuple_state(const wire::FourTuple& t, ports::PortOrigin origin) const {
   if (table_.contains(t)) return ports::TupleState::kTaken;
   const tw::Handle h = tw_.find(t);
   if (!h) return ports::TupleState::kFree;
@@ -129,7 +129,7 @@ ports::TupleState QueueEngine::tuple_state(const flow::FourTuple& t, ports::Port
 
 // tcp_twsk_unique's seeding, then the entry is unhashed; the new connection
 // inherits its hold on the port. TWRecycled counts both paths (§5, §11).
-tcp::Succession QueueEngine::take_over(const flow::FourTuple& t) {
+tcp::Succession QueueEngine::take_over(const wire::FourTuple& t) {
   const tw::Handle h = tw_.find(t);
   tcp::Succession s;
   s.iss = tw::successor_isn(tw_.snd_nxt(h));
@@ -145,7 +145,7 @@ tcp::Succession QueueEngine::take_over(const flow::FourTuple& t) {
 // conflicts at bind() unless its socket had SO_REUSEADDR too (EADDRINUSE);
 // then connect() takes it over if it saw timestamps, whatever tcp_tw_reuse
 // says (twp == NULL), and fails with EADDRNOTAVAIL if not.
-Errc QueueEngine::connect_bound_port(const flow::FourTuple& t, std::optional<tcp::Succession>* from) {
+Errc QueueEngine::connect_bound_port(const wire::FourTuple& t, std::optional<tcp::Succession>* from) {
   if (table_.contains(t)) return Errc::kAddrNotAvail;
   if (const tw::Handle h = tw_.find(t)) {
     if (!tw_.bound(h)) return Errc::kAddrInUse;

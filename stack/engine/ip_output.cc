@@ -6,32 +6,20 @@
 
 namespace twstack::engine {
 
-IpOutput::IpOutput(const Interface& ifc, std::uint32_t frames, std::uint32_t arp_queue,
-                   ArpCache& arp, Counters& ctr)
+IpOutput::IpOutput(const Interface& ifc, FramePool& pool, std::uint32_t arp_queue, ArpCache& arp,
+                   Counters& ctr)
     : ifc_(ifc),
+      pool_(pool),
       arp_(arp),
       ctr_(ctr),
-      mem_(std::make_unique_for_overwrite<std::uint8_t[]>(std::size_t{frames} * kFrameSize)),
-      free_(std::make_unique<std::uint32_t[]>(frames)),
-      ready_(std::make_unique<Ready[]>(frames)),
+      ready_(std::make_unique<Ready[]>(pool.total())),
       parked_(std::make_unique<Parked[]>(arp_queue)),
-      total_(frames),
-      nfree_(frames),
-      parked_cap_(arp_queue) {
-  for (std::uint32_t i = 0; i < frames; ++i) free_[i] = frames - 1 - i;
-}
+      parked_cap_(arp_queue) {}
 
 std::uint8_t* IpOutput::alloc() {
-  if (nfree_ == 0) {
-    ctr_.inc(Counter::TwstackTxPoolExhausted);
-    return nullptr;
-  }
-  return frame(free_[--nfree_]);
-}
-
-std::uint8_t* IpOutput::begin_tcp() {
-  std::uint8_t* f = alloc();
-  return f == nullptr ? nullptr : f + kTcpOffset;
+  std::uint8_t* f = pool_.alloc();
+  if (f == nullptr) ctr_.inc(Counter::TwstackTxPoolExhausted);
+  return f;
 }
 
 std::uint8_t* IpOutput::begin_frame() { return alloc(); }
@@ -40,7 +28,7 @@ void IpOutput::push_frame(std::uint8_t* f, std::uint16_t len) {
   ready_[ready_count_++] = Ready{index_of(f), len};
 }
 
-void IpOutput::finish_tcp(std::uint8_t* tcp, std::uint16_t tcp_len, const flow::FourTuple& t) {
+void IpOutput::finish_tcp(std::uint8_t* tcp, std::uint16_t tcp_len, const wire::FourTuple& t) {
   if (!ifc_.caps.tx_checksum_offload) {
     wire::finish_tcp_checksum(tcp, tcp_len, t.laddr, t.raddr);
   }
@@ -76,7 +64,7 @@ void IpOutput::route(std::uint32_t idx, std::uint16_t len, wire::Ipv4Addr dst) {
   // destination; here one shared bounded queue.
   if (parked_count_ == parked_cap_) {
     ctr_.inc(Counter::TwstackArpQueueDrops);
-    free_[nfree_++] = idx;
+    pool_.release(f);
   } else {
     parked_[parked_count_++] = Parked{idx, len, hop, now_ms};
   }

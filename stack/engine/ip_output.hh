@@ -1,10 +1,11 @@
 // The transmit side below TCP: a preallocated pool of frame buffers, IPv4
 // and Ethernet headers, and frames parked while ARP resolves their next hop.
 //
-// TCP asks for a frame, writes its segment at the TCP offset and hands it
-// back; frames then wait in the ready queue until the driver drains them in
-// a burst. Nothing is allocated after construction; an empty pool is a
-// counted drop (TCP recovers it like any loss).
+// TCP's segments arrive already written at the TCP offset of a frame from
+// the shared pool (tcp::SegmentQueue); this adds the lower headers in place,
+// and frames then wait in the ready queue until the driver drains them in a
+// burst. Nothing is allocated after construction; an empty pool is a counted
+// drop (TCP recovers it like any loss).
 #pragma once
 
 #include <cstdint>
@@ -12,10 +13,11 @@
 #include <span>
 
 #include "stack/base/counters.hh"
+#include "stack/base/frame_pool.hh"
 #include "stack/base/time.hh"
 #include "stack/engine/arp_cache.hh"
 #include "stack/engine/interface.hh"
-#include "stack/flow/four_tuple.hh"
+#include "stack/wire/four_tuple.hh"
 
 namespace twstack::engine {
 
@@ -24,17 +26,15 @@ inline constexpr std::uint32_t kTcpOffset = 14 + 20;  // Ethernet + IPv4 without
 
 class IpOutput {
  public:
-  IpOutput(const Interface& ifc, std::uint32_t frames, std::uint32_t arp_queue, ArpCache& arp,
+  IpOutput(const Interface& ifc, FramePool& pool, std::uint32_t arp_queue, ArpCache& arp,
            Counters& ctr);
 
   void set_now(Instant now) { now_ = now; }
 
-  // A frame for a TCP segment: returns where the TCP header goes, with room
-  // for 60 bytes of header and an MSS of payload; nullptr if the pool is empty.
-  std::uint8_t* begin_tcp();
-  // Adds the IPv4 and Ethernet headers and the TCP checksum, then queues the
-  // frame (or parks it until ARP answers).
-  void finish_tcp(std::uint8_t* tcp, std::uint16_t tcp_len, const flow::FourTuple& t);
+  // A TCP segment written at kTcpOffset of a pool frame: adds the TCP
+  // checksum and the IPv4 and Ethernet headers, then queues the frame (or
+  // parks it until ARP answers).
+  void finish_tcp(std::uint8_t* tcp, std::uint16_t tcp_len, const wire::FourTuple& t);
 
   // Raw frames (ARP, ICMP): a whole buffer, and its completed length.
   std::uint8_t* begin_frame();
@@ -56,7 +56,7 @@ class IpOutput {
       if (now_ms - p.since_ms >= kArpGiveUpMs) {
         ctr_.inc(Counter::TwstackArpQueueDrops);
         gave_up(std::span<const std::uint8_t>(frame(p.idx), p.len));
-        free_[nfree_++] = p.idx;
+        pool_.release(frame(p.idx));
       } else {
         if (arp_.should_request(p.next_hop, now_ms)) send_arp_request(p.next_hop);
         parked_[keep++] = p;
@@ -74,15 +74,15 @@ class IpOutput {
     for (std::size_t i = 0; i < n; ++i) {
       const Ready& r = ready_[i];
       f(std::span<const std::uint8_t>(frame(r.idx), r.len));
-      free_[nfree_++] = r.idx;
+      pool_.release(frame(r.idx));
     }
     ready_count_ = 0;
     return n;
   }
 
   std::size_t ready() const { return ready_count_; }
-  std::uint32_t free_frames() const { return nfree_; }
-  std::uint32_t total_frames() const { return total_; }
+  std::uint32_t free_frames() const { return pool_.available(); }
+  std::uint32_t total_frames() const { return pool_.total(); }
 
  private:
   struct Ready {
@@ -96,24 +96,19 @@ class IpOutput {
     std::int64_t since_ms;
   };
 
-  std::uint8_t* frame(std::uint32_t idx) const { return mem_.get() + std::size_t{idx} * kFrameSize; }
-  std::uint32_t index_of(const std::uint8_t* p) const {
-    return static_cast<std::uint32_t>((p - mem_.get()) / kFrameSize);
-  }
+  std::uint8_t* frame(std::uint32_t idx) const { return pool_.at(idx); }
+  std::uint32_t index_of(const std::uint8_t* p) const { return pool_.index_of(p); }
   std::uint8_t* alloc();
   void route(std::uint32_t idx, std::uint16_t len, wire::Ipv4Addr dst);
   void send_arp_request(wire::Ipv4Addr ip);
 
   const Interface& ifc_;
+  FramePool& pool_;
   ArpCache& arp_;
   Counters& ctr_;
   Instant now_{};
-  std::unique_ptr<std::uint8_t[]> mem_;
-  std::unique_ptr<std::uint32_t[]> free_;
   std::unique_ptr<Ready[]> ready_;
   std::unique_ptr<Parked[]> parked_;
-  std::uint32_t total_;
-  std::uint32_t nfree_;
   std::uint32_t ready_count_ = 0;
   std::uint32_t parked_cap_;
   std::uint32_t parked_count_ = 0;

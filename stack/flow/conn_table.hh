@@ -8,19 +8,19 @@
 #include <cstdint>
 #include <memory>
 
-#include "stack/flow/four_tuple.hh"
+#include "stack/wire/four_tuple.hh"
 #include "stack/tcp/tcb.hh"
 
 namespace twstack::flow {
 
 class ConnTable {
   struct KeyOf {
-    using type = FourTuple;
+    using type = wire::FourTuple;
     const type& operator()(const tcp::Tcb& c) const { return c.tuple; }
   };
   struct Hash {
     std::uint64_t seed;
-    std::size_t operator()(const FourTuple& t) const { return mix_tuple(t, seed); }
+    std::size_t operator()(const wire::FourTuple& t) const { return wire::mix_tuple(t, seed); }
   };
   using Set = boost::intrusive::unordered_set<
       tcp::Tcb,
@@ -35,11 +35,11 @@ class ConnTable {
         set_(Set::bucket_traits(buckets_.get(), nbuckets_), Hash{seed}) {}
   ~ConnTable() { set_.clear(); }
 
-  tcp::Tcb* find(const FourTuple& t) {
+  tcp::Tcb* find(const wire::FourTuple& t) {
     auto it = set_.find(t);
     return it == set_.end() ? nullptr : &*it;
   }
-  bool contains(const FourTuple& t) const { return set_.find(t) != set_.end(); }
+  bool contains(const wire::FourTuple& t) const { return set_.find(t) != set_.end(); }
   bool insert(tcp::Tcb& c) { return set_.insert(c).second; }
   void erase(tcp::Tcb& c) { set_.erase(set_.iterator_to(c)); }
   std::size_t size() const { return set_.size(); }

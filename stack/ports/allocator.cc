@@ -26,7 +26,7 @@ PortRange sane(PortRange r) {
 
 // One connect() in progress.
 struct PortAllocator::Attempt {
-  flow::FourTuple t;
+  wire::FourTuple t;
   std::uint32_t addr = 0;     // index of t.laddr
   std::uint32_t slot = kNone;  // destination slot
   std::uint32_t row = 0;       // RSS row
@@ -222,7 +222,7 @@ bool PortAllocator::linux_connect(Attempt& at, Instant now) {
 // offset = (table_perturb[index] + (port_offset >> 32)) % remaining, where
 // port_offset = secure_ipv4_port_ephemeral(saddr, daddr, dport): SipHash
 // under the per-engine secret, with the 10 s time seed.
-std::uint32_t PortAllocator::scan_start(const flow::FourTuple& t, Instant now, std::uint32_t* index) const {
+std::uint32_t PortAllocator::scan_start(const wire::FourTuple& t, Instant now, std::uint32_t* index) const {
   auto bucket = static_cast<std::uint32_t>(now.us / kShufflePeriod.us);
   std::uint64_t port_offset = siphash_4tuple(secret_, t.laddr.v, t.raddr.v, 0, t.rport, bucket);
   *index = port_offset & (kPerturbSize - 1);
@@ -234,7 +234,7 @@ std::uint32_t PortAllocator::linux_offset(wire::Ipv4Addr laddr, wire::Ipv4Addr r
                                           Instant now) const {
   if (mode_ != PortSelection::kLinux) return 0;
   std::uint32_t index = 0;
-  return scan_start(flow::FourTuple{laddr, raddr, 0, rport}, now, &index);
+  return scan_start(wire::FourTuple{laddr, raddr, 0, rport}, now, &index);
 }
 
 // The nearest avail position at or after start, cyclically, either parity.
@@ -293,7 +293,7 @@ ConnectResult PortAllocator::connect(wire::Ipv4Addr laddr, wire::Ipv4Addr raddr,
     ++stats_.connect_fails;
     return r;
   }
-  Attempt at{flow::FourTuple{laddr, raddr, 0, rport}, a, kNone, rss_row(laddr, raddr, rport), check};
+  Attempt at{wire::FourTuple{laddr, raddr, 0, rport}, a, kNone, rss_row(laddr, raddr, rport), check};
   const DestKey key{laddr.v, raddr.v, rport};
   at.slot = dest_.find(key);
   if (at.slot == kNone) at.slot = dest_.acquire(key, at.row);
@@ -330,7 +330,7 @@ void PortAllocator::finish_connect(Attempt& at, bool ok, ConnectResult* r) {
   if (r->rss_fallback) ++stats_.rss_unsteered;
 }
 
-void PortAllocator::release(const flow::FourTuple& t) {
+void PortAllocator::release(const wire::FourTuple& t) {
   std::uint32_t a = addr_index(t.laddr);
   if (a == kNone || !in_range(t.lport)) {
     ++stats_.release_unknown;
@@ -342,13 +342,13 @@ void PortAllocator::release(const flow::FourTuple& t) {
   eph_sub(a, pos);
 }
 
-bool PortAllocator::set_reusable(const flow::FourTuple& t, bool reusable) {
+bool PortAllocator::set_reusable(const wire::FourTuple& t, bool reusable) {
   if (addr_index(t.laddr) == kNone || !in_range(t.lport)) return false;
   std::uint32_t slot = dest_.find(DestKey{t.laddr.v, t.raddr.v, t.rport});
   return slot != kNone && dest_.set_reusable(slot, t.lport - low_, reusable);
 }
 
-bool PortAllocator::occupy(const flow::FourTuple& t) {
+bool PortAllocator::occupy(const wire::FourTuple& t) {
   std::uint32_t a = addr_index(t.laddr);
   if (a == kNone || !in_range(t.lport)) return false;
   std::uint32_t pos = t.lport - low_;

@@ -43,7 +43,7 @@
 #include "stack/base/errc.hh"
 #include "stack/base/siphash.hh"
 #include "stack/base/time.hh"
-#include "stack/flow/four_tuple.hh"
+#include "stack/wire/four_tuple.hh"
 #include "stack/ports/bits.hh"
 #include "stack/ports/dest_table.hh"
 #include "stack/ports/toeplitz.hh"
@@ -65,24 +65,24 @@ enum class TupleState : std::uint8_t {
 enum class PortOrigin : std::uint8_t { kEphemeral, kBound };
 
 // A non-owning reference to the check: any callable
-//   TupleState(const flow::FourTuple&, PortOrigin)
+//   TupleState(const wire::FourTuple&, PortOrigin)
 // It must outlive the call it is passed to (a lambda argument does).
 class TupleCheck {
  public:
   template <class F>
     requires(!std::is_same_v<std::remove_cvref_t<F>, TupleCheck> &&
-             std::is_invocable_r_v<TupleState, F&, const flow::FourTuple&, PortOrigin>)
+             std::is_invocable_r_v<TupleState, F&, const wire::FourTuple&, PortOrigin>)
   TupleCheck(F&& f)  // NOLINT(google-explicit-constructor): passed like a lambda
       : obj_(const_cast<void*>(static_cast<const void*>(&f))),
-        call_([](void* o, const flow::FourTuple& t, PortOrigin p) {
+        call_([](void* o, const wire::FourTuple& t, PortOrigin p) {
           return (*static_cast<std::remove_reference_t<F>*>(o))(t, p);
         }) {}
 
-  TupleState operator()(const flow::FourTuple& t, PortOrigin p) const { return call_(obj_, t, p); }
+  TupleState operator()(const wire::FourTuple& t, PortOrigin p) const { return call_(obj_, t, p); }
 
  private:
   void* obj_;
-  TupleState (*call_)(void*, const flow::FourTuple&, PortOrigin);
+  TupleState (*call_)(void*, const wire::FourTuple&, PortOrigin);
 };
 
 struct SocketOpts {
@@ -136,7 +136,7 @@ struct BindId {
 
 struct ConnectResult {
   Errc err = Errc::kOk;        // kAddrNotAvail when no tuple is free (or kInvalid, kBadHandle)
-  flow::FourTuple tuple{};
+  wire::FourTuple tuple{};
   bool took_over = false;      // a reusable TIME_WAIT tuple was taken over
   bool steered = false;        // replies hash to this engine's queue (RSS working)
   bool rss_fallback = false;   // RSS was given but this port is not steered
@@ -180,12 +180,12 @@ class PortAllocator {
   ConnectResult connect(wire::Ipv4Addr laddr, wire::Ipv4Addr raddr, std::uint16_t rport, Instant now,
                         TupleCheck check);
   // An ephemeral tuple stopped holding its port.
-  void release(const flow::FourTuple& t);
+  void release(const wire::FourTuple& t);
   // A held ephemeral tuple in TIME_WAIT may (or may no longer) be taken over.
-  bool set_reusable(const flow::FourTuple& t, bool reusable);
+  bool set_reusable(const wire::FourTuple& t, bool reusable);
   // Records an ephemeral tuple that connect() did not choose (state restored,
   // simulation). Returns false if it was already held.
-  bool occupy(const flow::FourTuple& t);
+  bool occupy(const wire::FourTuple& t);
 
   // ---- bind(), listen() and bound sockets ----
   // addr 0 is INADDR_ANY. Port 0 picks a port as inet_csk_find_open_port:
@@ -237,7 +237,7 @@ class PortAllocator {
   std::uint32_t rss_row(wire::Ipv4Addr laddr, wire::Ipv4Addr raddr, std::uint16_t rport) const;
   bool in_range(std::uint16_t port) const { return port >= low_ && std::uint32_t{port} - low_ < size_; }
   Verdict try_port(Attempt& at, std::uint32_t pos);
-  std::uint32_t scan_start(const flow::FourTuple& t, Instant now, std::uint32_t* index) const;
+  std::uint32_t scan_start(const wire::FourTuple& t, Instant now, std::uint32_t* index) const;
   bool linux_connect(Attempt& at, Instant now);
   bool uniform_connect(Attempt& at);
   std::uint32_t nearest_avail(std::uint32_t slot, std::uint32_t start) const;

@@ -223,7 +223,7 @@ ConnectResult PortAllocator::connect_bound(BindId id, wire::Ipv4Addr laddr, wire
     r.err = Errc::kAddrNotAvail;
   }
   if (r.err != Errc::kOk) return r;
-  r.tuple = flow::FourTuple{laddr, raddr, s->port, rport};
+  r.tuple = wire::FourTuple{laddr, raddr, s->port, rport};
   r.examined = 1;
   ++stats_.examined;
   TupleState st = check(r.tuple, PortOrigin::kBound);

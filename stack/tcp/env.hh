@@ -1,6 +1,6 @@
 // What the TCP state machine works with: parameters derived from the
 // configuration once, and the engine's services (counters, timers, buffer
-// pool, IP output). The state machine never reads a clock: `now` is set by
+// pool, the queue of segments to send). The state machine never reads a clock: `now` is set by
 // the engine at each entry point.
 #pragma once
 
@@ -10,11 +10,8 @@
 #include "stack/base/siphash.hh"
 #include "stack/base/time.hh"
 #include "stack/tcp/chunk_ring.hh"
+#include "stack/tcp/segment_queue.hh"
 #include "stack/timer/timer_wheel.hh"
-
-namespace twstack::engine {
-class IpOutput;
-}
 
 namespace twstack::tcp {
 
@@ -46,7 +43,7 @@ struct Env {
   Counters& ctr;
   timer::TimerWheel& wheel;
   ChunkPool& pool;
-  engine::IpOutput& out;
+  SegmentQueue& out;
   SipKey secret;
   Instant now{};
   // RFC 5961 §7 global challenge-ACK budget per second.

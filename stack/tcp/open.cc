@@ -19,13 +19,13 @@ std::uint32_t ts_offset_of(const Env& e, std::uint64_t tuple_hash) {
 // same 4-tuple always gets the same offset (Linux secure_tcp_seq and
 // secure_tcp_ts_off share one siphash since 6.18.17).
 void init_sequence(Env& e, Tcb& c) {
-  const flow::FourTuple& t = c.tuple;
+  const wire::FourTuple& t = c.tuple;
   std::uint64_t h = siphash_4tuple(e.secret, t.laddr.v, t.raddr.v, t.lport, t.rport);
   c.iss = Seq(static_cast<std::uint32_t>(h) + static_cast<std::uint32_t>(e.now.us / 4));
   c.ts_offset = ts_offset_of(e, h);  // the same hash as ts_offset_for(): computed once
 }
 
-void init_common(Env& e, Tcb& c, const flow::FourTuple& t) {
+void init_common(Env& e, Tcb& c, const wire::FourTuple& t) {
   c.tuple = t;
   c.snd.init(e.p.sndbuf);
   c.rcv.init(e.p.rcvbuf);
@@ -59,7 +59,7 @@ std::uint8_t rcv_wscale_for(const TcpParams& p) {
   return s;
 }
 
-std::uint32_t ts_offset_for(const Env& e, const flow::FourTuple& t) {
+std::uint32_t ts_offset_for(const Env& e, const wire::FourTuple& t) {
   if (e.p.timestamps != 1) return 0;
   return ts_offset_of(e, siphash_4tuple(e.secret, t.laddr.v, t.raddr.v, t.lport, t.rport));
 }
@@ -79,7 +79,7 @@ void negotiate(Env& e, Tcb& c, const Segment& syn) {
   init_congestion(c);
 }
 
-void open_active(Env& e, Tcb& c, const flow::FourTuple& t, const std::optional<Succession>& from) {
+void open_active(Env& e, Tcb& c, const wire::FourTuple& t, const std::optional<Succession>& from) {
   init_common(e, c, t);
   if (from) {
     // tcp_twsk_unique: write_seq = tw_snd_nxt + 65537; ts_recent and its
@@ -100,7 +100,7 @@ void open_active(Env& e, Tcb& c, const flow::FourTuple& t, const std::optional<S
   arm_rto(e, c);
 }
 
-void open_passive(Env& e, Tcb& c, const flow::FourTuple& t, const Segment& syn,
+void open_passive(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& syn,
                   std::optional<Seq> iss) {
   init_common(e, c, t);
   if (iss) {

@@ -2,7 +2,6 @@
 // Nagle and sender-side SWS avoidance, ACKs and resets.
 #include <algorithm>
 
-#include "stack/engine/ip_output.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -51,6 +50,13 @@ wire::TcpOptions segment_options(const Env& e, const Tcb& c, std::uint8_t flags)
   return o;
 }
 
+// A frame for one segment; an empty TX pool is a counted loss.
+std::uint8_t* begin_segment(Env& e) {
+  std::uint8_t* tcp = e.out.begin();
+  if (tcp == nullptr) e.ctr.inc(Counter::TwstackTxPoolExhausted);
+  return tcp;
+}
+
 }  // namespace
 
 std::uint32_t ts_now(const Env& e, const Tcb& c) {
@@ -60,8 +66,8 @@ std::uint32_t ts_now(const Env& e, const Tcb& c) {
 std::uint32_t payload_mss(const Tcb& c) { return c.mss - (c.ts_ok ? 12u : 0u); }
 
 bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
-  std::uint8_t* tcp = e.out.begin_tcp();
-  if (tcp == nullptr) return false;  // TX pool exhausted, counted there
+  std::uint8_t* tcp = begin_segment(e);
+  if (tcp == nullptr) return false;
   wire::TcpOptions o = segment_options(e, c, flags);
   std::uint8_t opts[40];
   std::size_t olen = wire::write_tcp_options(opts, o);
@@ -75,7 +81,7 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   f.window = win;
   std::size_t hl = wire::write_tcp_header(tcp, f, {opts, olen});
   if (len > 0) c.snd.read_at(e.pool, static_cast<std::uint32_t>(seq - c.snd_buf_seq), tcp + hl, len);
-  e.out.finish_tcp(tcp, static_cast<std::uint16_t>(hl + len), c.tuple);
+  e.out.push(tcp, static_cast<std::uint16_t>(hl + len), c.tuple);
   e.ctr.inc(Counter::TcpOutSegs);
   if (flags & wire::kRst) e.ctr.inc(Counter::TcpOutRsts);
   if (flags & wire::kAck) {
@@ -156,9 +162,9 @@ void output(Env& e, Tcb& c) {
 // tcp_v4_send_ack as tcp_v4_timewait_ack uses it: an ACK with no connection
 // behind it, its fields from a TIME_WAIT entry. The timestamp option is
 // present only when there is a TSecr to echo (Linux: tsecr != 0).
-void send_ack_for(Env& e, const flow::FourTuple& t, Seq seq, Seq ack, std::uint16_t window,
+void send_ack_for(Env& e, const wire::FourTuple& t, Seq seq, Seq ack, std::uint16_t window,
                   std::uint32_t tsval, std::uint32_t tsecr) {
-  std::uint8_t* tcp = e.out.begin_tcp();
+  std::uint8_t* tcp = begin_segment(e);
   if (tcp == nullptr) return;
   wire::TcpOptions o{};
   if (tsecr != 0) {
@@ -176,13 +182,13 @@ void send_ack_for(Env& e, const flow::FourTuple& t, Seq seq, Seq ack, std::uint1
   f.flags = wire::kAck;
   f.window = window;
   std::size_t hl = wire::write_tcp_header(tcp, f, {opts, olen});
-  e.out.finish_tcp(tcp, static_cast<std::uint16_t>(hl), t);
+  e.out.push(tcp, static_cast<std::uint16_t>(hl), t);
   e.ctr.inc(Counter::TcpOutSegs);
 }
 
-void send_reset_for(Env& e, const flow::FourTuple& t, const Segment& s) {
+void send_reset_for(Env& e, const wire::FourTuple& t, const Segment& s) {
   if (s.has(wire::kRst)) return;  // never answer a reset with a reset
-  std::uint8_t* tcp = e.out.begin_tcp();
+  std::uint8_t* tcp = begin_segment(e);
   if (tcp == nullptr) return;
   wire::TcpFields f{};
   f.src_port = t.lport;
@@ -196,7 +202,7 @@ void send_reset_for(Env& e, const flow::FourTuple& t, const Segment& s) {
     f.flags = wire::kRst | wire::kAck;
   }
   std::size_t hl = wire::write_tcp_header(tcp, f, {});
-  e.out.finish_tcp(tcp, static_cast<std::uint16_t>(hl), t);
+  e.out.push(tcp, static_cast<std::uint16_t>(hl), t);
   e.ctr.inc(Counter::TcpOutSegs);
   e.ctr.inc(Counter::TcpOutRsts);
 }

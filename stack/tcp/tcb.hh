@@ -12,7 +12,7 @@
 #include "stack/base/errc.hh"
 #include "stack/base/seq.hh"
 #include "stack/base/time.hh"
-#include "stack/flow/four_tuple.hh"
+#include "stack/wire/four_tuple.hh"
 #include "stack/tcp/assembler.hh"
 #include "stack/tcp/chunk_ring.hh"
 #include "stack/tcp/state.hh"
@@ -43,7 +43,7 @@ enum TimerTag : std::uint32_t {
 
 struct Tcb {
   // --- identity and state
-  flow::FourTuple tuple;
+  wire::FourTuple tuple;
   State state = State::kClosed;
   bool passive = false;     // created by a listener
   bool orphaned = false;    // the application has closed it

@@ -12,27 +12,12 @@
 
 #include "stack/tcp/env.hh"
 #include "stack/tcp/tcb.hh"
+#include "stack/wire/segment.hh"
 #include "stack/wire/tcp.hh"
-#include "stack/wire/tcp_options.hh"
 
 namespace twstack::tcp {
 
-// A parsed incoming segment. Input trims it to the receive window.
-struct Segment {
-  Seq seq;
-  Seq ack;
-  std::uint8_t flags = 0;
-  std::uint16_t wnd = 0;
-  const std::uint8_t* data = nullptr;
-  std::uint32_t len = 0;  // payload bytes
-  wire::TcpOptions opt{};
-
-  bool has(std::uint8_t f) const { return (flags & f) != 0; }
-  // Sequence space the segment occupies (RFC 9293 §3.4: SYN and FIN count).
-  std::uint32_t seg_len() const {
-    return len + (has(wire::kSyn) ? 1u : 0u) + (has(wire::kFin) ? 1u : 0u);
-  }
-};
+using wire::Segment;
 
 // --- opening (open.cc)
 // What a connection inherits from the TIME_WAIT entry it takes over
@@ -42,14 +27,14 @@ struct Succession {
   std::uint32_t ts_recent = 0;
   std::int64_t ts_recent_stamp_ms = 0;
 };
-void open_active(Env& e, Tcb& c, const flow::FourTuple& t,
+void open_active(Env& e, Tcb& c, const wire::FourTuple& t,
                  const std::optional<Succession>& from = std::nullopt);
 // Our window scale: one per engine, from twstack.rcvbuf (RFC 7323 §2.3).
 std::uint8_t rcv_wscale_for(const TcpParams& p);
 // The timestamp offset of a 4-tuple (keyed, as the ISN; 0 with tcp_timestamps=2).
-std::uint32_t ts_offset_for(const Env& e, const flow::FourTuple& t);
+std::uint32_t ts_offset_for(const Env& e, const wire::FourTuple& t);
 // `iss` set: the ISN a TIME-WAIT takeover dictates (see time_wait_syn_isn).
-void open_passive(Env& e, Tcb& c, const flow::FourTuple& t, const Segment& syn,
+void open_passive(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& syn,
                   std::optional<Seq> iss = std::nullopt);
 void negotiate(Env& e, Tcb& c, const Segment& syn);
 void handshake_done_rto(const Env& e, Tcb& c);
@@ -67,9 +52,9 @@ void output(Env& e, Tcb& c);
 bool wants_output(const Tcb& c);
 void send_ack(Env& e, Tcb& c);
 // RFC 9293 §3.10.7.1: the reply to a segment that has no connection.
-void send_reset_for(Env& e, const flow::FourTuple& t, const Segment& s);
+void send_reset_for(Env& e, const wire::FourTuple& t, const Segment& s);
 // An ACK for a 4-tuple with no connection (a TIME_WAIT entry's).
-void send_ack_for(Env& e, const flow::FourTuple& t, Seq seq, Seq ack, std::uint16_t window,
+void send_ack_for(Env& e, const wire::FourTuple& t, Seq seq, Seq ack, std::uint16_t window,
                   std::uint32_t tsval, std::uint32_t tsecr);
 
 // --- timers (timers.cc)

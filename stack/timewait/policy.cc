@@ -18,7 +18,7 @@ struct SegTs {
 };
 
 // tcp_paws_reject() with the timewait window of 0 (tcp_paws_check(rx_opt, 0)).
-SegTs check_paws(const TimeWaitTable& t, Handle h, const tcp::Segment& s, std::int64_t now_ms) {
+SegTs check_paws(const TimeWaitTable& t, Handle h, const wire::Segment& s, std::int64_t now_ms) {
   SegTs r;
   if (!t.has_ts(h) || !s.opt.has_timestamps) return r;
   r.saw = true;
@@ -41,13 +41,13 @@ bool in_window(Seq seq, Seq end_seq, Seq s_win, Seq e_win) {
 
 // Data and FIN segments without SYN are not part of an ACK loop and are
 // always answered (tcp_oow_rate_limited).
-bool ack_limited(const tcp::Segment& s, const TimeWaitTable& t, Handle h, const Policy& p,
+bool ack_limited(const wire::Segment& s, const TimeWaitTable& t, Handle h, const Policy& p,
                  std::int64_t now_ms, Counters& ctr, OowLimiter& oow, Counter skipped) {
   if (s.seg_len() != 0 && !s.has(wire::kSyn)) return false;
   return oow.limited(t.tuple(h), now_ms, p.invalid_ratelimit_ms, ctr, skipped);
 }
 
-Verdict oow_ack(const tcp::Segment& s, const TimeWaitTable& t, Handle h, const Policy& p,
+Verdict oow_ack(const wire::Segment& s, const TimeWaitTable& t, Handle h, const Policy& p,
                 std::int64_t now_ms, Counters& ctr, OowLimiter& oow, Counter skipped) {
   if (ack_limited(s, t, h, p, now_ms, ctr, oow, skipped)) return Verdict{};
   return Verdict{Action::kAck, false, {}};
@@ -55,7 +55,7 @@ Verdict oow_ack(const tcp::Segment& s, const TimeWaitTable& t, Handle h, const P
 
 // The FIN_WAIT2 substate (§3): "just repeat all the checks of
 // tcp_rcv_state_process()".
-Verdict fin_wait2(TimeWaitTable& t, Handle h, const tcp::Segment& s, const Policy& p,
+Verdict fin_wait2(TimeWaitTable& t, Handle h, const wire::Segment& s, const Policy& p,
                   std::int64_t now_ms, Counters& ctr, OowLimiter& oow) {
   const SegTs ts = check_paws(t, h, s, now_ms);
   const Seq rcv_nxt = t.rcv_nxt(h);
@@ -84,7 +84,7 @@ Verdict fin_wait2(TimeWaitTable& t, Handle h, const tcp::Segment& s, const Polic
 }
 
 // The TIME_WAIT substate (§3 steps 1-5).
-Verdict time_wait(TimeWaitTable& t, Handle h, const tcp::Segment& s, const Policy& p,
+Verdict time_wait(TimeWaitTable& t, Handle h, const wire::Segment& s, const Policy& p,
                   std::int64_t now_ms, Counters& ctr, OowLimiter& oow) {
   const SegTs ts = check_paws(t, h, s, now_ms);
   const Seq rcv_nxt = t.rcv_nxt(h);
@@ -123,7 +123,7 @@ Verdict time_wait(TimeWaitTable& t, Handle h, const tcp::Segment& s, const Polic
 OowLimiter::OowLimiter(std::uint64_t seed) : seed_(seed), slots_(std::make_unique<Slot[]>(kSlots)) {}
 
 std::uint32_t OowLimiter::slot_of(const FourTuple& t, std::uint32_t* key) const {
-  const std::uint64_t h = flow::mix_tuple(t, seed_);
+  const std::uint64_t h = wire::mix_tuple(t, seed_);
   *key = static_cast<std::uint32_t>(h >> 32) | 1u;  // never 0: 0 marks an empty slot
   return static_cast<std::uint32_t>(h % kSlots);
 }
@@ -156,7 +156,7 @@ std::int64_t ts_recent_stamp_ms(const TimeWaitTable& t, Handle h, std::int64_t n
   return t.entry_ms(h);
 }
 
-Verdict on_segment(TimeWaitTable& t, Handle h, const tcp::Segment& s, const Policy& p,
+Verdict on_segment(TimeWaitTable& t, Handle h, const wire::Segment& s, const Policy& p,
                    std::int64_t now_ms, Counters& ctr, OowLimiter& oow) {
   return t.fin_wait2(h) ? fin_wait2(t, h, s, p, now_ms, ctr, oow)
                         : time_wait(t, h, s, p, now_ms, ctr, oow);

@@ -75,7 +75,7 @@ class OowLimiter {
 };
 
 // tcp_timewait_state_process for one segment (both substates).
-Verdict on_segment(TimeWaitTable& t, Handle h, const tcp::Segment& s, const Policy& p,
+Verdict on_segment(TimeWaitTable& t, Handle h, const wire::Segment& s, const Policy& p,
                    std::int64_t now_ms, Counters& ctr, OowLimiter& oow);
 
 // tcp_twsk_unique: may connect() take the entry over? `bound_port`: the

@@ -55,7 +55,7 @@ std::int64_t TimeWaitTable::expiry_tick(std::uint32_t expiry) const {
 
 std::uint32_t TimeWaitTable::bucket_of(const FourTuple& t) const {
   // Lemire's multiply-shift range reduction: nbuckets_ need not be a power of two.
-  const std::uint64_t h = flow::mix_tuple(t, seed_) >> 32;
+  const std::uint64_t h = wire::mix_tuple(t, seed_) >> 32;
   return static_cast<std::uint32_t>((h * nbuckets_) >> 32);
 }
 

@@ -51,12 +51,12 @@
 
 #include "stack/base/seq.hh"
 #include "stack/base/time.hh"
-#include "stack/flow/four_tuple.hh"
+#include "stack/wire/four_tuple.hh"
 #include "stack/wire/ipv4.hh"
 
 namespace twstack::tw {
 
-using flow::FourTuple;
+using wire::FourTuple;
 
 struct TwEntryInit {
   FourTuple tuple;

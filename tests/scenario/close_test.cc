@@ -49,7 +49,7 @@ TEST(Close, ActiveCloserWaitsInTimeWaitForExactlyItsLength) {
   const std::size_t mark = sc.trace.size();
   const Seq fin_seq = sc.a().tcb(c.client)->snd_nxt;
   const Seq peer_fin_seq = sc.b().tcb(c.server)->snd_nxt;
-  const flow::FourTuple tuple = sc.tuple_of(0, c.client);
+  const wire::FourTuple tuple = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
   EXPECT_EQ(sc.a().state(c.client), State::kFinWait1);
   // tcp_fin_timeout (60 s) > the TIME-WAIT length: the orphan waits in
@@ -128,7 +128,7 @@ TEST(Close, PassiveCloserGoesThroughCloseWaitAndLastAck) {
 TEST(Close, SimultaneousCloseGoesThroughClosingOnBothSides) {
   Scenario sc(close_opts(), close_opts());  // zero delay: the FINs cross
   Conn c = sc.establish();
-  const flow::FourTuple tuple[2] = {sc.tuple_of(0, c.client), sc.tuple_of(1, c.server)};
+  const wire::FourTuple tuple[2] = {sc.tuple_of(0, c.client), sc.tuple_of(1, c.server)};
   const std::size_t mark = sc.trace.size();
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
   ASSERT_EQ(sc.b().close(c.server), Errc::kOk);
@@ -216,7 +216,7 @@ TEST(Close, HalfCloseKeepsReceivingInFinWait2) {
   Endpoint srv{1, c.server};
   sc.attach(cli);
   sc.attach(srv);
-  const flow::FourTuple tuple = sc.tuple_of(0, c.client);
+  const wire::FourTuple tuple = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().shutdown(c.client), Errc::kOk);
   ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kFinWait2; }, Duration::seconds(1)));
   EXPECT_TRUE(srv.peer_closed);
@@ -268,7 +268,7 @@ TEST(Close, LostFinIsRetransmittedAfterRto) {
   int fins = 0;
   sc.drop = [&](const Seg& s) { return s.from == 0 && s.has(wire::kFin) && ++fins == 1; };
   const std::int64_t rto = sc.a().tcb(c.client)->rto_us;
-  const flow::FourTuple tuple = sc.tuple_of(0, c.client);
+  const wire::FourTuple tuple = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
   ASSERT_TRUE(sc.run_until([&] { return sc.in_time_wait(0, tuple); }, Duration::seconds(10)));
   auto fin = [](const Seg& s) { return s.from == 0 && s.has(wire::kFin); };
@@ -301,7 +301,7 @@ TEST(Close, RetransmittedFinInTimeWaitIsAckedAndRestartsTimer) {
     }
     return s.from == 0 && have_fin && s.pure_ack() && s.ack == server_fin + 1 && ++acks == 1;
   };
-  const flow::FourTuple tuple = sc.tuple_of(0, c.client);
+  const wire::FourTuple tuple = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
   ASSERT_TRUE(sc.run_until([&] { return sc.in_time_wait(0, tuple); }, Duration::seconds(1)));
   const Instant entered = sc.now();
@@ -334,7 +334,7 @@ TEST(Close, RetransmittedFinInTimeWaitIsAckedAndRestartsTimer) {
 
 // Reaches TIME-WAIT on the client and returns a reset the peer could send
 // with SEQ = RCV.NXT.
-std::vector<std::uint8_t> time_wait_and_reset(Scenario& sc, Conn* c, flow::FourTuple* tuple) {
+std::vector<std::uint8_t> time_wait_and_reset(Scenario& sc, Conn* c, wire::FourTuple* tuple) {
   *c = sc.establish();
   *tuple = sc.tuple_of(0, c->client);
   close_on_peer_fin(sc, 1);
@@ -351,7 +351,7 @@ TEST(Close, ResetInTimeWaitEndsItWithoutRfc1337) {
   o.tcp.rfc1337 = false;
   Scenario sc(o, close_opts());
   Conn c;
-  flow::FourTuple tuple;
+  wire::FourTuple tuple;
   std::vector<std::uint8_t> rst = time_wait_and_reset(sc, &c, &tuple);
   ASSERT_EQ(sc.a().gauges().timewait, 1u);
   const std::size_t mark = sc.trace.size();
@@ -367,7 +367,7 @@ TEST(Close, ResetInTimeWaitIsIgnoredWithRfc1337) {
   o.tcp.rfc1337 = true;
   Scenario sc(o, close_opts());
   Conn c;
-  flow::FourTuple tuple;
+  wire::FourTuple tuple;
   std::vector<std::uint8_t> rst = time_wait_and_reset(sc, &c, &tuple);
   const Instant entered = sc.now();
   ASSERT_TRUE(sc.tw_entry(0, tuple));
@@ -395,7 +395,7 @@ TEST(Close, OrphanedFinWait2TimesOutAfterFinTimeout) {
   Scenario sc(o, close_opts(), one_ms());
   Conn c = sc.establish();
   ASSERT_LE(sc.a().tcb(c.client)->rto_us * 7 / 2, 5000000) << "precondition: tcp_fin_time() is tcp_fin_timeout";
-  const flow::FourTuple tuple = sc.tuple_of(0, c.client);
+  const wire::FourTuple tuple = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);  // the server never closes
   // tcp_fin_timeout <= the TIME-WAIT length: the orphan becomes a FIN_WAIT2
   // entry as soon as its FIN is acknowledged (reference §1 c).
@@ -474,7 +474,7 @@ TEST(Close, NewSynOnATimeWaitTupleReopensAtOnce) {
   ASSERT_EQ(sc.a().connect(memory::sim_addr(1), 80, &first, memory::sim_addr(0), sport), Errc::kOk);
   ASSERT_TRUE(sc.run_until([&] { return !sc.accepted[1].empty(); }, Duration::seconds(2)));
   const ConnId srv = sc.accepted[1][0];
-  const flow::FourTuple tuple = sc.tuple_of(1, srv);
+  const wire::FourTuple tuple = sc.tuple_of(1, srv);
   close_on_peer_fin(sc, 0);
   ASSERT_EQ(sc.b().close(srv), Errc::kOk);
   ASSERT_TRUE(sc.run_until([&] { return !sc.a().state(first).has_value(); }, Duration::seconds(2)));

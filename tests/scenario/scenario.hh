@@ -31,7 +31,7 @@
 
 #include "drivers/memory/sim.hh"
 #include "stack/engine/engine.hh"
-#include "stack/flow/four_tuple.hh"
+#include "stack/wire/four_tuple.hh"
 #include "stack/timewait/table.hh"
 #include "stack/wire/checksum.hh"
 #include "stack/wire/ethernet.hh"
@@ -377,22 +377,22 @@ class Scenario {
   // --- TIME_WAIT entries. A connection that enters TIME_WAIT (or an orphan
   // that reaches FIN_WAIT2) hands its 4-tuple to the engine's TIME_WAIT
   // table and closes: take the tuple before that.
-  flow::FourTuple tuple_of(int s, ConnId id) {
+  wire::FourTuple tuple_of(int s, ConnId id) {
     const tcp::Tcb* c = side(s).tcb(id);
     EXPECT_NE(c, nullptr);
-    return c == nullptr ? flow::FourTuple{} : c->tuple;
+    return c == nullptr ? wire::FourTuple{} : c->tuple;
   }
   const tw::TimeWaitTable& tw(int s) { return side(s).time_wait(); }
   // The entry for `t` on side `s` (invalid if none).
-  tw::Handle tw_entry(int s, const flow::FourTuple& t) { return side(s).time_wait().find(t); }
+  tw::Handle tw_entry(int s, const wire::FourTuple& t) { return side(s).time_wait().find(t); }
   // Entry present, in the TIME_WAIT substate (not FIN_WAIT2).
-  bool in_time_wait(int s, const flow::FourTuple& t) {
+  bool in_time_wait(int s, const wire::FourTuple& t) {
     const tw::Handle h = tw_entry(s, t);
     return h && !tw(s).fin_wait2(h);
   }
   // A segment as the peer of the TIME_WAIT entry for `t` (on side `to`)
   // would send it: SEQ = the entry's rcv_nxt, ACK = its snd_nxt, flags ACK.
-  SegSpec to_entry(int to, const flow::FourTuple& t) {
+  SegSpec to_entry(int to, const wire::FourTuple& t) {
     SegSpec s;
     const tw::Handle h = tw_entry(to, t);
     EXPECT_TRUE(h) << "no TIME_WAIT entry";

@@ -134,7 +134,7 @@ TEST(TimeWait, ExplicitBindTakeover) {
     Scenario sc(one_port_opts(0), tw_opts());
     ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
     Conn c = open(sc, kSport);
-    const flow::FourTuple t = active_close(sc, c);
+    const wire::FourTuple t = active_close(sc, c);
     ASSERT_TRUE(sc.tw(0).bound(sc.tw_entry(0, t)));
     const OnePort old{t, snap(sc, 0, t)};
     ASSERT_TRUE(old.entry.has_ts);
@@ -152,7 +152,7 @@ TEST(TimeWait, ExplicitBindTakeover) {
     Scenario sc(o, server);
     ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
     Conn c = open(sc, kSport);
-    const flow::FourTuple t = active_close(sc, c);
+    const wire::FourTuple t = active_close(sc, c);
     ASSERT_FALSE(sc.tw(0).has_ts(sc.tw_entry(0, t)));
     ConnId id;
     EXPECT_EQ(sc.a().connect(sc.addr(1), kPort, &id, sc.addr(0), kSport), Errc::kAddrNotAvail);
@@ -189,7 +189,7 @@ TEST(TimeWait, NoReuseFromFinWait2Entry) {
     Scenario sc(o, tw_opts());
     ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
     Conn c = open(sc);
-    const flow::FourTuple t = sc.tuple_of(0, c.client);
+    const wire::FourTuple t = sc.tuple_of(0, c.client);
     ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
     sc.settle();
     ASSERT_TRUE(sc.tw_entry(0, t));
@@ -219,7 +219,7 @@ TEST(TimeWait, NoReuseFromFinWait2Entry) {
     Scenario sc(o, tw_opts());
     ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
     Conn c = open(sc, 40000);
-    const flow::FourTuple t = sc.tuple_of(0, c.client);
+    const wire::FourTuple t = sc.tuple_of(0, c.client);
     ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
     sc.settle();
     ASSERT_TRUE(sc.tw_entry(0, t));

@@ -27,7 +27,7 @@ namespace {
 // - an ACK-less SYN that is not accepted gets an ACK but no re-arm.
 TEST(TimeWait, RetransmittedFinIsReAckedAndRestartsTimer) {
   Scenario sc(tw_opts(), tw_opts());
-  const flow::FourTuple t = quiet_client_entry(sc);
+  const wire::FourTuple t = quiet_client_entry(sc);
   const Snap e = snap(sc, 0, t);
   ASSERT_TRUE(e.has_ts);
   ASSERT_LT(e.expiry_ms, sc.now().ms() + kLenMs);
@@ -91,7 +91,7 @@ TEST(TimeWait, RstKillsOnlyWithRfc1337Off) {
     EngineOptions o = one_port_opts(0);
     o.tcp.rfc1337 = rfc1337;
     Scenario sc(o, tw_opts());
-    const flow::FourTuple t = quiet_client_entry(sc);
+    const wire::FourTuple t = quiet_client_entry(sc);
     const Snap e = snap(sc, 0, t);
     for (Seq seq : {e.rcv_nxt + 1, e.rcv_nxt - 1, e.rcv_nxt + 100000}) {
       SegSpec rst = sc.to_entry(0, t);
@@ -122,7 +122,7 @@ TEST(TimeWait, RstKillsOnlyWithRfc1337Off) {
 
 // The takeover (§6 "with a listener"): the entry dies and the listener
 // answers with ISN tw_snd_nxt + 65537; no counter moves.
-void expect_passive_takeover(Scenario& sc, const flow::FourTuple& t, const Snap& e, const SegSpec& syn,
+void expect_passive_takeover(Scenario& sc, const wire::FourTuple& t, const Snap& e, const SegSpec& syn,
                              const std::vector<Seg>& r) {
   ASSERT_EQ(r.size(), 1u) << sc.dump();
   EXPECT_TRUE(r[0].is(wire::kSyn | wire::kAck));
@@ -152,7 +152,7 @@ TEST(TimeWait, SynWithNewerTimestampTakesOverOnPassiveSide) {
   {
     SCOPED_TRACE("seq below rcv_nxt, newer TSval");
     Scenario sc(tw_opts(), tw_opts());
-    const flow::FourTuple t = quiet_server_entry(sc);
+    const wire::FourTuple t = quiet_server_entry(sc);
     const Snap e = snap(sc, 1, t);
     ASSERT_TRUE(e.has_ts);
     SegSpec syn = syn_to(sc, t, e.rcv_nxt - 1000);
@@ -162,7 +162,7 @@ TEST(TimeWait, SynWithNewerTimestampTakesOverOnPassiveSide) {
   {
     SCOPED_TRACE("seq above rcv_nxt, older TSval: PAWS");
     Scenario sc(tw_opts(), tw_opts());
-    const flow::FourTuple t = quiet_server_entry(sc);
+    const wire::FourTuple t = quiet_server_entry(sc);
     const Snap e = snap(sc, 1, t);
     SegSpec syn = syn_to(sc, t, e.rcv_nxt + 1000);
     syn.options = ts_option(e.ts_recent - 1, 0);
@@ -179,7 +179,7 @@ TEST(TimeWait, SynWithNewerTimestampTakesOverOnPassiveSide) {
     EngineOptions o = tw_opts();
     o.tcp.timestamps = 0;
     Scenario sc(o, o);
-    const flow::FourTuple t = quiet_server_entry(sc);
+    const wire::FourTuple t = quiet_server_entry(sc);
     const Snap e = snap(sc, 1, t);
     ASSERT_FALSE(e.has_ts);
     SegSpec syn = syn_to(sc, t, e.rcv_nxt + 1);
@@ -190,7 +190,7 @@ TEST(TimeWait, SynWithNewerTimestampTakesOverOnPassiveSide) {
     EngineOptions o = tw_opts();
     o.tcp.timestamps = 0;
     Scenario sc(o, o);
-    const flow::FourTuple t = quiet_server_entry(sc);
+    const wire::FourTuple t = quiet_server_entry(sc);
     const Snap e = snap(sc, 1, t);
     std::vector<Seg> r = inject(sc, 1, syn_to(sc, t, e.rcv_nxt));
     ASSERT_EQ(r.size(), 1u) << sc.dump();
@@ -204,7 +204,7 @@ TEST(TimeWait, SynWithNewerTimestampTakesOverOnPassiveSide) {
   {
     SCOPED_TRACE("accepted SYN, no listener");
     Scenario sc(tw_opts(), tw_opts());
-    const flow::FourTuple t = quiet_server_entry(sc);
+    const wire::FourTuple t = quiet_server_entry(sc);
     ASSERT_EQ(sc.b().unlisten(kPort), Errc::kOk);
     const Snap e = snap(sc, 1, t);
     SegSpec syn = syn_to(sc, t, e.rcv_nxt + 1000);
@@ -224,7 +224,7 @@ TEST(TimeWait, SynWithNewerTimestampTakesOverOnPassiveSide) {
 // answered (rate-limited). Out-of-window segments with ACK re-arm.
 TEST(TimeWait, PawsAndAckRateLimit) {
   Scenario sc(tw_opts(), tw_opts());
-  const flow::FourTuple t = quiet_client_entry(sc);
+  const wire::FourTuple t = quiet_client_entry(sc);
   const Snap e = snap(sc, 0, t);
   const Instant t1 = sc.now();
   auto oow_ack = [&] {
@@ -280,7 +280,7 @@ TEST(TimeWait, PawsAndAckRateLimit) {
 TEST(TimeWait, FinWait2EntryAckRateLimit) {
   Scenario sc(fw2_opts(), tw_opts(), one_ms());
   Conn c;
-  const flow::FourTuple t = orphan_in_fin_wait2(sc, &c);
+  const wire::FourTuple t = orphan_in_fin_wait2(sc, &c);
   sc.drop = [](const Seg& s) { return s.from == 0; };
   sc.advance(Duration::millis(100));
   const Snap e = snap(sc, 0, t);
@@ -312,7 +312,7 @@ TEST(TimeWait, FinWait2EntryResetsOnDataAndSyn) {
     SCOPED_TRACE("RST");
     Scenario sc(o, tw_opts());
     Conn c;
-    const flow::FourTuple t = quiet_fin_wait2_entry(sc, &c);
+    const wire::FourTuple t = quiet_fin_wait2_entry(sc, &c);
     SegSpec rst = sc.to_entry(0, t);
     rst.flags = wire::kRst;
     EXPECT_TRUE(inject(sc, 0, rst).empty());
@@ -322,7 +322,7 @@ TEST(TimeWait, FinWait2EntryResetsOnDataAndSyn) {
     SCOPED_TRACE("SYN");
     Scenario sc(o, tw_opts());
     Conn c;
-    const flow::FourTuple t = quiet_fin_wait2_entry(sc, &c);
+    const wire::FourTuple t = quiet_fin_wait2_entry(sc, &c);
     const Snap e = snap(sc, 0, t);
     SegSpec syn = sc.to_entry(0, t);
     syn.flags = wire::kSyn;
@@ -341,7 +341,7 @@ TEST(TimeWait, FinWait2EntryResetsOnDataAndSyn) {
     SCOPED_TRACE("data");
     Scenario sc(o, tw_opts());
     Conn c;
-    const flow::FourTuple t = quiet_fin_wait2_entry(sc, &c);
+    const wire::FourTuple t = quiet_fin_wait2_entry(sc, &c);
     const Snap e = snap(sc, 0, t);
     const std::uint8_t wscale = tcp::rcv_wscale_for(o.tcp);
     ASSERT_GT(wscale, 0);
@@ -378,7 +378,7 @@ TEST(TimeWait, RstPawsExemptionCountsFromLastTsRecentUpdate) {
   Scenario sc(o, scenario_opts());
   ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   Conn c = open(sc);
-  const flow::FourTuple t = active_close(sc, c);
+  const wire::FourTuple t = active_close(sc, c);
   sc.drop = [](const Seg& g) { return g.from == 0; };
   const Snap e = snap(sc, 0, t);
   const Instant t0 = sc.now();

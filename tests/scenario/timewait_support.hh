@@ -55,9 +55,9 @@ inline Conn open(Scenario& sc, std::uint16_t sport = 0) {
 
 // Side `closer` closes connection c first, the other side as soon as the FIN
 // arrives; returns when the closer's entry is in TIME_WAIT.
-inline flow::FourTuple active_close(Scenario& sc, const Conn& c, int closer = 0) {
+inline wire::FourTuple active_close(Scenario& sc, const Conn& c, int closer = 0) {
   const ConnId id = closer == 0 ? c.client : c.server;
-  const flow::FourTuple t = sc.tuple_of(closer, id);
+  const wire::FourTuple t = sc.tuple_of(closer, id);
   close_on_peer_fin(sc, 1 - closer);
   EXPECT_EQ(sc.side(closer).close(id), Errc::kOk);
   EXPECT_TRUE(sc.run_until([&] { return sc.in_time_wait(closer, t); }, Duration::seconds(2)));
@@ -76,7 +76,7 @@ struct Snap {
   std::uint16_t window = 0;
 };
 
-inline Snap snap(Scenario& sc, int s, const flow::FourTuple& t) {
+inline Snap snap(Scenario& sc, int s, const wire::FourTuple& t) {
   Snap r;
   const tw::Handle h = sc.tw_entry(s, t);
   EXPECT_TRUE(h);
@@ -87,7 +87,7 @@ inline Snap snap(Scenario& sc, int s, const flow::FourTuple& t) {
   return r;
 }
 
-inline std::int64_t expiry(Scenario& sc, int s, const flow::FourTuple& t) {
+inline std::int64_t expiry(Scenario& sc, int s, const wire::FourTuple& t) {
   const tw::Handle h = sc.tw_entry(s, t);
   return h ? sc.tw(s).expiry_ms(h) : -1;
 }
@@ -103,7 +103,7 @@ inline std::vector<Seg> inject(Scenario& sc, int to, const SegSpec& spec) {
 
 // A segment to side `to` from the remote end of `t` (t as `to` sees it),
 // whether or not anything holds the tuple.
-inline SegSpec toward(Scenario& sc, int to, const flow::FourTuple& t) {
+inline SegSpec toward(Scenario& sc, int to, const wire::FourTuple& t) {
   SegSpec s;
   s.src_mac = sc.side(1 - to).interface().mac;
   s.dst_mac = sc.side(to).interface().mac;
@@ -138,7 +138,7 @@ inline void expect_tw_ack(const Seg& a, const Snap& e, std::uint32_t tsecr) {
 
 // One-port client range; the client closes first. Returns the entry.
 struct OnePort {
-  flow::FourTuple tuple;
+  wire::FourTuple tuple;
   Snap entry;
 };
 
@@ -196,10 +196,10 @@ inline engine::Interface loopback_interface(int side) {
 
 // A client TIME_WAIT entry whose replies are dropped on the link; the clock
 // then moves on 1 s so that a re-arm shows in expiry_ms.
-inline flow::FourTuple quiet_client_entry(Scenario& sc) {
+inline wire::FourTuple quiet_client_entry(Scenario& sc) {
   EXPECT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   Conn c = open(sc);
-  const flow::FourTuple t = active_close(sc, c);
+  const wire::FourTuple t = active_close(sc, c);
   sc.drop = [](const Seg& s) { return s.from == 0; };
   sc.advance(Duration::seconds(1));
   return t;
@@ -208,10 +208,10 @@ inline flow::FourTuple quiet_client_entry(Scenario& sc) {
 // A server-side TIME_WAIT entry (the server closed first); the server's
 // replies are dropped, so the client engine, which has no connection on the
 // tuple any more, does not answer them.
-inline flow::FourTuple quiet_server_entry(Scenario& sc) {
+inline wire::FourTuple quiet_server_entry(Scenario& sc) {
   EXPECT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   Conn c = open(sc);
-  const flow::FourTuple t = active_close(sc, c, 1);
+  const wire::FourTuple t = active_close(sc, c, 1);
   EXPECT_FALSE(sc.a().state(c.client).has_value());
   sc.drop = [](const Seg& s) { return s.from == 1; };
   sc.advance(Duration::seconds(1));
@@ -219,7 +219,7 @@ inline flow::FourTuple quiet_server_entry(Scenario& sc) {
 }
 
 // A SYN from the client's side of the entry's tuple.
-inline SegSpec syn_to(Scenario& sc, const flow::FourTuple& t, Seq seq) {
+inline SegSpec syn_to(Scenario& sc, const wire::FourTuple& t, Seq seq) {
   SegSpec s = sc.to_entry(1, t);
   s.seq = seq;
   s.ack = Seq(0);
@@ -236,10 +236,10 @@ inline EngineOptions fw2_opts() {
 
 // The client closes a fresh connection whose server never closes: a FIN_WAIT2
 // entry (with fw2_opts()). Returns its tuple.
-inline flow::FourTuple orphan_in_fin_wait2(Scenario& sc, Conn* c) {
+inline wire::FourTuple orphan_in_fin_wait2(Scenario& sc, Conn* c) {
   EXPECT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   *c = open(sc);
-  const flow::FourTuple t = sc.tuple_of(0, c->client);
+  const wire::FourTuple t = sc.tuple_of(0, c->client);
   EXPECT_EQ(sc.a().close(c->client), Errc::kOk);
   EXPECT_TRUE(sc.run_until([&] { return bool(sc.tw_entry(0, t)); }, Duration::seconds(1)));
   EXPECT_TRUE(sc.tw(0).fin_wait2(sc.tw_entry(0, t)));
@@ -247,8 +247,8 @@ inline flow::FourTuple orphan_in_fin_wait2(Scenario& sc, Conn* c) {
 }
 
 // The same, with the client's replies dropped from then on.
-inline flow::FourTuple quiet_fin_wait2_entry(Scenario& sc, Conn* c) {
-  const flow::FourTuple t = orphan_in_fin_wait2(sc, c);
+inline wire::FourTuple quiet_fin_wait2_entry(Scenario& sc, Conn* c) {
+  const wire::FourTuple t = orphan_in_fin_wait2(sc, c);
   sc.drop = [](const Seg& s) { return s.from == 0; };
   sc.advance(Duration::millis(100));
   return t;

@@ -38,7 +38,7 @@ TEST(TimeWait, LastsTimewaitLenWhateverFinTimeout) {
     Conn c = open(sc);
     ASSERT_LE(sc.a().tcb(c.client)->rto_us * 7 / 2, 4000000) << "precondition: tcp_fin_time() <= 4 s";
     ASSERT_EQ(sc.tw(0).granularity_ms(), 1u);
-    const flow::FourTuple t = sc.tuple_of(0, c.client);
+    const wire::FourTuple t = sc.tuple_of(0, c.client);
     ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
     // The server delays its FIN by 100 ms: the client passes through FIN_WAIT2.
     sc.advance(Duration::millis(100));
@@ -77,7 +77,7 @@ TEST(TimeWait, OrphanFinWait2EntryLastsFinTimeout) {
   ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   Conn c = open(sc);
   ASSERT_LE(sc.a().tcb(c.client)->rto_us * 7 / 2, 5000000) << "precondition: tcp_fin_time() = 5 s";
-  const flow::FourTuple t = sc.tuple_of(0, c.client);
+  const wire::FourTuple t = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);  // the server never closes
   ASSERT_TRUE(sc.run_until([&] { return bool(sc.tw_entry(0, t)); }, Duration::seconds(1)));
   const Instant entered = sc.now();
@@ -118,7 +118,7 @@ TEST(TimeWait, FinTimeoutAboveLenWaitsTwiceTheExcess) {
   ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   Conn c = open(sc);
   ASSERT_LE(sc.a().tcb(c.client)->rto_us * 7 / 2, 5000000) << "precondition: timeo = 5 s (>= 3.5 RTO)";
-  const flow::FourTuple t = sc.tuple_of(0, c.client);
+  const wire::FourTuple t = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
   ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kFinWait2; }, Duration::seconds(1)));
   const Instant t0 = sc.now();
@@ -146,7 +146,7 @@ TEST(TimeWait, FinTimeoutAboveLenWaitsTwiceTheExcess) {
 TEST(TimeWait, FinIntoFinWait2EntryMovesItToTimeWait) {
   Scenario sc(fw2_opts(), tw_opts(), one_ms());
   Conn c;
-  const flow::FourTuple t = orphan_in_fin_wait2(sc, &c);
+  const wire::FourTuple t = orphan_in_fin_wait2(sc, &c);
   const Instant fw2_at = sc.now();
   sc.advance(Duration::seconds(2));
   const Snap before = snap(sc, 0, t);
@@ -192,7 +192,7 @@ TEST(TimeWait, FinWait2TimeoutIsAtLeastThreeAndAHalfRto) {
   ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   Conn c = open(sc);
   ASSERT_EQ(sc.a().tcb(c.client)->rto_us, 1000000);
-  const flow::FourTuple t = sc.tuple_of(0, c.client);
+  const wire::FourTuple t = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
   sc.settle();
   ASSERT_TRUE(sc.tw_entry(0, t));
@@ -210,7 +210,7 @@ TEST(TimeWait, HeldFinWait2HasNoTimeout) {
   Scenario sc(o, tw_opts(), one_ms());
   ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   Conn c = open(sc);
-  const flow::FourTuple t = sc.tuple_of(0, c.client);
+  const wire::FourTuple t = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().shutdown(c.client), Errc::kOk);
   sc.advance(Duration::seconds(12));
   EXPECT_EQ(sc.a().state(c.client), State::kFinWait2);
@@ -236,7 +236,7 @@ TEST(TimeWait, CapHoldsExactly) {
     Scenario sc(o, tw_opts());
     ASSERT_EQ(sc.b().listen(kPort, 16), Errc::kOk);
     std::vector<Conn> conns;
-    std::vector<flow::FourTuple> tuples;
+    std::vector<wire::FourTuple> tuples;
     for (int i = 0; i < 10; ++i) {
       conns.push_back(open(sc));
       tuples.push_back(sc.tuple_of(0, conns.back().client));
@@ -267,7 +267,7 @@ TEST(TimeWait, CapHoldsExactly) {
     EXPECT_EQ(sc.ctr(0, Counter::TcpOutRsts), 0u);
     EXPECT_EQ(sc.ctr(1, Counter::TcpRetransSegs), 0u);
     // A retransmitted FIN for a tuple without an entry finds no socket: RST.
-    const flow::FourTuple gone = tuples[evict ? 0 : 9];
+    const wire::FourTuple gone = tuples[evict ? 0 : 9];
     SegSpec fin = toward(sc, 0, gone);
     fin.seq = Seq(12345);
     fin.ack = Seq(67890);
@@ -298,7 +298,7 @@ TEST(TimeWait, CapCountsFinWait2Entries) {
   Scenario sc(o, tw_opts());
   ASSERT_EQ(sc.b().listen(kPort, 16), Errc::kOk);
   std::vector<Conn> conns;
-  std::vector<flow::FourTuple> tuples;
+  std::vector<wire::FourTuple> tuples;
   for (int i = 0; i < 3; ++i) {
     conns.push_back(open(sc));
     tuples.push_back(sc.tuple_of(0, conns.back().client));

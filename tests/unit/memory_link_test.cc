@@ -226,7 +226,7 @@ TEST(MemoryLink, FullLinkAndOversizeFramesAreCountedDrops) {
 
 struct Side {
   engine::ConnId conn{};
-  flow::FourTuple tuple{};  // as this side sees it
+  wire::FourTuple tuple{};  // as this side sees it
   bool open = false;
   bool peer_closed = false;
   bool closed = false;

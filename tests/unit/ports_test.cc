@@ -31,7 +31,7 @@ static std::size_t g_allocations = 0;
 namespace twstack::ports {
 namespace {
 
-using flow::FourTuple;
+using wire::FourTuple;
 using wire::Ipv4Addr;
 
 const Ipv4Addr kL1 = Ipv4Addr::from_octets(10, 0, 0, 1);

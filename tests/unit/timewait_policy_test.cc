@@ -39,13 +39,13 @@ struct Fixture {
     p.rcv_wscale = 7;
     h = table.insert(in, kT0, timeout_ms).handle;
   }
-  Verdict seg(const tcp::Segment& s, std::int64_t now = kT0 + 1000) {
+  Verdict seg(const wire::Segment& s, std::int64_t now = kT0 + 1000) {
     return on_segment(table, h, s, p, now, ctr, oow);
   }
 };
 
-tcp::Segment segment(std::uint32_t seq, std::uint8_t flags, std::uint32_t len = 0) {
-  tcp::Segment s;
+wire::Segment segment(std::uint32_t seq, std::uint8_t flags, std::uint32_t len = 0) {
+  wire::Segment s;
   s.seq = Seq(seq);
   s.ack = Seq(5000);
   s.flags = flags;
@@ -53,7 +53,7 @@ tcp::Segment segment(std::uint32_t seq, std::uint8_t flags, std::uint32_t len = 
   return s;
 }
 
-tcp::Segment with_ts(tcp::Segment s, std::uint32_t tsval) {
+wire::Segment with_ts(wire::Segment s, std::uint32_t tsval) {
   s.opt.has_timestamps = true;
   s.opt.tsval = tsval;
   return s;
@@ -156,7 +156,7 @@ TEST(TimeWaitPolicy, ResetIsExemptFromPawsOnceTsRecentIsOlderThanPawsMsl) {
   Counters ctr;
   OowLimiter oow(1);
   Policy p;
-  tcp::Segment rst = with_ts(segment(9000, wire::kRst), 1);
+  wire::Segment rst = with_ts(segment(9000, wire::kRst), 1);
   Verdict v = on_segment(table, h, rst, p, kT0 + 59999, ctr, oow);
   EXPECT_FALSE(v.kill) << "PAWS drops an old-TSval reset within 60 s";
   v = on_segment(table, h, rst, p, kT0 + 60000, ctr, oow);

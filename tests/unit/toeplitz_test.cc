@@ -136,7 +136,7 @@ std::uint16_t reply_queue(std::uint16_t lport, const std::vector<std::uint16_t>&
 
 // connect() to kR:kRport, with `held` as the engine's tables (one destination).
 ConnectResult connect(PortAllocator& pa, std::set<std::uint16_t>& held) {
-  auto check = [&held](const flow::FourTuple& t, PortOrigin) {
+  auto check = [&held](const wire::FourTuple& t, PortOrigin) {
     return held.count(t.lport) != 0 ? TupleState::kTaken : TupleState::kFree;
   };
   ConnectResult r = pa.connect(kL, kR, kRport, Instant{0}, check);

@@ -5,7 +5,7 @@
 
 #include "stack/wire/ipv4.hh"
 
-namespace twstack::flow {
+namespace twstack::wire {
 
 struct FourTuple {
   wire::Ipv4Addr laddr{};
