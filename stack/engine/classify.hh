@@ -14,13 +14,18 @@
 // application in the path of traffic it does not understand passes it on,
 // as a wire would, rather than letting the stack eat it.
 //
-// Pure: no state, no allocation, one parse per header, no DPDK.
+// Pure: no state, no allocation, one parse per header, no DPDK. The same
+// decision tree (classify()) drives QueueEngine::rx, so what the engine
+// takes and what an application hands it cannot drift apart.
 #pragma once
 
 #include <cstdint>
 #include <span>
 
 #include "stack/engine/interface.hh"
+#include "stack/wire/arp.hh"
+#include "stack/wire/ethernet.hh"
+#include "stack/wire/ipv4.hh"
 
 namespace twstack::engine {
 
@@ -48,10 +53,70 @@ constexpr bool is_stack(FrameClass c) {
 // Short name for counters and logs ("stack-tcp", "not-local", ...).
 const char* to_string(FrameClass c);
 
-// The class of one received Ethernet frame (padding allowed). The IPv4
-// header checksum is checked unless ifc.caps.rx_checksum_verified, as the
-// engine checks it; the TCP and ICMP checksums are left to the engine.
-FrameClass classify_frame(std::span<const std::uint8_t> frame, const Interface& ifc);
+// Which header decided a frame's class, and what was read there: the ARP
+// view for ARP (even when not local), the IPv4 view once it parsed, the
+// parse error for kMalformed, kFragment and kOtherEtherType.
+struct FrameDetail {
+  enum class Layer : std::uint8_t { kEthernet, kArp, kIpv4 };
+  Layer layer = Layer::kEthernet;
+  wire::ParseError error = wire::ParseError::kOk;
+  const wire::ArpView* arp = nullptr;
+  const wire::Ipv4View* ip = nullptr;
+};
+
+// The decision tree, once: parses the frame (padding allowed) a header at a
+// time and returns on(FrameClass, const FrameDetail&). The IPv4 header
+// checksum is checked unless ifc.caps.rx_checksum_verified; the TCP and ICMP
+// checksums are left to the engine.
+template <class On>
+decltype(auto) classify(std::span<const std::uint8_t> frame, const Interface& ifc, On&& on) {
+  using Layer = FrameDetail::Layer;
+  FrameDetail d;
+  auto eth = wire::EthernetView::parse(frame);
+  if (!eth.ok()) {
+    d.error = eth.error();
+    return on(d.error == wire::ParseError::kUnsupported ? FrameClass::kOtherEtherType : FrameClass::kMalformed, d);
+  }
+  // The engine's L2 filter: what it would discard unread is not its frame,
+  // even with one of its addresses inside.
+  if (eth->dst() != ifc.mac && !eth->dst().is_broadcast()) return on(FrameClass::kOtherHost, d);
+  if (eth->ethertype() == wire::kEtherTypeArp) {
+    d.layer = Layer::kArp;
+    auto arp = wire::ArpView::parse(eth->payload());
+    if (!arp.ok()) {
+      d.error = arp.error();
+      return on(d.error == wire::ParseError::kUnsupported ? FrameClass::kOtherEtherType : FrameClass::kMalformed, d);
+    }
+    d.arp = &*arp;
+    // By target address only, whatever the opcode: a request for us needs
+    // our answer, a reply to us completes our resolution (RFC 826). Traffic
+    // between other hosts is theirs, even though the engine would merge a
+    // sender it already knows: the application is their path.
+    return on(ifc.is_local(arp->tpa()) ? FrameClass::kStackArp : FrameClass::kNotLocal, d);
+  }
+  if (eth->ethertype() != wire::kEtherTypeIpv4) return on(FrameClass::kOtherEtherType, d);
+  d.layer = Layer::kIpv4;
+  auto ip = wire::Ipv4View::parse(eth->payload(), !ifc.caps.rx_checksum_verified);
+  if (!ip.ok()) {
+    // A header that fails its checks says nothing trustworthy about where it
+    // goes, and a fragment offers no view to read it from: both pass on,
+    // for whatever reassembles or drops them downstream.
+    d.error = ip.error();
+    return on(d.error == wire::ParseError::kFragment ? FrameClass::kFragment : FrameClass::kMalformed, d);
+  }
+  d.ip = &*ip;
+  if (!ifc.is_local(ip->dst())) return on(FrameClass::kNotLocal, d);
+  switch (ip->protocol()) {
+    case wire::kProtoTcp: return on(FrameClass::kStackTcp, d);
+    case wire::kProtoIcmp: return on(FrameClass::kStackIcmp, d);
+    default: return on(FrameClass::kOtherProtocol, d);
+  }
+}
+
+// The class of one received Ethernet frame.
+inline FrameClass classify_frame(std::span<const std::uint8_t> frame, const Interface& ifc) {
+  return classify(frame, ifc, [](FrameClass c, const FrameDetail&) { return c; });
+}
 
 // Whether the frame goes to QueueEngine::rx.
 inline bool for_stack(std::span<const std::uint8_t> frame, const Interface& ifc) {

@@ -63,7 +63,6 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       tcbs_(std::make_unique<tcp::Tcb[]>(opt.max_connections)),
       free_tcbs_(std::make_unique<std::uint32_t[]>(opt.max_connections)),
       nfree_tcbs_(opt.max_connections),
-      listener_by_port_(std::make_unique<std::uint8_t[]>(65536)),
       ports_(port_config(opt, ifc)),
       tw_(local_addrs(ifc), std::max<std::uint32_t>(1, opt.max_tw_buckets),
           Duration::micros(opt.tcp.timewait_len_us), opt.secret * 0xc2b2ae3d27d4eb4fULL,
@@ -80,7 +79,6 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
 QueueEngine::~QueueEngine() {
   ready_.clear();
   output_.clear();
-  for (Listener& l : listeners_) l.queue.clear();
   for (std::uint32_t i = 0; i < opt_.max_connections; ++i) {
     if (tcbs_[i].hash_hook.is_linked()) table_.erase(tcbs_[i]);
     tcp::release(env_, tcbs_[i]);
@@ -178,18 +176,8 @@ void QueueEngine::touched(tcp::Tcb& c) {
   } else if (c.state == tcp::State::kFinWait2 && c.fw2_handoff_us > 0 && c.orphaned) {
     to_time_wait(c, true, c.fw2_handoff_us);
   }
-  if (c.in_syn_queue && c.state != tcp::State::kSynReceived) {
-    Listener& l = listeners_[c.listener - 1];
-    --l.syn_pending;
-    c.in_syn_queue = false;
-    if (c.state != tcp::State::kClosed) {
-      if (l.active && l.port == c.tuple.lport) {
-        l.queue.push_back(c);  // established: wait for accept()
-        notify_ |= std::uint64_t{1} << (c.listener - 1);
-      } else {
-        tcp::user_abort(env_, c);  // its listener is gone (Linux inet_csk_listen_stop)
-      }
-    }
+  if (c.in_syn_queue && c.state != tcp::State::kSynReceived && !listeners_.syn_done(c)) {
+    tcp::user_abort(env_, c);  // its listener is gone (Linux inet_csk_listen_stop)
   }
   if (c.state == tcp::State::kClosed) {
     if (c.orphaned || c.accept_hook.is_linked()) {
@@ -214,10 +202,7 @@ tcp::Tcb* QueueEngine::alloc_tcb() {
 }
 
 void QueueEngine::free_tcb(tcp::Tcb& c) {
-  if (c.in_syn_queue) --listeners_[c.listener - 1].syn_pending;
-  if (c.accept_hook.is_linked()) {
-    listeners_[c.listener - 1].queue.erase(listeners_[c.listener - 1].queue.iterator_to(c));
-  }
+  listeners_.forget(c);
   if (c.ready_hook.is_linked()) ready_.erase(ready_.iterator_to(c));
   if (c.output_hook.is_linked()) output_.erase(output_.iterator_to(c));
   unhash(c);
@@ -248,17 +233,9 @@ const tcp::Tcb* QueueEngine::lookup(ConnId id) const {
   return const_cast<QueueEngine*>(this)->lookup(id);
 }
 
-QueueEngine::Listener* QueueEngine::listener_for(std::uint16_t port, wire::Ipv4Addr addr) {
-  std::uint8_t slot = listener_by_port_[port];
-  if (slot == 0) return nullptr;
-  Listener& l = listeners_[slot - 1];
-  if (!l.addr.is_unspecified() && l.addr != addr) return nullptr;
-  return &l;
-}
-
 Gauges QueueEngine::gauges() const {
   Gauges g;
-  for (const Listener& l : listeners_) g.listen += l.active ? 1 : 0;
+  g.listen = listeners_.active();
   g.timewait = tw_.live();  // both substates, as /proc/net/sockstat's tw
   for (std::uint32_t i = 0; i < opt_.max_connections; ++i) {
     const tcp::Tcb& c = tcbs_[i];

@@ -12,8 +12,6 @@
 #pragma once
 
 #include <boost/intrusive/list.hpp>
-#include <array>
-#include <bit>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,9 +20,11 @@
 #include "stack/base/counters.hh"
 #include "stack/base/errc.hh"
 #include "stack/engine/arp_cache.hh"
+#include "stack/engine/classify.hh"
 #include "stack/engine/interface.hh"
 #include "stack/engine/ip_output.hh"
 #include "stack/flow/conn_table.hh"
+#include "stack/flow/listeners.hh"
 #include "stack/ports/allocator.hh"
 #include "stack/tcp/tcp.hh"
 #include "stack/timewait/policy.hh"
@@ -120,31 +120,18 @@ class QueueEngine {
   Instant now() const { return env_.now; }
 
  private:
-  struct Listener {
-    wire::Ipv4Addr addr{};
-    std::uint16_t port = 0;
-    std::uint32_t backlog = 0;
-    std::uint32_t syn_pending = 0;
-    ports::BindId bind{};
-    bool active = false;
-    boost::intrusive::list<tcp::Tcb, boost::intrusive::member_hook<tcp::Tcb, tcp::LinkHook,
-                                                                   &tcp::Tcb::accept_hook>>
-        queue;
-  };
   using TcbList = boost::intrusive::list<
       tcp::Tcb, boost::intrusive::member_hook<tcp::Tcb, tcp::LinkHook, &tcp::Tcb::ready_hook>>;
   using OutList = boost::intrusive::list<
       tcp::Tcb, boost::intrusive::member_hook<tcp::Tcb, tcp::LinkHook, &tcp::Tcb::output_hook>>;
-  static constexpr std::size_t kMaxListeners = 64;  // one bit each in notify_
 
   // engine_rx.cc
-  void rx_arp(std::span<const std::uint8_t> payload);
-  void rx_ipv4(std::span<const std::uint8_t> payload);
+  void rx_frame(FrameClass c, const FrameDetail& d);
+  void rx_arp(const wire::ArpView& arp, bool for_us);
   void rx_icmp(std::span<const std::uint8_t> icmp, wire::Ipv4Addr src, wire::Ipv4Addr dst);
   void rx_tcp(std::span<const std::uint8_t> seg, wire::Ipv4Addr src, wire::Ipv4Addr dst);
-  void rx_listen(Listener& l, const wire::FourTuple& t, wire::Segment& s,
+  void rx_listen(flow::Listener& l, const wire::FourTuple& t, wire::Segment& s,
                  std::optional<Seq> isn = std::nullopt);
-  bool accept_queue_full(const tcp::Tcb& c, const wire::Segment& s);
 
   // engine_tw.cc
   void to_time_wait(tcp::Tcb& c, bool fin_wait2, std::int64_t timeout_us);
@@ -167,7 +154,6 @@ class QueueEngine {
   void free_tcb(tcp::Tcb& c);
   tcp::Tcb* lookup(ConnId id);
   const tcp::Tcb* lookup(ConnId id) const;
-  Listener* listener_for(std::uint16_t port, wire::Ipv4Addr addr);
   void unhash(tcp::Tcb& c);
 
   Interface ifc_;
@@ -188,12 +174,7 @@ class QueueEngine {
   std::uint32_t nfree_tcbs_;
   TcbList ready_;
   OutList output_;
-  std::array<Listener, kMaxListeners> listeners_{};
-  // Listeners with new connections to accept, one bit per slot: the poll
-  // loop drains events after every burst, and scanning 64 slots each time
-  // was a measurable share of an idle-to-busy loop.
-  std::uint64_t notify_ = 0;
-  std::unique_ptr<std::uint8_t[]> listener_by_port_;  // slot + 1, 0 = none
+  flow::Listeners listeners_;
   ports::PortAllocator ports_;
   tw::TimeWaitTable tw_;
   tw::Policy tw_policy_;
@@ -202,17 +183,12 @@ class QueueEngine {
 
 template <class F>
 void QueueEngine::drain_events(F&& f) {
-  while (notify_ != 0) {
-    const auto slot = static_cast<std::size_t>(std::countr_zero(notify_));
-    notify_ &= notify_ - 1;
-    const Listener& l = listeners_[slot];
-    if (l.active) {
-      AppEvent ev;
-      ev.kind = AppEvent::Kind::kAcceptReady;
-      ev.port = l.port;
-      f(ev);
-    }
-  }
+  listeners_.drain_ready([&f](const flow::Listener& l) {
+    AppEvent ev;
+    ev.kind = AppEvent::Kind::kAcceptReady;
+    ev.port = l.port;
+    f(ev);
+  });
   while (!ready_.empty()) {
     tcp::Tcb& c = ready_.front();
     ready_.pop_front();

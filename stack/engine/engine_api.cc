@@ -37,63 +37,44 @@ Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, 
   return Errc::kOk;
 }
 
+// bind() with SO_REUSEADDR, as servers do, so a restart binds again over
+// its old TIME-WAIT connections (reference §8); then listen(), where the
+// allocator refuses a second listener on an overlapping address.
 Errc QueueEngine::listen(std::uint16_t port, std::uint32_t backlog, wire::Ipv4Addr addr) {
   if (port == 0) return Errc::kInvalid;
-  if (listener_by_port_[port] != 0) return Errc::kAddrInUse;
-  for (std::size_t i = 0; i < listeners_.size(); ++i) {
-    Listener& l = listeners_[i];
-    if (l.active) continue;
-    // The port is bound with SO_REUSEADDR, as servers do, so a restart
-    // binds again over its old TIME-WAIT connections (reference §8).
-    ports::BindResult b = ports_.bind(addr, port, ports::SocketOpts{true, false});
-    if (b.err != Errc::kOk) return b.err;
-    if (Errc e = ports_.listen(b.id); e != Errc::kOk) {
-      ports_.release(b.id);
-      return e;
-    }
-    l.bind = b.id;
-    l.active = true;
-    l.port = port;
-    l.addr = addr;
-    // Linux inet_listen: the backlog is capped by net.core.somaxconn.
-    l.backlog = std::min(backlog == 0 ? 1 : backlog, opt_.somaxconn);
-    l.syn_pending = 0;
-    notify_ &= ~(std::uint64_t{1} << i);
-    listener_by_port_[port] = static_cast<std::uint8_t>(i + 1);
-    return Errc::kOk;
+  ports::BindResult b = ports_.bind(addr, port, ports::SocketOpts{true, false});
+  if (b.err != Errc::kOk) return b.err;
+  Errc e = ports_.listen(b.id);
+  if (e == Errc::kOk && listeners_.open(addr, port, backlog, opt_.somaxconn, b.id) == nullptr) {
+    ports_.unlisten(b.id);
+    e = Errc::kNoBufs;
   }
-  return Errc::kNoBufs;
+  if (e != Errc::kOk) ports_.release(b.id);
+  return e;
 }
 
 Errc QueueEngine::unlisten(std::uint16_t port) {
-  std::uint8_t slot = listener_by_port_[port];
-  if (slot == 0) return Errc::kInvalid;
-  Listener& l = listeners_[slot - 1];
+  flow::Listener* l = listeners_.on_port(port);
+  if (l == nullptr) return Errc::kInvalid;
   // Connections never accepted are reset, as Linux inet_csk_listen_stop does.
-  while (!l.queue.empty()) {
-    tcp::Tcb& c = l.queue.front();
-    l.queue.pop_front();
-    tcp::user_abort(env_, c);
-    touched(c);
+  while (tcp::Tcb* c = listeners_.pop(*l)) {
+    tcp::user_abort(env_, *c);
+    touched(*c);
   }
-  l.active = false;
-  ports_.unlisten(l.bind);
-  ports_.release(l.bind);
-  listener_by_port_[port] = 0;
+  listeners_.close(*l);
+  ports_.unlisten(l->bind);
+  ports_.release(l->bind);
   return Errc::kOk;
 }
 
 std::optional<ConnId> QueueEngine::accept(std::uint16_t port) {
-  std::uint8_t slot = listener_by_port_[port];
-  if (slot == 0) return std::nullopt;
-  Listener& l = listeners_[slot - 1];
-  if (l.queue.empty()) return std::nullopt;
-  tcp::Tcb& c = l.queue.front();
-  l.queue.pop_front();
-  c.orphaned = false;
-  c.events |= tcp::kEvEstablished;
-  touched(c);
-  return ConnId{c.index, c.generation};
+  flow::Listener* l = listeners_.on_port(port);
+  tcp::Tcb* c = l == nullptr ? nullptr : listeners_.pop(*l);
+  if (c == nullptr) return std::nullopt;
+  c->orphaned = false;
+  c->events |= tcp::kEvEstablished;
+  touched(*c);
+  return ConnId{c->index, c->generation};
 }
 
 std::uint32_t QueueEngine::send(ConnId id, std::span<const std::uint8_t> data, Errc* err) {

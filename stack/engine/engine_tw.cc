@@ -71,7 +71,7 @@ void QueueEngine::rx_time_wait(tw::Handle h, const wire::FourTuple& t, wire::Seg
     case tw::Action::kSyn:
       // tcp_v4_rcv: with a listener the entry dies and the listener gets the
       // SYN with the entry's successor ISN; without one, an ACK.
-      if (Listener* l = listener_for(t.lport, t.laddr)) {
+      if (flow::Listener* l = listeners_.find(t.lport, t.laddr)) {
         kill_tw(h);
         return rx_listen(*l, t, s, v.isn);
       }

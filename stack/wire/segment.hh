@@ -26,4 +26,8 @@ struct Segment {
   }
 };
 
+// The segment a parsed TCP header carries, options included; the options'
+// error (and nothing written) when they are malformed.
+ParseError parse_segment(const TcpView& th, Segment* out);
+
 }  // namespace twstack::wire
