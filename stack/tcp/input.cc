@@ -2,14 +2,12 @@
 // the first four steps; input_ack.cc and input_text.cc hold the rest.
 #include <algorithm>
 
+#include "stack/tcp/paws.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
 
 namespace {
-
-constexpr std::int64_t kPawsMslMs = 60 * 1000;          // Linux TCP_PAWS_MSL
-constexpr std::int64_t kPawsWrapMs = 2147LL * 1000;     // Linux TCP_PAWS_WRAP (6.7+)
 
 // RFC 9293 §3.10.7.3, SYN-SENT STATE.
 void input_syn_sent(Env& e, Tcb& c, const Segment& s) {
@@ -65,16 +63,10 @@ void input_syn_sent(Env& e, Tcb& c, const Segment& s) {
   emit(e, c, c.iss, wire::kSyn | wire::kAck, 0);
 }
 
-// RFC 7323 §5.3 R1 (PAWS), with Linux's window of one tick
-// (tcp_paws_check) and the reset exemption once ts_recent is older than
-// TCP_PAWS_MSL (tcp_paws_reject).
+// PAWS (paws.hh) with Linux's window of one tick for a connection.
 bool paws_reject(const Env& e, const Tcb& c, const Segment& s) {
-  if (!c.ts_ok || !s.opt.has_timestamps || c.ts_recent == 0) return false;
-  if (static_cast<std::int32_t>(c.ts_recent - s.opt.tsval) <= 1) return false;
-  std::int64_t age = e.now_ms() - c.ts_recent_stamp_ms;
-  if (age >= kPawsWrapMs) return false;  // ts_recent too old to trust (RFC 7323 §5.5)
-  if (s.has(wire::kRst) && age >= kPawsMslMs) return false;
-  return true;
+  if (!c.ts_ok || !s.opt.has_timestamps) return false;
+  return tcp::paws_reject(c.ts_recent, e.now_ms() - c.ts_recent_stamp_ms, s, 1);
 }
 
 // The acceptability test of RFC 9293 §3.10.7.4, first step.
@@ -182,10 +174,7 @@ bool rate_limited(Env& e, Tcb& c, Counter skipped) {
 }  // namespace
 
 bool oow_rate_limited(Env& e, Tcb& c, const Segment& s, Counter skipped) {
-  // Linux tcp_oow_rate_limited: data segments without SYN are not part of
-  // an ACK loop and are always answered.
-  if (s.len > 0 && !s.has(wire::kSyn)) return false;
-  if (s.has(wire::kFin) && !s.has(wire::kSyn)) return false;
+  if (oow_ack_exempt(s)) return false;
   return rate_limited(e, c, skipped);
 }
 

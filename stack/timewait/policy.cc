@@ -3,12 +3,11 @@
 
 #include <algorithm>
 
+#include "stack/tcp/paws.hh"
+
 namespace twstack::tw {
 
 namespace {
-
-constexpr std::int64_t kPawsMslMs = 60 * 1000;       // TCP_PAWS_MSL
-constexpr std::int64_t kPawsWrapMs = 2147LL * 1000;  // TCP_PAWS_WRAP (6.7+)
 
 // What the timestamp option of a segment tells this entry. Linux parses the
 // options only if the entry recorded the peer's timestamps (tw_ts_recent_stamp).
@@ -22,13 +21,7 @@ SegTs check_paws(const TimeWaitTable& t, Handle h, const wire::Segment& s, std::
   SegTs r;
   if (!t.has_ts(h) || !s.opt.has_timestamps) return r;
   r.saw = true;
-  const std::uint32_t recent = t.ts_recent(h);
-  if (static_cast<std::int32_t>(recent - s.opt.tsval) <= 0) return r;
-  const std::int64_t age = now_ms - ts_recent_stamp_ms(t, h, now_ms);
-  if (age >= kPawsWrapMs || recent == 0) return r;
-  // A reset is believed once ts_recent is older than TCP_PAWS_MSL.
-  if (s.has(wire::kRst) && age >= kPawsMslMs) return r;
-  r.paws_reject = true;
+  r.paws_reject = tcp::paws_reject(t.ts_recent(h), now_ms - ts_recent_stamp_ms(t, h, now_ms), s, 0);
   return r;
 }
 
@@ -39,11 +32,9 @@ bool in_window(Seq seq, Seq end_seq, Seq s_win, Seq e_win) {
   return seq == e_win && seq == end_seq;
 }
 
-// Data and FIN segments without SYN are not part of an ACK loop and are
-// always answered (tcp_oow_rate_limited).
 bool ack_limited(const wire::Segment& s, const TimeWaitTable& t, Handle h, const Policy& p,
                  std::int64_t now_ms, Counters& ctr, OowLimiter& oow, Counter skipped) {
-  if (s.seg_len() != 0 && !s.has(wire::kSyn)) return false;
+  if (tcp::oow_ack_exempt(s)) return false;
   return oow.limited(t.tuple(h), now_ms, p.invalid_ratelimit_ms, ctr, skipped);
 }
 

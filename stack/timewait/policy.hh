@@ -20,7 +20,7 @@
 
 #include "stack/base/counters.hh"
 #include "stack/base/seq.hh"
-#include "stack/tcp/tcp.hh"
+#include "stack/wire/segment.hh"
 #include "stack/timewait/table.hh"
 
 namespace twstack::tw {
