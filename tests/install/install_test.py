@@ -143,8 +143,7 @@ def check_pc(env, twstack_inc, libdir):
 
 def copy_forward(sourcedir, proj):
     """apps/forward's sources under proj/apps/forward, and forward_project's
-    meson.build at proj/. Returns the includes that resolve neither in the
-    copy nor in the install (checked by the caller)."""
+    meson.build at proj/."""
     src = os.path.join(sourcedir, 'apps', 'forward')
     os.makedirs(os.path.join(proj, 'apps'))
     shutil.copytree(src, os.path.join(proj, 'apps', 'forward'),
@@ -153,6 +152,8 @@ def copy_forward(sourcedir, proj):
 
 
 def check_forward_includes(proj, twstack_inc):
+    """Every quoted include of the copy is its own or installed (nothing from
+    apps/twstack or elsewhere in the tree)."""
     bad = []
     fwd = os.path.join(proj, 'apps', 'forward')
     for name in sorted(os.listdir(fwd)):
