@@ -3,6 +3,7 @@
 // NewReno recovery, RFC 6582).
 #include <algorithm>
 
+#include "stack/tcp/rtt.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -11,17 +12,7 @@ namespace {
 
 // RFC 6298 §2: one RTT sample.
 void rtt_sample(Env& e, Tcb& c, std::int64_t r) {
-  r = std::max<std::int64_t>(r, 1);
-  if (c.srtt_us == 0) {
-    c.srtt_us = r;
-    c.rttvar_us = r / 2;
-  } else {
-    std::int64_t err = c.srtt_us > r ? c.srtt_us - r : r - c.srtt_us;
-    c.rttvar_us = (3 * c.rttvar_us + err) / 4;
-    c.srtt_us = (7 * c.srtt_us + r) / 8;
-  }
-  std::int64_t rto = c.srtt_us + std::max<std::int64_t>(kUsPerTick, 4 * c.rttvar_us);
-  c.rto_us = std::clamp(rto, e.p.rto_min_us, e.p.rto_max_us);
+  rtt_update(c.srtt_us, c.rttvar_us, c.rto_us, e.p, r);
 }
 
 // Takes an RTT sample from an ACK of new data: from the echoed timestamp
