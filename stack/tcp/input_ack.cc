@@ -3,6 +3,8 @@
 // NewReno recovery, RFC 6582).
 #include <algorithm>
 
+#include "stack/tcp/congestion.hh"
+#include "stack/tcp/rtt.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -11,17 +13,7 @@ namespace {
 
 // RFC 6298 §2: one RTT sample.
 void rtt_sample(Env& e, Tcb& c, std::int64_t r) {
-  r = std::max<std::int64_t>(r, 1);
-  if (c.srtt_us == 0) {
-    c.srtt_us = r;
-    c.rttvar_us = r / 2;
-  } else {
-    std::int64_t err = c.srtt_us > r ? c.srtt_us - r : r - c.srtt_us;
-    c.rttvar_us = (3 * c.rttvar_us + err) / 4;
-    c.srtt_us = (7 * c.srtt_us + r) / 8;
-  }
-  std::int64_t rto = c.srtt_us + std::max<std::int64_t>(kUsPerTick, 4 * c.rttvar_us);
-  c.rto_us = std::clamp(rto, e.p.rto_min_us, e.p.rto_max_us);
+  rtt_update(c.srtt_us, c.rttvar_us, c.rto_us, e.p, r);
 }
 
 // Takes an RTT sample from an ACK of new data: from the echoed timestamp
@@ -39,22 +31,6 @@ void measure_rtt(Env& e, Tcb& c, const Segment& s) {
   }
 }
 
-// RFC 5681 §3.1: slow start and congestion avoidance on new ACKs.
-void grow_cwnd(Tcb& c, std::uint32_t acked) {
-  std::uint32_t smss = payload_mss(c);
-  if (c.cwnd < c.ssthresh) {
-    // RFC 3465 §2.3 with L = 2*SMSS: a receiver ACKing every second
-    // segment still doubles the window each round trip.
-    c.cwnd += std::min(acked, 2 * smss);
-    return;
-  }
-  c.bytes_acked_ca += acked;
-  if (c.bytes_acked_ca >= c.cwnd) {
-    c.bytes_acked_ca -= c.cwnd;
-    c.cwnd += smss;
-  }
-}
-
 void retransmit_first(Env& e, Tcb& c) {
   std::uint32_t len = std::min(payload_mss(c), static_cast<std::uint32_t>(c.snd_data_end() - c.snd_una));
   bool fin = c.fin_queued && c.snd_una + len == c.snd_data_end() && c.fin_sent();
@@ -69,39 +45,16 @@ void retransmit_first(Env& e, Tcb& c) {
 // RFC 6582 §3.2 step 2: three duplicate ACKs start fast retransmit,
 // unless they belong to a recovery already under way.
 void on_dupack(Env& e, Tcb& c) {
-  std::uint32_t smss = payload_mss(c);
-  if (c.in_recovery) {
-    c.cwnd += smss;  // step 3: inflate for each further duplicate
-    return;
-  }
-  if (++c.dupacks != 3) return;
-  if (c.snd_una - 1 < c.recover && c.recover != c.iss) return;  // RFC 6582 §4.1
-  c.ssthresh = std::max(c.flight() / 2, 2 * smss);             // RFC 5681 eq. (4)
-  c.recover = c.snd_max;
-  c.in_recovery = true;
+  if (!cwnd_on_dupack(c, payload_mss(c))) return;
   e.ctr.inc(Counter::TcpExtTCPRenoRecovery);
   retransmit_first(e, c);
-  c.cwnd = c.ssthresh + 3 * smss;
   c.rtt_active = false;  // Karn: the timed segment may be the lost one
 }
 
 // New data acknowledged during or outside recovery (RFC 6582 §3.2 steps 4-5).
 void on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
-  std::uint32_t smss = payload_mss(c);
-  c.dupacks = 0;
-  if (!c.in_recovery) {
-    grow_cwnd(c, acked);
-    return;
-  }
-  if (c.snd_una >= c.recover) {  // full acknowledgment
-    c.in_recovery = false;
-    c.cwnd = std::min(c.ssthresh, std::max(c.flight(), smss) + smss);
-    return;
-  }
-  // Partial acknowledgment: retransmit the next hole, deflate the window.
-  retransmit_first(e, c);
-  c.cwnd = c.cwnd > acked ? c.cwnd - acked : smss;
-  if (acked >= smss) c.cwnd += smss;
+  // Partial acknowledgment: retransmit the next hole.
+  if (cwnd_on_new_ack(c, payload_mss(c), acked)) retransmit_first(e, c);
 }
 
 // Removes acknowledged bytes (and our FIN) from the send queue.

@@ -3,6 +3,7 @@
 // orphaned FIN_WAIT2 lifetimes.
 #include <algorithm>
 
+#include "stack/tcp/congestion.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -71,13 +72,7 @@ void on_retransmit(Env& e, Tcb& c) {
     return;
   }
   e.ctr.inc(Counter::TcpExtTCPTimeouts);
-  std::uint32_t smss = payload_mss(c);
-  c.ssthresh = std::max(c.flight() / 2, 2 * smss);
-  c.cwnd = smss;
-  c.bytes_acked_ca = 0;
-  c.in_recovery = false;
-  c.recover = c.snd_max;  // RFC 6582 §3.2 step 4 after a timeout
-  c.dupacks = 0;
+  cwnd_on_timeout(c, payload_mss(c));
   c.rtt_active = false;  // Karn's rule
   c.snd_nxt = c.snd_una;  // go back: everything after snd_una is resent as acked
   back_off(e, c);

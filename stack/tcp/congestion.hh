@@ -1,0 +1,81 @@
+// Congestion window arithmetic (RFC 5681, NewReno recovery RFC 6582), over
+// a connection's cwnd, ssthresh and recovery fields. Pure: the callers in
+// input_ack.cc and timers.cc retransmit and count; these only say when.
+// `smss` is the sender MSS less options (payload_mss()).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "stack/tcp/tcb.hh"
+
+namespace twstack::tcp {
+
+// RFC 5681 §3.1 eq. (4): ssthresh = max(FlightSize / 2, 2*SMSS).
+inline std::uint32_t loss_ssthresh(std::uint32_t flight, std::uint32_t smss) {
+  return std::max(flight / 2, 2 * smss);
+}
+
+// RFC 5681 §3.1: slow start and congestion avoidance on new ACKs.
+inline void grow_cwnd(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
+  if (c.cwnd < c.ssthresh) {
+    // RFC 3465 §2.3 with L = 2*SMSS: a receiver ACKing every second
+    // segment still doubles the window each round trip.
+    c.cwnd += std::min(acked, 2 * smss);
+    return;
+  }
+  c.bytes_acked_ca += acked;
+  if (c.bytes_acked_ca >= c.cwnd) {
+    c.bytes_acked_ca -= c.cwnd;
+    c.cwnd += smss;
+  }
+}
+
+// RFC 6582 §3.2 steps 2-3 on a duplicate ACK. Returns true when this one
+// (the third) starts fast retransmit: the caller resends SND.UNA.
+inline bool cwnd_on_dupack(Tcb& c, std::uint32_t smss) {
+  if (c.in_recovery) {
+    c.cwnd += smss;  // step 3: inflate for each further duplicate
+    return false;
+  }
+  if (++c.dupacks != 3) return false;
+  if (c.snd_una - 1 < c.recover && c.recover != c.iss) return false;  // RFC 6582 §4.1
+  c.ssthresh = loss_ssthresh(c.flight(), smss);                       // RFC 5681 eq. (4)
+  c.recover = c.snd_max;
+  c.in_recovery = true;
+  c.cwnd = c.ssthresh + 3 * smss;
+  return true;
+}
+
+// New data acknowledged during or outside recovery (RFC 6582 §3.2 steps
+// 4-5); SND.UNA has already moved. Returns true on a partial
+// acknowledgment: the caller resends the next hole.
+inline bool cwnd_on_new_ack(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
+  c.dupacks = 0;
+  if (!c.in_recovery) {
+    grow_cwnd(c, smss, acked);
+    return false;
+  }
+  if (c.snd_una >= c.recover) {  // full acknowledgment
+    c.in_recovery = false;
+    c.cwnd = std::min(c.ssthresh, std::max(c.flight(), smss) + smss);
+    return false;
+  }
+  // Partial acknowledgment: deflate the window by what it acknowledged.
+  c.cwnd = c.cwnd > acked ? c.cwnd - acked : smss;
+  if (acked >= smss) c.cwnd += smss;
+  return true;
+}
+
+// RFC 5681 §3.1 and eq. (4) after a retransmission timeout: the loss
+// window is one segment.
+inline void cwnd_on_timeout(Tcb& c, std::uint32_t smss) {
+  c.ssthresh = loss_ssthresh(c.flight(), smss);
+  c.cwnd = smss;
+  c.bytes_acked_ca = 0;
+  c.in_recovery = false;
+  c.recover = c.snd_max;  // RFC 6582 §3.2 step 4 after a timeout
+  c.dupacks = 0;
+}
+
+}  // namespace twstack::tcp
