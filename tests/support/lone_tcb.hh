@@ -1,7 +1,10 @@
 // One connection driven through the state machine's entry points (tcp.hh)
 // with no engine around it: its own counters, timer wheel, buffer pool and
-// IP output, and a peer played by the test with tcp::Segment values.
-// Segments it sends are read back from the IP output's frames.
+// segment queue, and a peer played by the test with wire::Segment values.
+// Segments it sends are read back from the queue tcp/ fills (the engine
+// would frame and send them). The state fixtures (in_state()) build the
+// connection in any state in one call, in the manner of smoltcp's
+// socket_time_wait().
 //
 // Flushing follows the engine (QueueEngine::touched/flush): after each
 // call, output() runs if wants_output() says so. Timers fire only when the
@@ -12,10 +15,11 @@
 #include <span>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "stack/base/counters.hh"
-#include "stack/engine/arp_cache.hh"
-#include "stack/engine/interface.hh"
-#include "stack/engine/ip_output.hh"
+#include "stack/base/frame_pool.hh"
+#include "stack/tcp/segment_queue.hh"
 #include "stack/tcp/tcp.hh"
 #include "stack/timer/timer_wheel.hh"
 #include "stack/wire/tcp.hh"
@@ -40,13 +44,10 @@ class LoneTcb {
 
   explicit LoneTcb(const tcp::TcpParams& p, std::uint32_t buffer_chunks = 256)
       : p_(p),
-        ifc_(make_interface()),
-        arp_(16),
         pool_(buffer_chunks),
-        out_(ifc_, 256, 16, arp_, ctr_),
-        env_{p_, ctr_, wheel_, pool_, out_, SipKey{1, 2}} {
-    // The peer's MAC is known: frames go straight to the ready queue.
-    arp_.update(peer_addr(), wire::MacAddr{{0x02, 0, 0, 0, 0, 2}}, 0);
+        frames_(256, 2048),
+        segs_(frames_, 0),
+        env_{p_, ctr_, wheel_, pool_, segs_, SipKey{1, 2}} {
     set_now(Instant{1000000});
   }
   ~LoneTcb() { tcp::release(env_, tcb); }
@@ -61,20 +62,17 @@ class LoneTcb {
 
   static wire::Ipv4Addr local_addr() { return wire::Ipv4Addr::from_octets(10, 0, 0, 1); }
   static wire::Ipv4Addr peer_addr() { return wire::Ipv4Addr::from_octets(10, 0, 0, 2); }
-  static flow::FourTuple tuple() {
-    return flow::FourTuple{local_addr(), peer_addr(), kLocalPort, kPeerPort};
+  static wire::FourTuple tuple() {
+    return wire::FourTuple{local_addr(), peer_addr(), kLocalPort, kPeerPort};
   }
 
-  void set_now(Instant now) {
-    env_.now = now;
-    out_.set_now(now);
-  }
+  void set_now(Instant now) { env_.now = now; }
 
   // A passive open from the peer's SYN (ISN `irs`, MSS option `peer_mss`,
   // no window scale or timestamps, so the send MSS is exactly peer_mss):
   // SYN-RECEIVED, the SYN-ACK sent and drained.
   void open(Seq irs, std::uint16_t peer_mss, std::uint16_t peer_window) {
-    tcp::Segment syn;
+    wire::Segment syn;
     syn.seq = irs;
     syn.flags = wire::kSyn;
     syn.wnd = peer_window;
@@ -91,6 +89,51 @@ class LoneTcb {
     sent();
   }
 
+  // The state fixture: the connection in `target`, reached from a passive
+  // open (peer ISN kIrs, MSS 1460, window 65535) by the segments and calls
+  // that lead there in RFC 9293's diagram; what was sent on the way is
+  // drained. CLOSING is the simultaneous close: our FIN, then the peer's
+  // FIN that does not yet ACK it.
+  static constexpr Seq kIrs{5000};
+  void in_state(tcp::State target) {
+    using tcp::State;
+    establish(kIrs, 1460, 65535);
+    const Seq fin_seq = kIrs + 1;
+    switch (target) {
+      case State::kSynReceived:
+        ADD_FAILURE() << "use open() for SYN-RECEIVED";
+        break;
+      case State::kEstablished: break;
+      case State::kCloseWait: receive(fin_seq, {}, wire::kAck | wire::kFin); break;
+      case State::kLastAck:
+        receive(fin_seq, {}, wire::kAck | wire::kFin);
+        close();
+        break;
+      case State::kFinWait1: close(); break;
+      case State::kFinWait2:
+        close();
+        receive(fin_seq, {}, wire::kAck);
+        break;
+      case State::kClosing:
+        close();
+        receive_acking(tcb.snd_una, fin_seq, {}, wire::kAck | wire::kFin);
+        break;
+      case State::kTimeWait:
+        close();
+        receive(fin_seq, {}, wire::kAck);
+        receive(fin_seq, {}, wire::kAck | wire::kFin);
+        break;
+      default: ADD_FAILURE() << "no fixture for " << tcp::to_string(target); break;
+    }
+    sent();
+    tcb.events = 0;
+    EXPECT_EQ(tcb.state, target);
+  }
+  void close() {
+    tcp::user_close(env_, tcb);
+    flush();
+  }
+
   // A segment from the peer: `data` at `seq`, acknowledging `ack` (default:
   // all we have sent) and offering the window given at establish().
   void receive(Seq seq, std::span<const std::uint8_t> data, std::uint8_t flags = wire::kAck) {
@@ -98,7 +141,7 @@ class LoneTcb {
   }
   void receive_acking(Seq ack, Seq seq, std::span<const std::uint8_t> data,
                       std::uint8_t flags = wire::kAck) {
-    tcp::Segment s;
+    wire::Segment s;
     s.seq = seq;
     s.ack = ack;
     s.flags = flags;
@@ -132,39 +175,35 @@ class LoneTcb {
     if (tcp::wants_output(tcb)) tcp::output(env_, tcb);
   }
 
-  // TCP segments sent since the last call (other frames are skipped).
+  // TCP segments sent since the last call.
   std::vector<SentSegment> sent() {
     std::vector<SentSegment> v;
-    out_.drain([&](std::span<const std::uint8_t> f) {
-      if (f.size() < engine::kTcpOffset || f[12] != 0x08 || f[13] != 0x00) return;
-      auto th = wire::TcpView::parse(f.subspan(engine::kTcpOffset), local_addr(), peer_addr());
-      if (!th.ok()) return;
-      SentSegment s;
-      s.seq = Seq(th->seq());
-      s.ack = Seq(th->ack());
-      s.flags = th->flags();
-      s.window = th->window();
-      s.payload.assign(th->payload().begin(), th->payload().end());
-      v.push_back(std::move(s));
+    segs_.drain([&](std::uint8_t* tcp, std::uint16_t len, const wire::FourTuple& t) {
+      EXPECT_EQ(t, tuple());
+      auto th = wire::TcpView::parse({tcp, len}, local_addr(), peer_addr(), false);
+      if (th.ok()) {
+        SentSegment s;
+        s.seq = Seq(th->seq());
+        s.ack = Seq(th->ack());
+        s.flags = th->flags();
+        s.window = th->window();
+        s.payload.assign(th->payload().begin(), th->payload().end());
+        v.push_back(std::move(s));
+      } else {
+        ADD_FAILURE() << "tcp/ queued an unparsable segment: " << wire::to_string(th.error());
+      }
+      frames_.release(tcp);
     });
     return v;
   }
 
  private:
-  static engine::Interface make_interface() {
-    engine::Interface ifc;
-    ifc.mac = wire::MacAddr{{0x02, 0, 0, 0, 0, 1}};
-    ifc.add_addr(local_addr());
-    return ifc;
-  }
-
   tcp::TcpParams p_;
-  engine::Interface ifc_;
-  engine::ArpCache arp_;
   Counters ctr_;
   timer::TimerWheel wheel_;
   tcp::ChunkPool pool_;
-  engine::IpOutput out_;
+  FramePool frames_;
+  tcp::SegmentQueue segs_;
   tcp::Env env_;
   std::uint16_t peer_window_ = 0;
 };

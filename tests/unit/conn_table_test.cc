@@ -1,5 +1,5 @@
 // The connection table: Tcbs by 4-tuple over an intrusive hash with a keyed
-// mix (flow::mix_tuple), so remote peers cannot aim tuples at one bucket
+// mix (wire::mix_tuple), so remote peers cannot aim tuples at one bucket
 // (the concern behind Linux inet_ehashfn's secret).
 #include "stack/flow/conn_table.hh"
 
@@ -10,6 +10,9 @@
 #include <set>
 
 namespace twstack::flow {
+
+using wire::FourTuple;
+using wire::mix_tuple;
 namespace {
 
 FourTuple tuple(std::uint16_t lport, std::uint16_t rport) {
