@@ -51,7 +51,6 @@ namespace twstack {
   X(TcpExtPAWSEstab, "segments dropped by PAWS on a connection")                       \
   X(TcpExtPAWSActive, "SYN-ACKs dropped by PAWS in SYN_SENT")                          \
   X(TcpExtPAWSTimewait, "segments dropped by PAWS in TIME_WAIT")                       \
-  X(TcpExtPAWSOldAck, "PAWS-dropped segments carrying an old ACK")                     \
   X(TcpExtTCPACKSkippedTimeWait, "TIME_WAIT ACKs not sent (tcp_invalid_ratelimit)")    \
   X(TcpExtTCPACKSkippedFinWait2, "FIN_WAIT_2 ACKs not sent (tcp_invalid_ratelimit)")   \
   X(TcpExtTCPACKSkippedPAWS, "PAWS dupACKs not sent (tcp_invalid_ratelimit)")          \
@@ -71,12 +70,10 @@ namespace twstack {
   X(TcpExtTCPAbortOnData, "RST sent: data arrived after close")                        \
   X(TcpExtTCPAbortOnClose, "RST sent: closed with unread data")                        \
   X(TcpExtTCPAbortOnTimeout, "connections aborted: retransmissions exhausted")         \
-  X(TcpExtTCPAbortOnLinger, "orphaned FIN_WAIT_2 ended by tcp_fin_timeout")            \
   X(TcpExtListenOverflows, "handshakes completed into a full accept queue")            \
   X(TcpExtListenDrops, "SYNs and handshakes dropped at a listener")                    \
   X(TcpExtTCPReqQFullDrop, "SYNs dropped: SYN queue full (tcp_max_syn_backlog)")       \
   X(TcpExtTCPOrigDataSent, "segments with new data sent")                              \
-  X(TcpExtTCPDSACKRecv, "D-SACK blocks received")                                      \
   X(TcpExtEmbryonicRsts, "RSTs received in SYN_RCVD")                                  \
   /* twstack's own */                                                                   \
   X(TwstackRxMalformed, "frames dropped: too short or unparsable")                     \
@@ -87,7 +84,6 @@ namespace twstack {
   X(TwstackArpRequestsOut, "ARP requests sent")                                        \
   X(TwstackArpRepliesOut, "ARP replies sent")                                          \
   X(TwstackArpQueueDrops, "packets dropped: ARP pending queue full or timed out")      \
-  X(TwstackArpCacheFull, "ARP entries not created: cache full")                        \
   X(TwstackTcpBadOptions, "segments with malformed TCP options")                       \
   X(TwstackTcpNoListener, "SYNs to a port with no listener (answered by RST)")         \
   X(TwstackTwEvicted, "TIME_WAIT entries evicted for new ones (evict-oldest policy)")

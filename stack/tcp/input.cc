@@ -118,6 +118,11 @@ bool check_sequence(Env& e, Tcb& c, Segment& s) {
   }
   if (!acceptable(c, s)) {
     if (s.has(wire::kRst)) return false;
+    // Linux tcp_data_queue: data at RCV.NXT while the window we offered is
+    // zero is dropped and counted (TCPZeroWindowDrop); the ACK below answers.
+    if (s.len > 0 && s.seq == c.rcv_nxt && c.rcv_adv <= c.rcv_nxt) {
+      e.ctr.inc(Counter::TcpExtTCPZeroWindowDrop);
+    }
     if (s.has(wire::kSyn) && in_state(c.state, kSynchronized)) {
       e.ctr.inc(Counter::TcpExtTCPSYNChallenge);
       send_challenge_ack(e, c, s);  // RFC 5961 §4.2
@@ -138,6 +143,8 @@ void input_rst(Env& e, Tcb& c, const Segment& s) {
   }
   switch (c.state) {
     case State::kSynReceived:
+      // Linux tcp_check_req, embryonic_reset: the request is dropped.
+      if (c.passive) e.ctr.inc(Counter::TcpExtEmbryonicRsts);
       enter_closed(e, c, c.passive ? Errc::kConnReset : Errc::kConnRefused);
       return;
     case State::kClosing:

@@ -82,7 +82,10 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   std::size_t hl = wire::write_tcp_header(tcp, f, {opts, olen});
   if (len > 0) c.snd.read_at(e.pool, static_cast<std::uint32_t>(seq - c.snd_buf_seq), tcp + hl, len);
   e.out.push(tcp, static_cast<std::uint16_t>(hl + len), c.tuple);
-  e.ctr.inc(Counter::TcpOutSegs);
+  // Linux __tcp_transmit_skb counts OutSegs for new sequence space or none
+  // (a bare ACK, a reset, a probe), never for a retransmission.
+  const std::uint32_t space = len + ((flags & wire::kSyn) ? 1u : 0u) + ((flags & wire::kFin) ? 1u : 0u);
+  if (space == 0 || seq + space > c.snd_max) e.ctr.inc(Counter::TcpOutSegs);
   if (flags & wire::kRst) e.ctr.inc(Counter::TcpOutRsts);
   if (flags & wire::kAck) {
     c.ack_pending = false;

@@ -106,10 +106,10 @@ TEST(Counters, PrintJson) {
   EXPECT_EQ(none.str(), "{}\n");
 
   c.inc(Counter::IpInReceives, 2);
-  c.inc(Counter::TwstackArpCacheFull);
+  c.inc(Counter::TwstackArpQueueDrops);
   std::ostringstream os;
   print_json(os, c);
-  EXPECT_EQ(os.str(), "{\"IpInReceives\":2,\"TwstackArpCacheFull\":1}\n");
+  EXPECT_EQ(os.str(), "{\"IpInReceives\":2,\"TwstackArpQueueDrops\":1}\n");
 
   std::ostringstream all;
   print_json(all, c, /*include_zero=*/true);

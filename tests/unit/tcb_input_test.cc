@@ -4,6 +4,8 @@
 // asserts exactly what is sent and what the connection became.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <span>
 #include <vector>
 
 #include "tests/support/lone_tcb.hh"
@@ -118,6 +120,56 @@ TEST(TcbInput, OutOfOrderTextIsHeldWithDuplicateAck) {
   EXPECT_EQ(out[0].ack, kNext);
   c.receive(kNext, data);  // fills the hole: both are delivered
   EXPECT_EQ(c.tcb.rcv_nxt, kNext + 200);
+}
+
+// Linux tcp_check_req, embryonic_reset: a reset in SYN-RECEIVED drops the
+// request and counts EmbryonicRsts.
+TEST(TcbInput, ResetInSynReceivedCountsEmbryonicRst) {
+  LoneTcb c(params());
+  c.open(LoneTcb::kIrs, 1460, 65535);
+  c.receive(kNext, {}, wire::kRst);
+  EXPECT_EQ(c.tcb.state, State::kClosed);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtEmbryonicRsts), 1u);
+}
+
+// Linux tcp_data_queue: data at RCV.NXT into a zero window is dropped,
+// counted (TCPZeroWindowDrop) and answered with an ACK of the same window.
+TEST(TcbInput, DataIntoZeroWindowIsCountedAndDropped) {
+  tcp::TcpParams p = params();
+  p.rcvbuf = 8192;
+  LoneTcb c(p);
+  c.in_state(State::kEstablished);
+  const std::vector<std::uint8_t> data(1460, 0x42);
+  for (int i = 0; i < 64 && c.tcb.rcv_adv > c.tcb.rcv_nxt; ++i) {
+    const auto room = static_cast<std::uint32_t>(c.tcb.rcv_adv - c.tcb.rcv_nxt);
+    c.receive(c.tcb.rcv_nxt, std::span(data).first(std::min<std::uint32_t>(room, 1460)));
+    c.fire(tcp::kTimerDelack);
+  }
+  ASSERT_EQ(c.tcb.rcv_adv, c.tcb.rcv_nxt) << "the window never closed";
+  c.sent();
+  const Seq before = c.tcb.rcv_nxt;
+  c.receive(before, data);
+  EXPECT_EQ(c.tcb.rcv_nxt, before);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPZeroWindowDrop), 1u);
+  auto out = c.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].window, 0);
+}
+
+// TcpOutSegs counts as Linux's __tcp_transmit_skb: new sequence space or
+// none, never a retransmission (that is TcpRetransSegs).
+TEST(TcbInput, OutSegsLeavesOutRetransmissions) {
+  LoneTcb c(params());
+  c.in_state(State::kEstablished);
+  const std::uint64_t before = c.counters().get(Counter::TcpOutSegs);
+  const std::vector<std::uint8_t> data(100, 0x42);
+  c.send(data);
+  ASSERT_EQ(c.sent().size(), 1u);
+  EXPECT_EQ(c.counters().get(Counter::TcpOutSegs), before + 1);
+  c.fire(tcp::kTimerRetransmit);
+  ASSERT_EQ(c.sent().size(), 1u);
+  EXPECT_EQ(c.counters().get(Counter::TcpRetransSegs), 1u);
+  EXPECT_EQ(c.counters().get(Counter::TcpOutSegs), before + 1);
 }
 
 }  // namespace
