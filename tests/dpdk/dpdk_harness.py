@@ -57,8 +57,10 @@ class Namespace:
         tcp = [l.split() for l in out if l.startswith("Tcp:")]
         return dict(zip(tcp[0][1:], map(int, tcp[1][1:])))
 
-    def timewait_count(self):
-        out = run(self.exec("ss", "-Htan", "state", "time-wait")).stdout
+    def timewait_count(self, sport=None):
+        """TIME_WAIT sockets in the namespace, or only those with local port `sport`."""
+        cmd = ["ss", "-Htan", "state", "time-wait"] + ([f"( sport = :{sport} )"] if sport else [])
+        out = run(self.exec(*cmd)).stdout
         return len([l for l in out.splitlines() if l.strip()])
 
     def wait_link(self, ifname, timeout=10.0):
@@ -119,6 +121,17 @@ class Twstack:
     def pid(self):
         """The twstack process's pid (under `ip netns exec`, which execs it)."""
         return self.p.pid
+
+
+def poll_until(fetch, done, timeout=15.0, every=0.2):
+    """Calls fetch() until done(value) or `timeout` seconds have passed; returns the last value.
+    For figures a process publishes on its own schedule: wait for the outcome, not for a guessed delay."""
+    end = time.monotonic() + timeout
+    while True:
+        v = fetch()
+        if done(v) or time.monotonic() >= end:
+            return v
+        time.sleep(every)
 
 
 def expect(cond, what):

@@ -11,8 +11,14 @@ has 10.77.0.1/24, twstack 10.77.0.2/24.
    answer; the kernel counted no retransmission and no reset.
 3. The same with --closer client: the 1000 TIME_WAIT entries are the kernel's.
 4. `twstack churn` against a kernel server: 200/s for 10 s with no failure
-   when the 4-tuples suffice; with 300 ports at 100/s, client closing and
-   tcp_tw_reuse=0, the first connect fails with EADDRNOTAVAIL at 3.00 s.
+   when the 4-tuples suffice, every attempt accounted for, the TIME_WAIT on
+   twstack; with 300 ports at 100/s, client closing and tcp_tw_reuse=0,
+   exactly 300 connections, then EADDRNOTAVAIL (due at 3.00 s).
+
+Outcomes, not wall-clock rates: a loaded machine delays the poll loop, so no
+check asks for a count within a given second or a time within a tight
+window. Where a rate matters it is taken over the whole run, from the time
+the run measured, with a wide bound.
 
 Usage: kernel_peer_test.py TWSTACK_BINARY. Skips (77) without root or TUN.
 """
@@ -23,7 +29,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dpdk_harness import Namespace, Twstack, expect, require_root_and_tun, require_tools, run  # noqa: E402
+from dpdk_harness import (Namespace, Twstack, expect, poll_until, require_root_and_tun,  # noqa: E402
+                          require_tools, run)
 
 TW = "10.77.0.2"
 KERNEL = "10.77.0.1"
@@ -98,8 +105,15 @@ def serve_case(binary, ns, closer):
             expect("lladdr" in neigh, f"ARP: the kernel resolved {TW} ({neigh.strip()})")
         kernel_tw_before = ns.timewait_count()  # nc of an earlier case may have left one
         curl_1000(ns)
-        time.sleep(1.2)  # the gauges are published once a second
-        st = stat_json(binary, tw)
+        # The figures are published about once a second, later on a loaded
+        # machine: wait until they show every connection closed (and, when
+        # twstack closes first, in TIME_WAIT: that follows the close by the
+        # peer's FIN).
+        def settled(st):
+            tw_done = closer == "client" or st["counters"].get("TcpExtTW", 0) >= 1000
+            return st["app"].get("closed", 0) >= 1000 and tw_done
+        st = poll_until(lambda: stat_json(binary, tw), settled)
+        expect(st["app"].get("closed", 0) == 1000, f"twstack closed the 1000 connections ({st['app'].get('closed')})")
         kernel_tw = ns.timewait_count() - kernel_tw_before
         if closer == "server":
             expect(st["counters"].get("TcpExtTW", 0) == 1000, "twstack entered TIME_WAIT 1000 times (TcpExtTW)")
@@ -124,33 +138,73 @@ def churn(binary, ns, args):
                    netns=ns)
 
 
+def run_churn(binary, ns, args):
+    """Runs a churn to its end; returns its summary and the wall-clock seconds the test saw it take."""
+    t0 = time.monotonic()
+    c = churn(binary, ns, args)
+    ns.wait_link(TAP)
+    run(["ip", "-n", ns.name, "addr", "replace", f"{KERNEL}/24", "dev", TAP])
+    run(["ip", "-n", ns.name, "link", "set", TAP, "up"])
+    s = c.wait(timeout=60)
+    return s, time.monotonic() - t0
+
+
 def churn_cases(binary, ns):
     server = subprocess.Popen(ns.exec("python3", "-c", KERNEL_SERVER, "0.0.0.0", "8080"))  # before the TAP exists
     try:
-        # Enough 4-tuples: 10000 ports, 2000 connections in 10 s.
-        c = churn(binary, ns, ["--rate", "200", "--start-after", "1", "--duration", "11",
-                               "--set", "net.ipv4.ip_local_port_range=40000 49999"])
-        ns.wait_link(TAP)
-        run(["ip", "-n", ns.name, "addr", "replace", f"{KERNEL}/24", "dev", TAP])
-        run(["ip", "-n", ns.name, "link", "set", TAP, "up"])
-        s = c.wait(timeout=60)
-        per = [l for l in c.lines if not l.get("summary")]
-        expect(s["failed"] == 0 and s["broken"] == 0, f"churn 200/s x 10 s: no failures ({s['failed']}, {s['broken']})")
-        expect(s["completed"] >= 1995, f"churn: {s['completed']} connections completed")
-        steady = [l["cps"] for l in per[2:9]]
-        expect(all(180 <= x <= 220 for x in steady), f"churn: a steady 200/s ({steady})")
-        expect(s["timewait_end"] >= 1990, f"churn: the client holds the TIME_WAIT ({s['timewait_end']})")
-        # Not enough: 300 ports at 100/s, no reuse -> EADDRNOTAVAIL at 300/100 = 3.00 s.
-        c = churn(binary, ns, ["--rate", "100", "--start-after", "1", "--duration", "5",
-                               "--set", "net.ipv4.ip_local_port_range=40000 40299",
-                               "--set", "net.ipv4.tcp_tw_reuse=0"])
-        ns.wait_link(TAP)
-        run(["ip", "-n", ns.name, "addr", "replace", f"{KERNEL}/24", "dev", TAP])
-        run(["ip", "-n", ns.name, "link", "set", TAP, "up"])
-        s = c.wait(timeout=60)
+        # Enough 4-tuples: 10000 ports, 2000 connections due in 10 s.
+        rate, start_after, window = 200, 1, 10  # --duration 11 counts the start-after
+        kernel_tw_before = ns.timewait_count(sport=8080)
+        s, elapsed = run_churn(binary, ns, ["--rate", str(rate), "--start-after", str(start_after),
+                                            "--duration", str(start_after + window),
+                                            "--set", "net.ipv4.ip_local_port_range=40000 49999"])
+        expect(s["failed"] == 0 and s["broken"] == 0 and s["bad_responses"] == 0,
+               f"churn {rate}/s x {window} s: no failures ({s['failed']} failed, {s['broken']} broken, "
+               f"{s['bad_responses']} bad responses)")
+        # Attempt k is due at k/rate s and none at or after the window's end;
+        # a late loop makes the overdue ones at once (ChurnClient::tick), so
+        # load delays attempts but does not lose them. The run's clock starts
+        # a moment before the schedule's, so the last one or two due may fall
+        # after the stop: at most rate*window, and not far below.
+        expect(rate * window - rate // 10 <= s["attempts"] <= rate * window,
+               f"churn: {s['attempts']} attempts of the {rate * window} the schedule has")
+        # Every attempt is a connection that completed, but those the stop
+        # closed in flight. A connection over the TAP to the kernel takes a
+        # round trip and a thread start in the Python server; a quarter
+        # second of arrivals still open at the stop would be a stall.
+        expect(0 <= s["attempts"] - s["completed"] <= rate // 4,
+               f"churn: {s['completed']} of {s['attempts']} attempts completed (the rest cut by the stop)")
+        # The rate over the whole run, from the run's own clock (which the
+        # test's must contain), within a factor of two: the schedule holds
+        # the average even when single seconds slip.
+        run_s = s["seconds"] - start_after
+        expect(s["seconds"] <= elapsed, f"churn: ran {s['seconds']:.2f} s within the {elapsed:.2f} s the test saw")
+        expect(rate / 2 <= s["attempts"] / run_s <= rate * 1.05,
+               f"churn: {s['attempts'] / run_s:.0f} attempts/s over the run (rate {rate})")
+        # The client closes first: the TIME_WAIT is twstack's, one per
+        # completed connection (60 s outlives the run), none on the kernel.
+        expect(s["timewait_end"] >= s["completed"],
+               f"churn: the client holds the TIME_WAIT ({s['timewait_end']} for {s['completed']} completed)")
+        kernel_tw = ns.timewait_count(sport=8080) - kernel_tw_before
+        expect(kernel_tw == 0, f"churn: the kernel server holds none ({kernel_tw})")
+
+        # Not enough: 300 ports at 100/s, no reuse. Attempt 300, due at
+        # 300/100 = 3.00 s, finds every port in TIME_WAIT (60 s, longer than
+        # the run), and so does every attempt after it.
+        s, elapsed = run_churn(binary, ns, ["--rate", "100", "--start-after", "1", "--duration", "5",
+                                            "--set", "net.ipv4.ip_local_port_range=40000 40299",
+                                            "--set", "net.ipv4.tcp_tw_reuse=0"])
         expect(s["first_errno"] == "EADDRNOTAVAIL", f"churn exhausted: first errno {s['first_errno']}")
-        expect(abs(s["first_failure_s"] - 3.0) < 0.05, f"churn exhausted at {s['first_failure_s']:.3f} s (predicted 3.00)")
         expect(s["ok"] == 300, f"churn exhausted: exactly 300 connections before it ({s['ok']})")
+        expect(s["failed"] == s["attempts"] - 300 and s["broken"] == 0,
+               f"churn exhausted: every later attempt failed ({s['failed']} of {s['attempts']})")
+        # Not before it was due; later only by as much as the loop ran late.
+        # With no attempt late (`late` counts those made over 1 ms after
+        # their time) that is within 1 ms; otherwise within the run.
+        first = s["first_failure_s"]
+        latest = 3.001 if s["late"] == 0 else s["seconds"]
+        expect(3.0 <= first <= latest,
+               f"churn exhausted at {first:.3f} s (due at 3.00 s, {s['late']} attempts late)")
     finally:
         server.kill()
         server.wait()

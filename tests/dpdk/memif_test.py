@@ -9,7 +9,9 @@ hugepages, no NIC.
 2. 1000/s, the client closing: the TIME_WAIT entries on the client.
 
 Correctness only: the CPS figure belongs to the benchmark (README), not to
-a test. Usage: memif_test.py TWSTACK_BINARY. Skips (77) without root.
+a test, and no check depends on how fast a loaded machine runs the loops:
+counts are held to what the run attempted, not to a rate.
+Usage: memif_test.py TWSTACK_BINARY. Skips (77) without root.
 """
 
 import json
@@ -94,7 +96,11 @@ def main():
     c, s = finish(serve, churn)
     expect(c["failed"] == 0 and c["broken"] == 0 and c["bad_responses"] == 0,
            f"flat out, server closing: no failures ({c['failed']} failed, {c['broken']} broken)")
-    expect(c["completed"] > 1000, f"flat out: {c['completed']} connections completed ({c['cps']:.0f} CPS here)")
+    # Flat out keeps 32 connections going, opening one as each ends: every
+    # attempt completed but those the stop closed in flight, and there were
+    # more than one round of them (no rate: that is the benchmark's).
+    expect(c["completed"] > 32 and 0 <= c["attempts"] - c["completed"] <= 32,
+           f"flat out: {c['completed']} of {c['attempts']} attempts completed ({c['cps']:.0f} CPS here)")
     # The stop closes the connections in flight (at most --inflight): their
     # responses may have been sent and never read.
     expect(0 <= s["requests"] - c["requests"] <= 32, f"every request answered ({s['requests']} for {c['requests']})")
@@ -107,9 +113,17 @@ def main():
     cap = f"/tmp/twstack-memif-test-{os.getpid()}.pcap"
     serve, churn = pair(binary, sock, "client", ["--rate", "1000", "--duration", "3"], ["--capture", cap])
     c, s = finish(serve, churn)
-    # Attempt k at k/1000 s: 2500 in 2.5 s; the stop may catch the last few in flight.
-    expect(c["attempts"] == 2500 and c["failed"] == 0 and c["completed"] >= 2400,
-           f"1000/s for 2.5 s, client closing: {c['attempts']} attempts, {c['completed']} completed, no failure")
+    # Attempt k is due at k/1000 s, none at or after 2.5 s; a late loop makes
+    # the overdue ones at once (ChurnClient::tick), so load does not lose
+    # them. The run's clock starts a moment before the schedule's (thread
+    # launch), so the last few due may fall after the stop: 100 ms of them
+    # is more than that moment, however loaded. Of the attempts, all but
+    # those the stop caught in flight complete (100 again).
+    expect(c["failed"] == 0 and c["broken"] == 0 and c["bad_responses"] == 0,
+           f"1000/s for 2.5 s, client closing: no failure ({c['failed']} failed, {c['broken']} broken)")
+    expect(2400 <= c["attempts"] <= 2500, f"1000/s for 2.5 s: {c['attempts']} attempts of the 2500 scheduled")
+    expect(0 <= c["attempts"] - c["completed"] <= 100,
+           f"1000/s: {c['completed']} of {c['attempts']} attempts completed (the rest cut by the stop)")
     expect(c["timewait_end"] == c["counters"].get("TcpExtTW", 0) >= c["completed"],
            f"client closing: TIME_WAIT on the client ({c['timewait_end']})")
     expect(s["server_closed"] == 0 and s["counters"].get("TcpExtTW", 0) == 0, "... and none on the server")
