@@ -1,5 +1,5 @@
 // The stack's knobs under the Linux kernel's sysctl names, defaults and units
-// (Linux 6.18; shared/reference/linux-timewait.md §0), plus twstack's own
+// (Linux 6.18; docs/linux-timewait.md §0), plus twstack's own
 // under `twstack.`. Values are read as the kernel reads them: integer
 // milliseconds for ms-valued sysctls, integer seconds for seconds-valued ones.
 //

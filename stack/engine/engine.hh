@@ -42,7 +42,7 @@ struct EngineOptions {
   std::uint32_t timer_budget = 4096;       // twstack.timer_budget: expiries per poll
   std::uint32_t max_syn_backlog = 4096;    // net.ipv4.tcp_max_syn_backlog
   std::uint32_t somaxconn = 4096;          // net.core.somaxconn
-  // The TIME_WAIT table (reference §4, §5): its capacity is the cap.
+  // The TIME_WAIT table (docs/linux-timewait.md §4, §5): its capacity is the cap.
   std::uint32_t max_tw_buckets = 262144;   // net.ipv4.tcp_max_tw_buckets
   tw::OverflowPolicy tw_overflow = tw::OverflowPolicy::kRefuse;  // twstack.tw_overflow_policy
   std::uint8_t tw_reuse = 2;               // net.ipv4.tcp_tw_reuse

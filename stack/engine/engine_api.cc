@@ -38,7 +38,7 @@ Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, 
 }
 
 // bind() with SO_REUSEADDR, as servers do, so a restart binds again over
-// its old TIME-WAIT connections (reference §8); then listen(), where the
+// its old TIME-WAIT connections (docs/linux-timewait.md §8); then listen(), where the
 // allocator refuses a second listener on an overlapping address.
 Errc QueueEngine::listen(std::uint16_t port, std::uint32_t backlog, wire::Ipv4Addr addr) {
   if (port == 0) return Errc::kInvalid;

@@ -9,7 +9,7 @@ namespace {
 
 // Linux __inet_twsk_schedule counts an entry when it is first armed: TW if
 // its timeout is over 4 s (4*HZ), TWKilled if not. So a FIN_WAIT2 entry is
-// classified by tcp_fin_timeout, whatever its TIME_WAIT lasts (reference §2;
+// classified by tcp_fin_timeout, whatever its TIME_WAIT lasts (docs/linux-timewait.md §2;
 // twstack copies this accident so the counters compare with the kernel's).
 Counter arming_counter(std::int64_t timeout_us) {
   return timeout_us > 4000000 ? Counter::TcpExtTW : Counter::TcpExtTWKilled;
@@ -141,7 +141,7 @@ tcp::Succession QueueEngine::take_over(const wire::FourTuple& t) {
 }
 
 // connect() with the local port given: bind(port) with SO_REUSEADDR, then
-// connect (reference §7, first case; §8). A TIME_WAIT entry on the tuple
+// connect (docs/linux-timewait.md §7, first case; §8). A TIME_WAIT entry on the tuple
 // conflicts at bind() unless its socket had SO_REUSEADDR too (EADDRINUSE);
 // then connect() takes it over if it saw timestamps, whatever tcp_tw_reuse
 // says (twp == NULL), and fails with EADDRNOTAVAIL if not.

@@ -1,4 +1,4 @@
-// connect(): ephemeral port selection (reference §7) and the bookkeeping of
+// connect(): ephemeral port selection (docs/linux-timewait.md §7) and the bookkeeping of
 // ephemeral tuples. bind.cc has bind(), listen() and bound sockets.
 #include "stack/ports/allocator.hh"
 
@@ -182,7 +182,7 @@ PortAllocator::Verdict PortAllocator::try_port(Attempt& at, std::uint32_t pos) {
   return Verdict::kAccept;
 }
 
-// inet_hashtables.c:__inet_hash_connect (6.18), reference §7 steps 2-7, with
+// inet_hashtables.c:__inet_hash_connect (6.18), docs/linux-timewait.md §7 steps 2-7, with
 // the per-candidate scan replaced by summary-bitmap jumps to the next port
 // that is not reserved, not bound, not held for this destination (or held
 // by a reusable TIME_WAIT) and, with RSS, steered to us. Same ports in the
@@ -315,7 +315,7 @@ void PortAllocator::finish_connect(Attempt& at, bool ok, ConnectResult* r) {
   r->examined = at.checks;
   stats_.examined += at.checks;
   if (!ok) {
-    r->err = Errc::kAddrNotAvail;  // reference §7 step 6: -EADDRNOTAVAIL
+    r->err = Errc::kAddrNotAvail;  // docs/linux-timewait.md §7 step 6: -EADDRNOTAVAIL
     ++stats_.connect_fails;
     if (at.budget_out) ++stats_.budget_exhausted;
     return;

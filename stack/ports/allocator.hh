@@ -1,6 +1,6 @@
 // The 4-tuple allocator: ephemeral ports for connect(), bind() with its
-// conflict rules, listeners, SO_REUSEADDR restarts (shared/reference/
-// linux-timewait.md §5, §7, §8).
+// conflict rules, listeners, SO_REUSEADDR restarts (docs/linux-timewait.md
+// §5, §7, §8).
 //
 // One PortAllocator per QueueEngine (shared nothing). Every table is sized
 // at construction; no call allocates or reads a clock, and every call does
@@ -61,7 +61,7 @@ enum class TupleState : std::uint8_t {
 
 // Where the candidate's port came from; Linux tells the two apart by
 // tcp_twsk_unique()'s twp: kBound (twp == NULL) skips tcp_tw_reuse and its
-// delay and needs only the old connection's timestamps (reference §5).
+// delay and needs only the old connection's timestamps (docs/linux-timewait.md §5).
 enum class PortOrigin : std::uint8_t { kEphemeral, kBound };
 
 // A non-owning reference to the check: any callable

@@ -1,4 +1,4 @@
-// bind(), listen() and sockets with a bound port (reference §7 bind(port 0),
+// bind(), listen() and sockets with a bound port (docs/linux-timewait.md §7 bind(port 0),
 // §8 SO_REUSEADDR / SO_REUSEPORT against TIME_WAIT).
 //
 // A bind slot is one bound socket and everything that keeps its port after
@@ -28,7 +28,7 @@ PortAllocator::BindSlot* PortAllocator::slot_of(BindId id) {
 // owner of the port: no conflict when the addresses differ (wildcards match
 // everything: inet_rcv_saddr_equal(..., match_wildcard = true)), when both
 // set SO_REUSEADDR and the other is not listening, or when both set
-// SO_REUSEPORT. A TIME_WAIT owner follows the same rule (reference §8).
+// SO_REUSEPORT. A TIME_WAIT owner follows the same rule (docs/linux-timewait.md §8).
 bool PortAllocator::bind_conflict(wire::Ipv4Addr addr, std::uint16_t port, SocketOpts opts,
                                   std::uint32_t self) const {
   for (std::uint32_t i = port_head_[port]; i != kNone; i = binds_[i].next) {
@@ -207,7 +207,7 @@ void PortAllocator::unlink_bind(std::uint32_t index) {
 
 // tcp_v4_connect on a socket with a port: only the 4-tuple is checked
 // (__inet_check_established with twp == NULL): a TIME_WAIT the check accepts
-// is taken over, anything else is EADDRNOTAVAIL (reference §7).
+// is taken over, anything else is EADDRNOTAVAIL (docs/linux-timewait.md §7).
 ConnectResult PortAllocator::connect_bound(BindId id, wire::Ipv4Addr laddr, wire::Ipv4Addr raddr,
                                            std::uint16_t rport, TupleCheck check) {
   ConnectResult r;

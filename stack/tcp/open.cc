@@ -174,7 +174,7 @@ std::int64_t fin_time_us(const Env& e, const Tcb& c) {
 // tmo = tcp_fin_time(). At most TCP_TIMEWAIT_LEN: a FIN_WAIT2 entry in the
 // TIME_WAIT table for tmo. Above it, the full connection waits tmo - len
 // first, and the entry then lasts tmo - len (the kernel's 2*(tmo - 60) quirk,
-// reference §1 c, which twstack copies). A FIN in the same segment (out of
+// docs/linux-timewait.md §1 c, which twstack copies). A FIN in the same segment (out of
 // order) keeps the full connection, which resets when tmo runs out.
 void orphan_fin_wait2(Env& e, Tcb& c, bool fin_in_segment) {
   const std::int64_t tmo = fin_time_us(e, c);

@@ -1,4 +1,4 @@
-// TIME_WAIT verdicts: see policy.hh. Step numbers are those of reference §3.
+// TIME_WAIT verdicts: see policy.hh. Step numbers are those of docs/linux-timewait.md §3.
 #include "stack/timewait/policy.hh"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // TIME_WAIT verdicts: what a segment addressed to a TIME_WAIT entry does
-// (Linux tcp_minisocks.c:tcp_timewait_state_process, reference §3), and
+// (Linux tcp_minisocks.c:tcp_timewait_state_process, docs/linux-timewait.md §3), and
 // whether connect() may take an entry over (tcp_ipv4.c:tcp_twsk_unique, §5).
 //
 // The functions update the entry (re-arm, sequence and timestamp state,

@@ -1,7 +1,7 @@
 // The TIME_WAIT table: compact timewait entries, a keyed hash on the 4-tuple,
 // and a FIFO-per-slot expiry timer with bounded work per poll.
 //
-// Linux keeps a 248-byte tw_sock per TIME_WAIT connection (reference §12); this
+// Linux keeps a 248-byte tw_sock per TIME_WAIT connection (docs/linux-timewait.md §12); this
 // table keeps 36 bytes, and at most 40 bytes per entry counting the bucket
 // array and the timer slots (memory_bytes() / capacity(), checked at 10M).
 //

@@ -117,7 +117,7 @@ def serve_case(binary, ns, closer):
         kernel_tw = ns.timewait_count() - kernel_tw_before
         if closer == "server":
             expect(st["counters"].get("TcpExtTW", 0) == 1000, "twstack entered TIME_WAIT 1000 times (TcpExtTW)")
-            # A kernel client reusing a port at once hands twstack's entry over to the new SYN (reference §6).
+            # A kernel client reusing a port at once hands twstack's entry over to the new SYN (docs/linux-timewait.md §6).
             expect(st["gauges"]["timewait"] >= 950, f"twstack holds the TIME_WAIT ({st['gauges']['timewait']})")
             expect(kernel_tw == 0, f"the kernel holds none ({kernel_tw})")
         else:

@@ -128,7 +128,7 @@ def main():
             expect(r["first_errno"] == s["first_errno"], f"{name}: same first errno ({r['first_errno']})")
             if name == "cap":
                 # A new SYN on a 4-tuple the server holds in TIME_WAIT takes the
-                # entry over (RFC 6191, reference §6), so that close makes an
+                # entry over (RFC 6191, docs/linux-timewait.md §6), so that close makes an
                 # entry instead of an overflow. How often the client comes back
                 # to such a port depends on when each connection ends, which
                 # real time varies: 183 against 200 predicted was seen under

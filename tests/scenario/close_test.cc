@@ -53,7 +53,7 @@ TEST(Close, ActiveCloserWaitsInTimeWaitForExactlyItsLength) {
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
   EXPECT_EQ(sc.a().state(c.client), State::kFinWait1);
   // tcp_fin_timeout (60 s) > the TIME-WAIT length: the orphan waits in
-  // FIN-WAIT-2 as a full connection (reference §1 c).
+  // FIN-WAIT-2 as a full connection (docs/linux-timewait.md §1 c).
   ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kFinWait2; }, Duration::seconds(1)));
   EXPECT_FALSE(sc.tw_entry(0, tuple));
   EXPECT_EQ(sc.b().state(c.server), State::kCloseWait);
@@ -398,7 +398,7 @@ TEST(Close, OrphanedFinWait2TimesOutAfterFinTimeout) {
   const wire::FourTuple tuple = sc.tuple_of(0, c.client);
   ASSERT_EQ(sc.a().close(c.client), Errc::kOk);  // the server never closes
   // tcp_fin_timeout <= the TIME-WAIT length: the orphan becomes a FIN_WAIT2
-  // entry as soon as its FIN is acknowledged (reference §1 c).
+  // entry as soon as its FIN is acknowledged (docs/linux-timewait.md §1 c).
   ASSERT_TRUE(sc.run_until([&] { return bool(sc.tw_entry(0, tuple)); }, Duration::seconds(1)));
   const Instant entered = sc.now();
   const std::size_t mark = sc.trace.size();

@@ -1,4 +1,4 @@
-// connect() and TIME_WAIT entries (reference §5, §7, §8, §13 f): tcp_tw_reuse
+// connect() and TIME_WAIT entries (docs/linux-timewait.md §5, §7, §8, §13 f): tcp_tw_reuse
 // 0/1/2 with tcp_tw_reuse_delay and the timestamps it needs, the explicit-bind
 // takeover, and the port-exhaustion scenario at 10.00 s.
 

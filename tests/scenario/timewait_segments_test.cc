@@ -1,4 +1,4 @@
-// Segments addressed to TIME_WAIT entries (reference §2, §3, §6, §9): the
+// Segments addressed to TIME_WAIT entries (docs/linux-timewait.md §2, §3, §6, §9): the
 // re-ACK of a retransmitted FIN and what re-arms the timer, RSTs and
 // tcp_rfc1337, SYNs reopening the tuple on the passive side, PAWS and the ACK
 // rate limit, and the FIN_WAIT2 substate's checks.
@@ -6,7 +6,7 @@
 // Segments are crafted with the wire builders and handed to rx(); replies are
 // read from the trace. The entry side's replies are dropped on the link: the
 // peer has no connection any more and would answer them with a reset, which
-// (tcp_rfc1337=0) kills the entry (reference §3, last [run]).
+// (tcp_rfc1337=0) kills the entry (docs/linux-timewait.md §3, last [run]).
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// TIME_WAIT as shared/reference/linux-timewait.md describes Linux 6.18, one
+// TIME_WAIT as docs/linux-timewait.md describes Linux 6.18, one
 // test per rule, two engines in virtual time: how long entries live (both
 // substates, tcp_fin_timeout, TW/TWKilled) and the tcp_max_tw_buckets cap.
 // timewait_reuse_test.cc covers connect()'s reuse, timewait_segments_test.cc

@@ -1,4 +1,4 @@
-// PortAllocator: Linux's scan order and parity (reference §7), exhaustion,
+// PortAllocator: Linux's scan order and parity (docs/linux-timewait.md §7), exhaustion,
 // reserved ports, TIME_WAIT takeover, bind() conflicts and the SO_REUSEADDR
 // restart table (§8), agreement with the kernel loop (with and without RSS),
 // uniformity. RSS steering proper: toeplitz_test.cc.
@@ -118,7 +118,7 @@ TEST_P(BothModes, FullRangeThenAddrNotAvailAtOnce) {
   EXPECT_EQ(connect(pa, w, kR, 444).err, Errc::kOk);
 }
 
-// Reference §7: with the default range connect() takes ports of low's parity
+// docs/linux-timewait.md §7: with the default range connect() takes ports of low's parity
 // (even) first, steps +2..+16 between consecutive connects to one
 // destination, and only after the even half the odd one.
 TEST(LinuxMode, EvenFirstThenOdd) {
@@ -134,7 +134,7 @@ TEST(LinuxMode, EvenFirstThenOdd) {
 }
 
 // linux_pass visits exactly the kernel loop's ports, in its order, for even
-// and odd window sizes and every offset (reference §7 step 4).
+// and odd window sizes and every offset (docs/linux-timewait.md §7 step 4).
 TEST(LinuxMode, PassMatchesKernelLoop) {
   auto find = [](std::uint32_t from, std::uint32_t to, unsigned parity) {
     for (std::uint32_t q = from; q < to; ++q) {
@@ -161,7 +161,7 @@ TEST(LinuxMode, PassMatchesKernelLoop) {
   }
 }
 
-// Reference §7 bind(port 0): odd ports (the parity connect() leaves alone)
+// docs/linux-timewait.md §7 bind(port 0): odd ports (the parity connect() leaves alone)
 // first, EADDRINUSE when none is left; with SO_REUSEADDR the lower half of
 // the range until it is used up (inet_csk_find_open_port's attempt_half).
 TEST(Bind, PortZero) {
@@ -429,7 +429,7 @@ TEST(Bind, Conflicts) {
   EXPECT_EQ(pa.bind(kL1, r.tuple.lport, {}).err, Errc::kOk);
 }
 
-// Reference §8: restarting a listener while its old connections sit in
+// docs/linux-timewait.md §8: restarting a listener while its old connections sit in
 // TIME_WAIT. The old listener had accepted three children, which closed
 // first (server-side TIME_WAIT), then the listener closed.
 TEST(Bind, ListenerRestartTable) {
@@ -500,7 +500,7 @@ TEST_P(BothModes, BoundPortsExcludedFromConnect) {
 
 // ---- against a transcription of the kernel loop ----
 
-// __inet_hash_connect's loop, literally (reference §7 steps 2-6), over the
+// __inet_hash_connect's loop, literally (docs/linux-timewait.md §7 steps 2-6), over the
 // test's world: skip reserved ports, bind()-held ports and (with RSS) ports
 // whose replies miss our queue; take the first free tuple or reusable
 // TIME_WAIT. Returns 0 for -EADDRNOTAVAIL.

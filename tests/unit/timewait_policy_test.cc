@@ -1,5 +1,5 @@
 // TIME_WAIT verdicts (stack/timewait/policy): each step of Linux
-// tcp_timewait_state_process (reference §3), the tcp_twsk_unique reuse rule
+// tcp_timewait_state_process (docs/linux-timewait.md §3), the tcp_twsk_unique reuse rule
 // (§5), and the out-of-window ACK limiter.
 #include "stack/timewait/policy.hh"
 
