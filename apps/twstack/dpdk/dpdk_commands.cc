@@ -1,0 +1,93 @@
+#include "apps/twstack/dpdk/dpdk_commands.hh"
+#include "apps/twstack/dpdk/summary.hh"
+
+#include <cstdio>
+#include <ostream>
+
+#include "apps/common/json.hh"
+
+namespace twstack::app {
+
+std::vector<Command> dpdk_commands() { return {serve_command(), churn_command()}; }
+bool have_dpdk() { return true; }
+
+std::uint64_t metric(const Metrics& m, std::string_view name) {
+  for (const auto& [k, v] : m) {
+    if (k == name) return v;
+  }
+  return 0;
+}
+
+namespace {
+
+constexpr Counter kHeadline[] = {
+    Counter::TcpActiveOpens,    Counter::TcpPassiveOpens,    Counter::TcpAttemptFails,
+    Counter::TcpEstabResets,    Counter::TcpInSegs,          Counter::TcpOutSegs,
+    Counter::TcpRetransSegs,    Counter::TcpOutRsts,         Counter::TcpInErrs,
+    Counter::TcpExtTW,          Counter::TcpExtTWRecycled,   Counter::TcpExtTCPTimeWaitOverflow,
+    Counter::TcpExtListenDrops, Counter::TwstackConnPoolExhausted, Counter::TwstackTxPoolExhausted,
+};
+
+void json_summary(std::ostream& out, std::string_view role, const RuntimeResult& r) {
+  JsonWriter j(out);
+  j.begin_object().value("summary", true).value("role", role).value("seconds", r.seconds);
+  const std::uint64_t first = metric(r.app, kFirstFailureUs);
+  for (const auto& [k, v] : r.app) {
+    if (k != kFirstFailureUs && k != kFirstErrno) j.value(k, v);
+  }
+  if (role == "churn") {
+    j.value("cps", r.seconds > 0 ? static_cast<double>(metric(r.app, "completed")) / r.seconds : 0.0);
+    if (first != 0) {
+      j.value("first_failure_s", static_cast<double>(first - 1) / 1e6);
+      j.value("first_errno", errno_name(static_cast<Errc>(metric(r.app, kFirstErrno))));
+    } else {
+      j.null("first_failure_s").null("first_errno");
+    }
+  }
+  j.value("timewait_peak", r.timewait_peak).value("timewait_end", r.gauges.timewait).value("estab_end", r.gauges.estab);
+  j.begin_object("counters");
+  for (std::size_t i = 0; i < kCounterCount; ++i) {
+    if (r.counters.get(i) != 0) j.value(counter_name(static_cast<Counter>(i)), r.counters.get(i));
+  }
+  j.end_object().begin_object("nic");
+  for (const auto& [k, v] : r.nic) j.value(k, v);
+  j.end_object().end_object();
+  out << "\n";
+}
+
+}  // namespace
+
+void print_summary(std::ostream& out, bool json, std::string_view role, const RuntimeResult& r) {
+  if (json) return json_summary(out, role, r);
+  char line[160];
+  out << "\n" << role << " ran " << r.seconds << " s:";
+  for (const auto& [k, v] : r.app) {
+    if (k != kFirstFailureUs && k != kFirstErrno && (v != 0 || !k.starts_with("err_"))) out << " " << k << " " << v;
+  }
+  out << "\n";
+  if (role == "churn") {
+    const std::uint64_t first = metric(r.app, kFirstFailureUs);
+    std::snprintf(line, sizeof line, "CPS %.0f (completed per second)\n",
+                  r.seconds > 0 ? static_cast<double>(metric(r.app, "completed")) / r.seconds : 0.0);
+    out << line;
+    if (first != 0) {
+      std::snprintf(line, sizeof line, "first failure at %.2f s: %s\n", static_cast<double>(first - 1) / 1e6,
+                    errno_name(static_cast<Errc>(metric(r.app, kFirstErrno))));
+      out << line;
+    } else {
+      out << "no failures\n";
+    }
+  }
+  out << "TIME_WAIT: peak " << r.timewait_peak << ", at the end " << r.gauges.timewait << "\n\n";
+  for (Counter c : kHeadline) {
+    std::snprintf(line, sizeof line, "%-32s%llu\n", counter_name(c), static_cast<unsigned long long>(r.counters.get(c)));
+    out << line;
+  }
+  std::string nic;
+  for (const auto& [k, v] : r.nic) {
+    if (v != 0) nic += " " + k + " " + std::to_string(v);
+  }
+  out << "NIC:" << (nic.empty() ? " nothing" : nic) << "\n";
+}
+
+}  // namespace twstack::app
