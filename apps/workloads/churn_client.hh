@@ -1,7 +1,7 @@
 // The client side of `twstack churn`, on one QueueEngine: opens connections
 // to a list of targets, runs requests on each, and closes, counting what
 // happens. The caller owns the engine, the clock and the event loop (the
-// DPDK runtime; a SimPair in tests) and calls tick(now) once per loop.
+// DPDK runtime; a SimPair in churn.hh and tests) and calls tick(now) once per loop.
 //
 // Schedule: with rate R > 0, attempt k (k = 0, 1, ...) is due at
 // start + k/R; attempts that fall due while the loop was busy are made at
@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/workloads/churn.hh"
+#include "apps/workloads/closer.hh"
 #include "apps/workloads/http_head.hh"
 #include "stack/engine/engine.hh"
 

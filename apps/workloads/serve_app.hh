@@ -19,7 +19,7 @@
 // the server closes too.
 //
 // The engine, the clock and the event loop belong to the caller (the DPDK
-// runtime, or a SimPair in tests): ServeApp only reacts to events.
+// runtime, or a SimPair in churn.hh and tests): ServeApp only reacts to events.
 #pragma once
 
 #include <array>
@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/workloads/churn.hh"
+#include "apps/workloads/closer.hh"
 #include "apps/workloads/http_head.hh"
 #include "stack/engine/engine.hh"
 

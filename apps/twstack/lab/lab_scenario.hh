@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "apps/workloads/churn.hh"
+#include "apps/workloads/closer.hh"
 #include "stack/base/config.hh"
 
 namespace twstack::app {

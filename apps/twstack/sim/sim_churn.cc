@@ -33,15 +33,17 @@ constexpr OptionSpec kOptions[] = {
 };
 
 constexpr std::string_view kDescription =
-    "Runs a client engine and a server engine joined by an in-process link in virtual time.\n"
-    "The client opens connections to the server: the k-th attempt (k = 0, 1, ...) at exactly\n"
-    "k/R virtual seconds after the start, for every such instant before --duration; with\n"
-    "--rate 0 it keeps --inflight connections in progress instead and opens the next one the\n"
-    "moment one ends (after a connect() refused at once, 1 ms later). On each connection the\n"
-    "client sends a 100-byte request and the server answers it with 200 bytes; after each\n"
-    "full response the client sends the next request, --requests-per-conn in all. Then the\n"
-    "--closer closes, and the other side closes when it reads EOF, so TIME_WAIT collects on\n"
-    "the closer's side.\n"
+    "Runs a client engine and a server engine joined by an in-process link in virtual time,\n"
+    "with the application code of `twstack churn` and `twstack serve --mode http`\n"
+    "(ChurnClient, ServeApp). The client opens connections to the server: the k-th attempt\n"
+    "(k = 0, 1, ...) at exactly k/R virtual seconds after the start, for every such instant\n"
+    "before --duration; with --rate 0 it keeps --inflight connections in progress instead and\n"
+    "opens the next one the moment one ends (after a connect() refused at once, 1 ms later).\n"
+    "On each connection the client sends an HTTP/1.1 GET and the server answers 200 OK with a\n"
+    "100-byte body; after each full response the client sends the next request,\n"
+    "--requests-per-conn in all. Then the --closer closes (--closer server: the last request\n"
+    "says \"Connection: close\"), and the other side closes when it reads EOF, so TIME_WAIT\n"
+    "collects on the closer's side.\n"
     "\n"
     "--rate counts connections, not requests: the keep-alive version of --rate 100 at the\n"
     "same request load is --rate 10 --requests-per-conn 10.\n"
@@ -117,7 +119,7 @@ ChurnSettings churn_settings_from(const Options& o) {
   s.client_ip = ip_option(o, "client-ip", "10.0.0.1");
   s.server_ip = ip_option(o, "server-ip", "10.0.0.2");
   if (s.client_ip == s.server_ip) throw UsageError("options --client-ip and --server-ip: the addresses must differ");
-  s.server_port = static_cast<std::uint16_t>(o.u64("server-port", 80, 1, 65535));
+  s.server_ports = {static_cast<std::uint16_t>(o.u64("server-port", 80, 1, 65535))};
   s.seed = o.u64("seed", 1, 0, UINT64_MAX);
   s.faults.loss = o.real("loss", 0, 0, 1);
   s.faults.delay = Duration::micros(o.i64("delay-us", 100, 0, 10000000));
@@ -144,7 +146,7 @@ void print_churn_json(std::ostream& out, const ChurnSettings& s, const ChurnResu
   j.begin_object().value("rate", s.rate).value("inflight", s.inflight).value("duration_s", s.duration_s);
   j.value("closer", closer_name(s.closer)).value("requests_per_conn", s.requests_per_conn);
   j.value("client_ip", s.client_ip.to_string()).value("server_ip", s.server_ip.to_string());
-  j.value("server_port", std::uint32_t{s.server_port}).value("seed", s.seed);
+  j.value("server_port", std::uint32_t{s.server_ports.front()}).value("seed", s.seed);
   j.value("loss", s.faults.loss).value("delay_us", s.faults.delay.us);
   j.value("attempts", r.attempts).value("ok", r.ok).value("failed", r.failed).value("broken", r.broken);
   j.value("completed", r.completed);
@@ -179,7 +181,7 @@ void print_churn_text(std::ostream& out, const ChurnSettings& s, const ChurnResu
   }
   out << " for " << s.duration_s << " s, closer " << closer_name(s.closer) << ", " << s.requests_per_conn
       << (s.requests_per_conn == 1 ? " request" : " requests") << " per connection, " << s.client_ip.to_string()
-      << " -> " << s.server_ip.to_string() << ":" << s.server_port << ", seed " << s.seed << "\n\n";
+      << " -> " << s.server_ip.to_string() << ":" << s.server_ports.front() << ", seed " << s.seed << "\n\n";
   char line[128];
   std::snprintf(line, sizeof line, "%6s %10s %10s %10s %10s\n", "t", "ok", "failed", "client TW", "server TW");
   out << line;
