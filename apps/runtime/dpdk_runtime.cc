@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "apps/common/pcap.hh"
+#include "apps/common/stack_config.hh"
 #include "apps/runtime/tsc_clock.hh"
 #include "drivers/dpdk/eal.hh"
 #include "drivers/dpdk/port.hh"
@@ -279,13 +280,7 @@ void runtime_settings_from(const Options& o, RuntimeSettings* s) {
   s->lcores = std::string(o.str("lcores", ""));
   s->eal = std::string(o.str("eal", ""));
   s->hugepages = o.flag("hugepages");
-  if (std::optional<std::string_view> path = o.get("config")) {
-    if (auto e = load_config_file(std::string(*path), &s->config)) throw UsageError("option --config: " + *e);
-  }
-  for (std::string_view a : o.all("set")) {
-    if (auto e = s->config.set_assignment(a)) throw UsageError("option --set: " + *e);
-  }
-  if (auto e = s->config.validate()) throw UsageError(*e);
+  s->config = stack_config_from(knob_options(o));
   s->capture = std::string(o.str("capture", ""));
   s->duration_s = static_cast<std::uint32_t>(o.u64("duration", 0, 0, 100000000));
   s->linger = Duration::micros(static_cast<std::int64_t>(o.real("linger", 0, 0, 3600) * 1e6));

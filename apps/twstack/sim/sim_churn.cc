@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "apps/common/json.hh"
+#include "apps/common/stack_config.hh"
 
 namespace twstack::app {
 
@@ -77,12 +78,6 @@ wire::Ipv4Addr ip_option(const Options& o, std::string_view name, std::string_vi
   return a;
 }
 
-void apply_sets(const Options& o, std::string_view name, StackConfig* cfg) {
-  for (std::string_view a : o.all(name)) {
-    if (auto e = cfg->set_assignment(a)) throw UsageError("option --" + std::string(name) + ": " + *e);
-  }
-}
-
 // Fixed-point with `digits` decimals.
 std::string fmt(int digits, double v) {
   char buf[64];
@@ -127,17 +122,14 @@ ChurnSettings churn_settings_from(const Options& o) {
     // Each connection would then open and close without the clock moving.
     throw UsageError("option --rate 0 needs a link delay (--delay-us above 0)");
   }
-  StackConfig both;
-  if (std::optional<std::string_view> path = o.get("config")) {
-    if (auto e = load_config_file(std::string(*path), &both)) throw UsageError("option --config: " + *e);
-  }
-  apply_sets(o, "set", &both);
-  s.client_config = both;
-  s.server_config = both;
-  apply_sets(o, "client-set", &s.client_config);
-  apply_sets(o, "server-set", &s.server_config);
-  if (auto e = s.client_config.validate()) throw UsageError("client: " + *e);
-  if (auto e = s.server_config.validate()) throw UsageError("server: " + *e);
+  const KnobOptions knobs = knob_options(o);
+  auto side = [&](std::string_view option) {
+    std::vector<std::string> sets;
+    for (std::string_view a : o.all(option)) sets.emplace_back(a);
+    return stack_config_from(knobs, option, sets);
+  };
+  s.client_config = side("client-set");
+  s.server_config = side("server-set");
   return s;
 }
 

@@ -8,6 +8,7 @@
 
 #include "apps/common/json.hh"
 #include "apps/common/pcap.hh"
+#include "apps/common/stack_config.hh"
 #include "apps/twstack/sim/sim_transfer.hh"
 #include "apps/workloads/transfer.hh"
 
@@ -67,15 +68,15 @@ TransferSettings settings_from(const Options& o) {
   s.faults.delay = Duration::micros(o.i64("delay-us", 100, 0, 10000000));
   s.faults.reorder_delay = Duration::micros(o.i64("reorder-delay-us", 1000, 0, 10000000));
   s.seed = o.u64("seed", 1, 0, UINT64_MAX);
-  if (std::optional<std::string_view> path = o.get("config")) {
-    if (auto e = load_config_file(std::string(*path), &s.config)) throw UsageError("option --config: " + *e);
+  // --sndbuf and --rcvbuf are twstack.sndbuf and twstack.rcvbuf, after
+  // --config and before --set.
+  KnobOptions knobs = knob_options(o);
+  std::vector<std::string> bufs;
+  for (const char* b : {"sndbuf", "rcvbuf"}) {
+    if (o.has(b)) bufs.push_back(std::string("twstack.") + b + "=" + std::to_string(o.u64(b, 0, 1024, tcp::kMaxRingBytes)));
   }
-  s.config.sndbuf = static_cast<std::uint32_t>(o.u64("sndbuf", s.config.sndbuf, 1024, tcp::kMaxRingBytes));
-  s.config.rcvbuf = static_cast<std::uint32_t>(o.u64("rcvbuf", s.config.rcvbuf, 1024, tcp::kMaxRingBytes));
-  for (std::string_view a : o.all("set")) {
-    if (auto e = s.config.set_assignment(a)) throw UsageError("option --set: " + *e);
-  }
-  if (auto e = s.config.validate()) throw UsageError(*e);
+  knobs.sets.insert(knobs.sets.begin(), bufs.begin(), bufs.end());
+  s.config = stack_config_from(knobs);
   s.limit = Duration::seconds(o.i64("limit-s", 600, 1, 1000000));
   return s;
 }
