@@ -1,44 +1,31 @@
-// A small streaming JSON writer for the commands' --json output: objects,
-// arrays, numbers, strings (escaped), and raw JSON spliced in (such as the
-// counters' print_json()). Output is compact, on one line.
+// JSON for the commands' --json output and for what the lab and `twstack
+// stat` read, through nlohmann-json. Objects keep their keys in the order
+// written (ordered_json), so a line reads as the command describes it;
+// whole numbers stay integers, others are doubles.
 #pragma once
 
-#include <cstdint>
-#include <ostream>
+#include <nlohmann/json.hpp>
+
+#include <iosfwd>
+#include <optional>
+#include <string>
 #include <string_view>
-#include <vector>
+
+#include "stack/base/counters.hh"
 
 namespace twstack::app {
 
-class JsonWriter {
- public:
-  explicit JsonWriter(std::ostream& os) : os_(os) {}
+using Json = nlohmann::ordered_json;
 
-  // Inside an object each value needs a key; inside an array (or at the
-  // top) the key is left empty.
-  JsonWriter& begin_object(std::string_view key = {});
-  JsonWriter& end_object();
-  JsonWriter& begin_array(std::string_view key = {});
-  JsonWriter& end_array();
+// The value on one line, compact, then '\n'. Bytes that are not UTF-8 (a
+// scenario title from a file, say) are replaced rather than refused.
+void print_json_line(std::ostream& out, const Json& j);
 
-  JsonWriter& value(std::string_view key, std::uint64_t v);
-  JsonWriter& value(std::string_view key, std::int64_t v);
-  JsonWriter& value(std::string_view key, std::uint32_t v) { return value(key, std::uint64_t{v}); }
-  JsonWriter& value(std::string_view key, int v) { return value(key, std::int64_t{v}); }
-  JsonWriter& value(std::string_view key, double v);  // NaN and infinities as null
-  JsonWriter& value(std::string_view key, bool v);
-  JsonWriter& value(std::string_view key, std::string_view v);
-  JsonWriter& value(std::string_view key, const char* v) { return value(key, std::string_view(v)); }
-  JsonWriter& null(std::string_view key);
-  // `json` must be one complete JSON value.
-  JsonWriter& raw(std::string_view key, std::string_view json);
+// The counters by their kernel names, in table order: the nonzero ones, or
+// all with `include_zero`.
+Json counters_json(const Counters& c, bool include_zero = false);
 
- private:
-  void prefix(std::string_view key);
-  void string(std::string_view s);
-
-  std::ostream& os_;
-  std::vector<bool> first_;  // per open container: nothing written yet
-};
+// One complete JSON text; nullopt and a message (with where) if malformed.
+std::optional<Json> parse_json(std::string_view text, std::string* error);
 
 }  // namespace twstack::app

@@ -102,16 +102,20 @@ std::string failures_by_errno(const Metrics& m) {
 
 void print_second(std::ostream& out, bool json, const Second& s) {
   if (json) {
-    JsonWriter j(out);
-    j.begin_object().value("t", s.t).value("cps", metric(s.app_delta, "completed"));
-    j.value("ok", metric(s.app_delta, "ok")).value("failed", metric(s.app_delta, "failed"));
-    j.begin_object("errors");
+    Json j;
+    j["t"] = s.t;
+    j["cps"] = metric(s.app_delta, "completed");
+    j["ok"] = metric(s.app_delta, "ok");
+    j["failed"] = metric(s.app_delta, "failed");
+    Json& errors = j["errors"] = Json::object();
     for (const auto& [k, v] : s.app_delta) {
-      if (k.starts_with("err_") && v != 0) j.value(k.substr(4), v);
+      if (k.starts_with("err_") && v != 0) errors[k.substr(4)] = v;
     }
-    j.end_object().value("open", s.live).value("estab", s.gauges.estab).value("timewait", s.gauges.timewait);
-    j.end_object();
-    out << "\n" << std::flush;
+    j["open"] = s.live;
+    j["estab"] = s.gauges.estab;
+    j["timewait"] = s.gauges.timewait;
+    print_json_line(out, j);
+    out << std::flush;
     return;
   }
   char line[256];

@@ -29,30 +29,26 @@ constexpr Counter kHeadline[] = {
 };
 
 void json_summary(std::ostream& out, std::string_view role, const RuntimeResult& r) {
-  JsonWriter j(out);
-  j.begin_object().value("summary", true).value("role", role).value("seconds", r.seconds);
+  Json j;
+  j["summary"] = true;
+  j["role"] = std::string(role);
+  j["seconds"] = r.seconds;
   const std::uint64_t first = metric(r.app, kFirstFailureUs);
   for (const auto& [k, v] : r.app) {
-    if (k != kFirstFailureUs && k != kFirstErrno) j.value(k, v);
+    if (k != kFirstFailureUs && k != kFirstErrno) j[k] = v;
   }
   if (role == "churn") {
-    j.value("cps", r.seconds > 0 ? static_cast<double>(metric(r.app, "completed")) / r.seconds : 0.0);
-    if (first != 0) {
-      j.value("first_failure_s", static_cast<double>(first - 1) / 1e6);
-      j.value("first_errno", errno_name(static_cast<Errc>(metric(r.app, kFirstErrno))));
-    } else {
-      j.null("first_failure_s").null("first_errno");
-    }
+    j["cps"] = r.seconds > 0 ? static_cast<double>(metric(r.app, "completed")) / r.seconds : 0.0;
+    j["first_failure_s"] = first != 0 ? Json(static_cast<double>(first - 1) / 1e6) : Json(nullptr);
+    j["first_errno"] = first != 0 ? Json(errno_name(static_cast<Errc>(metric(r.app, kFirstErrno)))) : Json(nullptr);
   }
-  j.value("timewait_peak", r.timewait_peak).value("timewait_end", r.gauges.timewait).value("estab_end", r.gauges.estab);
-  j.begin_object("counters");
-  for (std::size_t i = 0; i < kCounterCount; ++i) {
-    if (r.counters.get(i) != 0) j.value(counter_name(static_cast<Counter>(i)), r.counters.get(i));
-  }
-  j.end_object().begin_object("nic");
-  for (const auto& [k, v] : r.nic) j.value(k, v);
-  j.end_object().end_object();
-  out << "\n";
+  j["timewait_peak"] = r.timewait_peak;
+  j["timewait_end"] = r.gauges.timewait;
+  j["estab_end"] = r.gauges.estab;
+  j["counters"] = counters_json(r.counters);
+  Json& nic = j["nic"] = Json::object();
+  for (const auto& [k, v] : r.nic) nic[k] = v;
+  print_json_line(out, j);
 }
 
 }  // namespace

@@ -68,11 +68,14 @@ class ServeQueue : public QueueApp {
 
 void print_second(std::ostream& out, bool json, const Second& s) {
   if (json) {
-    JsonWriter j(out);
-    j.begin_object().value("t", s.t);
-    for (const auto& [k, v] : s.app_delta) j.value(k + "_per_s", v);
-    j.value("estab", s.gauges.estab).value("timewait", s.gauges.timewait).value("live", s.live).end_object();
-    out << "\n" << std::flush;
+    Json j;
+    j["t"] = s.t;
+    for (const auto& [k, v] : s.app_delta) j[k + "_per_s"] = v;
+    j["estab"] = s.gauges.estab;
+    j["timewait"] = s.gauges.timewait;
+    j["live"] = s.live;
+    print_json_line(out, j);
+    out << std::flush;
     return;
   }
   char line[200];

@@ -14,7 +14,7 @@
 #include <fstream>
 #include <optional>
 
-#include "apps/common/json_read.hh"
+#include "apps/common/json.hh"
 #include "apps/twstack/lab/lab_run.hh"
 
 extern char** environ;
@@ -208,19 +208,20 @@ std::optional<std::string> run_pair(const LabScenario& s, const std::string& bin
   return std::nullopt;
 }
 
-std::optional<JsonValue> parse_line(const std::string& l) {
+std::optional<Json> parse_line(const std::string& l) {
   std::string e;
-  return l.starts_with("{") ? parse_json(l, &e) : std::nullopt;
+  std::optional<Json> v = l.starts_with("{") ? parse_json(l, &e) : std::nullopt;
+  return v && v->is_object() ? v : std::nullopt;
 }
 
 
 // Splits a process's lines into per-second samples and the final summary.
-void split(const Lines& in, std::vector<std::pair<Clock::time_point, JsonValue>>* seconds,
-           std::optional<JsonValue>* summary) {
+void split(const Lines& in, std::vector<std::pair<Clock::time_point, Json>>* seconds,
+           std::optional<Json>* summary) {
   for (const auto& [at, l] : in) {
-    std::optional<JsonValue> v = parse_line(l);
+    std::optional<Json> v = parse_line(l);
     if (!v) continue;
-    if (v->get("summary") != nullptr) {
+    if (v->contains("summary")) {
       *summary = std::move(v);
     } else {
       seconds->emplace_back(at, std::move(*v));
@@ -228,21 +229,30 @@ void split(const Lines& in, std::vector<std::pair<Clock::time_point, JsonValue>>
   }
 }
 
-std::uint64_t u(const JsonValue& v, std::string_view key) { return static_cast<std::uint64_t>(v.num(key)); }
+// A member's number, 0 when absent or not a number.
+double num(const Json& v, const char* key) {
+  const auto it = v.find(key);
+  return it != v.end() && it->is_number() ? it->get<double>() : 0;
+}
 
-std::uint64_t counter(const JsonValue& summary, std::string_view name) {
-  const JsonValue* c = summary.get("counters");
-  return c == nullptr ? 0 : static_cast<std::uint64_t>(c->num(name));
+std::uint64_t u(const Json& v, const char* key) {
+  const auto it = v.find(key);
+  return it != v.end() && it->is_number() ? it->get<std::uint64_t>() : 0;
+}
+
+std::uint64_t counter(const Json& summary, const char* name) {
+  const auto c = summary.find("counters");
+  return c != summary.end() && c->is_object() ? u(*c, name) : 0;
 }
 
 // One sample per second of churn: the churn's own lines give ok, failed,
 // completed and the client's TIME_WAIT; the server's line printed nearest
 // in time gives the server's (the two processes tick independently, so it
 // may be up to half a second off).
-void build_series(const LabScenario& s, const std::vector<std::pair<Clock::time_point, JsonValue>>& cl,
-                  const std::vector<std::pair<Clock::time_point, JsonValue>>& sl, LabRun* run) {
+void build_series(const LabScenario& s, const std::vector<std::pair<Clock::time_point, Json>>& cl,
+                  const std::vector<std::pair<Clock::time_point, Json>>& sl, LabRun* run) {
   for (const auto& [at, v] : cl) {
-    const long t = std::lround(v.num("t")) - kStartAfterS;  // churn seconds, from its first attempt
+    const long t = std::lround(num(v, "t")) - kStartAfterS;  // churn seconds, from its first attempt
     if (t < 1 || t > static_cast<long>(s.duration_s)) continue;
     LabSample x{static_cast<std::uint32_t>(t), u(v, "ok"), u(v, "failed"), u(v, "cps"), u(v, "timewait"), 0};
     double best = 1e9;
@@ -268,8 +278,8 @@ LabRun run_lab_real(const LabScenario& s, const std::string& binary, const std::
     run.error = *e;
     return run;
   }
-  std::vector<std::pair<Clock::time_point, JsonValue>> cl, sl;
-  std::optional<JsonValue> cs, ss;
+  std::vector<std::pair<Clock::time_point, Json>> cl, sl;
+  std::optional<Json> cs, ss;
   split(churn_out, &cl, &cs);
   split(serve_out, &sl, &ss);
   if (!cs || !ss) {
@@ -282,9 +292,10 @@ LabRun run_lab_real(const LabScenario& s, const std::string& binary, const std::
   m.ok = u(*cs, "ok");
   m.failed = u(*cs, "failed");
   m.completed = u(*cs, "completed");
-  if (const JsonValue* f = cs->get("first_failure_s"); f != nullptr && !f->is_null()) {
-    m.first_failure_s = f->number;
-    m.first_errno = cs->str("first_errno");
+  if (const auto f = cs->find("first_failure_s"); f != cs->end() && f->is_number()) {
+    m.first_failure_s = f->get<double>();
+    const auto e = cs->find("first_errno");
+    m.first_errno = e != cs->end() && e->is_string() ? e->get<std::string>() : "";
   }
   m.client_tw_peak = u(*cs, "timewait_peak");
   m.client_tw_end = u(*cs, "timewait_end");

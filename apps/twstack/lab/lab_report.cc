@@ -16,55 +16,65 @@ std::string pad(std::string s, std::size_t w) {
   return s;
 }
 
-void json_measurement(JsonWriter& j, const LabMeasurement& m) {
-  j.begin_object("measured").value("attempts", m.attempts).value("ok", m.ok).value("failed", m.failed);
-  j.value("completed", m.completed);
-  if (m.first_failure_s) {
-    j.value("first_failure_s", *m.first_failure_s).value("first_errno", m.first_errno);
-  } else {
-    j.null("first_failure_s").null("first_errno");
-  }
-  j.value("client_timewait_peak", m.client_tw_peak).value("client_timewait_end", m.client_tw_end);
-  j.value("server_timewait_peak", m.server_tw_peak).value("server_timewait_end", m.server_tw_end);
-  j.value("recycled", m.recycled).value("client_overflow", m.client_overflow);
-  j.value("server_overflow", m.server_overflow).value("cps", m.cps).end_object();
+Json json_measurement(const LabMeasurement& m) {
+  Json j;
+  j["attempts"] = m.attempts;
+  j["ok"] = m.ok;
+  j["failed"] = m.failed;
+  j["completed"] = m.completed;
+  j["first_failure_s"] = m.first_failure_s ? Json(*m.first_failure_s) : Json(nullptr);
+  j["first_errno"] = m.first_failure_s ? Json(m.first_errno) : Json(nullptr);
+  j["client_timewait_peak"] = m.client_tw_peak;
+  j["client_timewait_end"] = m.client_tw_end;
+  j["server_timewait_peak"] = m.server_tw_peak;
+  j["server_timewait_end"] = m.server_tw_end;
+  j["recycled"] = m.recycled;
+  j["client_overflow"] = m.client_overflow;
+  j["server_overflow"] = m.server_overflow;
+  j["cps"] = m.cps;
+  return j;
 }
 
-void json_prediction(JsonWriter& j, const LabPrediction& p) {
-  j.begin_object("predicted").value("tuples", p.tuples).value("timewait_len_s", p.timewait_len_s);
-  j.value("reuse", p.reuse).value("attempts", p.attempts);
-  if (p.exhaustion_s) {
-    j.value("first_failure_s", *p.exhaustion_s).value("first_errno", "EADDRNOTAVAIL");
-  } else {
-    j.null("first_failure_s").null("first_errno");
-  }
-  j.value("client_timewait_peak", p.client_tw_peak).value("client_timewait_end", p.client_tw_end);
-  j.value("server_timewait_peak", p.server_tw_peak).value("server_timewait_end", p.server_tw_end);
-  j.value("recycled", p.recycled).value("overflow", p.overflow).value("sustainable_rate", p.sustainable_rate);
-  j.value("why", p.why).end_object();
+Json json_prediction(const LabPrediction& p) {
+  Json j;
+  j["tuples"] = p.tuples;
+  j["timewait_len_s"] = p.timewait_len_s;
+  j["reuse"] = p.reuse;
+  j["attempts"] = p.attempts;
+  j["first_failure_s"] = p.exhaustion_s ? Json(*p.exhaustion_s) : Json(nullptr);
+  j["first_errno"] = p.exhaustion_s ? Json("EADDRNOTAVAIL") : Json(nullptr);
+  j["client_timewait_peak"] = p.client_tw_peak;
+  j["client_timewait_end"] = p.client_tw_end;
+  j["server_timewait_peak"] = p.server_tw_peak;
+  j["server_timewait_end"] = p.server_tw_end;
+  j["recycled"] = p.recycled;
+  j["overflow"] = p.overflow;
+  j["sustainable_rate"] = p.sustainable_rate;
+  j["why"] = p.why;
+  return j;
 }
 
-void json_series(JsonWriter& j, const std::vector<LabSample>& series) {
-  j.begin_array("per_second");
+Json json_series(const std::vector<LabSample>& series) {
+  Json a = Json::array();
   for (const LabSample& x : series) {
-    j.begin_object().value("t", x.t).value("ok", x.ok).value("failed", x.failed).value("cps", x.completed);
-    j.value("client_timewait", x.client_tw).value("server_timewait", x.server_tw).end_object();
+    a.push_back(Json{{"t", x.t}, {"ok", x.ok}, {"failed", x.failed}, {"cps", x.completed},
+                     {"client_timewait", x.client_tw}, {"server_timewait", x.server_tw}});
   }
-  j.end_array();
+  return a;
 }
 
-void json_scenario(JsonWriter& j, const LabScenario& s) {
-  j.value("name", s.name).value("title", s.title).value("rate", s.rate).value("duration_s", s.duration_s);
-  j.value("closer", closer_name(s.closer)).value("requests_per_conn", s.requests_per_conn);
-  j.begin_array("server_ports");
-  for (std::uint16_t p : s.server_ports) j.value({}, std::uint32_t{p});
-  j.end_array().begin_array("set");
-  for (const std::string& x : s.both_sets) j.value({}, x);
-  j.end_array().begin_array("client_set");
-  for (const std::string& x : s.client_sets) j.value({}, x);
-  j.end_array().begin_array("server_set");
-  for (const std::string& x : s.server_sets) j.value({}, x);
-  j.end_array();
+// The scenario's settings, as the first keys of `j`.
+void json_scenario(Json& j, const LabScenario& s) {
+  j["name"] = s.name;
+  j["title"] = s.title;
+  j["rate"] = s.rate;
+  j["duration_s"] = s.duration_s;
+  j["closer"] = closer_name(s.closer);
+  j["requests_per_conn"] = s.requests_per_conn;
+  j["server_ports"] = s.server_ports;
+  j["set"] = s.both_sets;
+  j["client_set"] = s.client_sets;
+  j["server_set"] = s.server_sets;
 }
 
 // One panel per scenario: TIME_WAIT (left axis), CPS and failures per
@@ -124,22 +134,31 @@ void print_lab_table(std::ostream& out, const std::vector<LabResult>& results, b
   if (!sim) out << "CPS is the wall-clock rate each run held; --sim runs the same scenarios in virtual time.\n";
 }
 
-void print_lab_json(std::ostream& out, const std::vector<LabResult>& results, bool sim) {
-  JsonWriter j(out);
-  j.begin_object().value("mode", sim ? "sim" : "real").begin_array("scenarios");
+namespace {
+
+Json lab_json(const std::vector<LabResult>& results, bool sim) {
+  Json j;
+  j["mode"] = sim ? "sim" : "real";
+  Json& scenarios = j["scenarios"] = Json::array();
   for (const LabResult& r : results) {
-    j.begin_object();
-    json_scenario(j, r.scenario);
-    json_prediction(j, r.prediction);
-    json_measurement(j, r.run.m);
-    j.value("verdict", r.verdict.line).value("agrees", r.verdict.ok).begin_array("checks");
-    for (const std::string& c : r.verdict.checks) j.value({}, c);
-    j.end_array();
-    if (!r.run.error.empty()) j.value("error", r.run.error);
-    j.value("wall_s", r.run.wall_s).end_object();
+    Json x;
+    json_scenario(x, r.scenario);
+    x["predicted"] = json_prediction(r.prediction);
+    x["measured"] = json_measurement(r.run.m);
+    x["verdict"] = r.verdict.line;
+    x["agrees"] = r.verdict.ok;
+    x["checks"] = r.verdict.checks;
+    if (!r.run.error.empty()) x["error"] = r.run.error;
+    x["wall_s"] = r.run.wall_s;
+    scenarios.push_back(std::move(x));
   }
-  j.end_array().end_object();
-  out << "\n";
+  return j;
+}
+
+}  // namespace
+
+void print_lab_json(std::ostream& out, const std::vector<LabResult>& results, bool sim) {
+  print_json_line(out, lab_json(results, sim));
 }
 
 std::string write_lab_report(const std::string& dir, const std::vector<LabResult>& results, bool sim) {
@@ -156,12 +175,10 @@ std::string write_lab_report(const std::string& dir, const std::vector<LabResult
           << "\n";
     }
     std::ofstream js(dir + "/" + r.scenario.name + ".json");
-    JsonWriter j(js);
-    j.begin_object();
+    Json j;
     json_scenario(j, r.scenario);
-    json_series(j, r.run.series);
-    j.end_object();
-    js << "\n";
+    j["per_second"] = json_series(r.run.series);
+    print_json_line(js, j);
   }
   {
     std::ofstream gp(dir + "/lab.gp");

@@ -93,12 +93,8 @@ constexpr Counter kHeadline[] = {
     Counter::TcpExtListenDrops, Counter::TwstackConnPoolExhausted,
 };
 
-void json_side(JsonWriter& j, std::string_view key, const ChurnSide& side) {
-  j.begin_object(key).begin_object("counters");
-  for (std::size_t i = 0; i < kCounterCount; ++i) {
-    if (side.counters.get(i) != 0) j.value(counter_name(static_cast<Counter>(i)), side.counters.get(i));
-  }
-  j.end_object().value("timewait", side.gauges.timewait).end_object();
+Json json_side(const ChurnSide& side) {
+  return Json{{"counters", counters_json(side.counters)}, {"timewait", side.gauges.timewait}};
 }
 
 }  // namespace
@@ -134,34 +130,41 @@ ChurnSettings churn_settings_from(const Options& o) {
 }
 
 void print_churn_json(std::ostream& out, const ChurnSettings& s, const ChurnResult& r) {
-  JsonWriter j(out);
-  j.begin_object().value("rate", s.rate).value("inflight", s.inflight).value("duration_s", s.duration_s);
-  j.value("closer", closer_name(s.closer)).value("requests_per_conn", s.requests_per_conn);
-  j.value("client_ip", s.client_ip.to_string()).value("server_ip", s.server_ip.to_string());
-  j.value("server_port", std::uint32_t{s.server_ports.front()}).value("seed", s.seed);
-  j.value("loss", s.faults.loss).value("delay_us", s.faults.delay.us);
-  j.value("attempts", r.attempts).value("ok", r.ok).value("failed", r.failed).value("broken", r.broken);
-  j.value("completed", r.completed);
-  if (r.first_failure) {
-    j.value("first_failure_s", r.first_failure->secs()).value("first_errno", errno_name(*r.first_errno));
-  } else {
-    j.null("first_failure_s").null("first_errno");
-  }
-  j.begin_object("errors");
+  Json j;
+  j["rate"] = s.rate;
+  j["inflight"] = s.inflight;
+  j["duration_s"] = s.duration_s;
+  j["closer"] = closer_name(s.closer);
+  j["requests_per_conn"] = s.requests_per_conn;
+  j["client_ip"] = s.client_ip.to_string();
+  j["server_ip"] = s.server_ip.to_string();
+  j["server_port"] = s.server_ports.front();
+  j["seed"] = s.seed;
+  j["loss"] = s.faults.loss;
+  j["delay_us"] = s.faults.delay.us;
+  j["attempts"] = r.attempts;
+  j["ok"] = r.ok;
+  j["failed"] = r.failed;
+  j["broken"] = r.broken;
+  j["completed"] = r.completed;
+  j["first_failure_s"] = r.first_failure ? Json(r.first_failure->secs()) : Json(nullptr);
+  j["first_errno"] = r.first_errno ? Json(errno_name(*r.first_errno)) : Json(nullptr);
+  Json& errors = j["errors"] = Json::object();
   for (std::size_t e = 0; e < r.errors.size(); ++e) {
-    if (r.errors[e] != 0) j.value(errno_name(static_cast<Errc>(e)), r.errors[e]);
+    if (r.errors[e] != 0) errors[errno_name(static_cast<Errc>(e))] = r.errors[e];
   }
-  j.end_object().begin_array("per_second");
+  Json& per_second = j["per_second"] = Json::array();
   for (const ChurnSecond& p : r.per_second) {
-    j.begin_object().value("t", p.t).value("ok", p.ok).value("failed", p.failed);
-    j.value("client_timewait", p.client_timewait).value("server_timewait", p.server_timewait).end_object();
+    per_second.push_back(Json{{"t", p.t}, {"ok", p.ok}, {"failed", p.failed}, {"client_timewait", p.client_timewait},
+                              {"server_timewait", p.server_timewait}});
   }
-  j.end_array();
-  json_side(j, "client", r.client);
-  json_side(j, "server", r.server);
-  j.value("requests_completed", r.requests_completed).value("virtual_seconds", r.virtual_time.secs());
-  j.value("wall_seconds", r.wall_seconds).value("rounds", r.rounds).end_object();
-  out << "\n";
+  j["client"] = json_side(r.client);
+  j["server"] = json_side(r.server);
+  j["requests_completed"] = r.requests_completed;
+  j["virtual_seconds"] = r.virtual_time.secs();
+  j["wall_seconds"] = r.wall_seconds;
+  j["rounds"] = r.rounds;
+  print_json_line(out, j);
 }
 
 void print_churn_text(std::ostream& out, const ChurnSettings& s, const ChurnResult& r) {

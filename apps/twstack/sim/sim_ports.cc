@@ -243,35 +243,37 @@ const char* mode_name(PortSelection m) { return m == PortSelection::kLinux ? "li
 
 void print_json(std::ostream& out, const Settings& s, const std::vector<std::uint16_t>& reta,
                 const std::vector<Level>& levels) {
-  JsonWriter j(out);
-  j.begin_object().value("mode", mode_name(s.mode)).value("queues", std::uint64_t{s.queues});
-  j.value("count", s.count);
-  j.begin_array("range").value({}, std::uint64_t{s.range.low}).value({}, std::uint64_t{s.range.high}).end_array();
-  j.value("ports", std::uint64_t{s.range.size()}).value("seed", s.seed);
-  j.value("rss_key", hex(ports::kDefaultRssKey));
-  j.begin_array("reta");
-  for (std::uint16_t q : reta) j.value({}, std::uint64_t{q});
-  j.end_array().begin_array("fills");
+  Json j;
+  j["mode"] = mode_name(s.mode);
+  j["queues"] = s.queues;
+  j["count"] = s.count;
+  j["range"] = Json::array({s.range.low, s.range.high});
+  j["ports"] = s.range.size();
+  j["seed"] = s.seed;
+  j["rss_key"] = hex(ports::kDefaultRssKey);
+  j["reta"] = reta;
+  Json& fills = j["fills"] = Json::array();
   for (const Level& lv : levels) {
-    j.begin_object().value("fill", lv.fill).value("occupied", std::uint64_t{lv.occupied});
-    j.value("allocations", s.count).value("failures", lv.failures);
-    j.value("ns_per_alloc_p50", lv.p50).value("ns_per_alloc_p99", lv.p99).value("ns_per_alloc_max", lv.max);
-    j.value("checks_per_alloc", static_cast<double>(lv.checks) / static_cast<double>(s.count)).end_object();
+    fills.push_back(Json{{"fill", lv.fill},
+                         {"occupied", lv.occupied},
+                         {"allocations", s.count},
+                         {"failures", lv.failures},
+                         {"ns_per_alloc_p50", lv.p50},
+                         {"ns_per_alloc_p99", lv.p99},
+                         {"ns_per_alloc_max", lv.max},
+                         {"checks_per_alloc", static_cast<double>(lv.checks) / static_cast<double>(s.count)}});
   }
-  j.end_array();
   if (s.dump) {
-    j.begin_array("tuples");
+    Json& tuples = j["tuples"] = Json::array();
     for (const Level& lv : levels) {
       for (const Dumped& d : lv.tuples) {
-        j.begin_object().value("local_ip", kLocal.to_string()).value("local_port", std::uint64_t{d.lport});
-        j.value("remote_ip", kRemote.to_string()).value("remote_port", std::uint64_t{kRemotePort});
-        j.value("queue", std::uint64_t{d.queue}).value("reply_queue", std::uint64_t{d.reply_queue}).end_object();
+        tuples.push_back(Json{{"local_ip", kLocal.to_string()}, {"local_port", d.lport},
+                              {"remote_ip", kRemote.to_string()}, {"remote_port", kRemotePort},
+                              {"queue", d.queue}, {"reply_queue", d.reply_queue}});
       }
     }
-    j.end_array();
   }
-  j.end_object();
-  out << "\n";
+  print_json_line(out, j);
 }
 
 void print_text(std::ostream& out, const Settings& s, const std::vector<Level>& levels) {

@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include "apps/common/json.hh"
@@ -98,57 +97,47 @@ std::uint64_t retransmits(const Transfer& t, int side) {
   return t.pair().side(side).counters().get(Counter::TcpRetransSegs);
 }
 
-void json_flow(JsonWriter& j, const Transfer& t, const Flow& f) {
-  j.value("bytes_sent", f.sent).value("bytes_received", f.received);
-  j.value("sha256_sent", f.sha_sent).value("sha256_received", f.sha_received).value("match", f.intact());
-  if (f.first_mismatch) {
-    j.value("mismatch_at", *f.first_mismatch);
-  } else {
-    j.null("mismatch_at");
-  }
-  j.value("throughput_mbps", mbps(t, f));
+// One direction's fields, into `j` (the top object, or "reverse").
+void json_flow(Json& j, const Transfer& t, const Flow& f) {
+  j["bytes_sent"] = f.sent;
+  j["bytes_received"] = f.received;
+  j["sha256_sent"] = f.sha_sent;
+  j["sha256_received"] = f.sha_received;
+  j["match"] = f.intact();
+  j["mismatch_at"] = f.first_mismatch ? Json(*f.first_mismatch) : Json(nullptr);
+  j["throughput_mbps"] = mbps(t, f);
 }
 
-void json_link(JsonWriter& j, std::string_view key, const memory::Link::Stats& s) {
-  j.begin_object(key);
-  j.value("sent", s.sent).value("delivered", s.delivered).value("lost", s.lost);
-  j.value("duplicated", s.duplicated).value("reordered", s.reordered).value("corrupted", s.corrupted);
-  j.value("overflow", s.overflow).value("oversize", s.oversize);
-  j.end_object();
+Json json_link(const memory::Link::Stats& s) {
+  return Json{{"sent", s.sent},           {"delivered", s.delivered}, {"lost", s.lost},
+              {"duplicated", s.duplicated}, {"reordered", s.reordered}, {"corrupted", s.corrupted},
+              {"overflow", s.overflow},   {"oversize", s.oversize}};
 }
 
 void print_json(std::ostream& out, const Transfer& t, double wall) {
   const TransferSettings& s = t.settings();
-  JsonWriter j(out);
-  j.begin_object().value("bytes", s.bytes).value("both", s.both).value("seed", s.seed);
-  j.begin_object("faults").value("loss", s.faults.loss).value("dup", s.faults.dup);
-  j.value("reorder", s.faults.reorder).value("corrupt", s.faults.corrupt);
-  j.value("delay_us", s.faults.delay.us).value("reorder_delay_us", s.faults.reorder_delay.us).end_object();
+  Json j;
+  j["bytes"] = s.bytes;
+  j["both"] = s.both;
+  j["seed"] = s.seed;
+  j["faults"] = Json{{"loss", s.faults.loss},         {"dup", s.faults.dup},
+                     {"reorder", s.faults.reorder},   {"corrupt", s.faults.corrupt},
+                     {"delay_us", s.faults.delay.us}, {"reorder_delay_us", s.faults.reorder_delay.us}};
   json_flow(j, t, t.forward());
-  if (s.both) {
-    j.begin_object("reverse");
-    json_flow(j, t, t.reverse());
-    j.end_object();
-  }
-  j.value("retransmits", retransmits(t, 0) + retransmits(t, 1));
-  j.value("virtual_seconds", t.elapsed().secs()).value("wall_seconds", wall).value("rounds", t.pair().rounds());
-  j.value("ok", t.ok());
-  j.begin_array("errors");
-  for (const std::string& e : t.errors()) j.value({}, e);
-  j.end_array();
+  if (s.both) json_flow(j["reverse"], t, t.reverse());
+  j["retransmits"] = retransmits(t, 0) + retransmits(t, 1);
+  j["virtual_seconds"] = t.elapsed().secs();
+  j["wall_seconds"] = wall;
+  j["rounds"] = t.pair().rounds();
+  j["ok"] = t.ok();
+  j["errors"] = t.errors();
   for (int side = 0; side < 2; ++side) {
-    j.begin_object(side == 0 ? "client" : "server").value("state", t.state_name(side));
-    std::ostringstream counters;
-    twstack::print_json(counters, t.pair().side(side).counters());
-    std::string text = counters.str();
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    j.raw("counters", text).end_object();
+    j[side == 0 ? "client" : "server"] =
+        Json{{"state", t.state_name(side)}, {"counters", counters_json(t.pair().side(side).counters())}};
   }
-  j.begin_object("link");
-  json_link(j, "client_to_server", t.pair().link().stats(0));
-  json_link(j, "server_to_client", t.pair().link().stats(1));
-  j.end_object().end_object();
-  out << "\n";
+  j["link"] = Json{{"client_to_server", json_link(t.pair().link().stats(0))},
+                   {"server_to_client", json_link(t.pair().link().stats(1))}};
+  print_json_line(out, j);
 }
 
 void text_flow(std::ostream& out, const Transfer& t, const Flow& f, std::string_view name) {

@@ -39,24 +39,22 @@ std::string socket_for(const Options& o) {
   return found.front();
 }
 
-std::string value_of(const TelemetryDict& d, std::string_view key) {
-  for (const auto& [k, v] : d) {
-    if (k == key) return v;
-  }
-  return "0";
+// A member as text: a string as it is, a number as written; "0" if absent.
+std::string value_of(const TelemetryDict& d, const std::string& key) {
+  const auto it = d.find(key);
+  if (it == d.end()) return "0";
+  return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-void json_dict(JsonWriter& j, std::string_view key, const TelemetryDict& d, bool skip_zero) {
-  j.begin_object(key);
-  for (const auto& [k, v] : d) {
-    std::optional<std::uint64_t> n = parse_u64(v);
-    if (n) {
-      if (!skip_zero || *n != 0) j.value(k, *n);
-    } else {
-      j.value(k, v);
-    }
+bool is_zero(const Json& v) { return v.is_number() && v == 0; }
+
+// The dictionary as it came, less its zero members with `skip_zero`.
+Json json_dict(const TelemetryDict& d, bool skip_zero) {
+  Json j = Json::object();
+  for (const auto& [k, v] : d.items()) {
+    if (!skip_zero || !is_zero(v)) j[k] = v;
   }
-  j.end_object();
+  return j;
 }
 
 void print_text(std::ostream& out, const TelemetryDict& info, const TelemetryDict& gauges, const TelemetryDict& app,
@@ -68,14 +66,15 @@ void print_text(std::ostream& out, const TelemetryDict& info, const TelemetryDic
   out << "TCP:   (estab " << value_of(gauges, "estab") << ", closed " << value_of(gauges, "closed") << ", orphaned "
       << value_of(gauges, "orphaned") << ", timewait " << value_of(gauges, "timewait") << ")\n";
   out << value_of(info, "role") << ":";
-  for (const auto& [k, v] : app) {
-    if (v != "0" || !k.starts_with("err_")) out << " " << k << " " << v;
+  for (const auto& [k, v] : app.items()) {
+    if (!is_zero(v) || !k.starts_with("err_")) out << " " << k << " " << value_of(app, k);
   }
   out << "\n#kernel\n";
   char line[128];
-  for (const auto& [k, v] : counters) {
-    if (v == "0" && !zero) continue;
-    std::snprintf(line, sizeof line, "%-32s%-16s%6.1f\n", k.c_str(), v.c_str(), 0.0);  // nstat: name value rate
+  for (const auto& [k, v] : counters.items()) {
+    if (is_zero(v) && !zero) continue;
+    // nstat: name value rate
+    std::snprintf(line, sizeof line, "%-32s%-16s%6.1f\n", k.c_str(), value_of(counters, k).c_str(), 0.0);
     out << line;
   }
 }
@@ -98,14 +97,10 @@ int run_stat(const Options& o, std::ostream& out, std::ostream& err) {
   }
   const bool zero = o.flag("zero");
   if (o.flag("json")) {
-    JsonWriter j(out);
-    j.begin_object();
-    json_dict(j, "info", *d[0], false);
-    json_dict(j, "gauges", *d[1], false);
-    json_dict(j, "app", *d[2], false);
-    json_dict(j, "counters", *d[3], !zero);
-    j.end_object();
-    out << "\n";
+    print_json_line(out, Json{{"info", json_dict(*d[0], false)},
+                              {"gauges", json_dict(*d[1], false)},
+                              {"app", json_dict(*d[2], false)},
+                              {"counters", json_dict(*d[3], !zero)}});
   } else {
     print_text(out, *d[0], *d[1], *d[2], *d[3], zero);
   }

@@ -39,68 +39,22 @@ std::vector<std::string> find_twstack_sockets(const std::string& base) {
   return out;
 }
 
-namespace {
-
-// A cursor over the reply with the few JSON pieces DPDK's dicts use.
-struct Cursor {
-  std::string_view s;
-  std::size_t i = 0;
-
-  void ws() {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r')) ++i;
-  }
-  bool eat(char c) {
-    ws();
-    if (i < s.size() && s[i] == c) {
-      ++i;
-      return true;
-    }
-    return false;
-  }
-  std::optional<std::string> string() {
-    if (!eat('"')) return std::nullopt;
-    std::string out;
-    while (i < s.size() && s[i] != '"') {
-      if (s[i] == '\\' && i + 1 < s.size()) ++i;  // \" and \\; DPDK escapes nothing else in names
-      out += s[i++];
-    }
-    if (i == s.size()) return std::nullopt;
-    ++i;
-    return out;
-  }
-  // A number, true/false/null, or a string: its text.
-  std::optional<std::string> scalar() {
-    ws();
-    if (i < s.size() && s[i] == '"') return string();
-    const std::size_t from = i;
-    while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ') ++i;
-    if (i == from) return std::nullopt;
-    return std::string(s.substr(from, i - from));
-  }
-};
-
-}  // namespace
-
 std::optional<TelemetryDict> parse_telemetry_reply(std::string_view json, std::string* error) {
-  Cursor c{json};
-  TelemetryDict out;
   auto bad = [&](const char* what) {
     *error = std::string("unexpected telemetry reply (") + what + "): " + std::string(json.substr(0, 200));
     return std::nullopt;
   };
-  if (!c.eat('{') || !c.string() || !c.eat(':')) return bad("no command key");
-  if (c.eat('n')) return bad("the process has no such command (yet: twstack registers its commands once its port is up)");
-  if (!c.eat('{')) return bad("not an object");
-  if (c.eat('}')) return out;
-  do {
-    std::optional<std::string> k = c.string();
-    if (!k || !c.eat(':')) return bad("a key");
-    std::optional<std::string> v = c.scalar();
-    if (!v) return bad("a value");
-    out.emplace_back(std::move(*k), std::move(*v));
-  } while (c.eat(','));
-  if (!c.eat('}')) return bad("an unclosed object");
-  return out;
+  std::string why;
+  std::optional<Json> reply = parse_json(json, &why);
+  if (!reply) return bad(why.c_str());
+  if (!reply->is_object() || reply->size() != 1) return bad("no command key");
+  const Json& d = reply->begin().value();
+  if (d.is_null()) return bad("the process has no such command (yet: twstack registers its commands once its port is up)");
+  if (!d.is_object()) return bad("not an object");
+  for (const auto& [k, v] : d.items()) {
+    if (v.is_structured()) return bad("a value");
+  }
+  return d;
 }
 
 TelemetryClient::TelemetryClient(const std::string& path) {
@@ -125,9 +79,10 @@ TelemetryClient::TelemetryClient(const std::string& path) {
     return;
   }
   greet.resize(static_cast<std::size_t>(n));
-  if (std::size_t at = greet.find("\"max_output_len\":"); at != std::string::npos) {
-    const long m = std::strtol(greet.c_str() + at + 17, nullptr, 10);
-    if (m > 0) max_len_ = static_cast<std::size_t>(m);
+  std::string why;
+  if (std::optional<Json> g = parse_json(greet, &why); g && g->is_object()) {
+    const auto m = g->find("max_output_len");
+    if (m != g->end() && m->is_number_unsigned() && m->get<std::uint64_t>() > 0) max_len_ = m->get<std::size_t>();
   }
   fd_ = fd;
 }

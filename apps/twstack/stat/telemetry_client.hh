@@ -10,11 +10,12 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "apps/common/json.hh"
 
 namespace twstack::app {
 
@@ -26,9 +27,9 @@ std::string dpdk_runtime_base();
 // "twstack-<pid>" whose process is alive), sorted by pid.
 std::vector<std::string> find_twstack_sockets(const std::string& base);
 
-// A flat view of one reply: the object under the command's key, as
-// name -> value text (numbers as written, strings unquoted).
-using TelemetryDict = std::vector<std::pair<std::string, std::string>>;
+// One reply's dictionary: the object under the command's key, its members
+// in the order sent (numbers, strings).
+using TelemetryDict = Json;
 
 // Parses {"<cmd>": {"k": v, ...}}; nullopt and a message if it is not that shape.
 std::optional<TelemetryDict> parse_telemetry_reply(std::string_view json, std::string* error);
