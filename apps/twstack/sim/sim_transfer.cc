@@ -1,5 +1,5 @@
 // `twstack sim transfer`: a bulk transfer between two engines over the
-// in-process link, with faults, checked end to end by SHA-256.
+// in-process link, with faults, checked end to end byte for byte.
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -38,8 +38,8 @@ constexpr std::string_view kDescription =
     "Runs a client engine (10.0.0.1) and a server engine (10.0.0.2) joined by an in-process\n"
     "link in virtual time. The client connects, sends --bytes of pseudorandom payload (and\n"
     "with --both the server sends as much back at the same time), then closes; the server\n"
-    "closes after the client's FIN. Each receiver hashes what it read with SHA-256 and\n"
-    "compares it with the sender's hash. Faults are drawn per frame from --seed.\n"
+    "closes after the client's FIN. Each receiver regenerates the sender's stream and\n"
+    "compares every byte it reads with it. Faults are drawn per frame from --seed.\n"
     "\n"
     "Knobs (--config, --set) use the kernel's sysctl names, e.g. --set net.ipv4.tcp_timestamps=0\n"
     "--set twstack.delayed_ack=0; both engines get the same configuration.\n"
@@ -49,8 +49,9 @@ constexpr std::string_view kDescription =
     "2 for a usage error.\n"
     "\n"
     "--json prints one object: bytes, both, seed, faults{}, bytes_sent, bytes_received,\n"
-    "sha256_sent, sha256_received, match, mismatch_at (or null), throughput_mbps (virtual\n"
-    "time from connect to the last byte read) for client -> server; with --both the same\n"
+    "match (every byte arrived, equal to the sender's), mismatch_at (the offset of the\n"
+    "first byte that differs, or null), throughput_mbps (virtual time from connect to the\n"
+    "last byte read) for client -> server; with --both the same\n"
     "fields for server -> client under \"reverse\"; then retransmits (TcpRetransSegs, both\n"
     "sides), virtual_seconds (connect to both closed), wall_seconds, rounds, ok, errors[],\n"
     "client{} and server{} (state, nonzero counters), and link{} (per direction: sent,\n"
@@ -101,8 +102,6 @@ std::uint64_t retransmits(const Transfer& t, int side) {
 void json_flow(Json& j, const Transfer& t, const Flow& f) {
   j["bytes_sent"] = f.sent;
   j["bytes_received"] = f.received;
-  j["sha256_sent"] = f.sha_sent;
-  j["sha256_received"] = f.sha_received;
   j["match"] = f.intact();
   j["mismatch_at"] = f.first_mismatch ? Json(*f.first_mismatch) : Json(nullptr);
   j["throughput_mbps"] = mbps(t, f);
@@ -142,9 +141,7 @@ void print_json(std::ostream& out, const Transfer& t, double wall) {
 
 void text_flow(std::ostream& out, const Transfer& t, const Flow& f, std::string_view name) {
   out << name << ": " << f.received << "/" << f.total << " bytes, " << (f.intact() ? "intact" : "NOT INTACT")
-      << ", " << fmt(1, mbps(t, f)) << " Mbit/s in virtual time\n"
-      << "  sha256 sent     " << f.sha_sent << "\n"
-      << "  sha256 received " << f.sha_received << "\n";
+      << ", " << fmt(1, mbps(t, f)) << " Mbit/s in virtual time\n";
   if (f.first_mismatch) out << "  first differing byte at offset " << *f.first_mismatch << "\n";
 }
 
@@ -226,7 +223,7 @@ int run_sim_transfer(const Options& o, std::ostream& out, std::ostream& err) {
 }  // namespace
 
 Command sim_transfer_command() {
-  return Command{"sim transfer", "bulk transfer between two engines over a simulated link, checked by SHA-256",
+  return Command{"sim transfer", "bulk transfer between two engines over a simulated link, checked byte for byte",
                  kDescription, kOptions, 0, &run_sim_transfer};
 }
 
