@@ -1,12 +1,13 @@
 #include "apps/twstack/lab/lab_report.hh"
 
+#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
 
 #include "apps/common/json.hh"
+#include "apps/common/spawn.hh"
 
 namespace twstack::app {
 namespace {
@@ -77,13 +78,22 @@ void json_scenario(Json& j, const LabScenario& s) {
   j["server_set"] = s.server_sets;
 }
 
+// A gnuplot string: single-quoted, where nothing is special but the quote
+// itself, written twice.
+std::string gp_quote(std::string_view s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
+  return q + "'";
+}
+
 // One panel per scenario: TIME_WAIT (left axis), CPS and failures per
 // second (right axis), with the predicted first failure as a vertical line.
-std::string gnuplot_script(const std::vector<LabResult>& results, bool sim) {
+// Paths are absolute (`dir`), so gnuplot runs from anywhere.
+std::string gnuplot_script(const std::filesystem::path& dir, const std::vector<LabResult>& results, bool sim) {
   const std::size_t n = results.size();
   const std::size_t cols = n > 1 ? 2 : 1, rows = (n + cols - 1) / cols;
   std::string g = "set terminal pngcairo size " + std::to_string(640 * cols) + "," + std::to_string(360 * rows) +
-                  " font 'sans,9'\nset output 'lab.png'\nset datafile separator ','\n" +
+                  " font 'sans,9'\nset output " + gp_quote((dir / "lab.png").string()) + "\nset datafile separator ','\n" +
                   "set multiplot layout " + std::to_string(rows) + "," + std::to_string(cols) + " title 'twstack lab (" +
                   (sim ? "virtual time" : "real time, net\\_memif") + ")'\n" +
                   "set key below horizontal font ',8'\nset offsets 0, 0, graph 0.12, 0\nset xlabel 'seconds'\nset ylabel 'TIME\\_WAIT entries'\n"
@@ -96,13 +106,14 @@ std::string gnuplot_script(const std::vector<LabResult>& results, bool sim) {
                     *r.prediction.exhaustion_s, *r.prediction.exhaustion_s);
       g += a;
     }
-    g += "set title '" + r.scenario.name + ": " + r.verdict.line + "'\n";
+    g += "set title " + gp_quote(r.scenario.name + ": " + r.verdict.line) + "\n";
     g += "set xrange [0:" + std::to_string(r.scenario.duration_s) + "]\n";
     if (r.run.series.empty()) {
       g += "plot 1/0 notitle\n";  // the run failed: an empty panel keeps the layout
       continue;
     }
-    g += "plot '" + r.scenario.name + ".csv' every ::1 using 1:5 with lines lw 2 title 'client TIME\\_WAIT', "
+    g += "plot " + gp_quote((dir / (r.scenario.name + ".csv")).string()) +
+         " every ::1 using 1:5 with lines lw 2 title 'client TIME\\_WAIT', "
          "'' every ::1 using 1:6 with lines lw 2 title 'server TIME\\_WAIT', "
          "'' every ::1 using 1:4 axes x1y2 with linespoints title 'CPS', "
          "'' every ::1 using 1:3 axes x1y2 with impulses lw 3 title 'failed/s'\n";
@@ -161,34 +172,39 @@ void print_lab_json(std::ostream& out, const std::vector<LabResult>& results, bo
   print_json_line(out, lab_json(results, sim));
 }
 
-std::string write_lab_report(const std::string& dir, const std::vector<LabResult>& results, bool sim) {
+std::string write_lab_report(const std::string& out_dir, const std::vector<LabResult>& results, bool sim) {
+  const std::filesystem::path dir = std::filesystem::absolute(out_dir);
   std::filesystem::create_directories(dir);
   {
-    std::ofstream f(dir + "/summary.json");
+    std::ofstream f(dir / "summary.json");
     print_lab_json(f, results, sim);
   }
   for (const LabResult& r : results) {
-    std::ofstream csv(dir + "/" + r.scenario.name + ".csv");
+    std::ofstream csv(dir / (r.scenario.name + ".csv"));
     csv << "t,ok,failed,cps,client_timewait,server_timewait\n";
     for (const LabSample& x : r.run.series) {
       csv << x.t << "," << x.ok << "," << x.failed << "," << x.completed << "," << x.client_tw << "," << x.server_tw
           << "\n";
     }
-    std::ofstream js(dir + "/" + r.scenario.name + ".json");
+    std::ofstream js(dir / (r.scenario.name + ".json"));
     Json j;
     json_scenario(j, r.scenario);
     j["per_second"] = json_series(r.run.series);
     print_json_line(js, j);
   }
+  const std::string script = (dir / "lab.gp").string();
   {
-    std::ofstream gp(dir + "/lab.gp");
-    gp << gnuplot_script(results, sim);
+    std::ofstream gp(script);
+    gp << gnuplot_script(dir, results, sim);
   }
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+  // No shell: the path goes to gnuplot as one argument, whatever it holds.
+  const std::string log = (dir / "lab.gp.log").string();
+  const ProgramResult p = run_program({"gnuplot", script}, log);
+  if (p.spawn_error == ENOENT) {
+    std::filesystem::remove(log);
     return "no plots: gnuplot is not installed (apt-get install gnuplot-nox); lab.gp is ready for it";
   }
-  const std::string cmd = "cd '" + dir + "' && gnuplot lab.gp 2>lab.gp.log";
-  if (std::system(cmd.c_str()) != 0) return "gnuplot failed: see " + dir + "/lab.gp.log";
+  if (!p.ok()) return "no plots: gnuplot " + p.describe() + " (see " + log + ")";
   return "";
 }
 
