@@ -10,12 +10,13 @@
 #include <string_view>
 #include <vector>
 
-#include "apps/twstack/command.hh"
-#include "apps/twstack/dpdk_commands.hh"
-#include "apps/twstack/lab.hh"
-#include "apps/twstack/sim_churn.hh"
-#include "apps/twstack/sim_ports.hh"
-#include "apps/twstack/stat.hh"
+#include "apps/common/command.hh"
+#include "apps/twstack/dpdk/dpdk_commands.hh"
+#include "apps/twstack/lab/lab.hh"
+#include "apps/twstack/sim/sim_churn.hh"
+#include "apps/twstack/sim/sim_ports.hh"
+#include "apps/twstack/sim/sim_transfer.hh"
+#include "apps/twstack/stat/stat.hh"
 
 namespace twstack::app {
 namespace {
@@ -23,7 +24,7 @@ namespace {
 constexpr int kUsageExit = 2;
 
 std::vector<Command> all_commands() {
-  std::vector<Command> v = {lab_command(), sim_transfer_command(), sim_ports_command(), sim_churn_command()};
+  std::vector<Command> v = {lab_command(have_dpdk()), sim_transfer_command(), sim_ports_command(), sim_churn_command()};
   for (Command& c : dpdk_commands()) v.push_back(c);
   v.push_back(stat_command());
   return v;

@@ -1,0 +1,28 @@
+#include "apps/common/json.hh"
+
+#include <ostream>
+
+namespace twstack::app {
+
+void print_json_line(std::ostream& out, const Json& j) {
+  out << j.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+}
+
+Json counters_json(const Counters& c, bool include_zero) {
+  Json j = Json::object();
+  for (std::size_t i = 0; i < kCounterCount; ++i) {
+    if (c.get(i) != 0 || include_zero) j[counter_name(static_cast<Counter>(i))] = c.get(i);
+  }
+  return j;
+}
+
+std::optional<Json> parse_json(std::string_view text, std::string* error) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    *error = std::string("JSON: ") + e.what();
+    return std::nullopt;
+  }
+}
+
+}  // namespace twstack::app

@@ -1,0 +1,463 @@
+#include "apps/runtime/dpdk_runtime.hh"
+
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <mutex>
+#include <ostream>
+#include <random>
+#include <thread>
+
+#include "apps/common/pcap.hh"
+#include "apps/common/stack_config.hh"
+#include "apps/runtime/tsc_clock.hh"
+#include "drivers/dpdk/eal.hh"
+#include "drivers/dpdk/port.hh"
+#include "drivers/dpdk/telemetry.hh"
+#include "stack/engine/options.hh"
+
+namespace twstack::app {
+
+namespace {
+
+// The one piece of process-wide state: a signal handler can reach nothing else.
+std::atomic<int> g_signal{0};
+extern "C" void on_signal(int sig) { g_signal.store(sig); }
+
+constexpr Duration kPublishEvery = Duration::millis(100);
+
+// What a queue last published; the readers copy it under the lock.
+struct Snapshot {
+  Counters counters{};
+  Gauges gauges{};
+  Metrics app;
+  std::uint64_t live = 0;
+  dpdk::QueueStats nic{};
+  bool done = false;  // the loop has ended
+};
+
+struct Board {
+  std::mutex m;
+  Snapshot s;
+};
+
+// --capture: every frame the queue sees and sends, stamped with wall-clock time.
+class CaptureTap : public dpdk::FrameTap {
+ public:
+  CaptureTap(const std::string& path, Instant mono_start)
+      : pcap_(path),
+        offset_(std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count() - mono_start.us) {}
+  bool ok() const { return pcap_.ok(); }
+  void set_now(Instant now) { now_ = now; }
+  void frame(bool, std::span<const std::uint8_t> f) override { pcap_.write(f, Instant{now_.us + offset_}); }
+
+ private:
+  PcapWriter pcap_;
+  std::int64_t offset_;
+  Instant now_{};
+};
+
+struct Shared;
+
+struct Worker {
+  std::uint16_t queue = 0;
+  dpdk::DpdkQueue* dq = nullptr;
+  std::unique_ptr<engine::QueueEngine> eng;
+  std::unique_ptr<QueueApp> app;
+  std::unique_ptr<CaptureTap> tap;
+  Board board;
+  Shared* shared = nullptr;
+  Errc start_error = Errc::kOk;
+};
+
+struct Shared {
+  const RuntimeSettings* s = nullptr;
+  TscClock clock;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::atomic<bool> stop{false};
+  Instant start{};
+  Instant stop_at{};  // when `stop` was set
+  const SecondFn* each_second = nullptr;
+  Second last{};
+  std::uint64_t timewait_peak = 0;
+};
+
+void publish(Worker& w, bool with_gauges, bool done) {
+  std::unique_lock<std::mutex> g(w.board.m, std::try_to_lock);
+  if (!g.owns_lock() && !done) return;  // a reader has it: next time
+  if (!g.owns_lock()) g.lock();
+  Snapshot& s = w.board.s;
+  s.counters = w.eng->counters();
+  if (with_gauges) {
+    s.gauges = w.eng->gauges();  // walks every connection slot: once a second
+  } else {
+    s.gauges.timewait = w.eng->time_wait().live();
+  }
+  w.app->metrics(&s.app);
+  s.live = w.app->live();
+  s.nic = w.dq->stats();
+  s.done = done;
+}
+
+// Figures add up across queues, but for the first failure, which is the
+// earliest of any queue (its time, and the errno that goes with it).
+void add_metric(Metrics* into, std::size_t i, const Metrics& from) {
+  auto& [name, v] = (*into)[i];
+  if (name == kFirstFailureUs) {
+    const std::uint64_t w = from[i].second;
+    if (w != 0 && (v == 0 || w < v)) {
+      v = w;
+      for (std::size_t j = 0; j < into->size() && j < from.size(); ++j) {
+        if ((*into)[j].first == kFirstErrno) (*into)[j].second = from[j].second;
+      }
+    }
+  } else if (name != kFirstErrno) {
+    v += from[i].second;
+  }
+}
+
+Snapshot sum(Shared& sh) {
+  Snapshot t;
+  for (auto& w : sh.workers) {
+    std::lock_guard<std::mutex> g(w->board.m);
+    const Snapshot& s = w->board.s;
+    t.counters.add(s.counters);
+    Gauges& a = t.gauges;
+    const Gauges& b = s.gauges;
+    a.estab += b.estab, a.synsent += b.synsent, a.synrecv += b.synrecv, a.closing += b.closing;
+    a.timewait += b.timewait, a.orphaned += b.orphaned, a.closed += b.closed, a.listen += b.listen;
+    if (t.app.empty()) {
+      t.app = s.app;
+    } else {
+      for (std::size_t i = 0; i < t.app.size() && i < s.app.size(); ++i) add_metric(&t.app, i, s.app);
+    }
+    t.live += s.live;
+  }
+  return t;
+}
+
+void report_second(Shared& sh, Instant now) {
+  Snapshot t = sum(sh);
+  Second sec;
+  sec.t = (now - sh.start).secs();
+  sec.app = t.app;
+  sec.app_delta = t.app;
+  for (std::size_t i = 0; i < sec.app_delta.size() && i < sh.last.app.size(); ++i) {
+    sec.app_delta[i].second -= sh.last.app[i].second;
+  }
+  sec.counters = t.counters;
+  sec.gauges = t.gauges;
+  sec.live = t.live;
+  sh.timewait_peak = std::max(sh.timewait_peak, t.gauges.timewait);
+  sh.last = sec;
+  (*sh.each_second)(sec);
+}
+
+// One queue's loop. Queue 0 runs on the main lcore and also reports, and
+// decides when to stop.
+int run_queue(Worker& w) {
+  Shared& sh = *w.shared;
+  engine::QueueEngine& eng = *w.eng;
+  QueueApp& app = *w.app;
+  Instant now = sh.clock.now();
+  eng.poll(now);
+  w.start_error = app.start(now);
+  if (w.start_error != Errc::kOk) sh.stop.store(true);
+  Instant next_publish = now + kPublishEvery;
+  Instant next_second = sh.start + Duration::seconds(1);
+  bool stopping = false;
+  Instant drain_until{};
+  auto on_event = [&app](const engine::AppEvent& ev) { app.on_event(ev); };
+  for (;;) {
+    now = sh.clock.now();
+    if (w.tap) w.tap->set_now(now);
+    // The application sees the burst's events before anything is sent, so
+    // the ACK a segment calls for leaves with the answer the application
+    // writes (a request, a response, a FIN) instead of alone: 6 frames a
+    // connection rather than 8, as Linux's delayed ACK gets. Timers run in
+    // the one poll, after the events; connect() in tick() takes the time of
+    // this burst or of the last poll, a loop ago.
+    w.dq->rx_burst(eng, now);
+    eng.drain_events(on_event);
+    if (!stopping) app.tick(now);
+    eng.poll(now);
+    eng.drain_events(on_event);  // what the timers raised
+    eng.poll(now);
+    w.dq->tx_flush(eng);
+    if (w.queue == 0) {
+      const bool timed_out = sh.s->duration_s != 0 && now - sh.start >= Duration::seconds(sh.s->duration_s);
+      if (!sh.stop.load(std::memory_order_relaxed) && (g_signal.load() != 0 || timed_out)) {
+        sh.stop_at = now;
+        sh.stop.store(true);
+      }
+    }
+    if (!stopping && sh.stop.load(std::memory_order_relaxed)) {
+      if (w.queue == 0 && now >= next_second) {
+        // --duration ends on a second's boundary: that second gets its line too.
+        publish(w, true, false);
+        report_second(sh, now);
+      }
+      stopping = true;
+      drain_until = now + sh.s->drain;
+      app.stop();
+    }
+    if (stopping && (now >= drain_until || (app.live() == 0 && eng.connections() == 0))) break;
+    if (now >= next_publish) {
+      const bool second = now >= next_second;
+      publish(w, second, false);
+      next_publish = now + kPublishEvery;
+      if (second) {
+        if (w.queue == 0 && !stopping) report_second(sh, now);
+        next_second += Duration::seconds(1);
+      }
+    }
+  }
+  publish(w, true, true);
+  return 0;
+}
+
+int lcore_entry(void* arg) { return run_queue(*static_cast<Worker*>(arg)); }
+
+bool parse_prefix(std::string_view text, wire::Ipv4Addr* a, std::uint8_t* len) {
+  const std::size_t slash = text.find('/');
+  if (!wire::Ipv4Addr::parse(text.substr(0, slash), a) || a->is_unspecified()) return false;
+  *len = 24;
+  if (slash == std::string_view::npos) return true;
+  std::optional<std::uint64_t> n = parse_u64(text.substr(slash + 1));
+  if (!n || *n > 32) return false;
+  *len = static_cast<std::uint8_t>(*n);
+  return true;
+}
+
+}  // namespace
+
+const std::vector<OptionSpec>& runtime_options() {
+  static const std::vector<OptionSpec> v = {
+      {"port", "SPEC", "the DPDK port: tap:NAME, memif:server:SOCKET, memif:client:SOCKET, ring:NAME, "
+                       "af_packet:IFACE or pci:BDF (required)"},
+      {"ip", "ADDR/LEN", "a local address and prefix length (repeatable; the first is the source of connects)", true},
+      {"gateway", "ADDR", "the next hop for destinations off the first address's subnet"},
+      {"queues", "N", "queues on the port, one engine and one lcore each (default 1)"},
+      {"lcores", "LIST", "EAL --lcores: the lcores to run on, one per queue (default: one, floating on our CPUs)"},
+      {"hugepages", "", "use hugepages (a real NIC); default --no-huge, memory from malloc"},
+      {"eal", "ARGS", "more EAL arguments, passed last, for experts (e.g. \"--huge-dir /mnt/huge -m 2048\")"},
+      {"config", "FILE", "load knobs from a sysctl.conf-style file"},
+      {"set", "KEY=VALUE", "set one knob, after --config (repeatable)", true},
+      {"capture", "FILE", "write every frame received and sent to FILE (pcap; FILE.qN for queue N > 0)"},
+      {"duration", "S", "stop after S seconds (default 0: at SIGINT or SIGTERM)"},
+      {"linger", "S", "after stopping, keep the port open, unpolled, S seconds (decimal) before closing it: lets a "
+                      "net_memif peer stop first (default 0)"},
+      {"link-timeout", "S", "how long to wait for the port's link (a memif server: for its client) (default 5)"},
+      {"seed", "S", "the engine secret (ISNs, timestamp offsets, port choice); default random"},
+      {"json", "", "one JSON object per line: a line per second, then the summary"},
+  };
+  return v;
+}
+
+void runtime_settings_from(const Options& o, RuntimeSettings* s) {
+  std::optional<std::string_view> port = o.get("port");
+  if (!port) throw UsageError("option --port is required (" + std::string("e.g. --port tap:tw0") + ")");
+  s->port = std::string(*port);
+  for (std::string_view ip : o.all("ip")) {
+    wire::Ipv4Addr a;
+    std::uint8_t len = 0;
+    if (!parse_prefix(ip, &a, &len)) {
+      throw UsageError("option --ip: '" + std::string(ip) + "' is not ADDR/LEN (e.g. 10.0.0.2/24)");
+    }
+    s->ips.emplace_back(ip);
+  }
+  if (s->ips.empty()) throw UsageError("option --ip is required (e.g. --ip 10.0.0.2/24)");
+  if (std::optional<std::string_view> gw = o.get("gateway")) {
+    wire::Ipv4Addr a;
+    if (!wire::Ipv4Addr::parse(*gw, &a)) throw UsageError("option --gateway: '" + std::string(*gw) + "' is not an IPv4 address");
+    s->gateway = std::string(*gw);
+  }
+  s->queues = static_cast<std::uint16_t>(o.u64("queues", 1, 1, 64));
+  s->lcores = std::string(o.str("lcores", ""));
+  s->eal = std::string(o.str("eal", ""));
+  s->hugepages = o.flag("hugepages");
+  s->config = stack_config_from(knob_options(o));
+  s->capture = std::string(o.str("capture", ""));
+  s->duration_s = static_cast<std::uint32_t>(o.u64("duration", 0, 0, 100000000));
+  s->linger = Duration::micros(static_cast<std::int64_t>(o.real("linger", 0, 0, 3600) * 1e6));
+  s->link_timeout = Duration::seconds(static_cast<std::int64_t>(o.u64("link-timeout", 5, 1, 3600)));
+  s->seed = o.u64("seed", 0, 0, UINT64_MAX);
+  s->json = o.flag("json");
+}
+
+namespace {
+
+engine::Interface interface_for(const RuntimeSettings& s, const dpdk::DpdkPort& port) {
+  engine::Interface ifc = port.interface();
+  for (const std::string& text : s.ips) {
+    wire::Ipv4Addr a;
+    std::uint8_t len = 0;
+    parse_prefix(text, &a, &len);
+    if (ifc.naddrs == 0) ifc.prefix_len = len;
+    ifc.add_addr(a);
+  }
+  if (!s.gateway.empty()) wire::Ipv4Addr::parse(s.gateway, &ifc.gateway);
+  return ifc;
+}
+
+std::uint64_t secret_for(const RuntimeSettings& s, std::uint16_t q) {
+  std::uint64_t base = s.seed;
+  if (base == 0) {
+    std::random_device rd;
+    base = (std::uint64_t{rd()} << 32) | rd();
+  }
+  return base ^ (0x9e3779b97f4a7c15ULL * (q + 1u));
+}
+
+// Sets up the workers; a message on failure.
+std::optional<std::string> build_workers(Shared& sh, dpdk::DpdkPort& port, const AppFactory& make_app) {
+  const RuntimeSettings& s = *sh.s;
+  const engine::Interface ifc = interface_for(s, port);
+  for (std::uint16_t q = 0; q < s.queues; ++q) {
+    auto w = std::make_unique<Worker>();
+    w->queue = q;
+    w->shared = &sh;
+    w->dq = &port.queue(q);
+    engine::EngineOptions eo = engine::options_from(s.config, secret_for(s, q));
+    if (auto st = port.steering(q)) eo.ports.rss = *st;
+    w->eng = std::make_unique<engine::QueueEngine>(ifc, eo);
+    w->app = make_app(*w->eng, q, s.queues, s.config.max_connections);
+    if (!s.capture.empty()) {
+      std::string path = q == 0 ? s.capture : s.capture + ".q" + std::to_string(q);
+      w->tap = std::make_unique<CaptureTap>(path, sh.clock.now());
+      if (!w->tap->ok()) return "--capture: cannot write " + path;
+      w->dq->set_tap(w->tap.get());
+    }
+    publish(*w, true, false);
+    sh.workers.push_back(std::move(w));
+  }
+  return std::nullopt;
+}
+
+void read_view(Shared& sh, const dpdk::DpdkPort& port, dpdk::TelemetryView* v) {
+  const RuntimeSettings& s = *sh.s;
+  Snapshot t = sum(sh);
+  v->role = s.role;
+  v->port = s.port + " (" + port.driver() + ")";
+  v->addresses = s.ips;
+  v->queues = s.queues;
+  v->uptime_s = (sh.clock.now() - sh.start).secs();
+  v->counters = t.counters;
+  v->gauges = t.gauges;
+  v->app = t.app;
+  for (auto& w : sh.workers) {
+    std::lock_guard<std::mutex> g(w->board.m);
+    const dpdk::QueueStats& n = w->board.s.nic;
+    const std::string q = "q" + std::to_string(w->queue) + ".";
+    for (auto [k, x] : {std::pair{"rx_packets", n.rx_packets}, {"rx_bytes", n.rx_bytes}, {"rx_multiseg", n.rx_multiseg},
+                        {"rx_bad_checksum", n.rx_bad_checksum}, {"rx_sw_checksum", n.rx_sw_checksum},
+                        {"tx_packets", n.tx_packets}, {"tx_bytes", n.tx_bytes}, {"tx_refused", n.tx_refused},
+                        {"tx_nombuf", n.tx_nombuf}, {"tx_oversize", n.tx_oversize}}) {
+      v->per_queue.emplace_back(q + k, x);
+    }
+  }
+}
+
+// Runs queue 0 here and the others on the worker lcores.
+std::optional<std::string> launch_and_wait(Shared& sh) {
+  unsigned lcore = rte_get_main_lcore();
+  std::vector<unsigned> used;
+  for (std::size_t q = 1; q < sh.workers.size(); ++q) {
+    lcore = rte_get_next_lcore(lcore, 1, 0);
+    if (lcore >= RTE_MAX_LCORE) return "--queues " + std::to_string(sh.workers.size()) + " needs as many lcores (--lcores)";
+    used.push_back(lcore);
+  }
+  for (std::size_t q = 1; q < sh.workers.size(); ++q) {
+    rte_eal_remote_launch(lcore_entry, sh.workers[q].get(), used[q - 1]);
+  }
+  run_queue(*sh.workers[0]);
+  for (unsigned l : used) rte_eal_wait_lcore(l);
+  return std::nullopt;
+}
+
+}  // namespace
+
+RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, const SecondFn& each_second,
+                          std::ostream& err, const StoppedFn& on_stopped) {
+  RuntimeResult r;
+  auto fail = [&](std::string msg) {
+    err << "twstack " << s.role << ": " << msg << "\n";
+    r.error = std::move(msg);
+    r.exit_code = 1;
+    return r;
+  };
+  std::vector<dpdk::PortSpec> specs;
+  const std::string texts[] = {s.port};
+  if (auto e = dpdk::parse_port_specs(texts, &specs)) return fail(*e);
+  dpdk::EalOptions eo;
+  eo.program = "twstack-" + s.role;
+  eo.ports = specs;
+  eo.lcores = s.lcores;
+  eo.hugepages = s.hugepages;
+  if (eo.lcores.empty() && s.queues > 1) eo.lcores = "0-" + std::to_string(s.queues - 1);
+  if (auto e = dpdk::split_eal_args(s.eal, &eo.extra)) return fail("--eal: " + *e);
+  std::string error;
+  std::unique_ptr<dpdk::Eal> eal = dpdk::Eal::start(eo, &error);
+  if (!eal) return fail(error);
+  dpdk::PortConfig pc;
+  pc.queues = s.queues;
+  pc.link_timeout = s.link_timeout;
+  std::unique_ptr<dpdk::DpdkPort> port = dpdk::DpdkPort::open(*eal, specs[0].port_name(), pc, &error);
+  if (!port) return fail(error);
+
+  Shared sh;
+  sh.s = &s;
+  sh.each_second = &each_second;
+  sh.start = sh.clock.now();
+  if (auto e = build_workers(sh, *port, make_app)) return fail(*e);
+  std::unique_ptr<dpdk::Telemetry> tel =
+      dpdk::Telemetry::attach([&sh, &port](dpdk::TelemetryView* v) { read_view(sh, *port, v); }, &error);
+  if (!tel) err << "twstack " << s.role << ": no telemetry: " << error << "\n";
+
+  g_signal.store(0);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  sh.start = sh.clock.now();
+  if (auto e = launch_and_wait(sh)) return fail(*e);
+
+  for (auto& w : sh.workers) {
+    if (w->start_error != Errc::kOk) r.start_error = w->start_error;
+  }
+  if (r.start_error != Errc::kOk) {
+    r.exit_code = 1;
+    r.error = std::string("the application could not start: ") + errno_name(r.start_error);
+    err << "twstack " << s.role << ": " << r.error << "\n";
+  }
+  Snapshot t = sum(sh);
+  r.seconds = ((sh.stop.load() ? sh.stop_at : sh.clock.now()) - sh.start).secs();
+  r.app = t.app;
+  r.counters = t.counters;
+  r.gauges = t.gauges;
+  r.timewait_peak = std::max(sh.timewait_peak, t.gauges.timewait);
+  dpdk::TelemetryView v;
+  read_view(sh, *port, &v);
+  r.nic = v.per_queue;
+  if (on_stopped) on_stopped(r);
+  // --linger: the port stays open, not polled, so a net_memif peer can stop
+  // first. DPDK 22.11's memif PMD unmaps the rings when the peer goes while
+  // rx/tx bursts may still run on the lcore (a crash in eth_memif_rx, seen
+  // here); a port nobody polls any more is safe to lose.
+  // A SIGINT or SIGTERM ends the linger early (a watcher that saw the peer go).
+  g_signal.store(0);
+  for (Instant until = sh.clock.now() + s.linger; sh.clock.now() < until && g_signal.load() == 0;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  tel.reset();
+  for (auto& w : sh.workers) w->dq->set_tap(nullptr);
+  sh.workers.clear();
+  port.reset();
+  return r;
+}
+
+}  // namespace twstack::app

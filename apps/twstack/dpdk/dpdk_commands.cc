@@ -1,0 +1,89 @@
+#include "apps/twstack/dpdk/dpdk_commands.hh"
+#include "apps/twstack/dpdk/summary.hh"
+
+#include <cstdio>
+#include <ostream>
+
+#include "apps/common/json.hh"
+
+namespace twstack::app {
+
+std::vector<Command> dpdk_commands() { return {serve_command(), churn_command()}; }
+bool have_dpdk() { return true; }
+
+std::uint64_t metric(const Metrics& m, std::string_view name) {
+  for (const auto& [k, v] : m) {
+    if (k == name) return v;
+  }
+  return 0;
+}
+
+namespace {
+
+constexpr Counter kHeadline[] = {
+    Counter::TcpActiveOpens,    Counter::TcpPassiveOpens,    Counter::TcpAttemptFails,
+    Counter::TcpEstabResets,    Counter::TcpInSegs,          Counter::TcpOutSegs,
+    Counter::TcpRetransSegs,    Counter::TcpOutRsts,         Counter::TcpInErrs,
+    Counter::TcpExtTW,          Counter::TcpExtTWRecycled,   Counter::TcpExtTCPTimeWaitOverflow,
+    Counter::TcpExtListenDrops, Counter::TwstackConnPoolExhausted, Counter::TwstackTxPoolExhausted,
+};
+
+void json_summary(std::ostream& out, std::string_view role, const RuntimeResult& r) {
+  Json j;
+  j["summary"] = true;
+  j["role"] = std::string(role);
+  j["seconds"] = r.seconds;
+  const std::uint64_t first = metric(r.app, kFirstFailureUs);
+  for (const auto& [k, v] : r.app) {
+    if (k != kFirstFailureUs && k != kFirstErrno) j[k] = v;
+  }
+  if (role == "churn") {
+    j["cps"] = r.seconds > 0 ? static_cast<double>(metric(r.app, "completed")) / r.seconds : 0.0;
+    j["first_failure_s"] = first != 0 ? Json(static_cast<double>(first - 1) / 1e6) : Json(nullptr);
+    j["first_errno"] = first != 0 ? Json(errno_name(static_cast<Errc>(metric(r.app, kFirstErrno)))) : Json(nullptr);
+  }
+  j["timewait_peak"] = r.timewait_peak;
+  j["timewait_end"] = r.gauges.timewait;
+  j["estab_end"] = r.gauges.estab;
+  j["counters"] = counters_json(r.counters);
+  Json& nic = j["nic"] = Json::object();
+  for (const auto& [k, v] : r.nic) nic[k] = v;
+  print_json_line(out, j);
+}
+
+}  // namespace
+
+void print_summary(std::ostream& out, bool json, std::string_view role, const RuntimeResult& r) {
+  if (json) return json_summary(out, role, r);
+  char line[160];
+  out << "\n" << role << " ran " << r.seconds << " s:";
+  for (const auto& [k, v] : r.app) {
+    if (k != kFirstFailureUs && k != kFirstErrno && (v != 0 || !k.starts_with("err_"))) out << " " << k << " " << v;
+  }
+  out << "\n";
+  if (role == "churn") {
+    const std::uint64_t first = metric(r.app, kFirstFailureUs);
+    std::snprintf(line, sizeof line, "CPS %.0f (completed per second)\n",
+                  r.seconds > 0 ? static_cast<double>(metric(r.app, "completed")) / r.seconds : 0.0);
+    out << line;
+    if (first != 0) {
+      std::snprintf(line, sizeof line, "first failure at %.2f s: %s\n", static_cast<double>(first - 1) / 1e6,
+                    errno_name(static_cast<Errc>(metric(r.app, kFirstErrno))));
+      out << line;
+    } else {
+      out << "no failures\n";
+    }
+  }
+  out << "TIME_WAIT: peak " << r.timewait_peak << ", at the end " << r.gauges.timewait << "\n\n";
+  for (Counter c : kHeadline) {
+    std::snprintf(line, sizeof line, "%-32s%llu\n", counter_name(c), static_cast<unsigned long long>(r.counters.get(c)));
+    out << line;
+  }
+  std::string nic;
+  for (const auto& [k, v] : r.nic) {
+    if (v != 0) nic += " " + k + " " + std::to_string(v);
+  }
+  out << "NIC:" << (nic.empty() ? " nothing" : nic) << "\n";
+}
+
+}  // namespace twstack::app

@@ -1,0 +1,134 @@
+// `twstack serve`: ServeApp on every queue of a DPDK port.
+#include <cstdio>
+#include <ostream>
+
+#include "apps/common/json.hh"
+#include "apps/runtime/dpdk_runtime.hh"
+#include "apps/twstack/dpdk/dpdk_commands.hh"
+#include "apps/twstack/dpdk/summary.hh"
+#include "apps/workloads/serve_app.hh"
+
+namespace twstack::app {
+namespace {
+
+constexpr std::string_view kDescription =
+    "Serves TCP on a DPDK port: one engine per queue, each on its own lcore, no locks on the\n"
+    "packet path. --mode discard reads and drops; echo sends back what it reads; http answers\n"
+    "every request with 200 OK and a body of --body-bytes (a malformed request gets 400).\n"
+    "\n"
+    "--closer server (the default): in http mode the server closes after answering a request\n"
+    "that asks to close (\"Connection: close\", or HTTP/1.0 without keep-alive), as nginx does,\n"
+    "so TIME_WAIT collects here; in echo and discard modes it closes once it has read\n"
+    "--requests-per-conn x --request-bytes bytes. --closer client: the server never closes\n"
+    "first; it closes once it has read the client's FIN, so TIME_WAIT lands on the client.\n"
+    "\n"
+    "Prints a line per second (connections accepted and closed per second, requests per\n"
+    "second, established, TIME_WAIT) and a summary at the end (SIGINT, SIGTERM or --duration),\n"
+    "after closing every connection. --json prints the same as JSON lines. While it runs,\n"
+    "`twstack stat` (or dpdk-telemetry.py) reads its counters.\n"
+    "\n"
+    "Example, the kernel as the client over a TAP interface:\n"
+    "  twstack serve --port tap:tw0 --ip 10.99.0.2/24 --listen 80 --mode http\n"
+    "  ip addr add 10.99.0.1/24 dev tw0; curl http://10.99.0.2/";
+
+const std::vector<OptionSpec>& serve_options() {
+  static const std::vector<OptionSpec> v = [] {
+    std::vector<OptionSpec> o = {
+        {"listen", "PORT", "a port to listen on (repeatable; default 80)", true},
+        {"mode", "M", "discard, echo or http (default http)"},
+        {"closer", "WHO", "server or client: who closes first (default server)"},
+        {"body-bytes", "N", "http: bytes of body in each response (default 100)"},
+        {"request-bytes", "N", "echo/discard with --closer server: bytes per request (default 100)"},
+        {"requests-per-conn", "N", "echo/discard with --closer server: requests before closing (default 1)"},
+    };
+    o.insert(o.end(), runtime_options().begin(), runtime_options().end());
+    return o;
+  }();
+  return v;
+}
+
+class ServeQueue : public QueueApp {
+ public:
+  ServeQueue(engine::QueueEngine& eng, const ServeSettings& s, std::uint32_t max_conns) : app_(eng, s, max_conns) {}
+  Errc start(Instant) override { return app_.start(); }
+  void tick(Instant) override {}
+  void on_event(const engine::AppEvent& ev) override { app_.on_event(ev); }
+  void stop() override { app_.stop(); }
+  std::uint64_t live() const override { return app_.live(); }
+  void metrics(Metrics* m) const override {
+    const ServeStats& s = app_.stats();
+    *m = {{"accepted", s.accepted}, {"closed", s.closed}, {"server_closed", s.server_closed},
+          {"aborted", s.aborted},   {"requests", s.requests}, {"bad_requests", s.bad_requests},
+          {"bytes_in", s.bytes_in}, {"bytes_out", s.bytes_out}};
+  }
+
+ private:
+  ServeApp app_;
+};
+
+void print_second(std::ostream& out, bool json, const Second& s) {
+  if (json) {
+    Json j;
+    j["t"] = s.t;
+    for (const auto& [k, v] : s.app_delta) j[k + "_per_s"] = v;
+    j["estab"] = s.gauges.estab;
+    j["timewait"] = s.gauges.timewait;
+    j["live"] = s.live;
+    print_json_line(out, j);
+    out << std::flush;
+    return;
+  }
+  char line[200];
+  std::snprintf(line, sizeof line, "%7.1f s  accepted %8llu/s  closed %8llu/s  requests %8llu/s  estab %7llu  timewait %8llu\n",
+                s.t, static_cast<unsigned long long>(metric(s.app_delta, "accepted")),
+                static_cast<unsigned long long>(metric(s.app_delta, "closed")),
+                static_cast<unsigned long long>(metric(s.app_delta, "requests")),
+                static_cast<unsigned long long>(s.gauges.estab), static_cast<unsigned long long>(s.gauges.timewait));
+  out << line << std::flush;
+}
+
+int run_serve(const Options& o, std::ostream& out, std::ostream& err) {
+  RuntimeSettings rs;
+  rs.role = "serve";
+  runtime_settings_from(o, &rs);
+  ServeSettings ss;
+  ss.ports.clear();
+  for (std::string_view p : o.all("listen")) {
+    std::optional<std::uint64_t> n = parse_u64(p);
+    if (!n || *n == 0 || *n > 65535) throw UsageError("option --listen: '" + std::string(p) + "' is not a port (1-65535)");
+    ss.ports.push_back(static_cast<std::uint16_t>(*n));
+  }
+  if (ss.ports.empty()) ss.ports.push_back(80);
+  constexpr std::string_view kModes[] = {"discard", "echo", "http"};
+  const std::string_view mode = o.choice("mode", "http", kModes);
+  ss.mode = mode == "discard" ? ServeMode::kDiscard : mode == "echo" ? ServeMode::kEcho : ServeMode::kHttp;
+  constexpr std::string_view kClosers[] = {"server", "client"};
+  ss.closer = o.choice("closer", "server", kClosers) == "client" ? Closer::kClient : Closer::kServer;
+  ss.body_bytes = static_cast<std::uint32_t>(o.u64("body-bytes", 100, 0, 16 << 20));
+  ss.request_bytes = static_cast<std::uint32_t>(o.u64("request-bytes", 100, 1, 1u << 30));
+  ss.requests_per_conn = static_cast<std::uint32_t>(o.u64("requests-per-conn", 1, 1, 1u << 30));
+
+  auto make = [&ss](engine::QueueEngine& eng, std::uint16_t, std::uint16_t, std::uint32_t max_conns) {
+    return std::make_unique<ServeQueue>(eng, ss, max_conns);
+  };
+  const bool json = rs.json;
+  if (!json) {
+    out << "twstack serve: " << serve_mode_name(ss.mode) << " on " << rs.port << ", " << rs.ips.front() << ", port";
+    for (std::uint16_t p : ss.ports) out << " " << p;
+    out << ", closer " << closer_name(ss.closer) << ", " << rs.queues << (rs.queues == 1 ? " queue" : " queues")
+        << "\n" << std::flush;
+  }
+  RuntimeResult r = run_runtime(
+      rs, make, [&](const Second& s) { print_second(out, json, s); }, err,
+      [&](const RuntimeResult& res) { print_summary(out, json, "serve", res), out << std::flush; });
+  return r.exit_code;
+}
+
+}  // namespace
+
+Command serve_command() {
+  return Command{"serve", "serve discard, echo or http on a DPDK port (one engine per queue)", kDescription,
+                 serve_options(), 0, &run_serve};
+}
+
+}  // namespace twstack::app

@@ -1,0 +1,181 @@
+#include "apps/twstack/lab/lab_scenario.hh"
+
+#include <algorithm>
+#include <cctype>
+
+#include "apps/common/options.hh"
+
+namespace twstack::app {
+namespace {
+
+// The seed scenarios of the TIME_WAIT issue, compressed in time: TIME_WAIT
+// lasts 10 s instead of 60 and the client has 500 ephemeral ports instead of
+// 28232, so each outcome shows within seconds; the arithmetic (exhaustion at
+// ports / rate, population rate x TIME_WAIT length) is the same.
+constexpr std::string_view kDefault = R"(# twstack lab: the default scenario set.
+# Time is compressed: TIME_WAIT lasts 10 s (Linux: 60 s) and the client has
+# 500 ephemeral ports (Linux: 28232), so every outcome shows within seconds.
+
+[port-exhaustion]
+title = one server address and port, the client closes first, tcp_tw_reuse=0
+rate = 100
+duration = 8
+closer = client
+set = twstack.tcp_timewait_len=10
+client_set = net.ipv4.ip_local_port_range=40000 40499
+client_set = net.ipv4.tcp_tw_reuse=0
+
+[tw-reuse]
+title = the same with tcp_tw_reuse=1: connect() takes over entries older than 1 s
+rate = 100
+duration = 8
+closer = client
+set = twstack.tcp_timewait_len=10
+client_set = net.ipv4.ip_local_port_range=40000 40499
+client_set = net.ipv4.tcp_tw_reuse=1
+
+[tw-reuse-no-ts]
+title = tcp_tw_reuse=1 without timestamps: reuse needs the peer's timestamps
+rate = 100
+duration = 8
+closer = client
+set = twstack.tcp_timewait_len=10
+set = net.ipv4.tcp_timestamps=0
+client_set = net.ipv4.ip_local_port_range=40000 40499
+client_set = net.ipv4.tcp_tw_reuse=1
+
+[server-close-cap]
+title = the server closes first, under tcp_max_tw_buckets=300
+rate = 100
+duration = 8
+closer = server
+set = twstack.tcp_timewait_len=10
+server_set = net.ipv4.tcp_max_tw_buckets=300
+
+[keep-alive]
+title = the same request load as port-exhaustion, 10 requests per connection
+rate = 10
+requests_per_conn = 10
+duration = 8
+closer = client
+set = twstack.tcp_timewait_len=10
+client_set = net.ipv4.ip_local_port_range=40000 40499
+client_set = net.ipv4.tcp_tw_reuse=0
+
+[more-tuples]
+title = four server ports: 2000 4-tuples sustain 200/s; 150/s on one port would fail at 3.33 s
+rate = 150
+duration = 12
+closer = client
+server_ports = 80 81 82 83
+set = twstack.tcp_timewait_len=10
+client_set = net.ipv4.ip_local_port_range=40000 40499
+client_set = net.ipv4.tcp_tw_reuse=0
+)";
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) s.remove_suffix(1);
+  return s;
+}
+
+bool valid_name(std::string_view n) {
+  return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
+  });
+}
+
+constexpr std::string_view kKeys = "title, rate, duration, closer, requests_per_conn, server_ports, set, client_set, server_set";
+
+// One "key = value" line of a scenario; a message on a mistake.
+std::optional<std::string> apply(LabScenario& s, std::string_view key, std::string_view value) {
+  auto whole = [&](std::uint64_t lo, std::uint64_t hi, std::uint64_t* out) -> std::optional<std::string> {
+    std::optional<std::uint64_t> n = parse_u64(value);
+    if (!n || *n < lo || *n > hi) {
+      return std::string(key) + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi);
+    }
+    *out = *n;
+    return std::nullopt;
+  };
+  std::uint64_t n = 0;
+  if (key == "title") {
+    s.title = std::string(value);
+  } else if (key == "rate") {
+    if (auto e = whole(1, 10000000, &n)) return e;
+    s.rate = n;
+  } else if (key == "duration") {
+    if (auto e = whole(1, 3600, &n)) return e;
+    s.duration_s = static_cast<std::uint32_t>(n);
+  } else if (key == "requests_per_conn") {
+    if (auto e = whole(1, 1000000, &n)) return e;
+    s.requests_per_conn = static_cast<std::uint32_t>(n);
+  } else if (key == "closer") {
+    if (value != "client" && value != "server") return std::string("closer must be client or server");
+    s.closer = value == "server" ? Closer::kServer : Closer::kClient;
+  } else if (key == "server_ports") {
+    s.server_ports.clear();
+    while (!(value = trim(value)).empty()) {
+      const std::size_t sp = value.find_first_of(" \t,");
+      std::optional<std::uint64_t> p = parse_u64(value.substr(0, sp));
+      if (!p || *p == 0 || *p > 65535) return "server_ports: '" + std::string(value.substr(0, sp)) + "' is not a port";
+      s.server_ports.push_back(static_cast<std::uint16_t>(*p));
+      value = sp == std::string_view::npos ? std::string_view{} : value.substr(sp + 1);
+    }
+    if (s.server_ports.empty()) return std::string("server_ports needs at least one port");
+  } else if (key == "set" || key == "client_set" || key == "server_set") {
+    const bool client = key != "server_set", server = key != "client_set";
+    if (client) {
+      if (auto e = s.client.set_assignment(value)) return e;
+    }
+    if (server) {
+      if (auto e = s.server.set_assignment(value)) return e;
+    }
+    (key == "set" ? s.both_sets : client ? s.client_sets : s.server_sets).emplace_back(value);
+  } else {
+    return "unknown key '" + std::string(key) + "' (known: " + std::string(kKeys) + ")";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view default_lab_scenarios() { return kDefault; }
+
+std::optional<std::string> parse_lab_scenarios(std::string_view text, std::string_view origin,
+                                               std::vector<LabScenario>* out) {
+  std::size_t lineno = 0;
+  LabScenario* cur = nullptr;
+  const std::size_t first = out->size();
+  auto where = [&] { return std::string(origin) + ":" + std::to_string(lineno) + ": "; };
+  while (!text.empty()) {
+    const std::size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    ++lineno;
+    if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    if (line.front() == '[') {
+      if (line.back() != ']' || !valid_name(trim(line.substr(1, line.size() - 2)))) {
+        return where() + "a section is [name], the name of letters, digits, '-' and '_'";
+      }
+      out->emplace_back();
+      cur = &out->back();
+      cur->name = std::string(trim(line.substr(1, line.size() - 2)));
+      continue;
+    }
+    const std::size_t eq = line.find('=');
+    if (eq == std::string_view::npos) return where() + "expected key = value or [name]";
+    if (cur == nullptr) return where() + "a scenario starts with [name] before its keys";
+    if (auto e = apply(*cur, trim(line.substr(0, eq)), trim(line.substr(eq + 1)))) return where() + *e;
+  }
+  for (std::size_t i = first; i < out->size(); ++i) {
+    LabScenario& s = (*out)[i];
+    if (auto e = s.client.validate()) return std::string(origin) + ": [" + s.name + "] client: " + *e;
+    if (auto e = s.server.validate()) return std::string(origin) + ": [" + s.name + "] server: " + *e;
+  }
+  if (out->size() == first) return std::string(origin) + ": no scenario ([name] sections) in it";
+  return std::nullopt;
+}
+
+}  // namespace twstack::app

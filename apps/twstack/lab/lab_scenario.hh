@@ -1,0 +1,56 @@
+// The lab's scenario files: plain text, one scenario per section.
+//
+//   # a comment; blank lines are ignored
+//   [port-exhaustion]                       a section starts a scenario (name: letters, digits, - _)
+//   title = the client closes first, tcp_tw_reuse=0
+//   rate = 100                              connections per second (whole, > 0)
+//   duration = 8                            seconds of churn
+//   closer = client                         client | server
+//   requests_per_conn = 1                   keep-alive: requests per connection
+//   server_ports = 80 81                    the server's ports, taken in turn (more 4-tuples)
+//   set = twstack.tcp_timewait_len=10       a knob for both sides (repeatable)
+//   client_set = net.ipv4.tcp_tw_reuse=0    a knob for the client only (repeatable)
+//   server_set = net.ipv4.tcp_max_tw_buckets=300
+//
+// Knobs are the ones `--set` takes (sysctl names, `twstack.` for twstack's
+// own). An unknown key, a bad value or a knob the configuration refuses is
+// an error naming the file and line. `twstack lab --print-default` prints
+// the default set in this format, to copy and edit.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apps/workloads/closer.hh"
+#include "stack/base/config.hh"
+
+namespace twstack::app {
+
+struct LabScenario {
+  std::string name;
+  std::string title;
+  std::uint64_t rate = 100;
+  std::uint32_t duration_s = 8;
+  Closer closer = Closer::kClient;
+  std::uint32_t requests_per_conn = 1;
+  std::vector<std::uint16_t> server_ports{80};
+  // Assignments in order, as written (for the child processes' --set).
+  std::vector<std::string> both_sets;
+  std::vector<std::string> client_sets;
+  std::vector<std::string> server_sets;
+  // The resulting configurations (defaults, then `set`, then the side's own).
+  StackConfig client{};
+  StackConfig server{};
+};
+
+// Parses scenario text; `origin` names it in messages ("file.lab").
+std::optional<std::string> parse_lab_scenarios(std::string_view text, std::string_view origin,
+                                               std::vector<LabScenario>* out);
+
+// The default set: the seed scenarios, time compressed.
+std::string_view default_lab_scenarios();
+
+}  // namespace twstack::app

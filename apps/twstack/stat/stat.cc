@@ -1,0 +1,117 @@
+// `twstack stat`: a running twstack's counters, read over DPDK telemetry.
+#include <cstdio>
+#include <ostream>
+
+#include "apps/common/command.hh"
+#include "apps/common/json.hh"
+#include "apps/twstack/stat/stat.hh"
+#include "apps/twstack/stat/telemetry_client.hh"
+
+namespace twstack::app {
+namespace {
+
+constexpr OptionSpec kOptions[] = {
+    {"pid", "PID", "the twstack process to read (default: the only one running)"},
+    {"socket", "PATH", "a telemetry socket to read instead (any DPDK process's dpdk_telemetry.v2)"},
+    {"zero", "", "also print counters that are zero (nstat -z)"},
+    {"json", "", "one JSON object: info, gauges, app, counters"},
+};
+
+constexpr std::string_view kDescription =
+    "Reads the counters of a running `twstack serve` or `twstack churn` through DPDK telemetry\n"
+    "(its /twstack/... commands; dpdk-telemetry.py -f twstack-<pid> reads the same). Prints\n"
+    "the process, the gauges as `ss -s` does, the command's own figures and the counters in\n"
+    "nstat's format (kernel names). Exit status 1 if no process could be read.";
+
+std::string socket_for(const Options& o) {
+  if (std::optional<std::string_view> s = o.get("socket")) return std::string(*s);
+  const std::string base = dpdk_runtime_base();
+  if (std::optional<std::string_view> pid = o.get("pid")) {
+    return base + "/twstack-" + std::string(*pid) + "/dpdk_telemetry.v2";
+  }
+  std::vector<std::string> found = find_twstack_sockets(base);
+  if (found.empty()) throw UsageError("no running twstack found under " + base + " (is one running? --pid, --socket)");
+  if (found.size() > 1) {
+    std::string list;
+    for (const std::string& f : found) list += "\n  " + f;
+    throw UsageError("several twstack processes are running; choose one with --pid:" + list);
+  }
+  return found.front();
+}
+
+// A member as text: a string as it is, a number as written; "0" if absent.
+std::string value_of(const TelemetryDict& d, const std::string& key) {
+  const auto it = d.find(key);
+  if (it == d.end()) return "0";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+bool is_zero(const Json& v) { return v.is_number() && v == 0; }
+
+// The dictionary as it came, less its zero members with `skip_zero`.
+Json json_dict(const TelemetryDict& d, bool skip_zero) {
+  Json j = Json::object();
+  for (const auto& [k, v] : d.items()) {
+    if (!skip_zero || !is_zero(v)) j[k] = v;
+  }
+  return j;
+}
+
+void print_text(std::ostream& out, const TelemetryDict& info, const TelemetryDict& gauges, const TelemetryDict& app,
+                const TelemetryDict& counters, bool zero) {
+  out << "twstack " << value_of(info, "role") << ", pid " << value_of(info, "pid") << ", port "
+      << value_of(info, "port") << ", " << value_of(info, "addresses") << ", " << value_of(info, "queues")
+      << " queue(s), up " << value_of(info, "uptime_ms") << " ms\n";
+  // The `ss -s` TCP line (print_ss_summary's format).
+  out << "TCP:   (estab " << value_of(gauges, "estab") << ", closed " << value_of(gauges, "closed") << ", orphaned "
+      << value_of(gauges, "orphaned") << ", timewait " << value_of(gauges, "timewait") << ")\n";
+  out << value_of(info, "role") << ":";
+  for (const auto& [k, v] : app.items()) {
+    if (!is_zero(v) || !k.starts_with("err_")) out << " " << k << " " << value_of(app, k);
+  }
+  out << "\n#kernel\n";
+  char line[128];
+  for (const auto& [k, v] : counters.items()) {
+    if (is_zero(v) && !zero) continue;
+    // nstat: name value rate
+    std::snprintf(line, sizeof line, "%-32s%-16s%6.1f\n", k.c_str(), value_of(counters, k).c_str(), 0.0);
+    out << line;
+  }
+}
+
+int run_stat(const Options& o, std::ostream& out, std::ostream& err) {
+  const std::string path = socket_for(o);
+  TelemetryClient c(path);
+  if (!c.ok()) {
+    err << "twstack stat: " << c.error() << "\n";
+    return 1;
+  }
+  std::optional<TelemetryDict> d[4];
+  const char* cmds[] = {"/twstack/info", "/twstack/gauges", "/twstack/app", "/twstack/counters"};
+  for (int i = 0; i < 4; ++i) {
+    d[i] = c.query(cmds[i]);
+    if (!d[i]) {
+      err << "twstack stat: " << path << ": " << c.error() << "\n";
+      return 1;
+    }
+  }
+  const bool zero = o.flag("zero");
+  if (o.flag("json")) {
+    print_json_line(out, Json{{"info", json_dict(*d[0], false)},
+                              {"gauges", json_dict(*d[1], false)},
+                              {"app", json_dict(*d[2], false)},
+                              {"counters", json_dict(*d[3], !zero)}});
+  } else {
+    print_text(out, *d[0], *d[1], *d[2], *d[3], zero);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command stat_command() {
+  return Command{"stat", "read a running twstack's counters (DPDK telemetry), nstat-style or JSON", kDescription,
+                 kOptions, 0, &run_stat};
+}
+
+}  // namespace twstack::app

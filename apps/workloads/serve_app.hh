@@ -1,0 +1,111 @@
+// The server side of `twstack serve`, on one QueueEngine: listens on a set
+// of ports and answers each connection in one of three modes.
+//
+//   discard  reads and drops everything
+//   echo     sends back what it reads
+//   http     answers each request head (GET, HEAD, anything) with
+//            "200 OK" and a fixed body of body_bytes; a malformed head gets
+//            "400 Bad Request" and a close
+//
+// Who closes first (closer):
+//   server   http: after answering a request that asks to close (RFC 9112
+//            §9.6: "Connection: close", or HTTP/1.0 without keep-alive) --
+//            what nginx does; echo and discard: once requests_per_conn x
+//            request_bytes bytes have been read (and echoed).
+//   client   never first: the response says "Connection: close" if the
+//            request asked for it, and the server closes only after reading
+//            the client's FIN, so TIME_WAIT lands on the client.
+// Either way, once the peer's FIN has been read and every response queued,
+// the server closes too.
+//
+// The engine, the clock and the event loop belong to the caller (the DPDK
+// runtime, or a SimPair in churn.hh and tests): ServeApp only reacts to events.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "apps/workloads/closer.hh"
+#include "apps/workloads/http_head.hh"
+#include "stack/engine/engine.hh"
+
+namespace twstack::app {
+
+enum class ServeMode : std::uint8_t { kDiscard, kEcho, kHttp };
+const char* serve_mode_name(ServeMode m);
+
+struct ServeSettings {
+  std::vector<std::uint16_t> ports{80};
+  ServeMode mode = ServeMode::kHttp;
+  Closer closer = Closer::kServer;
+  std::uint32_t body_bytes = 100;       // http: the body of every 200 response
+  std::uint32_t request_bytes = 100;    // echo/discard with closer server: bytes per request
+  std::uint32_t requests_per_conn = 1;  // echo/discard with closer server
+  std::uint32_t backlog = 4096;         // capped by net.core.somaxconn
+};
+
+// Totals since start (the runtime takes differences per second).
+struct ServeStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t closed = 0;         // connections that ended (either way)
+  std::uint64_t server_closed = 0;  // ... that the server closed first
+  std::uint64_t aborted = 0;        // ended with an error (reset, timeout, ...)
+  std::uint64_t requests = 0;       // http heads answered
+  std::uint64_t bad_requests = 0;   // http heads that could not be parsed (answered 400)
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+};
+
+class ServeApp {
+ public:
+  // `max_connections`: the engine's twstack.max_connections (ConnId::index range).
+  ServeApp(engine::QueueEngine& eng, const ServeSettings& s, std::uint32_t max_connections);
+  ServeApp(const ServeApp&) = delete;
+  ServeApp& operator=(const ServeApp&) = delete;
+
+  // Listens on every port; the first refusal is returned (EADDRINUSE, ...).
+  Errc start();
+  void on_event(const engine::AppEvent& ev);
+  // Graceful stop: stop listening and close every connection (FIN).
+  void stop();
+  const ServeStats& stats() const { return stats_; }
+  std::uint64_t live() const { return live_; }
+
+ private:
+  struct Conn {
+    std::uint32_t gen = 0;
+    bool live = false;
+    bool peer_closed = false;
+    bool close_after = false;      // http: close once the queued responses are out
+    std::uint32_t pending = 0;     // responses (http) or echo bytes not yet taken by send()
+    std::uint32_t offset = 0;      // http: bytes of the current response already sent
+    bool pending_close = false;    // http: the current response is the "close" variant
+    std::uint64_t read = 0;        // echo/discard: bytes read
+    HttpHead head;
+  };
+
+  void accept_all(std::uint16_t port);
+  void read_all(Conn& c, engine::ConnId id);
+  void consume_http(Conn& c, std::span<const std::uint8_t> bytes);
+  // Sends what is pending; false if the connection was given up.
+  bool flush(Conn& c, engine::ConnId id);
+  bool flush_http(Conn& c, engine::ConnId id);
+  void finish(Conn& c, engine::ConnId id, bool by_us);
+  Conn* conn_of(engine::ConnId id);
+
+  engine::QueueEngine& eng_;
+  ServeSettings s_;
+  std::vector<Conn> conns_;
+  std::string ok_keep_;   // "200 OK" head and body, persistent
+  std::string ok_close_;  // ... with "Connection: close"
+  std::string bad_;       // "400 Bad Request", closing
+  std::array<std::uint8_t, 16384> buf_{};
+  ServeStats stats_;
+  std::uint64_t live_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace twstack::app

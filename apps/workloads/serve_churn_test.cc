@@ -1,0 +1,232 @@
+// ServeApp and ChurnClient against each other over the in-memory link, in
+// virtual time: the application logic `twstack serve` and `twstack churn`
+// run on DPDK queues, without DPDK.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "apps/workloads/churn_client.hh"
+#include "apps/workloads/http_head.hh"
+#include "apps/workloads/serve_app.hh"
+#include "drivers/memory/sim.hh"
+#include "stack/engine/options.hh"
+
+namespace twstack::app {
+namespace {
+
+using engine::AppEvent;
+using memory::SimPair;
+
+constexpr std::uint32_t kConns = 4096;
+
+struct Rig {
+  explicit Rig(const ServeSettings& ss, ChurnClientSettings cs, StackConfig cfg = {}) {
+    cfg.max_connections = kConns;
+    cfg.buffer_chunks = 8192;
+    pair = std::make_unique<SimPair>(memory::sim_interface(0), engine::options_from(cfg, 11),
+                                     memory::sim_interface(1), engine::options_from(cfg, 22),
+                                     memory::FaultSpec{.delay = Duration::micros(50)}, 1);
+    pair->preload_arp();
+    server = std::make_unique<ServeApp>(pair->b(), ss, kConns);
+    if (cs.targets.empty()) cs.targets = {{memory::sim_addr(1), ss.ports.front()}};
+    client = std::make_unique<ChurnClient>(pair->a(), cs, kConns);
+    EXPECT_EQ(server->start(), Errc::kOk);
+    client->start(pair->now());
+  }
+  // Runs for `d`, ticking the client at every 100 us of virtual time.
+  void run(Duration d) {
+    const Instant end = pair->now() + d;
+    auto on_event = [this](int side, const AppEvent& ev) {
+      if (side == 0) {
+        client->on_event(ev);
+      } else {
+        server->on_event(ev);
+      }
+    };
+    while (pair->now() < end) {
+      client->tick(pair->now());
+      pair->settle(on_event);
+      pair->run_until([] { return false; }, Duration::micros(100), on_event);
+    }
+  }
+  std::unique_ptr<SimPair> pair;
+  std::unique_ptr<ServeApp> server;
+  std::unique_ptr<ChurnClient> client;
+};
+
+ChurnClientSettings churn(std::uint64_t rate, Closer closer, std::uint32_t requests = 1) {
+  ChurnClientSettings s;
+  s.rate = rate;
+  s.closer = closer;
+  s.requests_per_conn = requests;
+  return s;
+}
+
+TEST(ServeChurn, HttpServerClosesAndTimeWaitIsOnTheServer) {
+  ServeSettings ss;
+  Rig r(ss, churn(1000, Closer::kServer));
+  r.run(Duration::seconds(2));
+  const ChurnCounts& n = r.client->counts();
+  EXPECT_GE(n.attempts, 1999u);
+  EXPECT_EQ(n.failed, 0u);
+  EXPECT_EQ(n.broken, 0u);
+  EXPECT_EQ(n.bad_responses, 0u);
+  EXPECT_GE(n.completed, n.attempts - 5);  // the last few are in flight
+  EXPECT_EQ(r.server->stats().requests, n.requests);
+  EXPECT_EQ(r.server->stats().server_closed, r.server->stats().closed);
+  // Every server-side close entered TIME_WAIT; a few entries were taken
+  // over already by a new SYN on the same 4-tuple (reference §6: the
+  // client, holding no TIME_WAIT, may pick the port again at once).
+  EXPECT_EQ(r.pair->b().counters().get(Counter::TcpExtTW), n.completed);
+  EXPECT_GE(r.pair->b().time_wait().live(), n.completed * 9 / 10);
+  EXPECT_EQ(r.pair->a().time_wait().live(), 0u);
+}
+
+TEST(ServeChurn, HttpClientClosesAndTimeWaitIsOnTheClient) {
+  ServeSettings ss;
+  ss.closer = Closer::kClient;
+  Rig r(ss, churn(500, Closer::kClient));
+  r.run(Duration::seconds(2));
+  const ChurnCounts& n = r.client->counts();
+  EXPECT_EQ(n.failed, 0u);
+  EXPECT_EQ(n.broken, 0u);
+  EXPECT_GE(n.completed, n.attempts - 5);
+  EXPECT_EQ(r.server->stats().server_closed, 0u);
+  EXPECT_GE(r.pair->a().time_wait().live(), n.completed);
+  EXPECT_EQ(r.pair->b().time_wait().live(), 0u);
+}
+
+TEST(ServeChurn, KeepAliveRunsEveryRequestOnOneConnection) {
+  ServeSettings ss;
+  Rig r(ss, churn(100, Closer::kServer, 10));
+  r.run(Duration::seconds(1));
+  const ChurnCounts& n = r.client->counts();
+  EXPECT_EQ(n.failed, 0u);
+  EXPECT_GE(n.completed, 95u);
+  EXPECT_EQ(n.requests, r.server->stats().requests);
+  EXPECT_GE(n.requests, 10 * n.completed);
+  EXPECT_EQ(r.pair->b().counters().get(Counter::TcpPassiveOpens), n.attempts);
+}
+
+TEST(ServeChurn, EchoReturnsEveryByteAndTheServerClosesAfterTheRequests) {
+  ServeSettings ss;
+  ss.mode = ServeMode::kEcho;
+  ss.request_bytes = 3000;  // more than one segment each way
+  ss.requests_per_conn = 2;
+  ChurnClientSettings cs = churn(200, Closer::kServer, 2);
+  cs.proto = ChurnProto::kEcho;
+  cs.request_bytes = 3000;
+  Rig r(ss, cs);
+  r.run(Duration::seconds(1));
+  const ChurnCounts& n = r.client->counts();
+  EXPECT_EQ(n.failed, 0u);
+  EXPECT_EQ(n.broken, 0u);
+  EXPECT_GE(n.completed, 195u);
+  EXPECT_EQ(r.server->stats().bytes_in, r.server->stats().bytes_out);
+  EXPECT_GE(r.server->stats().bytes_in, 2 * 3000 * n.completed);
+}
+
+TEST(ServeChurn, PortExhaustionFailsWithEaddrnotavailAfterPortsOverRate) {
+  // 100 ports at 100/s, client closing, no reuse: the 101st attempt, at
+  // exactly 1.00 s, finds every 4-tuple in TIME_WAIT.
+  StackConfig cfg;
+  ASSERT_FALSE(cfg.set("net.ipv4.ip_local_port_range", "40000 40099"));
+  ASSERT_FALSE(cfg.set("net.ipv4.tcp_tw_reuse", "0"));
+  ServeSettings ss;
+  ss.closer = Closer::kClient;
+  Rig r(ss, churn(100, Closer::kClient), cfg);
+  r.run(Duration::millis(1500));
+  ASSERT_TRUE(r.client->first_failure().has_value());
+  EXPECT_EQ(*r.client->first_errno(), Errc::kAddrNotAvail);
+  EXPECT_EQ(r.client->first_failure()->ms(), 1000);
+  EXPECT_EQ(r.client->counts().ok, 100u);
+}
+
+TEST(ServeChurn, SeveralTargetsAreTakenInTurn) {
+  ServeSettings ss;
+  ss.ports = {80, 81};
+  ChurnClientSettings cs = churn(100, Closer::kServer);
+  cs.targets = {{memory::sim_addr(1), 80}, {memory::sim_addr(1), 81}};
+  Rig r(ss, cs);
+  r.run(Duration::millis(995));
+  EXPECT_EQ(r.client->counts().attempts, 100u);
+  EXPECT_EQ(r.client->counts().failed, 0u);
+  EXPECT_EQ(r.server->stats().accepted, 100u);
+}
+
+TEST(ServeChurn, StopClosesEveryConnection) {
+  ServeSettings ss;
+  ss.closer = Closer::kClient;
+  ChurnClientSettings cs = churn(0, Closer::kClient, 1000000);  // never done by itself
+  cs.inflight = 8;
+  Rig r(ss, cs);
+  r.run(Duration::millis(100));
+  EXPECT_EQ(r.client->live(), 8u);
+  EXPECT_EQ(r.server->live(), 8u);
+  r.client->stop(true);
+  r.run(Duration::millis(100));
+  EXPECT_EQ(r.client->live(), 0u);
+  EXPECT_EQ(r.server->live(), 0u);
+  EXPECT_EQ(r.server->stats().closed, 8u);
+}
+
+// --- the head parser ------------------------------------------------------
+
+std::span<const std::uint8_t> bytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+TEST(HttpHead, RequestInPiecesWithConnectionClose) {
+  HttpHead h;
+  const std::string req = "GET / HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive, Close\r\n\r\nBODY";
+  std::size_t used = 0;
+  for (std::size_t i = 0; i < req.size() && !h.done(); ++i) used += h.feed(bytes(req).subspan(i, 1));
+  ASSERT_TRUE(h.done());
+  EXPECT_EQ(used, req.size() - 4);
+  EXPECT_FALSE(h.is_response());
+  EXPECT_FALSE(h.keep_alive());
+}
+
+TEST(HttpHead, Http10PersistsOnlyWithKeepAlive) {
+  HttpHead a;
+  a.feed(bytes("GET / HTTP/1.0\n\n"));  // bare LFs end lines too
+  ASSERT_TRUE(a.done());
+  EXPECT_FALSE(a.keep_alive());
+  HttpHead b;
+  b.feed(bytes("GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n"));
+  EXPECT_TRUE(b.keep_alive());
+}
+
+TEST(HttpHead, ResponseWithContentLength) {
+  HttpHead h;
+  h.feed(bytes("HTTP/1.1 404 Not Found\r\nContent-Length: 1234\r\n\r\n"));
+  ASSERT_TRUE(h.done());
+  EXPECT_TRUE(h.is_response());
+  EXPECT_EQ(h.status(), 404);
+  EXPECT_EQ(h.content_length(), 1234u);
+}
+
+TEST(HttpHead, MalformedHeadsFail) {
+  for (std::string_view bad : {"GARBAGE\r\n\r\n", "GET / HTTP/2.0\r\n\r\n", "HTTP/1.1 2x0 OK\r\n\r\n",
+                               "GET / HTTP/1.1\r\nContent-Length: 12a\r\n\r\n"}) {
+    HttpHead h;
+    h.feed(bytes(bad));
+    EXPECT_TRUE(h.failed()) << bad;
+  }
+  HttpHead big;
+  const std::string endless = "GET / HTTP/1.1\r\nX: " + std::string(HttpHead::kMaxHead, 'a');
+  big.feed(bytes(endless));
+  EXPECT_TRUE(big.failed());
+}
+
+TEST(HttpHead, LongHeaderLinesAreReadPast) {
+  HttpHead h;
+  const std::string req = "GET / HTTP/1.1\r\nUser-Agent: " + std::string(500, 'u') + "\r\nConnection: close\r\n\r\n";
+  EXPECT_EQ(h.feed(bytes(req)), req.size());
+  ASSERT_TRUE(h.done());
+  EXPECT_FALSE(h.keep_alive());
+}
+
+}  // namespace
+}  // namespace twstack::app
