@@ -7,6 +7,7 @@
 //
 // Runs until SIGINT or SIGTERM, then prints what it counted.
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -17,10 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "apps/common/options.hh"
-#include "apps/common/stack_config.hh"
 #include "apps/forward/forward.hh"
-#include "apps/runtime/tsc_clock.hh"
 #include "drivers/dpdk/eal.hh"
 #include "drivers/dpdk/port.hh"
 #include "drivers/dpdk/port_spec.hh"
@@ -46,14 +44,13 @@ struct Args {
   wire::Ipv4Addr gateway{};
   std::uint16_t listen = 0;
   std::uint16_t burst = 32;
-  std::optional<std::string> config;  // --config FILE
   std::vector<std::string> sets;   // --set key=value
   std::string eal;                 // --eal "..."
 };
 
 constexpr const char* kUsage =
     "usage: twstack-forward --port A --port B --ip ADDR/LEN [--listen PORT] [--gateway ADDR]\n"
-    "                       [--burst N] [--config FILE] [--set key=value]... [--eal \"EAL ARGS\"]\n"
+    "                       [--burst N] [--set key=value]... [--eal \"EAL ARGS\"]\n"
     "  Frames on A for ADDR (ARP, TCP, ICMP) go to a twstack engine, which echoes\n"
     "  TCP on PORT; every other frame on A goes out on B, and every frame on B out\n"
     "  on A, unchanged. Port forms:\n";
@@ -92,8 +89,6 @@ std::optional<std::string> parse_args(int argc, char** argv, Args* a) {
       ok = parse_number<std::uint16_t>(v, 1, 65535, &a->listen);
     } else if (opt == "--burst") {
       ok = parse_number<std::uint16_t>(v, 1, dpdk::DpdkQueue::kMaxBurst, &a->burst);
-    } else if (opt == "--config") {
-      a->config = std::string(v);
     } else if (opt == "--set") {
       a->sets.emplace_back(v);
     } else if (opt == "--eal") {
@@ -110,11 +105,10 @@ std::optional<std::string> parse_args(int argc, char** argv, Args* a) {
 
 std::optional<std::string> engine_options(const Args& a, engine::EngineOptions* out) {
   StackConfig cfg;
-  try {
-    cfg = app::stack_config_from(app::KnobOptions{a.config, a.sets});  // as every twstack command
-  } catch (const app::UsageError& e) {
-    return std::string(e.what());
+  for (const std::string& s : a.sets) {
+    if (auto err = cfg.set_assignment(s)) return err;
   }
+  if (auto err = cfg.validate()) return err;
   // Keys ISNs, timestamp offsets and hashes: unpredictable per run.
   std::random_device rd;
   const std::uint64_t secret = (std::uint64_t{rd()} << 32) | rd();
@@ -133,6 +127,11 @@ dpdk::PortConfig port_config(bool is_a, std::uint16_t burst) {
   c.extra_mbufs = c.tx_desc + 2u * burst;  // ours waiting in the other port's tx ring
   c.rx_checksum_offload = is_a;  // only A's frames are checked (for the engine)
   return c;
+}
+
+Instant steady_now() {
+  using namespace std::chrono;
+  return Instant{duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count()};
 }
 
 void report(const Forwarder& f, const dpdk::DpdkPort& a, const dpdk::DpdkPort& b) {
@@ -215,8 +214,7 @@ int run(const Args& args) {
   std::fflush(stdout);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  const app::TscClock clock;  // the runtime's: a multiply per loop, after the EAL is up
-  while (g_stop == 0) fwd.poll_once(clock.now());
+  while (g_stop == 0) fwd.poll_once(steady_now());
   report(fwd, *port[0], *port[1]);
   return 0;
 }

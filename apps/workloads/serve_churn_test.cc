@@ -76,7 +76,7 @@ TEST(ServeChurn, HttpServerClosesAndTimeWaitIsOnTheServer) {
   EXPECT_EQ(r.server->stats().requests, n.requests);
   EXPECT_EQ(r.server->stats().server_closed, r.server->stats().closed);
   // Every server-side close entered TIME_WAIT; a few entries were taken
-  // over already by a new SYN on the same 4-tuple (reference §6: the
+  // over already by a new SYN on the same 4-tuple (docs/linux-timewait.md §6: the
   // client, holding no TIME_WAIT, may pick the port again at once).
   EXPECT_EQ(r.pair->b().counters().get(Counter::TcpExtTW), n.completed);
   EXPECT_GE(r.pair->b().time_wait().live(), n.completed * 9 / 10);

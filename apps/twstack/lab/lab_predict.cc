@@ -74,7 +74,7 @@ LabPrediction predict(const LabScenario& s) {
   const bool client_closes = s.closer == Closer::kClient;
   const StackConfig& side = client_closes ? s.client : s.server;
   p.timewait_len_s = side.tcp_timewait_len.secs();
-  // Reference §5: tcp_tw_reuse 1, or 2 for loopback only (the lab's
+  // docs/linux-timewait.md §5: tcp_tw_reuse 1, or 2 for loopback only (the lab's
   // addresses are not), and the old connection saw the peer's timestamps.
   p.reuse = s.client.tcp_tw_reuse == 1 && s.client.tcp_timestamps != 0 && s.server.tcp_timestamps != 0;
   p.attempts = static_cast<std::uint64_t>(std::ceil(static_cast<double>(s.rate) * s.duration_s));
@@ -146,9 +146,9 @@ LabVerdict judge(const LabScenario& s, const LabPrediction& p, const LabMeasurem
           "overflow (TcpExtTCPTimeWaitOverflow) predicted " + n(p.overflow) + ", measured " + n(m.client_overflow));
   } else {
     // A new SYN on a 4-tuple in TIME_WAIT takes the entry over (RFC 6191,
-    // reference §6): the client, holding no TIME_WAIT, may pick a port again
+    // docs/linux-timewait.md §6): the client, holding no TIME_WAIT, may pick a port again
     // at once, so the server holds a few entries less than the arithmetic.
-    const std::string takeover = "fewer: new SYNs took entries over (reference §6)";
+    const std::string takeover = "fewer: new SYNs took entries over (docs/linux-timewait.md §6)";
     check(&v, near(static_cast<double>(m.server_tw_peak), static_cast<double>(p.server_tw_peak), 2, 0.05),
           "server TIME_WAIT peak predicted " + n(p.server_tw_peak) + ", measured " + n(m.server_tw_peak), takeover);
     check(&v, m.client_tw_peak == 0, "client TIME_WAIT predicted 0, measured " + n(m.client_tw_peak));

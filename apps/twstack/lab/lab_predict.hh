@@ -7,8 +7,8 @@
 //   - exhausts the 4-tuples at tuples / rate seconds when rate x len >
 //     tuples, unless connect() may take over TIME_WAIT entries (tcp_tw_reuse
 //     1, or 2 between loopback addresses; the peer's timestamps needed;
-//     reference §5), or the cap (tcp_max_tw_buckets < tuples) keeps entries
-//     from piling up (reference §4);
+//     docs/linux-timewait.md §5), or the cap (tcp_max_tw_buckets < tuples) keeps entries
+//     from piling up (docs/linux-timewait.md §4);
 //   - sustains at most tuples / len connections per second without reuse.
 // A server-side closer holds the entries instead; the client's ports are
 // free at once. Keep-alive divides the connection rate by the requests per

@@ -1,4 +1,4 @@
-// The port-exhaustion scenario and each mitigation of reference §13 (f),
+// The port-exhaustion scenario and each mitigation of docs/linux-timewait.md §13 (f),
 // with the outcome a Linux 6.18 kernel gives: 1000 ephemeral ports
 // (ip_local_port_range 40000 40999), 100 connections per second to one
 // server address and port, the client closing first, 20 virtual seconds.
