@@ -147,7 +147,7 @@ int run_lab(const Options& o, std::ostream& out, std::ostream& err, bool have_dp
     auto tick = [&](double d) { progress.update(d); };
     r.run = sim ? run_lab_sim(r.scenario, seed, tick) : run_lab_real(r.scenario, self_binary(), work, tick);
     if (r.run.error.empty()) {
-      r.verdict = judge(r.scenario, r.prediction, r.run.m);
+      r.verdict = judge(r.scenario, r.prediction, r.run.m, sim ? LabClock::kVirtual : LabClock::kReal);
     } else {
       r.verdict.ok = false;
       r.verdict.line = "did not run";

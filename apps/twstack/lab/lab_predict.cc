@@ -123,11 +123,27 @@ void check(LabVerdict* v, bool good, const std::string& what, const std::string&
 
 }  // namespace
 
-LabVerdict judge(const LabScenario& s, const LabPrediction& p, const LabMeasurement& m) {
+// In real time a loaded machine only ever delays attempts: the first
+// failure may come late, never early. In virtual time it is exact.
+bool on_time(double measured, double predicted, LabClock clock) {
+  if (clock == LabClock::kReal) return measured >= predicted - 0.05;
+  return near(measured, predicted, 0.05, 0.02);
+}
+
+// Server-side TIME_WAIT under takeovers (docs/linux-timewait.md §6): each
+// takeover can only lower the peak and the overflow count, and how many
+// happen depends on real-time scheduling; in virtual time they are few.
+bool near_with_takeovers(std::uint64_t measured, std::uint64_t predicted, LabClock clock) {
+  const auto m = static_cast<double>(measured), p = static_cast<double>(predicted);
+  if (clock == LabClock::kReal) return m <= p + 2 && m >= 0.75 * p;
+  return near(m, p, 2, 0.05);
+}
+
+LabVerdict judge(const LabScenario& s, const LabPrediction& p, const LabMeasurement& m, LabClock clock) {
   LabVerdict v;
   const auto n = [](std::uint64_t x) { return std::to_string(x); };
   if (p.exhaustion_s) {
-    const bool good = m.first_failure_s && m.first_errno == "EADDRNOTAVAIL" && near(*m.first_failure_s, *p.exhaustion_s, 0.05, 0.02);
+    const bool good = m.first_failure_s && m.first_errno == "EADDRNOTAVAIL" && on_time(*m.first_failure_s, *p.exhaustion_s, clock);
     check(&v, good, "first failure predicted EADDRNOTAVAIL at " + fmt(2, *p.exhaustion_s) + " s, measured " +
                         (m.first_failure_s ? m.first_errno + " at " + fmt(2, *m.first_failure_s) + " s" : "none"));
   } else {
@@ -149,10 +165,10 @@ LabVerdict judge(const LabScenario& s, const LabPrediction& p, const LabMeasurem
     // docs/linux-timewait.md §6): the client, holding no TIME_WAIT, may pick a port again
     // at once, so the server holds a few entries less than the arithmetic.
     const std::string takeover = "fewer: new SYNs took entries over (docs/linux-timewait.md §6)";
-    check(&v, near(static_cast<double>(m.server_tw_peak), static_cast<double>(p.server_tw_peak), 2, 0.05),
+    check(&v, near_with_takeovers(m.server_tw_peak, p.server_tw_peak, clock),
           "server TIME_WAIT peak predicted " + n(p.server_tw_peak) + ", measured " + n(m.server_tw_peak), takeover);
     check(&v, m.client_tw_peak == 0, "client TIME_WAIT predicted 0, measured " + n(m.client_tw_peak));
-    check(&v, near(static_cast<double>(m.server_overflow), static_cast<double>(p.overflow), 2, 0.05),
+    check(&v, near_with_takeovers(m.server_overflow, p.overflow, clock),
           "overflow (TcpExtTCPTimeWaitOverflow) predicted " + n(p.overflow) + ", measured " + n(m.server_overflow),
           takeover);
   }

@@ -67,7 +67,11 @@ struct LabVerdict {
 };
 
 LabPrediction predict(const LabScenario& s);
-LabVerdict judge(const LabScenario& s, const LabPrediction& p, const LabMeasurement& m);
+// kReal: attempts may run late and SYN takeovers vary with scheduling, so
+// the first failure may be late and the server side may hold fewer entries.
+enum class LabClock : std::uint8_t { kVirtual, kReal };
+LabVerdict judge(const LabScenario& s, const LabPrediction& p, const LabMeasurement& m,
+                 LabClock clock = LabClock::kVirtual);
 // The measurement's table line (first failure, TIME_WAIT, reuse, overflow, CPS).
 std::string describe(const LabScenario& s, const LabMeasurement& m);
 

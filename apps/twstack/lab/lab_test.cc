@@ -94,6 +94,35 @@ TEST(LabPredict, AMeasurementThatDisagreesSaysWhere) {
   EXPECT_TRUE(v.checks[0].starts_with("DIFFERS: first failure predicted EADDRNOTAVAIL at 5.00 s, measured none"));
 }
 
+// In real time a late first failure and a server that held fewer entries
+// (SYN takeovers) still agree; an early failure or more entries do not.
+TEST(LabPredict, RealTimeAllowsLateFailuresAndTakeoversOnly) {
+  LabScenario s = one("[x]\nrate = 100\nduration = 8\nset = twstack.tcp_timewait_len=10\n"
+                      "client_set = net.ipv4.ip_local_port_range=40000 40499\nclient_set = net.ipv4.tcp_tw_reuse=0\n");
+  LabPrediction p = predict(s);
+  LabMeasurement m;
+  m.failed = 1;
+  m.first_errno = "EADDRNOTAVAIL";
+  m.client_tw_peak = p.client_tw_peak;
+  m.first_failure_s = *p.exhaustion_s + 0.4;  // late under load
+  EXPECT_TRUE(judge(s, p, m, LabClock::kReal).ok);
+  EXPECT_FALSE(judge(s, p, m, LabClock::kVirtual).ok);
+  m.first_failure_s = *p.exhaustion_s - 0.5;  // early: something else failed
+  EXPECT_FALSE(judge(s, p, m, LabClock::kReal).ok);
+
+  LabScenario cap = one("[y]\nrate = 100\nduration = 8\ncloser = server\nset = twstack.tcp_timewait_len=10\n"
+                        "server_set = net.ipv4.tcp_max_tw_buckets=300\n");
+  LabPrediction q = predict(cap);
+  ASSERT_GT(q.overflow, 100u);
+  LabMeasurement r;
+  r.server_tw_peak = q.server_tw_peak;
+  r.server_overflow = q.overflow * 9 / 10;  // takeovers made room for 10 %
+  EXPECT_TRUE(judge(cap, q, r, LabClock::kReal).ok);
+  EXPECT_FALSE(judge(cap, q, r, LabClock::kVirtual).ok);
+  r.server_overflow = q.overflow + 10;  // more than the arithmetic allows
+  EXPECT_FALSE(judge(cap, q, r, LabClock::kReal).ok);
+}
+
 // The default set in virtual time, through the same application code the
 // real-time processes run: every outcome as the arithmetic says.
 TEST(LabSim, TheDefaultSetAgreesWithItsPredictions) {
