@@ -44,7 +44,7 @@ struct EngineOptions {
   std::uint32_t somaxconn = 4096;          // net.core.somaxconn
   // The TIME_WAIT table (reference §4, §5): its capacity is the cap.
   std::uint32_t max_tw_buckets = 262144;   // net.ipv4.tcp_max_tw_buckets
-  tw::OverflowPolicy tw_overflow = tw::OverflowPolicy::kRefuse;  // twstack.tw_overflow_policy
+  TwOverflowPolicy tw_overflow = TwOverflowPolicy::kDrop;  // twstack.tw_overflow_policy
   std::uint8_t tw_reuse = 2;               // net.ipv4.tcp_tw_reuse
   std::int64_t tw_reuse_delay_ms = 1000;   // net.ipv4.tcp_tw_reuse_delay
   // Ephemeral range, reserved ports, twstack.port_selection, RSS steering;

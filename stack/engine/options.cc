@@ -31,8 +31,7 @@ EngineOptions options_from(const StackConfig& c, std::uint64_t secret) {
   o.max_syn_backlog = c.tcp_max_syn_backlog;
   o.somaxconn = c.somaxconn;
   o.max_tw_buckets = c.tcp_max_tw_buckets;
-  o.tw_overflow = c.tw_overflow_policy == TwOverflowPolicy::kEvictOldest ? tw::OverflowPolicy::kEvictOldest
-                                                                          : tw::OverflowPolicy::kRefuse;
+  o.tw_overflow = c.tw_overflow_policy;
   o.tw_reuse = c.tcp_tw_reuse;
   o.tw_reuse_delay_ms = c.tcp_tw_reuse_delay.ms();
   o.ports = ports::AllocatorConfig::from(c, {});

@@ -225,8 +225,8 @@ TEST(TimeWait, HeldFinWait2HasNoTimeout) {
 // With twstack.tw_overflow_policy evict-oldest the entry nearest to expiry
 // gives way instead (not a Linux behaviour).
 TEST(TimeWait, CapHoldsExactly) {
-  for (tw::OverflowPolicy policy : {tw::OverflowPolicy::kRefuse, tw::OverflowPolicy::kEvictOldest}) {
-    const bool evict = policy == tw::OverflowPolicy::kEvictOldest;
+  for (TwOverflowPolicy policy : {TwOverflowPolicy::kDrop, TwOverflowPolicy::kEvictOldest}) {
+    const bool evict = policy == TwOverflowPolicy::kEvictOldest;
     SCOPED_TRACE(evict ? "evict-oldest" : "refuse");
     EngineOptions o = tw_opts();
     o.max_tw_buckets = 5;

@@ -18,7 +18,7 @@ constexpr std::int64_t kLenMs = 60000;
 constexpr std::int64_t kT0 = 100000;  // entry time, ms
 
 struct Fixture {
-  TimeWaitTable table{kLocal, 16, Duration::millis(kLenMs), 7};
+  TimeWaitTable table{kLocal, 16, Duration::millis(kLenMs), 7, TwOverflowPolicy::kDrop};
   Counters ctr;
   OowLimiter oow{3};
   Policy p;
@@ -146,7 +146,7 @@ TEST(TimeWaitPolicy, NoTimestampsRecordedMeansNoPaws) {
 
 TEST(TimeWaitPolicy, ResetIsExemptFromPawsOnceTsRecentIsOlderThanPawsMsl) {
   // A TIME_WAIT longer than TCP_PAWS_MSL, so ts_recent can get that old.
-  TimeWaitTable table{kLocal, 4, Duration::seconds(120), 1};
+  TimeWaitTable table{kLocal, 4, Duration::seconds(120), 1, TwOverflowPolicy::kDrop};
   TwEntryInit in;
   in.tuple = kTuple;
   in.rcv_nxt = Seq(9000);
