@@ -30,7 +30,7 @@ engine::EngineOptions bench_opts(std::uint32_t in_flight) {
   o.tx_frames = 8 * in_flight + 256;
   o.somaxconn = 65535;
   o.max_syn_backlog = 65535;
-  o.tcp.timewait_len_us = 1000;
+  o.tcp.timewait_len = Duration::millis(1);
   return o;
 }
 

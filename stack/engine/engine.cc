@@ -23,10 +23,10 @@ std::span<const wire::Ipv4Addr> local_addrs(const Interface& ifc) {
 tw::Policy tw_policy(const EngineOptions& opt, std::uint8_t rcv_wscale) {
   tw::Policy p;
   p.rfc1337 = opt.tcp.rfc1337;
-  p.invalid_ratelimit_ms = opt.tcp.invalid_ratelimit_ms;
+  p.invalid_ratelimit = opt.tcp.invalid_ratelimit;
   p.rcv_wscale = rcv_wscale;
   p.tw_reuse = opt.tw_reuse;
-  p.tw_reuse_delay_ms = opt.tw_reuse_delay_ms;
+  p.tw_reuse_delay = opt.tw_reuse_delay;
   return p;
 }
 
@@ -66,7 +66,7 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       listener_by_port_(std::make_unique<std::uint8_t[]>(65536)),
       ports_(port_config(opt, ifc)),
       tw_(local_addrs(ifc), std::max<std::uint32_t>(1, opt.max_tw_buckets),
-          Duration::micros(opt.tcp.timewait_len_us), opt.secret * 0xc2b2ae3d27d4eb4fULL,
+          opt.tcp.timewait_len, opt.secret * 0xc2b2ae3d27d4eb4fULL,
           opt.tw_overflow),
       tw_policy_(tw_policy(opt, tcp::rcv_wscale_for(opt.tcp))),
       oow_(opt.secret ^ 0x6f6f77ULL) {
@@ -174,7 +174,7 @@ void QueueEngine::send_segments() {
 // queues, wake the application, and recycle what is finished.
 void QueueEngine::touched(tcp::Tcb& c) {
   if (c.state == tcp::State::kTimeWait) {
-    to_time_wait(c, false, opt_.tcp.timewait_len_us);
+    to_time_wait(c, false, opt_.tcp.timewait_len.us);
   } else if (c.state == tcp::State::kFinWait2 && c.fw2_handoff_us > 0 && c.orphaned) {
     to_time_wait(c, true, c.fw2_handoff_us);
   }

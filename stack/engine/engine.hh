@@ -46,7 +46,7 @@ struct EngineOptions {
   std::uint32_t max_tw_buckets = 262144;   // net.ipv4.tcp_max_tw_buckets
   TwOverflowPolicy tw_overflow = TwOverflowPolicy::kDrop;  // twstack.tw_overflow_policy
   std::uint8_t tw_reuse = 2;               // net.ipv4.tcp_tw_reuse
-  std::int64_t tw_reuse_delay_ms = 1000;   // net.ipv4.tcp_tw_reuse_delay
+  Duration tw_reuse_delay = Duration::millis(1000);  // net.ipv4.tcp_tw_reuse_delay
   // Ephemeral range, reserved ports, twstack.port_selection, RSS steering;
   // the engine fills in its local addresses and secret.
   ports::AllocatorConfig ports{};

@@ -21,7 +21,7 @@ void rtt_sample(Env& e, Tcb& c, std::int64_t r) {
     c.srtt_us = (7 * c.srtt_us + r) / 8;
   }
   std::int64_t rto = c.srtt_us + std::max<std::int64_t>(kUsPerTick, 4 * c.rttvar_us);
-  c.rto_us = std::clamp(rto, e.p.rto_min_us, e.p.rto_max_us);
+  c.rto_us = std::clamp(rto, e.p.rto_min.us, e.p.rto_max.us);
 }
 
 // Takes an RTT sample from an ACK of new data: from the echoed timestamp

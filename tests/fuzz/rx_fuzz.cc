@@ -78,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.ports.max_destinations = 4;
   o.ports.max_binds = 16;
   o.max_tw_buckets = 16;               // a TIME_WAIT table of 16 entries ...
-  o.tcp.timewait_len_us = 2000000;     // ... and 2 s, so 2002 timer slots
+  o.tcp.timewait_len = Duration::seconds(2);  // ... and 2 s, so 2002 timer slots
   o.tcp.sndbuf = 16384;
   o.tcp.rcvbuf = 16384;
   engine::QueueEngine e(ifc, o);

@@ -50,7 +50,7 @@ Outcome run_transfer(Scenario& sc, Duration limit) {
 
 EngineOptions transfer_opts() {
   EngineOptions o = scenario_opts();
-  o.tcp.timewait_len_us = 2000000;
+  o.tcp.timewait_len = Duration::seconds(2);
   return o;
 }
 

@@ -239,7 +239,7 @@ engine::EngineOptions sim_opts() {
   o.max_connections = 64;
   o.buffer_chunks = 1024;
   o.tx_frames = 1024;
-  o.tcp.timewait_len_us = 2000000;
+  o.tcp.timewait_len = Duration::seconds(2);
   return o;
 }
 

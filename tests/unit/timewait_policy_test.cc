@@ -230,7 +230,7 @@ TEST(TimeWaitPolicy, ReuseAfterTheDelayOnlyWithTimestamps) {
   EXPECT_EQ(may_reuse(f.table, f.h, false, f.p, kT0 + 1000), Reuse::kLater)
       << "time_after32: strictly later than entry + delay";
   EXPECT_EQ(may_reuse(f.table, f.h, false, f.p, kT0 + 1001), Reuse::kYes);
-  f.p.tw_reuse_delay_ms = 3000;
+  f.p.tw_reuse_delay = Duration::millis(3000);
   EXPECT_EQ(may_reuse(f.table, f.h, false, f.p, kT0 + 1001), Reuse::kLater);
   f.p.tw_reuse = 0;
   EXPECT_EQ(may_reuse(f.table, f.h, false, f.p, kT0 + 9000), Reuse::kNo);
