@@ -48,8 +48,8 @@ LabRun run_lab_sim(const LabScenario& s, std::uint64_t seed, const LabProgress& 
   memory::Rng rng(seed);
   const std::uint64_t secret_a = rng.next(), secret_b = rng.next();
   auto pair = std::make_unique<memory::SimPair>(
-      memory::sim_interface(0), engine::options_from(s.client, secret_a), memory::sim_interface(1),
-      engine::options_from(s.server, secret_b), memory::FaultSpec{.delay = Duration::micros(50)}, seed);
+      memory::sim_interface(0), engine::options_from(s.client, Secret{secret_a}), memory::sim_interface(1),
+      engine::options_from(s.server, Secret{secret_b}), memory::FaultSpec{.delay = Duration::micros(50)}, seed);
   pair->preload_arp();
   ServeApp server(pair->b(), serve_settings(s), s.server.max_connections);
   ChurnClient client(pair->a(), churn_settings(s, memory::sim_addr(1)), s.client.max_connections);

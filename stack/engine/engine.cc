@@ -33,8 +33,8 @@ tw::Policy tw_policy(const EngineOptions& opt, std::uint8_t rcv_wscale) {
 ports::AllocatorConfig port_config(const EngineOptions& opt, const Interface& ifc) {
   ports::AllocatorConfig pc = opt.ports;
   pc.local_addrs.assign(ifc.addrs.begin(), ifc.addrs.begin() + ifc.naddrs);
-  pc.secret = key_from(opt.secret ^ 0x706f727473ULL);
-  pc.seed = opt.secret ^ 0x9e3779b97f4a7c15ULL;
+  pc.secret = key_from(opt.secret.value() ^ 0x706f727473ULL);
+  pc.seed = opt.secret.value() ^ 0x9e3779b97f4a7c15ULL;
   return pc;
 }
 
@@ -58,18 +58,18 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       frames_(opt.tx_frames, kFrameSize),
       segs_(frames_, kTcpOffset),
       out_(ifc_, frames_, opt.arp_queue, arp_, ctr_),
-      env_{opt_.tcp, ctr_, wheel_, pool_, segs_, key_from(opt.secret)},
-      table_(opt.max_connections, opt.secret * 0xff51afd7ed558ccdULL),
+      env_{opt_.tcp, ctr_, wheel_, pool_, segs_, key_from(opt.secret.value())},
+      table_(opt.max_connections, opt.secret.value() * 0xff51afd7ed558ccdULL),
       tcbs_(std::make_unique<tcp::Tcb[]>(opt.max_connections)),
       free_tcbs_(std::make_unique<std::uint32_t[]>(opt.max_connections)),
       nfree_tcbs_(opt.max_connections),
       listener_by_port_(std::make_unique<std::uint8_t[]>(65536)),
       ports_(port_config(opt, ifc)),
       tw_(local_addrs(ifc), std::max<std::uint32_t>(1, opt.max_tw_buckets),
-          opt.tcp.timewait_len, opt.secret * 0xc2b2ae3d27d4eb4fULL,
+          opt.tcp.timewait_len, opt.secret.value() * 0xc2b2ae3d27d4eb4fULL,
           opt.tw_overflow),
       tw_policy_(tw_policy(opt, tcp::rcv_wscale_for(opt.tcp))),
-      oow_(opt.secret ^ 0x6f6f77ULL) {
+      oow_(opt.secret.value() ^ 0x6f6f77ULL) {
   tw_.set_max_live(opt.max_tw_buckets);
   for (std::uint32_t i = 0; i < opt.max_connections; ++i) {
     tcbs_[i].index = i;

@@ -21,6 +21,7 @@
 
 #include "stack/base/counters.hh"
 #include "stack/base/errc.hh"
+#include "stack/base/secret.hh"
 #include "stack/engine/arp_cache.hh"
 #include "stack/engine/interface.hh"
 #include "stack/engine/ip_output.hh"
@@ -50,7 +51,7 @@ struct EngineOptions {
   // Ephemeral range, reserved ports, twstack.port_selection, RSS steering;
   // the engine fills in its local addresses and secret.
   ports::AllocatorConfig ports{};
-  std::uint64_t secret = 0x7477737461636bULL;  // keys ISNs, TS offsets, hashes
+  Secret secret;  // keys ISNs, TS offsets, hashes; required (no default)
 };
 
 struct ConnId {

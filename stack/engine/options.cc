@@ -2,8 +2,8 @@
 
 namespace twstack::engine {
 
-EngineOptions options_from(const StackConfig& c, std::uint64_t secret) {
-  EngineOptions o;
+EngineOptions options_from(const StackConfig& c, Secret secret) {
+  EngineOptions o{.secret = secret};
   tcp::TcpParams& t = o.tcp;
   t.mss = c.mss;
   t.sndbuf = c.sndbuf;
@@ -35,7 +35,6 @@ EngineOptions options_from(const StackConfig& c, std::uint64_t secret) {
   o.tw_reuse = c.tcp_tw_reuse;
   o.tw_reuse_delay = c.tcp_tw_reuse_delay;
   o.ports = ports::AllocatorConfig::from(c, {});
-  o.secret = secret;
   return o;
 }
 

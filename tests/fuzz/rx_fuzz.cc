@@ -15,10 +15,12 @@
 #include <vector>
 
 #include "stack/engine/engine.hh"
+#include "stack/engine/options.hh"
 #include "stack/wire/checksum.hh"
 #include "stack/wire/ethernet.hh"
 #include "stack/wire/ipv4.hh"
 #include "stack/wire/tcp.hh"
+#include "tests/support/secret.hh"
 
 namespace {
 
@@ -69,7 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   engine::Interface ifc;
   ifc.mac = kOurMac;
   ifc.add_addr(kOurIp);
-  engine::EngineOptions o;
+  engine::EngineOptions o = engine::options_from(StackConfig{}, test::kTestSecret);
   o.max_connections = 64;
   o.buffer_chunks = 64;
   o.tx_frames = 64;
