@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "drivers/memory/sim.hh"
+#include "stack/engine/options.hh"
+#include "tests/support/secret.hh"
 
 namespace twstack {
 namespace {
@@ -24,13 +26,13 @@ constexpr std::uint32_t kRequest = 100;
 constexpr std::uint32_t kResponse = 200;
 
 engine::EngineOptions bench_opts(std::uint32_t in_flight) {
-  engine::EngineOptions o;
+  engine::EngineOptions o = engine::options_from(StackConfig{}, test::kTestSecret);
   o.max_connections = 2 * in_flight + 64;
   o.buffer_chunks = 4 * in_flight + 256;
   o.tx_frames = 8 * in_flight + 256;
   o.somaxconn = 65535;
   o.max_syn_backlog = 65535;
-  o.tcp.timewait_len_us = 1000;
+  o.tcp.timewait_len = Duration::millis(1);
   return o;
 }
 

@@ -37,7 +37,7 @@ TwEntryInit init_n(std::uint32_t n) {
 }
 
 std::unique_ptr<TimeWaitTable> filled(std::uint32_t n, std::int64_t now = 0) {
-  auto t = std::make_unique<TimeWaitTable>(kLocal, n, Duration::seconds(60), 0x5eed);
+  auto t = std::make_unique<TimeWaitTable>(kLocal, n, Duration::seconds(60), 0x5eed, TwOverflowPolicy::kDrop);
   for (std::uint32_t i = 0; i < n; ++i) t->insert(init_n(i), now + i / 10000);
   return t;
 }
@@ -58,7 +58,7 @@ void BM_InsertFill(benchmark::State& state) {
   double bpe = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    auto t = std::make_unique<TimeWaitTable>(kLocal, n, Duration::seconds(60), 0x5eed);
+    auto t = std::make_unique<TimeWaitTable>(kLocal, n, Duration::seconds(60), 0x5eed, TwOverflowPolicy::kDrop);
     state.ResumeTiming();
     for (std::uint32_t i = 0; i < n; ++i) t->insert(init_n(i), i / 10000);
     benchmark::DoNotOptimize(t->live());

@@ -103,7 +103,7 @@ std::optional<std::string> parse_args(int argc, char** argv, Args* a) {
   return std::nullopt;
 }
 
-std::optional<std::string> engine_options(const Args& a, engine::EngineOptions* out) {
+std::optional<std::string> engine_options(const Args& a, std::optional<engine::EngineOptions>* out) {
   StackConfig cfg;
   for (const std::string& s : a.sets) {
     if (auto err = cfg.set_assignment(s)) return err;
@@ -112,7 +112,7 @@ std::optional<std::string> engine_options(const Args& a, engine::EngineOptions* 
   // Keys ISNs, timestamp offsets and hashes: unpredictable per run.
   std::random_device rd;
   const std::uint64_t secret = (std::uint64_t{rd()} << 32) | rd();
-  *out = engine::options_from(cfg, secret);
+  *out = engine::options_from(cfg, Secret{secret});
   return std::nullopt;
 }
 
@@ -169,7 +169,7 @@ int run(const Args& args) {
     std::fprintf(stderr, "twstack-forward: %s\n", err->c_str());
     return 2;
   }
-  engine::EngineOptions opt;
+  std::optional<engine::EngineOptions> opt;
   if (auto err = engine_options(args, &opt)) {
     std::fprintf(stderr, "twstack-forward: %s\n", err->c_str());
     return 2;
@@ -199,7 +199,7 @@ int run(const Args& args) {
   ifc.add_addr(args.ip);
   ifc.prefix_len = args.prefix_len;
   ifc.gateway = args.gateway;
-  Forwarder fwd(*port[0], *port[1], ifc, opt, args.burst);
+  Forwarder fwd(*port[0], *port[1], ifc, *opt, args.burst);
   if (args.listen != 0) {
     if (Errc e = fwd.listen(args.listen); e != Errc::kOk) {
       std::fprintf(stderr, "twstack-forward: cannot listen on port %u: %s\n", args.listen, errno_name(e));

@@ -322,7 +322,7 @@ std::optional<std::string> build_workers(Shared& sh, dpdk::DpdkPort& port, const
     w->queue = q;
     w->shared = &sh;
     w->dq = &port.queue(q);
-    engine::EngineOptions eo = engine::options_from(s.config, secret_for(s, q));
+    engine::EngineOptions eo = engine::options_from(s.config, Secret{secret_for(s, q)});
     if (auto st = port.steering(q)) eo.ports.rss = *st;
     w->eng = std::make_unique<engine::QueueEngine>(ifc, eo);
     w->app = make_app(*w->eng, q, s.queues, s.config.max_connections);

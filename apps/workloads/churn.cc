@@ -173,7 +173,7 @@ engine::EngineOptions churn_engine_options(const ChurnSettings& s, int side) {
   memory::Rng rng(s.seed);
   std::uint64_t secret = rng.next();
   if (side != 0) secret = rng.next();
-  return engine::options_from(side == 0 ? s.client_config : s.server_config, secret);
+  return engine::options_from(side == 0 ? s.client_config : s.server_config, Secret{secret});
 }
 
 }  // namespace twstack::app

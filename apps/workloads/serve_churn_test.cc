@@ -24,8 +24,8 @@ struct Rig {
   explicit Rig(const ServeSettings& ss, ChurnClientSettings cs, StackConfig cfg = {}) {
     cfg.max_connections = kConns;
     cfg.buffer_chunks = 8192;
-    pair = std::make_unique<SimPair>(memory::sim_interface(0), engine::options_from(cfg, 11),
-                                     memory::sim_interface(1), engine::options_from(cfg, 22),
+    pair = std::make_unique<SimPair>(memory::sim_interface(0), engine::options_from(cfg, Secret{11}),
+                                     memory::sim_interface(1), engine::options_from(cfg, Secret{22}),
                                      memory::FaultSpec{.delay = Duration::micros(50)}, 1);
     pair->preload_arp();
     server = std::make_unique<ServeApp>(pair->b(), ss, kConns);

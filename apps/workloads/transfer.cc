@@ -15,7 +15,8 @@ constexpr std::size_t kReadBuf = 64 * 1024;
 
 engine::EngineOptions engine_options(const TransferSettings& s) {
   const StackConfig defaults;
-  engine::EngineOptions o = engine::options_from(s.config, engine::EngineOptions{}.secret);
+  // A simulation: the secret comes from --seed, so that a run repeats.
+  engine::EngineOptions o = engine::options_from(s.config, Secret{s.seed});
   if (s.config.max_connections == defaults.max_connections) o.max_connections = 16;
   if (s.config.buffer_chunks == defaults.buffer_chunks) {
     // Both buffers of one connection, with room to spare.

@@ -20,10 +20,11 @@
 namespace twstack {
 
 // twstack.tw_overflow_policy: what happens to a new TIME_WAIT entry when
-// net.ipv4.tcp_max_tw_buckets is reached.
+// net.ipv4.tcp_max_tw_buckets is reached. The TIME_WAIT table takes it as is.
 enum class TwOverflowPolicy : std::uint8_t {
-  kDrop,         // "drop": as Linux, the socket closes without TIME_WAIT (TCPTimeWaitOverflow)
-  kEvictOldest,  // "evict-oldest": as FreeBSD, the oldest entry makes room
+  kDrop,         // "drop": as Linux, inet_twsk_alloc fails and the socket closes
+                 // without TIME_WAIT (TCPTimeWaitOverflow)
+  kEvictOldest,  // "evict-oldest": as FreeBSD, the live entry nearest to expiry makes room
 };
 
 // twstack.port_selection: how connect() picks an ephemeral port.

@@ -23,18 +23,18 @@ std::span<const wire::Ipv4Addr> local_addrs(const Interface& ifc) {
 tw::Policy tw_policy(const EngineOptions& opt, std::uint8_t rcv_wscale) {
   tw::Policy p;
   p.rfc1337 = opt.tcp.rfc1337;
-  p.invalid_ratelimit_ms = opt.tcp.invalid_ratelimit_ms;
+  p.invalid_ratelimit = opt.tcp.invalid_ratelimit;
   p.rcv_wscale = rcv_wscale;
   p.tw_reuse = opt.tw_reuse;
-  p.tw_reuse_delay_ms = opt.tw_reuse_delay_ms;
+  p.tw_reuse_delay = opt.tw_reuse_delay;
   return p;
 }
 
 ports::AllocatorConfig port_config(const EngineOptions& opt, const Interface& ifc) {
   ports::AllocatorConfig pc = opt.ports;
   pc.local_addrs.assign(ifc.addrs.begin(), ifc.addrs.begin() + ifc.naddrs);
-  pc.secret = key_from(opt.secret ^ 0x706f727473ULL);
-  pc.seed = opt.secret ^ 0x9e3779b97f4a7c15ULL;
+  pc.secret = key_from(opt.secret.value() ^ 0x706f727473ULL);
+  pc.seed = opt.secret.value() ^ 0x9e3779b97f4a7c15ULL;
   return pc;
 }
 
@@ -58,17 +58,17 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       frames_(opt.tx_frames, kFrameSize),
       segs_(frames_, kTcpOffset),
       out_(ifc_, frames_, opt.arp_queue, arp_, ctr_),
-      env_{opt_.tcp, ctr_, wheel_, pool_, segs_, key_from(opt.secret)},
-      table_(opt.max_connections, opt.secret * 0xff51afd7ed558ccdULL),
+      env_{opt_.tcp, ctr_, wheel_, pool_, segs_, key_from(opt.secret.value())},
+      table_(opt.max_connections, opt.secret.value() * 0xff51afd7ed558ccdULL),
       tcbs_(std::make_unique<tcp::Tcb[]>(opt.max_connections)),
       free_tcbs_(std::make_unique<std::uint32_t[]>(opt.max_connections)),
       nfree_tcbs_(opt.max_connections),
       ports_(port_config(opt, ifc)),
       tw_(local_addrs(ifc), std::max<std::uint32_t>(1, opt.max_tw_buckets),
-          Duration::micros(opt.tcp.timewait_len_us), opt.secret * 0xc2b2ae3d27d4eb4fULL,
+          opt.tcp.timewait_len, opt.secret.value() * 0xc2b2ae3d27d4eb4fULL,
           opt.tw_overflow),
       tw_policy_(tw_policy(opt, tcp::rcv_wscale_for(opt.tcp))),
-      oow_(opt.secret ^ 0x6f6f77ULL) {
+      oow_(opt.secret.value() ^ 0x6f6f77ULL) {
   tw_.set_max_live(opt.max_tw_buckets);
   for (std::uint32_t i = 0; i < opt.max_connections; ++i) {
     tcbs_[i].index = i;
@@ -172,7 +172,7 @@ void QueueEngine::send_segments() {
 // queues, wake the application, and recycle what is finished.
 void QueueEngine::touched(tcp::Tcb& c) {
   if (c.state == tcp::State::kTimeWait) {
-    to_time_wait(c, false, opt_.tcp.timewait_len_us);
+    to_time_wait(c, false, opt_.tcp.timewait_len.us);
   } else if (c.state == tcp::State::kFinWait2 && c.fw2_handoff_us > 0 && c.orphaned) {
     to_time_wait(c, true, c.fw2_handoff_us);
   }

@@ -19,6 +19,7 @@
 
 #include "stack/base/counters.hh"
 #include "stack/base/errc.hh"
+#include "stack/base/secret.hh"
 #include "stack/engine/arp_cache.hh"
 #include "stack/engine/classify.hh"
 #include "stack/engine/interface.hh"
@@ -44,13 +45,13 @@ struct EngineOptions {
   std::uint32_t somaxconn = 4096;          // net.core.somaxconn
   // The TIME_WAIT table (docs/linux-timewait.md §4, §5): its capacity is the cap.
   std::uint32_t max_tw_buckets = 262144;   // net.ipv4.tcp_max_tw_buckets
-  tw::OverflowPolicy tw_overflow = tw::OverflowPolicy::kRefuse;  // twstack.tw_overflow_policy
+  TwOverflowPolicy tw_overflow = TwOverflowPolicy::kDrop;  // twstack.tw_overflow_policy
   std::uint8_t tw_reuse = 2;               // net.ipv4.tcp_tw_reuse
-  std::int64_t tw_reuse_delay_ms = 1000;   // net.ipv4.tcp_tw_reuse_delay
+  Duration tw_reuse_delay = Duration::millis(1000);  // net.ipv4.tcp_tw_reuse_delay
   // Ephemeral range, reserved ports, twstack.port_selection, RSS steering;
   // the engine fills in its local addresses and secret.
   ports::AllocatorConfig ports{};
-  std::uint64_t secret = 0x7477737461636bULL;  // keys ISNs, TS offsets, hashes
+  Secret secret;  // keys ISNs, TS offsets, hashes; required (no default)
 };
 
 struct ConnId {

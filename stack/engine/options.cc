@@ -2,8 +2,8 @@
 
 namespace twstack::engine {
 
-EngineOptions options_from(const StackConfig& c, std::uint64_t secret) {
-  EngineOptions o;
+EngineOptions options_from(const StackConfig& c, Secret secret) {
+  EngineOptions o{.secret = secret};
   tcp::TcpParams& t = o.tcp;
   t.mss = c.mss;
   t.sndbuf = c.sndbuf;
@@ -14,13 +14,13 @@ EngineOptions options_from(const StackConfig& c, std::uint64_t secret) {
   t.syn_retries = c.tcp_syn_retries;
   t.synack_retries = c.tcp_synack_retries;
   t.retries2 = c.tcp_retries2;
-  t.rto_min_us = c.rto_min.us;
-  t.rto_initial_us = c.rto_initial.us;
-  t.rto_max_us = c.rto_max.us;
-  t.delack_us = c.delayed_ack.us;
-  t.timewait_len_us = c.tcp_timewait_len.us;
-  t.fin_timeout_us = c.tcp_fin_timeout.us;
-  t.invalid_ratelimit_ms = c.tcp_invalid_ratelimit.ms();
+  t.rto_min = c.rto_min;
+  t.rto_initial = c.rto_initial;
+  t.rto_max = c.rto_max;
+  t.delack = c.delayed_ack;
+  t.timewait_len = c.tcp_timewait_len;
+  t.fin_timeout = c.tcp_fin_timeout;
+  t.invalid_ratelimit = c.tcp_invalid_ratelimit;
   t.challenge_ack_limit = c.tcp_challenge_ack_limit;
   o.max_connections = c.max_connections;
   o.buffer_chunks = c.buffer_chunks;
@@ -31,12 +31,10 @@ EngineOptions options_from(const StackConfig& c, std::uint64_t secret) {
   o.max_syn_backlog = c.tcp_max_syn_backlog;
   o.somaxconn = c.somaxconn;
   o.max_tw_buckets = c.tcp_max_tw_buckets;
-  o.tw_overflow = c.tw_overflow_policy == TwOverflowPolicy::kEvictOldest ? tw::OverflowPolicy::kEvictOldest
-                                                                          : tw::OverflowPolicy::kRefuse;
+  o.tw_overflow = c.tw_overflow_policy;
   o.tw_reuse = c.tcp_tw_reuse;
-  o.tw_reuse_delay_ms = c.tcp_tw_reuse_delay.ms();
+  o.tw_reuse_delay = c.tcp_tw_reuse_delay;
   o.ports = ports::AllocatorConfig::from(c, {});
-  o.secret = secret;
   return o;
 }
 

@@ -6,6 +6,6 @@
 
 namespace twstack::engine {
 
-EngineOptions options_from(const StackConfig& cfg, std::uint64_t secret);
+EngineOptions options_from(const StackConfig& cfg, Secret secret);
 
 }  // namespace twstack::engine

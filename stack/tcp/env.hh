@@ -28,13 +28,13 @@ struct TcpParams {
   std::uint8_t syn_retries = 6;        // net.ipv4.tcp_syn_retries
   std::uint8_t synack_retries = 5;     // net.ipv4.tcp_synack_retries
   std::uint8_t retries2 = 15;          // net.ipv4.tcp_retries2
-  std::int64_t rto_min_us = 200000;    // Linux TCP_RTO_MIN
-  std::int64_t rto_initial_us = 1000000;  // RFC 6298 §2.1
-  std::int64_t rto_max_us = 120000000;    // Linux TCP_RTO_MAX
-  std::int64_t delack_us = 40000;      // Linux TCP_DELACK_MIN; 0 = ACK at once
-  std::int64_t timewait_len_us = 60000000;  // twstack.tcp_timewait_len (TCP_TIMEWAIT_LEN)
-  std::int64_t fin_timeout_us = 60000000;   // net.ipv4.tcp_fin_timeout
-  std::int64_t invalid_ratelimit_ms = 500;  // net.ipv4.tcp_invalid_ratelimit
+  Duration rto_min = Duration::millis(200);        // Linux TCP_RTO_MIN
+  Duration rto_initial = Duration::millis(1000);   // RFC 6298 §2.1
+  Duration rto_max = Duration::millis(120000);     // Linux TCP_RTO_MAX
+  Duration delack = Duration::millis(40);          // Linux TCP_DELACK_MIN; 0 = ACK at once
+  Duration timewait_len = Duration::seconds(60);   // twstack.tcp_timewait_len (TCP_TIMEWAIT_LEN)
+  Duration fin_timeout = Duration::seconds(60);    // net.ipv4.tcp_fin_timeout
+  Duration invalid_ratelimit = Duration::millis(500);  // net.ipv4.tcp_invalid_ratelimit
   std::uint32_t challenge_ack_limit = 0x7fffffff;  // net.ipv4.tcp_challenge_ack_limit
 };
 

@@ -171,7 +171,7 @@ void update_ts_recent(Env& e, Tcb& c, const Segment& s, Seq left) {
 namespace {
 // Linux __tcp_oow_rate_limited: one ACK per tcp_invalid_ratelimit.
 bool rate_limited(Env& e, Tcb& c, Counter skipped) {
-  if (e.now_ms() - c.last_oow_ack_ms < e.p.invalid_ratelimit_ms) {
+  if (e.now_ms() - c.last_oow_ack_ms < e.p.invalid_ratelimit.ms()) {
     e.ctr.inc(skipped);
     return true;
   }

@@ -39,10 +39,10 @@ void take_fin(Env& e, Tcb& c) {
 // segment, otherwise within the delayed-ACK time.
 void schedule_ack(Env& e, Tcb& c, std::uint32_t len) {
   if (len >= payload_mss(c)) ++c.segs_unacked;
-  if (c.segs_unacked >= 2 || e.p.delack_us == 0) {
+  if (c.segs_unacked >= 2 || e.p.delack.us == 0) {
     send_ack(e, c);  // at once: a burst must not collapse into one ACK
   } else if (!c.delack_timer.active()) {
-    e.arm(c.delack_timer, e.p.delack_us);
+    e.arm(c.delack_timer, e.p.delack.us);
   }
 }
 

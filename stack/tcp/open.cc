@@ -30,7 +30,7 @@ void init_common(Env& e, Tcb& c, const wire::FourTuple& t) {
   c.snd.init(e.p.sndbuf);
   c.rcv.init(e.p.rcvbuf);
   c.rcv_wscale = rcv_wscale_for(e.p);
-  c.rto_us = e.p.rto_initial_us;
+  c.rto_us = e.p.rto_initial.us;
   init_sequence(e, c);
   c.snd_una = c.iss;
   c.snd_nxt = c.iss;
@@ -128,7 +128,7 @@ void open_passive(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& syn,
 void handshake_done_rto(const Env& e, Tcb& c) {
   bool retried = c.backoff > 0;
   c.backoff = 0;
-  if (c.srtt_us == 0) c.rto_us = retried ? std::max<std::int64_t>(3000000, e.p.rto_initial_us) : e.p.rto_initial_us;
+  if (c.srtt_us == 0) c.rto_us = retried ? std::max<std::int64_t>(3000000, e.p.rto_initial.us) : e.p.rto_initial.us;
 }
 
 // Counters follow Linux tcp_set_state() and tcp_done().
@@ -168,7 +168,7 @@ void enter_time_wait(Env& e, Tcb& c) {
 }
 
 std::int64_t fin_time_us(const Env& e, const Tcb& c) {
-  return std::max(e.p.fin_timeout_us, c.rto_us * 7 / 2);
+  return std::max(e.p.fin_timeout.us, c.rto_us * 7 / 2);
 }
 
 // tmo = tcp_fin_time(). At most TCP_TIMEWAIT_LEN: a FIN_WAIT2 entry in the
@@ -178,8 +178,8 @@ std::int64_t fin_time_us(const Env& e, const Tcb& c) {
 // order) keeps the full connection, which resets when tmo runs out.
 void orphan_fin_wait2(Env& e, Tcb& c, bool fin_in_segment) {
   const std::int64_t tmo = fin_time_us(e, c);
-  if (tmo > e.p.timewait_len_us) {
-    e.arm(c.life_timer, tmo - e.p.timewait_len_us);
+  if (tmo > e.p.timewait_len.us) {
+    e.arm(c.life_timer, tmo - e.p.timewait_len.us);
   } else if (fin_in_segment) {
     e.arm(c.life_timer, tmo);
   } else {

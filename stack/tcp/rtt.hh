@@ -27,7 +27,7 @@ inline void rtt_update(std::int64_t& srtt_us, std::int64_t& rttvar_us, std::int6
     srtt_us = (7 * srtt_us + r) / 8;
   }
   std::int64_t rto = srtt_us + std::max<std::int64_t>(kUsPerTick, 4 * rttvar_us);
-  rto_us = std::clamp(rto, p.rto_min_us, p.rto_max_us);
+  rto_us = std::clamp(rto, p.rto_min.us, p.rto_max.us);
 }
 
 }  // namespace twstack::tcp

@@ -12,7 +12,7 @@ namespace {
 
 void back_off(Env& e, Tcb& c) {
   ++c.backoff;
-  c.rto_us = std::min(c.rto_us * 2, e.p.rto_max_us);  // RFC 6298 §5.5
+  c.rto_us = std::min(c.rto_us * 2, e.p.rto_max.us);  // RFC 6298 §5.5
 }
 
 // SYN-SENT and SYN-RECEIVED: resend the SYN (or SYN-ACK) until
@@ -104,7 +104,7 @@ void on_timer(Env& e, Tcb& c, std::uint32_t tag) {
       // tcp_keepalive_timer): the rest goes to the TIME_WAIT table as a
       // FIN_WAIT2 entry, or, with none left, a reset and CLOSED.
       if (c.state == State::kFinWait2 && c.orphaned) {
-        const std::int64_t rest = fin_time_us(e, c) - e.p.timewait_len_us;
+        const std::int64_t rest = fin_time_us(e, c) - e.p.timewait_len.us;
         if (rest > 0) {
           c.fw2_handoff_us = std::max(rest, c.rto_us * 7 / 2);  // tcp_time_wait: timeo >= 3.5 RTO
         } else {

@@ -35,7 +35,7 @@ bool in_window(Seq seq, Seq end_seq, Seq s_win, Seq e_win) {
 bool ack_limited(const wire::Segment& s, const TimeWaitTable& t, Handle h, const Policy& p,
                  std::int64_t now_ms, Counters& ctr, OowLimiter& oow, Counter skipped) {
   if (tcp::oow_ack_exempt(s)) return false;
-  return oow.limited(t.tuple(h), now_ms, p.invalid_ratelimit_ms, ctr, skipped);
+  return oow.limited(t.tuple(h), now_ms, p.invalid_ratelimit.ms(), ctr, skipped);
 }
 
 Verdict oow_ack(const wire::Segment& s, const TimeWaitTable& t, Handle h, const Policy& p,
@@ -172,7 +172,7 @@ Reuse may_reuse(const TimeWaitTable& t, Handle h, bool bound_port, const Policy&
   if (bound_port) return Reuse::kYes;  // twp == NULL: no sysctl, no delay
   if (!reuse_candidate(t, h, p)) return Reuse::kNo;
   // time_after32(tcp_clock_ms(), tw_entry_stamp + tcp_tw_reuse_delay)
-  return now_ms > t.entry_ms(h) + p.tw_reuse_delay_ms ? Reuse::kYes : Reuse::kLater;
+  return now_ms > t.entry_ms(h) + p.tw_reuse_delay.ms() ? Reuse::kYes : Reuse::kLater;
 }
 
 }  // namespace twstack::tw

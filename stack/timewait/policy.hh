@@ -27,10 +27,10 @@ namespace twstack::tw {
 
 struct Policy {
   bool rfc1337 = false;                   // net.ipv4.tcp_rfc1337
-  std::int64_t invalid_ratelimit_ms = 500;  // net.ipv4.tcp_invalid_ratelimit
+  Duration invalid_ratelimit = Duration::millis(500);  // net.ipv4.tcp_invalid_ratelimit
   std::uint8_t rcv_wscale = 0;            // the engine's receive window shift
   std::uint8_t tw_reuse = 2;              // net.ipv4.tcp_tw_reuse: 0, 1, 2 (loopback only)
-  std::int64_t tw_reuse_delay_ms = 1000;  // net.ipv4.tcp_tw_reuse_delay
+  Duration tw_reuse_delay = Duration::millis(1000);  // net.ipv4.tcp_tw_reuse_delay
 };
 
 enum class Action : std::uint8_t {

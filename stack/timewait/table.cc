@@ -9,7 +9,7 @@ namespace twstack::tw {
 
 TimeWaitTable::TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs,
                              std::uint32_t capacity, Duration len, std::uint64_t seed,
-                             OverflowPolicy policy, std::int64_t epoch_ms)
+                             TwOverflowPolicy policy, std::int64_t epoch_ms)
     : capacity_(std::clamp<std::uint32_t>(capacity, 1, kMaxCapacity)),
       max_live_(capacity_),
       seed_(seed),
@@ -208,7 +208,7 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
   if (live_ >= max_live_) {  // tcp_max_tw_buckets: inet_twsk_alloc fails (§4)
     // Evict one entry at most, so that the caller learns every freed tuple; above
     // a lowered cap the table drains by expiry, as Linux does.
-    if (policy_ == OverflowPolicy::kRefuse || live_ > max_live_ || max_live_ == 0 ||
+    if (policy_ == TwOverflowPolicy::kDrop || live_ > max_live_ || max_live_ == 0 ||
         !evict_oldest(now_ms, &r.evicted, &r.evicted_active)) {
       ++overflows_;
       r.status = InsertStatus::kOverflow;

@@ -31,7 +31,7 @@
 //   word at a time, so an idle gap costs one step.
 //
 // Cap: tcp_max_tw_buckets (§4). insert() fails when live() >= max_live(), and
-// counts an overflow; OverflowPolicy::kEvictOldest instead kills the live entry
+// counts an overflow; TwOverflowPolicy::kEvictOldest instead kills the live entry
 // nearest to expiry to make room (not a Linux behaviour).
 //
 // Time is passed in as int64 milliseconds on the caller's clock and must not go
@@ -49,6 +49,7 @@
 #include <optional>
 #include <span>
 
+#include "stack/base/config.hh"
 #include "stack/base/seq.hh"
 #include "stack/base/time.hh"
 #include "stack/wire/four_tuple.hh"
@@ -81,11 +82,6 @@ struct Handle {
   bool operator==(const Handle&) const = default;
 };
 
-enum class OverflowPolicy : std::uint8_t {
-  kRefuse,       // Linux: inet_twsk_alloc fails, TCPTimeWaitOverflow++
-  kEvictOldest,  // kill the live entry nearest to expiry
-};
-
 enum class InsertStatus : std::uint8_t {
   kOk,
   kEvictedOldest,      // inserted after evicting the oldest live entry
@@ -114,7 +110,7 @@ class TimeWaitTable {
   // local_addrs: at most 16; capacity: 1..kMaxCapacity; len > 0.
   TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs, std::uint32_t capacity,
                 Duration len, std::uint64_t seed,
-                OverflowPolicy policy = OverflowPolicy::kRefuse, std::int64_t epoch_ms = 0);
+                TwOverflowPolicy policy, std::int64_t epoch_ms = 0);
   TimeWaitTable(const TimeWaitTable&) = delete;
   TimeWaitTable& operator=(const TimeWaitTable&) = delete;
 
@@ -260,7 +256,7 @@ class TimeWaitTable {
   std::uint32_t len_ms_ = 0;
   std::uint32_t gran_ms_ = 1;
   std::uint64_t seed_ = 0;
-  OverflowPolicy policy_ = OverflowPolicy::kRefuse;
+  TwOverflowPolicy policy_;
   std::int64_t epoch_ms_ = 0;
 
   std::unique_ptr<Entry[]> entries_;

@@ -30,6 +30,7 @@
 #include "drivers/dpdk/ring_pair.hh"
 #include "stack/engine/classify.hh"
 #include "stack/engine/engine.hh"
+#include "stack/engine/options.hh"
 #include "stack/wire/arp.hh"
 #include "stack/wire/ethernet.hh"
 #include "stack/wire/ipv4.hh"
@@ -90,13 +91,12 @@ Frame ipv6_frame(MacAddr src_mac) {
 }
 
 engine::EngineOptions small_opts(std::uint64_t secret) {
-  engine::EngineOptions o;
+  engine::EngineOptions o = engine::options_from(StackConfig{}, Secret{secret});
   o.max_connections = 64;
   o.buffer_chunks = 1024;
   o.tx_frames = 1024;
   o.arp_cache_size = 16;
   o.max_tw_buckets = 64;
-  o.secret = secret;
   return o;
 }
 

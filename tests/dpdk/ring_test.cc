@@ -19,6 +19,8 @@
 #include "drivers/dpdk/port.hh"
 #include "drivers/dpdk/ring_pair.hh"
 #include "stack/engine/engine.hh"
+#include "stack/engine/options.hh"
+#include "tests/support/secret.hh"
 
 namespace twstack::dpdk {
 namespace {
@@ -93,7 +95,7 @@ wire::Ipv4Addr addr(int side, std::uint16_t queue) {
 }
 
 engine::EngineOptions engine_opts() {
-  engine::EngineOptions o;
+  engine::EngineOptions o = engine::options_from(StackConfig{}, test::kTestSecret);
   o.max_connections = 64;
   o.buffer_chunks = 4096;  // 8 MiB of connection buffers
   o.tx_frames = 2048;
@@ -124,7 +126,7 @@ class RingLink : public ::testing::Test {
         ifc.add_addr(addr(s, q));
         engine::EngineOptions o = engine_opts();
         o.ports.rss = port_[s]->steering(q);
-        o.secret += static_cast<std::uint64_t>(s * 16 + q);
+        o.secret = Secret{o.secret.value() + static_cast<std::uint64_t>(s * 16 + q)};
         auto qs = std::make_unique<QueueSide>();
         qs->dq = &port_[s]->queue(q);
         qs->eng = std::make_unique<QueueEngine>(ifc, o);

@@ -15,10 +15,12 @@
 #include <vector>
 
 #include "stack/engine/engine.hh"
+#include "stack/engine/options.hh"
 #include "stack/wire/checksum.hh"
 #include "stack/wire/ethernet.hh"
 #include "stack/wire/ipv4.hh"
 #include "stack/wire/tcp.hh"
+#include "tests/support/secret.hh"
 
 namespace {
 
@@ -69,7 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   engine::Interface ifc;
   ifc.mac = kOurMac;
   ifc.add_addr(kOurIp);
-  engine::EngineOptions o;
+  engine::EngineOptions o = engine::options_from(StackConfig{}, test::kTestSecret);
   o.max_connections = 64;
   o.buffer_chunks = 64;
   o.tx_frames = 64;
@@ -78,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.ports.max_destinations = 4;
   o.ports.max_binds = 16;
   o.max_tw_buckets = 16;               // a TIME_WAIT table of 16 entries ...
-  o.tcp.timewait_len_us = 2000000;     // ... and 2 s, so 2002 timer slots
+  o.tcp.timewait_len = Duration::seconds(2);  // ... and 2 s, so 2002 timer slots
   o.tcp.sndbuf = 16384;
   o.tcp.rcvbuf = 16384;
   engine::QueueEngine e(ifc, o);

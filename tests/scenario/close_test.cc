@@ -19,7 +19,7 @@ constexpr std::int64_t kTimeWaitUs = 7500000;  // not a default, so it cannot be
 
 EngineOptions close_opts() {
   EngineOptions o = scenario_opts();
-  o.tcp.timewait_len_us = kTimeWaitUs;
+  o.tcp.timewait_len = Duration::micros(kTimeWaitUs);
   return o;
 }
 
@@ -390,8 +390,8 @@ TEST(Close, ResetInTimeWaitIsIgnoredWithRfc1337) {
 
 TEST(Close, OrphanedFinWait2TimesOutAfterFinTimeout) {
   EngineOptions o = close_opts();
-  o.tcp.fin_timeout_us = 5000000;
-  o.tcp.timewait_len_us = 60000000;
+  o.tcp.fin_timeout = Duration::seconds(5);
+  o.tcp.timewait_len = Duration::seconds(60);
   Scenario sc(o, close_opts(), one_ms());
   Conn c = sc.establish();
   ASSERT_LE(sc.a().tcb(c.client)->rto_us * 7 / 2, 5000000) << "precondition: tcp_fin_time() is tcp_fin_timeout";
@@ -466,7 +466,7 @@ TEST(Close, AbortDuringRetransmissionStillResetsThePeer) {
 TEST(Close, NewSynOnATimeWaitTupleReopensAtOnce) {
   EngineOptions server = close_opts();
   server.tcp.rfc1337 = true;
-  server.tcp.timewait_len_us = 60000000;
+  server.tcp.timewait_len = Duration::seconds(60);
   Scenario sc(close_opts(), server, one_ms());
   ASSERT_EQ(sc.b().listen(80, 8), Errc::kOk);
   const std::uint16_t sport = 40000;

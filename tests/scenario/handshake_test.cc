@@ -145,7 +145,7 @@ TEST(Handshake, RtoIsThreeSecondsAfterSynTimeout) {
 
 TEST(Handshake, LostSynAckClientResendsSynAndServerAnswersAgain) {
   EngineOptions server = scenario_opts();
-  server.tcp.rto_initial_us = 3000000;  // the server's own SYN-ACK timer stays out of the way
+  server.tcp.rto_initial = Duration::seconds(3);  // the server's own SYN-ACK timer stays out of the way
   Scenario sc(scenario_opts(), server);
   int synacks = 0;
   sc.drop = [&](const Seg& s) { return is_synack(s) && ++synacks == 1; };

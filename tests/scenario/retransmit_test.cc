@@ -77,7 +77,7 @@ TEST(Retransmit, RtoDoublesUntilRetries2ThenTimesOut) {
 TEST(Retransmit, BackoffIsCappedAtRtoMax) {
   EngineOptions client = scenario_opts();
   client.tcp.retries2 = 6;
-  client.tcp.rto_max_us = 1000000;
+  client.tcp.rto_max = Duration::seconds(1);
   Scenario sc(client, scenario_opts(), delay_ms(20));
   Conn c = sc.establish();
   Endpoint cli{0, c.client};
@@ -106,7 +106,7 @@ class RttEstimate : public ::testing::TestWithParam<bool> {};
 TEST_P(RttEstimate, SrttMatchesThePathRoundTrip) {
   EngineOptions o = scenario_opts();
   o.tcp.timestamps = GetParam() ? 1 : 0;
-  o.tcp.delack_us = 0;  // every sample is the path alone, not path + delayed ACK
+  o.tcp.delack = Duration{};  // every sample is the path alone, not path + delayed ACK
   Scenario sc(o, o, delay_ms(20));
   Conn c = sc.establish();
   Endpoint cli{0, c.client};
@@ -130,7 +130,7 @@ TEST_P(RttEstimate, SrttMatchesThePathRoundTrip) {
 TEST_P(RttEstimate, KarnsRuleKeepsRetransmissionsOutOfTheEstimate) {
   EngineOptions o = scenario_opts();
   o.tcp.timestamps = GetParam() ? 1 : 0;
-  o.tcp.delack_us = 0;  // every sample is the path alone, not path + delayed ACK
+  o.tcp.delack = Duration{};  // every sample is the path alone, not path + delayed ACK
   Scenario sc(o, o, delay_ms(20));
   Conn c = sc.establish();
   Endpoint cli{0, c.client};

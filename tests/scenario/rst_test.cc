@@ -133,7 +133,7 @@ TEST(Rst, ChallengeAcksAreRateLimitedPerInvalidRatelimit) {
 
 TEST(Rst, ChallengeAckRateFollowsTheSysctl) {
   EngineOptions o = scenario_opts();
-  o.tcp.invalid_ratelimit_ms = 2000;
+  o.tcp.invalid_ratelimit = Duration::millis(2000);
   Fixture f(o);
   auto bad_rst = [&] { return f.inject(build_frame(f.to_server(wire::kRst, 100))); };
   EXPECT_EQ(bad_rst().size(), 1u);

@@ -31,6 +31,7 @@
 
 #include "drivers/memory/sim.hh"
 #include "stack/engine/engine.hh"
+#include "stack/engine/options.hh"
 #include "stack/wire/four_tuple.hh"
 #include "stack/timewait/table.hh"
 #include "stack/wire/checksum.hh"
@@ -38,6 +39,7 @@
 #include "stack/wire/ipv4.hh"
 #include "stack/wire/tcp.hh"
 #include "stack/wire/tcp_options.hh"
+#include "tests/support/secret.hh"
 
 // Readable gtest output for the types the tests compare (found by ADL).
 namespace twstack {
@@ -65,7 +67,7 @@ inline constexpr std::size_t kIp = wire::kIpv4HeaderMin;
 
 // Options sized for tests: small pools, kernel defaults for TCP.
 inline EngineOptions scenario_opts() {
-  EngineOptions o;
+  EngineOptions o = engine::options_from(StackConfig{}, test::kTestSecret);
   o.max_connections = 64;
   o.buffer_chunks = 4096;  // 8 MiB of connection buffers
   o.tx_frames = 2048;

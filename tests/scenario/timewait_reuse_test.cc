@@ -44,7 +44,7 @@ TEST(TimeWait, ReuseOnlyAfterDelay) {
 // tcp_tw_reuse_delay moves the threshold (allowed 1..60000 ms).
 TEST(TimeWait, ReuseDelayIsConfigurable) {
   EngineOptions o = one_port_opts(1);
-  o.tw_reuse_delay_ms = 3000;
+  o.tw_reuse_delay = Duration::millis(3000);
   Scenario sc(o, tw_opts());
   const OnePort old = one_port_time_wait(sc);
   const Instant t0 = at_ms(old.entry.entry_ms);
@@ -185,7 +185,7 @@ TEST(TimeWait, NoReuseFromFinWait2Entry) {
   {
     SCOPED_TRACE("ephemeral, tcp_tw_reuse=1");
     EngineOptions o = one_port_opts(1);
-    o.tcp.fin_timeout_us = 5000000;
+    o.tcp.fin_timeout = Duration::seconds(5);
     Scenario sc(o, tw_opts());
     ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
     Conn c = open(sc);
@@ -215,7 +215,7 @@ TEST(TimeWait, NoReuseFromFinWait2Entry) {
   {
     SCOPED_TRACE("explicit bind, tcp_tw_reuse=0");
     EngineOptions o = one_port_opts(0);
-    o.tcp.fin_timeout_us = 5000000;
+    o.tcp.fin_timeout = Duration::seconds(5);
     Scenario sc(o, tw_opts());
     ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
     Conn c = open(sc, 40000);

@@ -306,7 +306,7 @@ TEST(TimeWait, FinWait2EntryAckRateLimit) {
 // new data after the half-close gets a RST and kills.
 TEST(TimeWait, FinWait2EntryResetsOnDataAndSyn) {
   EngineOptions o = tw_opts();
-  o.tcp.fin_timeout_us = 5000000;
+  o.tcp.fin_timeout = Duration::seconds(5);
   o.tcp.rfc1337 = true;
   {
     SCOPED_TRACE("RST");

@@ -20,7 +20,7 @@ constexpr std::uint16_t kPort = 80;
 
 inline EngineOptions tw_opts() {
   EngineOptions o = scenario_opts();
-  o.tcp.timewait_len_us = kLenMs * 1000;
+  o.tcp.timewait_len = kLen;
   return o;
 }
 
@@ -230,7 +230,7 @@ inline SegSpec syn_to(Scenario& sc, const wire::FourTuple& t, Seq seq) {
 // The client's options for a FIN_WAIT2 entry: tcp_fin_timeout 5 s <= len.
 inline EngineOptions fw2_opts() {
   EngineOptions o = tw_opts();
-  o.tcp.fin_timeout_us = 5000000;
+  o.tcp.fin_timeout = Duration::seconds(5);
   return o;
 }
 

@@ -27,12 +27,12 @@ TEST(TimeWait, LastsTimewaitLenWhateverFinTimeout) {
   const Case cases[] = {
       {3000000, true, Counter::TcpExtTWKilled},
       {10000000, false, Counter::TcpExtTW},
-      {tcp::TcpParams{}.fin_timeout_us, false, Counter::TcpExtTW},
+      {tcp::TcpParams{}.fin_timeout.us, false, Counter::TcpExtTW},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE("tcp_fin_timeout " + std::to_string(k.fin_timeout_us) + " us");
     EngineOptions o = tw_opts();
-    o.tcp.fin_timeout_us = k.fin_timeout_us;
+    o.tcp.fin_timeout = Duration::micros(k.fin_timeout_us);
     Scenario sc(o, tw_opts(), one_ms());
     ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
     Conn c = open(sc);
@@ -72,7 +72,7 @@ TEST(TimeWait, LastsTimewaitLenWhateverFinTimeout) {
 // FIN after that finds no socket: RST (RFC 9293 §3.10.7.1).
 TEST(TimeWait, OrphanFinWait2EntryLastsFinTimeout) {
   EngineOptions o = tw_opts();
-  o.tcp.fin_timeout_us = 5000000;
+  o.tcp.fin_timeout = Duration::seconds(5);
   Scenario sc(o, tw_opts(), one_ms());
   ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   Conn c = open(sc);
@@ -112,8 +112,8 @@ TEST(TimeWait, OrphanFinWait2EntryLastsFinTimeout) {
 // lasts tmo - len more. [run: fin_timeout 65 gave 5 s + 5 s, ~10 s in all]
 TEST(TimeWait, FinTimeoutAboveLenWaitsTwiceTheExcess) {
   EngineOptions o = tw_opts();
-  o.tcp.timewait_len_us = 60000000;
-  o.tcp.fin_timeout_us = 65000000;
+  o.tcp.timewait_len = Duration::seconds(60);
+  o.tcp.fin_timeout = Duration::seconds(65);
   Scenario sc(o, tw_opts(), one_ms());
   ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   Conn c = open(sc);
@@ -186,8 +186,8 @@ TEST(TimeWait, FinIntoFinWait2EntryMovesItToTimeWait) {
 // entry's timeout is never below 3.5 RTO; 3.5 s <= 4 s still counts TWKilled.
 TEST(TimeWait, FinWait2TimeoutIsAtLeastThreeAndAHalfRto) {
   EngineOptions o = tw_opts();
-  o.tcp.fin_timeout_us = 1000000;
-  o.tcp.rto_min_us = 1000000;
+  o.tcp.fin_timeout = Duration::seconds(1);
+  o.tcp.rto_min = Duration::seconds(1);
   Scenario sc(o, tw_opts());
   ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   Conn c = open(sc);
@@ -206,7 +206,7 @@ TEST(TimeWait, FinWait2TimeoutIsAtLeastThreeAndAHalfRto) {
 // shutdown) has no timeout and never becomes an entry.
 TEST(TimeWait, HeldFinWait2HasNoTimeout) {
   EngineOptions o = tw_opts();
-  o.tcp.fin_timeout_us = 5000000;
+  o.tcp.fin_timeout = Duration::seconds(5);
   Scenario sc(o, tw_opts(), one_ms());
   ASSERT_EQ(sc.b().listen(kPort, 8), Errc::kOk);
   Conn c = open(sc);
@@ -225,8 +225,8 @@ TEST(TimeWait, HeldFinWait2HasNoTimeout) {
 // With twstack.tw_overflow_policy evict-oldest the entry nearest to expiry
 // gives way instead (not a Linux behaviour).
 TEST(TimeWait, CapHoldsExactly) {
-  for (tw::OverflowPolicy policy : {tw::OverflowPolicy::kRefuse, tw::OverflowPolicy::kEvictOldest}) {
-    const bool evict = policy == tw::OverflowPolicy::kEvictOldest;
+  for (TwOverflowPolicy policy : {TwOverflowPolicy::kDrop, TwOverflowPolicy::kEvictOldest}) {
+    const bool evict = policy == TwOverflowPolicy::kEvictOldest;
     SCOPED_TRACE(evict ? "evict-oldest" : "refuse");
     EngineOptions o = tw_opts();
     o.max_tw_buckets = 5;
@@ -292,7 +292,7 @@ TEST(TimeWait, CapHoldsExactly) {
 TEST(TimeWait, CapCountsFinWait2Entries) {
   EngineOptions o = tw_opts();
   o.max_tw_buckets = 2;
-  o.tcp.fin_timeout_us = 5000000;
+  o.tcp.fin_timeout = Duration::seconds(5);
   o.tw_reuse = 0;
   o.ports.range = PortRange{40000, 40002};
   Scenario sc(o, tw_opts());

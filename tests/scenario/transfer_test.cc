@@ -50,7 +50,7 @@ Outcome run_transfer(Scenario& sc, Duration limit) {
 
 EngineOptions transfer_opts() {
   EngineOptions o = scenario_opts();
-  o.tcp.timewait_len_us = 2000000;
+  o.tcp.timewait_len = Duration::seconds(2);
   return o;
 }
 
@@ -136,7 +136,7 @@ TEST(Transfer, SequenceNumbersWrapAround) {
   std::uint64_t secret = 0;
   for (std::uint64_t k = 1; k < 100000 && secret == 0; ++k) {
     EngineOptions o = scenario_opts();
-    o.secret = k;
+    o.secret = Secret{k};
     o.max_connections = 2;
     o.buffer_chunks = 8;
     o.tx_frames = 8;
@@ -149,7 +149,7 @@ TEST(Transfer, SequenceNumbersWrapAround) {
   }
   ASSERT_NE(secret, 0u);
   EngineOptions oa = transfer_opts();
-  oa.secret = secret;
+  oa.secret = Secret{secret};
   FaultSpec f;
   f.loss = 0.02;
   f.reorder = 0.02;

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "stack/engine/engine.hh"
+#include "stack/engine/options.hh"
+#include "tests/support/secret.hh"
 
 namespace twstack::test {
 
@@ -22,7 +24,7 @@ inline engine::Interface make_ifc(std::uint8_t host) {
 }
 
 inline engine::EngineOptions small_opts() {
-  engine::EngineOptions o;
+  engine::EngineOptions o = engine::options_from(StackConfig{}, kTestSecret);
   o.max_connections = 256;
   o.buffer_chunks = 2048;
   o.tx_frames = 1024;

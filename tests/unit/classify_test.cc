@@ -13,11 +13,13 @@
 
 #include "stack/base/bytes.hh"
 #include "stack/engine/engine.hh"
+#include "stack/engine/options.hh"
 #include "stack/wire/arp.hh"
 #include "stack/wire/checksum.hh"
 #include "stack/wire/ethernet.hh"
 #include "stack/wire/ipv4.hh"
 #include "stack/wire/tcp.hh"
+#include "tests/support/secret.hh"
 
 namespace twstack::engine {
 namespace {
@@ -227,7 +229,7 @@ TEST(Classify, EveryClassHasItsOwnName) {
 // What classify gives the stack, the engine uses: an ARP request is
 // answered, and a SYN to a closed port gets its RST.
 TEST(Classify, TheEngineAnswersWhatItIsGiven) {
-  EngineOptions o;
+  EngineOptions o = engine::options_from(StackConfig{}, test::kTestSecret);
   o.max_connections = 16;
   o.buffer_chunks = 64;
   o.tx_frames = 64;

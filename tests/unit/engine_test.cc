@@ -54,7 +54,7 @@ TEST(Engine, DataArrivesByteExact) {
 
 TEST(Engine, ActiveCloseEndsInTimeWaitPassiveInClosed) {
   engine::EngineOptions o = test::small_opts();
-  o.tcp.timewait_len_us = 2000000;
+  o.tcp.timewait_len = Duration::seconds(2);
   DirectPair p(o, o);
   Connected c = establish(p);
   bool peer_closed = false;
@@ -164,7 +164,7 @@ namespace {
 TEST(Engine, EphemeralRangeExhaustsWithAddrNotAvailAndRecovers) {
   engine::EngineOptions client = test::small_opts();
   client.ports.range = PortRange{40000, 40003};
-  client.tcp.timewait_len_us = 1000000;
+  client.tcp.timewait_len = Duration::seconds(1);
   test::DirectPair p(client, test::small_opts());
   ASSERT_EQ(p.b().listen(80, 16), Errc::kOk);
   // The server accepts everything and closes when the client has.

@@ -7,6 +7,8 @@
 
 #include "drivers/memory/link.hh"
 #include "drivers/memory/sim.hh"
+#include "stack/engine/options.hh"
+#include "tests/support/secret.hh"
 
 namespace twstack::memory {
 namespace {
@@ -235,11 +237,11 @@ struct Side {
 };
 
 engine::EngineOptions sim_opts() {
-  engine::EngineOptions o;
+  engine::EngineOptions o = engine::options_from(StackConfig{}, test::kTestSecret);
   o.max_connections = 64;
   o.buffer_chunks = 1024;
   o.tx_frames = 1024;
-  o.tcp.timewait_len_us = 2000000;
+  o.tcp.timewait_len = Duration::seconds(2);
   return o;
 }
 

@@ -27,7 +27,7 @@ constexpr Seq kR0 = kIrs + 1;  // the peer's first data byte
 tcp::TcpParams params() {
   tcp::TcpParams p;
   p.rcvbuf = 8192;
-  p.delack_us = 0;  // every segment is ACKed at once: the window is visible
+  p.delack = Duration::micros(0);  // every segment is ACKed at once: the window is visible
   return p;
 }
 
@@ -118,7 +118,7 @@ TEST(RecvBuffer, OutOfOrderSegmentsWaitForTheGap) {
 // ACKed at once (RFC 5681 §4.2).
 TEST(RecvBuffer, GapIsReportedAndItsFillingAckedAtOnce) {
   tcp::TcpParams p = params();
-  p.delack_us = 40000;
+  p.delack = Duration::micros(40000);
   LoneTcb t(p);
   t.establish(kIrs, kMss, 65535);
   deliver(t, 0, 1000);

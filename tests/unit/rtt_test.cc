@@ -57,7 +57,7 @@ TEST(Rtt, SequenceOfSamples) {
 // TcpParams. A LAN round trip gets the floor.
 TEST(Rtt, MinimumRtoIs200Ms) {
   TcpParams p;
-  ASSERT_EQ(p.rto_min_us, 200000);
+  ASSERT_EQ(p.rto_min.us, 200000);
   Estimate e;
   e.sample(p, 10000);
   EXPECT_EQ(e.srtt_us, 10000);
@@ -67,7 +67,7 @@ TEST(Rtt, MinimumRtoIs200Ms) {
   for (int i = 0; i < 30; ++i) e.sample(p, 50000);
   EXPECT_EQ(e.rto_us, 200000);
   // A configured floor is honoured exactly.
-  p.rto_min_us = 250000;
+  p.rto_min = Duration::micros(250000);
   e.sample(p, 50000);
   EXPECT_EQ(e.rto_us, 250000);
 }
@@ -76,7 +76,7 @@ TEST(Rtt, MinimumRtoIs200Ms) {
 // TCP_RTO_MAX is 120 s.
 TEST(Rtt, MaximumRtoIs120S) {
   TcpParams p;
-  ASSERT_EQ(p.rto_max_us, 120000000);
+  ASSERT_EQ(p.rto_max.us, 120000000);
   Estimate e;
   e.sample(p, 50000000);
   EXPECT_EQ(e.srtt_us, 50000000);
@@ -89,7 +89,7 @@ TEST(Rtt, MaximumRtoIs120S) {
 TEST(Rtt, GranularityIsOneTick) {
   ASSERT_EQ(kUsPerTick, 1000);
   TcpParams p;
-  p.rto_min_us = 0;
+  p.rto_min = Duration::micros(0);
   Estimate first;
   first.sample(p, 300);
   EXPECT_EQ(first.rttvar_us, 150);
@@ -111,7 +111,7 @@ TEST(Rtt, GranularityIsOneTick) {
 // first one.
 TEST(Rtt, ZeroSampleCountsAsOneMicrosecond) {
   TcpParams p;
-  p.rto_min_us = 0;
+  p.rto_min = Duration::micros(0);
   Estimate e;
   e.sample(p, 0);
   EXPECT_EQ(e.srtt_us, 1);

@@ -18,7 +18,7 @@ constexpr std::int64_t kLenMs = 60000;
 constexpr std::int64_t kT0 = 100000;  // entry time, ms
 
 struct Fixture {
-  TimeWaitTable table{kLocal, 16, Duration::millis(kLenMs), 7};
+  TimeWaitTable table{kLocal, 16, Duration::millis(kLenMs), 7, TwOverflowPolicy::kDrop};
   Counters ctr;
   OowLimiter oow{3};
   Policy p;
@@ -146,7 +146,7 @@ TEST(TimeWaitPolicy, NoTimestampsRecordedMeansNoPaws) {
 
 TEST(TimeWaitPolicy, ResetIsExemptFromPawsOnceTsRecentIsOlderThanPawsMsl) {
   // A TIME_WAIT longer than TCP_PAWS_MSL, so ts_recent can get that old.
-  TimeWaitTable table{kLocal, 4, Duration::seconds(120), 1};
+  TimeWaitTable table{kLocal, 4, Duration::seconds(120), 1, TwOverflowPolicy::kDrop};
   TwEntryInit in;
   in.tuple = kTuple;
   in.rcv_nxt = Seq(9000);
@@ -230,7 +230,7 @@ TEST(TimeWaitPolicy, ReuseAfterTheDelayOnlyWithTimestamps) {
   EXPECT_EQ(may_reuse(f.table, f.h, false, f.p, kT0 + 1000), Reuse::kLater)
       << "time_after32: strictly later than entry + delay";
   EXPECT_EQ(may_reuse(f.table, f.h, false, f.p, kT0 + 1001), Reuse::kYes);
-  f.p.tw_reuse_delay_ms = 3000;
+  f.p.tw_reuse_delay = Duration::millis(3000);
   EXPECT_EQ(may_reuse(f.table, f.h, false, f.p, kT0 + 1001), Reuse::kLater);
   f.p.tw_reuse = 0;
   EXPECT_EQ(may_reuse(f.table, f.h, false, f.p, kT0 + 9000), Reuse::kNo);

@@ -56,7 +56,7 @@ std::vector<FourTuple> expire_all(TimeWaitTable& t, std::int64_t now) {
 TEST(TimeWaitTable, EntryIsCompact) { EXPECT_EQ(sizeof(TimeWaitTable::Entry), 36u); }
 
 TEST(TimeWaitTable, InsertFindKill) {
-  TimeWaitTable t(kLocal, 100, Duration::seconds(60), 42);
+  TimeWaitTable t(kLocal, 100, Duration::seconds(60), 42, TwOverflowPolicy::kDrop);
   for (std::uint32_t n = 0; n < 50; ++n) {
     auto r = t.insert(init_n(n), 1000);
     ASSERT_EQ(r.status, InsertStatus::kOk);
@@ -93,7 +93,7 @@ TEST(TimeWaitTable, InsertFindKill) {
 }
 
 TEST(TimeWaitTable, ExpiresExactlyAtLen) {
-  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1);
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
   ASSERT_EQ(t.granularity_ms(), 1u);
   t.insert(init_n(1), 500);
   EXPECT_TRUE(expire_all(t, 60499).empty());
@@ -105,7 +105,7 @@ TEST(TimeWaitTable, ExpiresExactlyAtLen) {
 }
 
 TEST(TimeWaitTable, CoarseGranularityIsNeverEarlyAndAtMostOneSlotLate) {
-  TimeWaitTable t(kLocal, 1000, Duration::seconds(240), 1);  // 2MSL per RFC 9293
+  TimeWaitTable t(kLocal, 1000, Duration::seconds(240), 1, TwOverflowPolicy::kDrop);  // 2MSL per RFC 9293
   const std::int64_t g = t.granularity_ms();
   ASSERT_GT(g, 1);
   ASSERT_LE(t.slot_count(), TimeWaitTable::kMaxSlots);
@@ -123,7 +123,7 @@ TEST(TimeWaitTable, CoarseGranularityIsNeverEarlyAndAtMostOneSlotLate) {
 }
 
 TEST(TimeWaitTable, IdleGapsCostOneStep) {
-  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1);
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
   t.insert(init_n(1), 0);
   std::size_t n = 0;
   EXPECT_TRUE(t.expire(59999, 1, [&](Handle) { ++n; }));  // skip 59999 empty slots
@@ -137,7 +137,7 @@ TEST(TimeWaitTable, IdleGapsCostOneStep) {
 }
 
 TEST(TimeWaitTable, NextWorkIsALowerBound) {
-  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1, OverflowPolicy::kRefuse, 5000);
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1, TwOverflowPolicy::kDrop, 5000);
   EXPECT_FALSE(t.next_work_ms());
   Handle a = t.insert(init_n(1), 5000).handle;
   t.insert(init_n(2), 7000);
@@ -152,7 +152,7 @@ TEST(TimeWaitTable, NextWorkIsALowerBound) {
 }
 
 TEST(TimeWaitTable, RearmExtends) {
-  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1);
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
   Handle h = t.insert(init_n(1), 0).handle;
   t.insert(init_n(2), 0);
   EXPECT_TRUE(expire_all(t, 30000).empty());
@@ -170,7 +170,7 @@ TEST(TimeWaitTable, RearmExtends) {
 }
 
 TEST(TimeWaitTable, FinWait2ToTimeWaitRefreshesEntryStamp) {
-  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1);
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
   TwEntryInit in = init_n(5);
   ASSERT_TRUE(in.fin_wait2);
   Handle h = t.insert(in, 100).handle;
@@ -187,7 +187,7 @@ TEST(TimeWaitTable, FinWait2ToTimeWaitRefreshesEntryStamp) {
 }
 
 TEST(TimeWaitTable, EntryStampSaturatesAfterLongRearms) {
-  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1);
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
   Handle h = t.insert(init_n(1), 0).handle;
   for (std::int64_t now = 50000; now <= 500000; now += 50000) {
     ASSERT_TRUE(expire_all(t, now).empty());
@@ -198,7 +198,7 @@ TEST(TimeWaitTable, EntryStampSaturatesAfterLongRearms) {
 }
 
 TEST(TimeWaitTable, FlagsRoundTrip) {
-  TimeWaitTable t(kLocal, 8, Duration::seconds(60), 1);
+  TimeWaitTable t(kLocal, 8, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
   TwEntryInit in = init_n(1);
   in.active = true;
   in.bound = false;
@@ -225,7 +225,7 @@ TEST(TimeWaitTable, FlagsRoundTrip) {
 // A FIN_WAIT2 entry's timeout (tcp_fin_timeout) is shorter than len(): it
 // expires on time even when the only free entry is a tombstone due later.
 TEST(TimeWaitTable, ShortTimeoutExpiresOnTime) {
-  TimeWaitTable t(kLocal, 2, Duration::seconds(60), 1);
+  TimeWaitTable t(kLocal, 2, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
   Handle a = t.insert(init_n(1), 0).handle;
   t.insert(init_n(2), 0);
   t.kill(a);  // a tombstone due at 60 s
@@ -236,7 +236,7 @@ TEST(TimeWaitTable, ShortTimeoutExpiresOnTime) {
   EXPECT_EQ(t.expiry_ms(c), 6000);
   EXPECT_EQ(t.late_expiries(), 1u) << "the only free entry was the tombstone";
   // With an entry out of the timer available, no lateness.
-  TimeWaitTable u(kLocal, 4, Duration::seconds(60), 1);
+  TimeWaitTable u(kLocal, 4, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
   Handle d = u.insert(init_n(1), 0).handle;
   u.kill(d);
   Handle e = u.insert(fw2, 1000, 5000).handle;
@@ -251,7 +251,7 @@ TEST(TimeWaitTable, ShortTimeoutExpiresOnTime) {
 }
 
 TEST(TimeWaitTable, CapRefusesExactlyAndCounts) {
-  TimeWaitTable t(kLocal, 8, Duration::seconds(60), 1);
+  TimeWaitTable t(kLocal, 8, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
   t.set_max_live(5);
   for (std::uint32_t n = 0; n < 10; ++n) {
     auto r = t.insert(init_n(n), 0);
@@ -268,7 +268,7 @@ TEST(TimeWaitTable, CapRefusesExactlyAndCounts) {
 TEST(TimeWaitTable, TombstonesNeverExhaustTheArray) {
   // Kill-and-reinsert far more often than the capacity, all within one TIME_WAIT
   // length: tombstones are reused in place.
-  TimeWaitTable t(kLocal, 4, Duration::seconds(60), 1);
+  TimeWaitTable t(kLocal, 4, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
   for (std::uint32_t n = 0; n < 1000; ++n) {
     auto r = t.insert(init_n(n), n);
     ASSERT_EQ(r.status, InsertStatus::kOk) << n;
@@ -279,7 +279,7 @@ TEST(TimeWaitTable, TombstonesNeverExhaustTheArray) {
 }
 
 TEST(TimeWaitTable, EvictOldest) {
-  TimeWaitTable t(kLocal, 4, Duration::seconds(60), 1, OverflowPolicy::kEvictOldest);
+  TimeWaitTable t(kLocal, 4, Duration::seconds(60), 1, TwOverflowPolicy::kEvictOldest);
   for (std::uint32_t n = 0; n < 4; ++n) t.insert(init_n(n), 10 * n);
   t.rearm(t.find(tuple_n(0)), 100);  // now the newest
   auto r = t.insert(init_n(4), 200);
@@ -300,7 +300,7 @@ TEST(TimeWaitTable, EvictOldest) {
 }
 
 TEST(TimeWaitTable, LoweredCapDrainsByExpiry) {
-  TimeWaitTable t(kLocal, 8, Duration::seconds(60), 1, OverflowPolicy::kEvictOldest);
+  TimeWaitTable t(kLocal, 8, Duration::seconds(60), 1, TwOverflowPolicy::kEvictOldest);
   for (std::uint32_t n = 0; n < 6; ++n) t.insert(init_n(n), n);
   t.set_max_live(3);
   EXPECT_EQ(t.insert(init_n(10), 10).status, InsertStatus::kOverflow);
@@ -316,7 +316,7 @@ TEST(TimeWaitTable, EvictOldestAfterABurst) {
   // A full table entered in one burst, expire() far behind: the scan for the
   // oldest entry skips empty slots via the bitmap and stays exact.
   constexpr std::uint32_t kN = 1000;
-  TimeWaitTable t(kLocal, kN, Duration::seconds(60), 3, OverflowPolicy::kEvictOldest);
+  TimeWaitTable t(kLocal, kN, Duration::seconds(60), 3, TwOverflowPolicy::kEvictOldest);
   for (std::uint32_t n = 0; n < kN; ++n) t.insert(init_n(n), 40000 + n / 10);
   t.rearm(t.find(tuple_n(0)), 40200);
   for (std::uint32_t n = kN; n < kN + 20; ++n) {
@@ -330,7 +330,7 @@ TEST(TimeWaitTable, EvictOldestAfterABurst) {
 
 TEST(TimeWaitTable, BudgetedExpiryOfManyDueAtOnce) {
   constexpr std::uint32_t kN = 100'000;
-  TimeWaitTable t(kLocal, kN, Duration::seconds(60), 9);
+  TimeWaitTable t(kLocal, kN, Duration::seconds(60), 9, TwOverflowPolicy::kDrop);
   for (std::uint32_t n = 0; n < kN; ++n) ASSERT_TRUE(t.insert(init_n(n), 0).inserted());
   std::vector<bool> seen(kN);
   std::size_t calls = 0, total = 0;
@@ -360,7 +360,7 @@ TEST(TimeWaitTable, BudgetedExpiryOfManyDueAtOnce) {
 // Randomized against a std::map model: insert, kill, rearm, advance.
 // len_ms > 65534 gives a granularity above 1 ms; lazy_expire skips most expire()
 // calls so that the cursor lags behind now.
-void run_model(OverflowPolicy policy, std::uint32_t seed, std::int64_t len_ms = 2000,
+void run_model(TwOverflowPolicy policy, std::uint32_t seed, std::int64_t len_ms = 2000,
                bool lazy_expire = false) {
   constexpr std::uint32_t kCap = 60;
   const std::int64_t kLen = len_ms;
@@ -379,7 +379,7 @@ void run_model(OverflowPolicy policy, std::uint32_t seed, std::int64_t len_ms = 
       auto r = t.insert(init_n(n), now);
       if (model.count(f)) {
         ASSERT_EQ(r.status, InsertStatus::kExists);
-      } else if (model.size() >= kCap && policy == OverflowPolicy::kRefuse) {
+      } else if (model.size() >= kCap && policy == TwOverflowPolicy::kDrop) {
         ASSERT_EQ(r.status, InsertStatus::kOverflow);
       } else if (model.size() >= kCap) {
         ASSERT_EQ(r.status, InsertStatus::kEvictedOldest);
@@ -429,19 +429,19 @@ void run_model(OverflowPolicy policy, std::uint32_t seed, std::int64_t len_ms = 
     }
   }
   // The cap was reached: the overflow or eviction path ran.
-  EXPECT_GT(policy == OverflowPolicy::kRefuse ? t.overflows() : t.evictions(), 100u);
+  EXPECT_GT(policy == TwOverflowPolicy::kDrop ? t.overflows() : t.evictions(), 100u);
 }
 
-TEST(TimeWaitTable, ModelRefuse) { run_model(OverflowPolicy::kRefuse, 1234); }
-TEST(TimeWaitTable, ModelEvictOldest) { run_model(OverflowPolicy::kEvictOldest, 99); }
+TEST(TimeWaitTable, ModelDrop) { run_model(TwOverflowPolicy::kDrop, 1234); }
+TEST(TimeWaitTable, ModelEvictOldest) { run_model(TwOverflowPolicy::kEvictOldest, 99); }
 TEST(TimeWaitTable, ModelCoarseLagging) {
-  run_model(OverflowPolicy::kRefuse, 7, 200'000, true);
-  run_model(OverflowPolicy::kEvictOldest, 8, 200'000, true);
-  run_model(OverflowPolicy::kEvictOldest, 9, 2000, true);
+  run_model(TwOverflowPolicy::kDrop, 7, 200'000, true);
+  run_model(TwOverflowPolicy::kEvictOldest, 8, 200'000, true);
+  run_model(TwOverflowPolicy::kEvictOldest, 9, 2000, true);
 }
 
 TEST(TimeWaitTable, AtMost40BytesPerEntryAt10M) {
-  TimeWaitTable t(kLocal, 10'000'000, Duration::seconds(60), 7);
+  TimeWaitTable t(kLocal, 10'000'000, Duration::seconds(60), 7, TwOverflowPolicy::kDrop);
   const double per_entry = static_cast<double>(t.memory_bytes()) / static_cast<double>(t.capacity());
   EXPECT_LE(per_entry, 40.0) << per_entry;
   // Still usable at that size.

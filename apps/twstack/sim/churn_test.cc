@@ -219,7 +219,7 @@ TEST(Churn, Settings) {
   EXPECT_EQ(s.server_config.max_connections, 1024u);
   EXPECT_EQ(s.client_config.max_connections, StackConfig{}.max_connections);
   EXPECT_EQ(s.closer, Closer::kServer);
-  EXPECT_NE(churn_engine_options(s, 0).secret, churn_engine_options(s, 1).secret);
+  EXPECT_NE(churn_engine_options(s, 0).secret.value(), churn_engine_options(s, 1).secret.value());
 }
 
 TEST(Churn, BadSettings) {

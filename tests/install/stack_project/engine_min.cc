@@ -62,7 +62,7 @@ int fail(const char* what) {
 }  // namespace
 
 int main() {
-  engine::EngineOptions opt = engine::options_from(StackConfig{}, 0x7477737461636bULL);
+  engine::EngineOptions opt = engine::options_from(StackConfig{}, Secret{0x7477737461636bULL});
   opt.max_connections = 16;
   opt.buffer_chunks = 64;
   opt.tx_frames = 64;

@@ -8,10 +8,11 @@
 
 #include "drivers/memory/sim.hh"
 #include "stack/engine/engine.hh"
+#include "stack/engine/options.hh"
 
 int main() {
   using namespace twstack;
-  engine::EngineOptions o;
+  engine::EngineOptions o = engine::options_from(StackConfig{}, Secret{0x7477737461636bULL});
   o.max_connections = 16;
   o.buffer_chunks = 256;
   o.tx_frames = 256;
