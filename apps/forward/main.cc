@@ -13,11 +13,11 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "apps/common/options.hh"
 #include "apps/common/stack_config.hh"
 #include "apps/forward/forward.hh"
 #include "apps/runtime/tsc_clock.hh"
@@ -112,7 +112,7 @@ std::optional<std::string> engine_options(const Args& a, engine::EngineOptions* 
   StackConfig cfg;
   try {
     cfg = app::stack_config_from(app::KnobOptions{a.config, a.sets});  // as every twstack command
-  } catch (const app::UsageError& e) {
+  } catch (const std::runtime_error& e) {  // app::UsageError: a bad knob or --config
     return std::string(e.what());
   }
   // Keys ISNs, timestamp offsets and hashes: unpredictable per run.
