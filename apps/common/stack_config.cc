@@ -6,7 +6,7 @@
 #include <sstream>
 #include <system_error>
 
-#include "apps/common/options.hh"
+#include "apps/common/cli.hh"
 
 namespace twstack::app {
 
@@ -21,11 +21,11 @@ std::optional<std::string> read_config_file(const std::string& path, StackConfig
   return parse_config_text(text.str(), path, cfg);
 }
 
-KnobOptions knob_options(const Options& o) {
-  KnobOptions k;
-  if (std::optional<std::string_view> path = o.get("config")) k.config = std::string(*path);
-  for (std::string_view a : o.all("set")) k.sets.emplace_back(a);
-  return k;
+void add_knob_options(CLI::App& app, KnobOptions* k, std::string_view whose) {
+  app.add_option("--config", k->config, "load knobs for " + std::string(whose) + " from a sysctl.conf-style file")
+      ->type_name("FILE");
+  app.add_option("--set", k->sets, "set one knob for " + std::string(whose) + ", after --config (repeatable)")
+      ->type_name("KEY=VALUE");
 }
 
 namespace {

@@ -11,8 +11,8 @@
 
 #include "stack/base/config.hh"
 
-namespace twstack::app {
-class Options;
+namespace CLI {
+class App;
 }
 
 namespace twstack::app {
@@ -22,8 +22,9 @@ struct KnobOptions {
   std::vector<std::string> sets;      // --set KEY=VALUE, in the order given
 };
 
-// The --config and --set a command was given.
-KnobOptions knob_options(const Options& o);
+// Adds --config FILE and --set KEY=VALUE (repeatable) to `app`, bound to
+// `*k`; `whose` says whose knobs they are in the help ("both engines").
+void add_knob_options(CLI::App& app, KnobOptions* k, std::string_view whose);
 
 // Reads a sysctl.conf-style file and applies it (parse_config_text, all or
 // nothing); a message naming the file on a mistake.

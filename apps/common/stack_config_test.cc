@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "apps/common/options.hh"
+#include "apps/common/cli.hh"
 
 namespace twstack::app {
 namespace {

@@ -4,6 +4,7 @@
 #include <rte_lcore.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <mutex>
@@ -12,7 +13,6 @@
 #include <thread>
 
 #include "apps/common/pcap.hh"
-#include "apps/common/stack_config.hh"
 #include "apps/runtime/tsc_clock.hh"
 #include "drivers/dpdk/eal.hh"
 #include "drivers/dpdk/port.hh"
@@ -222,71 +222,19 @@ int run_queue(Worker& w) {
 
 int lcore_entry(void* arg) { return run_queue(*static_cast<Worker*>(arg)); }
 
+}  // namespace
+
 bool parse_prefix(std::string_view text, wire::Ipv4Addr* a, std::uint8_t* len) {
   const std::size_t slash = text.find('/');
   if (!wire::Ipv4Addr::parse(text.substr(0, slash), a) || a->is_unspecified()) return false;
   *len = 24;
   if (slash == std::string_view::npos) return true;
-  std::optional<std::uint64_t> n = parse_u64(text.substr(slash + 1));
-  if (!n || *n > 32) return false;
-  *len = static_cast<std::uint8_t>(*n);
+  const std::string_view digits = text.substr(slash + 1);
+  unsigned n = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() || n > 32) return false;
+  *len = static_cast<std::uint8_t>(n);
   return true;
-}
-
-}  // namespace
-
-const std::vector<OptionSpec>& runtime_options() {
-  static const std::vector<OptionSpec> v = {
-      {"port", "SPEC", "the DPDK port: tap:NAME, memif:server:SOCKET, memif:client:SOCKET, ring:NAME, "
-                       "af_packet:IFACE or pci:BDF (required)"},
-      {"ip", "ADDR/LEN", "a local address and prefix length (repeatable; the first is the source of connects)", true},
-      {"gateway", "ADDR", "the next hop for destinations off the first address's subnet"},
-      {"queues", "N", "queues on the port, one engine and one lcore each (default 1)"},
-      {"lcores", "LIST", "EAL --lcores: the lcores to run on, one per queue (default: one, floating on our CPUs)"},
-      {"hugepages", "", "use hugepages (a real NIC); default --no-huge, memory from malloc"},
-      {"eal", "ARGS", "more EAL arguments, passed last, for experts (e.g. \"--huge-dir /mnt/huge -m 2048\")"},
-      {"config", "FILE", "load knobs from a sysctl.conf-style file"},
-      {"set", "KEY=VALUE", "set one knob, after --config (repeatable)", true},
-      {"capture", "FILE", "write every frame received and sent to FILE (pcap; FILE.qN for queue N > 0)"},
-      {"duration", "S", "stop after S seconds (default 0: at SIGINT or SIGTERM)"},
-      {"linger", "S", "after stopping, keep the port open, unpolled, S seconds (decimal) before closing it: lets a "
-                      "net_memif peer stop first (default 0)"},
-      {"link-timeout", "S", "how long to wait for the port's link (a memif server: for its client) (default 5)"},
-      {"seed", "S", "the engine secret (ISNs, timestamp offsets, port choice); default random"},
-      {"json", "", "one JSON object per line: a line per second, then the summary"},
-  };
-  return v;
-}
-
-void runtime_settings_from(const Options& o, RuntimeSettings* s) {
-  std::optional<std::string_view> port = o.get("port");
-  if (!port) throw UsageError("option --port is required (" + std::string("e.g. --port tap:tw0") + ")");
-  s->port = std::string(*port);
-  for (std::string_view ip : o.all("ip")) {
-    wire::Ipv4Addr a;
-    std::uint8_t len = 0;
-    if (!parse_prefix(ip, &a, &len)) {
-      throw UsageError("option --ip: '" + std::string(ip) + "' is not ADDR/LEN (e.g. 10.0.0.2/24)");
-    }
-    s->ips.emplace_back(ip);
-  }
-  if (s->ips.empty()) throw UsageError("option --ip is required (e.g. --ip 10.0.0.2/24)");
-  if (std::optional<std::string_view> gw = o.get("gateway")) {
-    wire::Ipv4Addr a;
-    if (!wire::Ipv4Addr::parse(*gw, &a)) throw UsageError("option --gateway: '" + std::string(*gw) + "' is not an IPv4 address");
-    s->gateway = std::string(*gw);
-  }
-  s->queues = static_cast<std::uint16_t>(o.u64("queues", 1, 1, 64));
-  s->lcores = std::string(o.str("lcores", ""));
-  s->eal = std::string(o.str("eal", ""));
-  s->hugepages = o.flag("hugepages");
-  s->config = stack_config_from(knob_options(o));
-  s->capture = std::string(o.str("capture", ""));
-  s->duration_s = static_cast<std::uint32_t>(o.u64("duration", 0, 0, 100000000));
-  s->linger = Duration::micros(static_cast<std::int64_t>(o.real("linger", 0, 0, 3600) * 1e6));
-  s->link_timeout = Duration::seconds(static_cast<std::int64_t>(o.u64("link-timeout", 5, 1, 3600)));
-  s->seed = o.u64("seed", 0, 0, UINT64_MAX);
-  s->json = o.flag("json");
 }
 
 namespace {

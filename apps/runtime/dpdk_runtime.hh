@@ -25,7 +25,6 @@
 #include <utility>
 #include <vector>
 
-#include "apps/common/options.hh"
 #include "stack/base/config.hh"
 #include "stack/base/counters.hh"
 #include "stack/engine/engine.hh"
@@ -102,10 +101,8 @@ using SecondFn = std::function<void(const Second&)>;
 // (the summary goes out here, so a watcher sees it while the port lingers).
 using StoppedFn = std::function<void(const RuntimeResult&)>;
 
-// The options every DPDK command takes, for its options table.
-const std::vector<OptionSpec>& runtime_options();
-// Reads the shared options into `s` (UsageError on a bad one).
-void runtime_settings_from(const Options& o, RuntimeSettings* s);
+// "ADDR/LEN" (LEN 24 when left out), as --ip takes it; false if it is not.
+bool parse_prefix(std::string_view text, wire::Ipv4Addr* a, std::uint8_t* len);
 
 // Runs until stopped; prints nothing itself but errors to `err`.
 RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, const SecondFn& each_second,

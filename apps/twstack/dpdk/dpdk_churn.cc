@@ -5,6 +5,7 @@
 #include "apps/common/json.hh"
 #include "apps/runtime/dpdk_runtime.hh"
 #include "apps/twstack/dpdk/dpdk_commands.hh"
+#include "apps/twstack/dpdk/runtime_options.hh"
 #include "apps/twstack/dpdk/summary.hh"
 #include "apps/workloads/churn_client.hh"
 
@@ -35,23 +36,38 @@ constexpr std::string_view kDescription =
     "      --set net.ipv4.ip_local_port_range=\"40000 40499\" --set net.ipv4.tcp_tw_reuse=0 --duration 10\n"
     "  (500 ports at 100/s, client closing: the first EADDRNOTAVAIL at 5.0 s)";
 
-const std::vector<OptionSpec>& churn_options() {
-  static const std::vector<OptionSpec> v = [] {
-    std::vector<OptionSpec> o = {
-        {"connect", "ADDR:PORT", "a server to connect to (repeatable, taken in turn; required)", true},
-        {"rate", "R", "connection attempts per second, all queues together; 0: flat out (default 1000)"},
-        {"inflight", "N", "with --rate 0: connections in progress per queue (default 64)"},
-        {"closer", "WHO", "client or server: who closes first (default client)"},
-        {"requests-per-conn", "N", "requests per connection, one after the other (default 1)"},
-        {"proto", "P", "http or echo (default http)"},
-        {"request-bytes", "N", "echo: bytes per request (default 100)"},
-        {"start-after", "S", "wait S seconds (decimal) before the first attempt, e.g. for the peer's "
-                             "interface to come up; the schedule and first_failure_s count from then (default 0)"},
-    };
-    o.insert(o.end(), runtime_options().begin(), runtime_options().end());
-    return o;
-  }();
-  return v;
+// The options as given.
+struct Args {
+  std::vector<std::string> connect;
+  std::uint64_t rate = 1000;
+  std::uint32_t inflight = 64;
+  std::string closer = "client";
+  std::uint32_t requests_per_conn = 1;
+  std::string proto = "http";
+  std::uint32_t request_bytes = 100;
+  double start_after_s = 0;
+  RuntimeArgs runtime;
+};
+
+void add_options(CLI::App& app, Args* a) {
+  app.add_option("--connect", a->connect, "a server to connect to (repeatable, taken in turn; required)")
+      ->type_name("ADDR:PORT");
+  app.add_option("--rate", a->rate, "connection attempts per second, all queues together; 0: flat out (default 1000)")
+      ->type_name("R")->transform(whole(0, 100000000));
+  app.add_option("--inflight", a->inflight, "with --rate 0: connections in progress per queue (default 64)")
+      ->type_name("N")->transform(whole(1, 1000000));
+  app.add_option("--closer", a->closer, "client or server: who closes first (default client)")
+      ->type_name("WHO")->transform(one_of({"client", "server"}));
+  app.add_option("--requests-per-conn", a->requests_per_conn, "requests per connection, one after the other (default 1)")
+      ->type_name("N")->transform(whole(1, 1u << 30));
+  app.add_option("--proto", a->proto, "http or echo (default http)")->type_name("P")->transform(one_of({"http", "echo"}));
+  app.add_option("--request-bytes", a->request_bytes, "echo: bytes per request (default 100)")
+      ->type_name("N")->transform(whole(1, 1u << 20));
+  app.add_option("--start-after", a->start_after_s,
+                 "wait S seconds (decimal) before the first attempt, e.g. for the peer's interface to come up; the "
+                 "schedule and first_failure_s count from then (default 0)")
+      ->type_name("S")->transform(real(0, 3600));
+  add_runtime_options(app, &a->runtime);
 }
 
 class ChurnQueue : public QueueApp {
@@ -141,23 +157,21 @@ ChurnTarget parse_target(std::string_view t) {
   return out;
 }
 
-int run_dpdk_churn(const Options& o, std::ostream& out, std::ostream& err) {
+int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
   RuntimeSettings rs;
   rs.role = "churn";
-  runtime_settings_from(o, &rs);
+  runtime_settings_from(a.runtime, &rs);
   ChurnClientSettings cs;
-  for (std::string_view t : o.all("connect")) cs.targets.push_back(parse_target(t));
+  for (const std::string& t : a.connect) cs.targets.push_back(parse_target(t));
   if (cs.targets.empty()) throw UsageError("option --connect is required (e.g. --connect 10.99.0.1:80)");
-  cs.rate = o.u64("rate", 1000, 0, 100000000);
-  cs.inflight = static_cast<std::uint32_t>(o.u64("inflight", 64, 1, 1000000));
-  constexpr std::string_view kClosers[] = {"client", "server"};
-  cs.closer = o.choice("closer", "client", kClosers) == "server" ? Closer::kServer : Closer::kClient;
-  cs.requests_per_conn = static_cast<std::uint32_t>(o.u64("requests-per-conn", 1, 1, 1u << 30));
-  constexpr std::string_view kProtos[] = {"http", "echo"};
-  cs.proto = o.choice("proto", "http", kProtos) == "echo" ? ChurnProto::kEcho : ChurnProto::kHttp;
-  cs.request_bytes = static_cast<std::uint32_t>(o.u64("request-bytes", 100, 1, 1u << 20));
+  cs.rate = a.rate;
+  cs.inflight = a.inflight;
+  cs.closer = a.closer == "server" ? Closer::kServer : Closer::kClient;
+  cs.requests_per_conn = a.requests_per_conn;
+  cs.proto = a.proto == "echo" ? ChurnProto::kEcho : ChurnProto::kHttp;
+  cs.request_bytes = a.request_bytes;
 
-  const Duration start_after = Duration::micros(static_cast<std::int64_t>(o.real("start-after", 0, 0, 3600) * 1e6));
+  const Duration start_after = Duration::micros(static_cast<std::int64_t>(a.start_after_s * 1e6));
   if (rs.duration_s != 0) {
     if (Duration::seconds(rs.duration_s) <= start_after) throw UsageError("option --duration must be longer than --start-after");
     cs.window = Duration::seconds(rs.duration_s) - start_after;
@@ -184,9 +198,13 @@ int run_dpdk_churn(const Options& o, std::ostream& out, std::ostream& err) {
 
 }  // namespace
 
-Command churn_command() {
-  return Command{"churn", "open and close connections at a rate from a DPDK port, against any TCP server",
-                 kDescription, churn_options(), 0, &run_dpdk_churn};
+Command add_churn_command(CLI::App& top) {
+  CLI::App* app =
+      top.add_subcommand("churn", "open and close connections at a rate from a DPDK port, against any TCP server");
+  app->footer(std::string(kDescription));
+  auto a = std::make_shared<Args>();
+  add_options(*app, a.get());
+  return Command{app, [a](std::ostream& out, std::ostream& err) { return run_dpdk_churn(*a, out, err); }};
 }
 
 }  // namespace twstack::app

@@ -1,19 +1,19 @@
-// The commands that run on DPDK ports (built only where libdpdk is found;
-// elsewhere dpdk_commands() is empty and `twstack` says so).
+// The commands that run on DPDK ports: serve and churn. Where libdpdk is
+// missing they are still there, to say so (no_dpdk_commands.cc).
 #pragma once
 
 #include <vector>
 
-#include "apps/common/command.hh"
+#include "apps/common/cli.hh"
 
 namespace twstack::app {
 
-// serve, churn; empty without DPDK.
-std::vector<Command> dpdk_commands();
+// Adds serve and churn to the top-level app.
+std::vector<Command> add_dpdk_commands(CLI::App& top);
 // Whether this build has the DPDK commands.
 bool have_dpdk();
 
-Command serve_command();
-Command churn_command();
+Command add_serve_command(CLI::App& top);
+Command add_churn_command(CLI::App& top);
 
 }  // namespace twstack::app

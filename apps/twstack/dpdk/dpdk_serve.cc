@@ -5,6 +5,7 @@
 #include "apps/common/json.hh"
 #include "apps/runtime/dpdk_runtime.hh"
 #include "apps/twstack/dpdk/dpdk_commands.hh"
+#include "apps/twstack/dpdk/runtime_options.hh"
 #include "apps/twstack/dpdk/summary.hh"
 #include "apps/workloads/serve_app.hh"
 
@@ -31,20 +32,32 @@ constexpr std::string_view kDescription =
     "  twstack serve --port tap:tw0 --ip 10.99.0.2/24 --listen 80 --mode http\n"
     "  ip addr add 10.99.0.1/24 dev tw0; curl http://10.99.0.2/";
 
-const std::vector<OptionSpec>& serve_options() {
-  static const std::vector<OptionSpec> v = [] {
-    std::vector<OptionSpec> o = {
-        {"listen", "PORT", "a port to listen on (repeatable; default 80)", true},
-        {"mode", "M", "discard, echo or http (default http)"},
-        {"closer", "WHO", "server or client: who closes first (default server)"},
-        {"body-bytes", "N", "http: bytes of body in each response (default 100)"},
-        {"request-bytes", "N", "echo/discard with --closer server: bytes per request (default 100)"},
-        {"requests-per-conn", "N", "echo/discard with --closer server: requests before closing (default 1)"},
-    };
-    o.insert(o.end(), runtime_options().begin(), runtime_options().end());
-    return o;
-  }();
-  return v;
+// The options as given.
+struct Args {
+  std::vector<std::uint16_t> listen;
+  std::string mode = "http";
+  std::string closer = "server";
+  std::uint32_t body_bytes = 100;
+  std::uint32_t request_bytes = 100;
+  std::uint32_t requests_per_conn = 1;
+  RuntimeArgs runtime;
+};
+
+void add_options(CLI::App& app, Args* a) {
+  app.add_option("--listen", a->listen, "a port to listen on (repeatable; default 80)")
+      ->type_name("PORT")->transform(whole(1, 65535));
+  app.add_option("--mode", a->mode, "discard, echo or http (default http)")
+      ->type_name("M")->transform(one_of({"discard", "echo", "http"}));
+  app.add_option("--closer", a->closer, "server or client: who closes first (default server)")
+      ->type_name("WHO")->transform(one_of({"server", "client"}));
+  app.add_option("--body-bytes", a->body_bytes, "http: bytes of body in each response (default 100)")
+      ->type_name("N")->transform(whole(0, 16 << 20));
+  app.add_option("--request-bytes", a->request_bytes, "echo/discard with --closer server: bytes per request (default 100)")
+      ->type_name("N")->transform(whole(1, 1u << 30));
+  app.add_option("--requests-per-conn", a->requests_per_conn,
+                 "echo/discard with --closer server: requests before closing (default 1)")
+      ->type_name("N")->transform(whole(1, 1u << 30));
+  add_runtime_options(app, &a->runtime);
 }
 
 class ServeQueue : public QueueApp {
@@ -87,26 +100,17 @@ void print_second(std::ostream& out, bool json, const Second& s) {
   out << line << std::flush;
 }
 
-int run_serve(const Options& o, std::ostream& out, std::ostream& err) {
+int run_serve(const Args& a, std::ostream& out, std::ostream& err) {
   RuntimeSettings rs;
   rs.role = "serve";
-  runtime_settings_from(o, &rs);
+  runtime_settings_from(a.runtime, &rs);
   ServeSettings ss;
-  ss.ports.clear();
-  for (std::string_view p : o.all("listen")) {
-    std::optional<std::uint64_t> n = parse_u64(p);
-    if (!n || *n == 0 || *n > 65535) throw UsageError("option --listen: '" + std::string(p) + "' is not a port (1-65535)");
-    ss.ports.push_back(static_cast<std::uint16_t>(*n));
-  }
-  if (ss.ports.empty()) ss.ports.push_back(80);
-  constexpr std::string_view kModes[] = {"discard", "echo", "http"};
-  const std::string_view mode = o.choice("mode", "http", kModes);
-  ss.mode = mode == "discard" ? ServeMode::kDiscard : mode == "echo" ? ServeMode::kEcho : ServeMode::kHttp;
-  constexpr std::string_view kClosers[] = {"server", "client"};
-  ss.closer = o.choice("closer", "server", kClosers) == "client" ? Closer::kClient : Closer::kServer;
-  ss.body_bytes = static_cast<std::uint32_t>(o.u64("body-bytes", 100, 0, 16 << 20));
-  ss.request_bytes = static_cast<std::uint32_t>(o.u64("request-bytes", 100, 1, 1u << 30));
-  ss.requests_per_conn = static_cast<std::uint32_t>(o.u64("requests-per-conn", 1, 1, 1u << 30));
+  ss.ports = a.listen.empty() ? std::vector<std::uint16_t>{80} : a.listen;
+  ss.mode = a.mode == "discard" ? ServeMode::kDiscard : a.mode == "echo" ? ServeMode::kEcho : ServeMode::kHttp;
+  ss.closer = a.closer == "client" ? Closer::kClient : Closer::kServer;
+  ss.body_bytes = a.body_bytes;
+  ss.request_bytes = a.request_bytes;
+  ss.requests_per_conn = a.requests_per_conn;
 
   auto make = [&ss](engine::QueueEngine& eng, std::uint16_t, std::uint16_t, std::uint32_t max_conns) {
     return std::make_unique<ServeQueue>(eng, ss, max_conns);
@@ -126,9 +130,12 @@ int run_serve(const Options& o, std::ostream& out, std::ostream& err) {
 
 }  // namespace
 
-Command serve_command() {
-  return Command{"serve", "serve discard, echo or http on a DPDK port (one engine per queue)", kDescription,
-                 serve_options(), 0, &run_serve};
+Command add_serve_command(CLI::App& top) {
+  CLI::App* app = top.add_subcommand("serve", "serve discard, echo or http on a DPDK port (one engine per queue)");
+  app->footer(std::string(kDescription));
+  auto a = std::make_shared<Args>();
+  add_options(*app, a.get());
+  return Command{app, [a](std::ostream& out, std::ostream& err) { return run_serve(*a, out, err); }};
 }
 
 }  // namespace twstack::app

@@ -8,23 +8,39 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <sstream>
 
-#include "apps/common/command.hh"
+#include "apps/common/cli.hh"
 #include "apps/twstack/lab/lab.hh"
 #include "apps/twstack/lab/lab_report.hh"
 
 namespace twstack::app {
 namespace {
 
-constexpr OptionSpec kOptions[] = {
-    {"sim", "", "run in virtual time over drivers/memory instead of two processes over net_memif"},
-    {"only", "NAME", "run only this scenario (repeatable)", true},
-    {"out", "DIR", "the report folder (default lab-report/<mode>-<date>-<time>)"},
-    {"seed", "S", "--sim: the seed of the engines' secrets (default 1)"},
-    {"json", "", "print summary.json instead of the table"},
-    {"print-default", "", "print the default scenario set (the file format, to copy and edit) and exit"},
+// The options as given.
+struct Args {
+  bool sim = false;
+  std::vector<std::string> only;
+  std::optional<std::string> out;
+  std::uint64_t seed = 1;
+  bool json = false;
+  bool print_default = false;
+  std::vector<std::string> files;
 };
+
+void add_options(CLI::App& app, Args* a) {
+  app.add_flag("--sim", a->sim, "run in virtual time over drivers/memory instead of two processes over net_memif");
+  app.add_option("--only", a->only, "run only this scenario (repeatable)")->type_name("NAME");
+  app.add_option("--out", a->out, "the report folder (default lab-report/<mode>-<date>-<time>)")->type_name("DIR");
+  app.add_option("--seed", a->seed, "--sim: the seed of the engines' secrets (default 1)")
+      ->type_name("S")->transform(whole(0, UINT64_MAX));
+  app.add_flag("--json", a->json, "print summary.json instead of the table");
+  app.add_flag("--print-default", a->print_default,
+               "print the default scenario set (the file format, to copy and edit) and exit");
+  app.add_option("FILE", a->files, "scenario files (default: the default set)")->expected(0, 64);
+}
 
 constexpr std::string_view kDescription =
     "Runs TIME_WAIT scenarios end to end and sets each prediction beside its measurement: the\n"
@@ -60,22 +76,21 @@ std::string default_out(bool sim) {
   return std::string("lab-report/") + (sim ? "sim-" : "real-") + stamp;
 }
 
-std::vector<LabScenario> load(const Options& o) {
+std::vector<LabScenario> load(const Args& a) {
   std::vector<LabScenario> all;
-  if (o.positional().empty()) {
+  if (a.files.empty()) {
     if (auto e = parse_lab_scenarios(default_lab_scenarios(), "(default set)", &all)) throw std::logic_error(*e);
   }
-  for (std::string_view f : o.positional()) {
-    std::ifstream in{std::string(f)};
-    if (!in) throw UsageError("cannot read scenario file '" + std::string(f) + "'");
+  for (const std::string& f : a.files) {
+    std::ifstream in{f};
+    if (!in) throw UsageError("cannot read scenario file '" + f + "'");
     std::stringstream text;
     text << in.rdbuf();
     if (auto e = parse_lab_scenarios(text.str(), f, &all)) throw UsageError(*e);
   }
-  const std::vector<std::string_view> only = o.all("only");
-  if (only.empty()) return all;
+  if (a.only.empty()) return all;
   std::vector<LabScenario> picked;
-  for (std::string_view name : only) {
+  for (const std::string& name : a.only) {
     bool found = false;
     for (const LabScenario& s : all) {
       if (s.name == name) {
@@ -83,7 +98,7 @@ std::vector<LabScenario> load(const Options& o) {
         found = true;
       }
     }
-    if (!found) throw UsageError("option --only: no scenario named '" + std::string(name) + "'");
+    if (!found) throw UsageError("option --only: no scenario named '" + name + "'");
   }
   return picked;
 }
@@ -117,15 +132,15 @@ class Progress {
   double expect_ = 0;
 };
 
-int run_lab(const Options& o, std::ostream& out, std::ostream& err, bool have_dpdk) {
-  if (o.flag("print-default")) {
+int run_lab(const Args& a, std::ostream& out, std::ostream& err, bool have_dpdk) {
+  if (a.print_default) {
     out << default_lab_scenarios();
     return 0;
   }
-  const bool sim = o.flag("sim");
-  const std::uint64_t seed = o.u64("seed", 1, 0, UINT64_MAX);
-  const std::vector<LabScenario> scenarios = load(o);
-  const std::string dir = std::string(o.str("out", default_out(sim)));
+  const bool sim = a.sim;
+  const std::uint64_t seed = a.seed;
+  const std::vector<LabScenario> scenarios = load(a);
+  const std::string dir = a.out.value_or(default_out(sim));
   if (!sim && !have_dpdk) {
     err << "twstack lab: this twstack was built without DPDK, so it cannot run the real-time processes; --sim runs without\n";
     return 1;
@@ -157,7 +172,7 @@ int run_lab(const Options& o, std::ostream& out, std::ostream& err, bool have_dp
     results.push_back(std::move(r));
   }
   const std::string plots = write_lab_report(dir, results, sim);
-  if (o.flag("json")) {
+  if (a.json) {
     print_lab_json(out, results, sim);
   } else {
     print_lab_table(out, results, sim);
@@ -173,12 +188,13 @@ int run_lab(const Options& o, std::ostream& out, std::ostream& err, bool have_dp
 
 }  // namespace
 
-Command lab_command(bool have_dpdk) {
-  return Command{"lab", "run the TIME_WAIT scenarios (default set or FILEs): predictions, measurements, verdicts, plots",
-                 kDescription, kOptions, 64,
-                 [have_dpdk](const Options& o, std::ostream& out, std::ostream& err) {
-                   return run_lab(o, out, err, have_dpdk);
-                 }};
+Command add_lab_command(CLI::App& top, bool have_dpdk) {
+  CLI::App* app = top.add_subcommand(
+      "lab", "run the TIME_WAIT scenarios (default set or FILEs): predictions, measurements, verdicts, plots");
+  app->footer(std::string(kDescription));
+  auto a = std::make_shared<Args>();
+  add_options(*app, a.get());
+  return Command{app, [a, have_dpdk](std::ostream& out, std::ostream& err) { return run_lab(*a, out, err, have_dpdk); }};
 }
 
 }  // namespace twstack::app

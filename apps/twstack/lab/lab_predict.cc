@@ -2,22 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <deque>
+
+#include "apps/common/text.hh"
 
 namespace twstack::app {
 namespace {
-
-// v with `digits` decimals; digits < 0: the shortest form (%g).
-std::string fmt(int digits, double v) {
-  char b[64];
-  if (digits < 0) {
-    std::snprintf(b, sizeof b, "%g", v);
-  } else {
-    std::snprintf(b, sizeof b, "%.*f", digits, v);
-  }
-  return b;
-}
 
 std::uint64_t free_ports(const StackConfig& c) {
   std::uint64_t n = 0;
@@ -81,13 +71,13 @@ LabPrediction predict(const LabScenario& s) {
   p.sustainable_rate = static_cast<double>(p.tuples) / p.timewait_len_s;
   run_model(s, &p);
   const double rate = static_cast<double>(s.rate);
-  p.why = std::to_string(p.tuples) + " 4-tuples, " + fmt(-1, rate) + " connections/s, TIME_WAIT " +
-          fmt(-1, p.timewait_len_s) + " s on the " + closer_name(s.closer) + ": population rate x len = " +
-          fmt(0, rate * p.timewait_len_s) + " (cap " + std::to_string(side.tcp_max_tw_buckets) +
-          "), sustainable without reuse " + fmt(0, p.sustainable_rate) + "/s";
+  p.why = std::to_string(p.tuples) + " 4-tuples, " + fixed(-1, rate) + " connections/s, TIME_WAIT " +
+          fixed(-1, p.timewait_len_s) + " s on the " + closer_name(s.closer) + ": population rate x len = " +
+          fixed(0, rate * p.timewait_len_s) + " (cap " + std::to_string(side.tcp_max_tw_buckets) +
+          "), sustainable without reuse " + fixed(0, p.sustainable_rate) + "/s";
   if (p.exhaustion_s) {
-    p.why += "; exhausted at tuples / rate = " + fmt(2, *p.exhaustion_s) + " s";
-    p.summary = "EADDRNOTAVAIL at " + fmt(2, *p.exhaustion_s) + " s";
+    p.why += "; exhausted at tuples / rate = " + fixed(2, *p.exhaustion_s) + " s";
+    p.summary = "EADDRNOTAVAIL at " + fixed(2, *p.exhaustion_s) + " s";
   } else {
     p.summary = "no failure";
   }
@@ -99,14 +89,14 @@ LabPrediction predict(const LabScenario& s) {
 }
 
 std::string describe(const LabScenario& s, const LabMeasurement& m) {
-  std::string d = m.first_failure_s ? m.first_errno + " at " + fmt(2, *m.first_failure_s) + " s" : "no failure";
+  std::string d = m.first_failure_s ? m.first_errno + " at " + fixed(2, *m.first_failure_s) + " s" : "no failure";
   const bool client_closes = s.closer == Closer::kClient;
   d += ", TW " + std::to_string(client_closes ? m.client_tw_peak : m.server_tw_peak) +
        (client_closes ? " client" : " server");
   if (m.recycled != 0) d += ", reused " + std::to_string(m.recycled);
   const std::uint64_t ovf = client_closes ? m.client_overflow : m.server_overflow;
   if (ovf != 0) d += ", overflow " + std::to_string(ovf);
-  d += ", " + fmt(0, m.cps) + " CPS";
+  d += ", " + fixed(0, m.cps) + " CPS";
   return d;
 }
 
@@ -144,11 +134,11 @@ LabVerdict judge(const LabScenario& s, const LabPrediction& p, const LabMeasurem
   const auto n = [](std::uint64_t x) { return std::to_string(x); };
   if (p.exhaustion_s) {
     const bool good = m.first_failure_s && m.first_errno == "EADDRNOTAVAIL" && on_time(*m.first_failure_s, *p.exhaustion_s, clock);
-    check(&v, good, "first failure predicted EADDRNOTAVAIL at " + fmt(2, *p.exhaustion_s) + " s, measured " +
-                        (m.first_failure_s ? m.first_errno + " at " + fmt(2, *m.first_failure_s) + " s" : "none"));
+    check(&v, good, "first failure predicted EADDRNOTAVAIL at " + fixed(2, *p.exhaustion_s) + " s, measured " +
+                        (m.first_failure_s ? m.first_errno + " at " + fixed(2, *m.first_failure_s) + " s" : "none"));
   } else {
     check(&v, m.failed == 0, "no failure predicted, measured " + n(m.failed) + " failed" +
-                                 (m.first_failure_s ? " (first " + m.first_errno + " at " + fmt(2, *m.first_failure_s) + " s)" : ""),
+                                 (m.first_failure_s ? " (first " + m.first_errno + " at " + fixed(2, *m.first_failure_s) + " s)" : ""),
           "a failure the arithmetic does not explain: see the counters");
   }
   const bool client_closes = s.closer == Closer::kClient;

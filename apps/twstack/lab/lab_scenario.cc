@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "apps/common/options.hh"
+#include "apps/common/text.hh"
 
 namespace twstack::app {
 namespace {

@@ -17,8 +17,7 @@ namespace twstack::app {
 namespace {
 
 ChurnSettings parse(std::vector<std::string_view> args) {
-  const Command c = sim_churn_command();
-  return churn_settings_from(Options::parse(c.options, args));
+  return parse_sim_churn(std::vector<std::string>(args.begin(), args.end()));
 }
 
 // 1000 ports at 100 connections per second, each held 60 s by the client's

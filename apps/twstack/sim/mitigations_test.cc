@@ -19,8 +19,7 @@ ChurnResult churn(std::vector<std::string_view> extra, std::string_view rate = "
   std::vector<std::string_view> args = {"--set", "net.ipv4.ip_local_port_range=40000 40999",
                                         "--rate", rate, "--duration", "20"};
   args.insert(args.end(), extra.begin(), extra.end());
-  const Command c = sim_churn_command();
-  return run_churn(churn_settings_from(Options::parse(c.options, args)));
+  return run_churn(parse_sim_churn(std::vector<std::string>(args.begin(), args.end())));
 }
 
 void expect_exhausted_at_ten_seconds(const ChurnResult& r) {

@@ -3,35 +3,21 @@
 #include "apps/twstack/sim/sim_churn.hh"
 
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "apps/common/json.hh"
 #include "apps/common/stack_config.hh"
+#include "apps/common/text.hh"
 
 namespace twstack::app {
 
 namespace {
 
-constexpr OptionSpec kOptions[] = {
-    {"rate", "R", "connections opened per virtual second, a whole number; 0: keep --inflight open (default 100)"},
-    {"inflight", "N", "with --rate 0: connections kept in progress (default 64)"},
-    {"duration", "S", "virtual seconds of churn (default 20)"},
-    {"closer", "WHO", "who closes first after the last response: client or server (default client)"},
-    {"requests-per-conn", "N", "requests per connection, one after the other (default 1)"},
-    {"client-ip", "A", "the client's address (default 10.0.0.1)"},
-    {"server-ip", "B", "the server's address (default 10.0.0.2)"},
-    {"server-port", "P", "the server's listening port (default 80)"},
-    {"config", "FILE", "load knobs for both engines from a sysctl.conf-style file"},
-    {"set", "KEY=VALUE", "set one knob for both engines, after --config (repeatable)", true},
-    {"client-set", "KEY=VALUE", "set one knob for the client only, after --set (repeatable)", true},
-    {"server-set", "KEY=VALUE", "set one knob for the server only, after --set (repeatable)", true},
-    {"seed", "S", "seed of the engines' secrets and of the link faults (default 1)"},
-    {"loss", "P", "probability a frame is lost, 0..1 (default 0)"},
-    {"delay-us", "US", "one-way link delay in microseconds (default 100)"},
-    {"json", "", "print one JSON object instead of the table"},
-};
+constexpr std::string_view kSummary =
+    "open and close connections between two engines at a rate, per virtual second";
 
 constexpr std::string_view kDescription =
     "Runs a client engine and a server engine joined by an in-process link in virtual time,\n"
@@ -68,21 +54,54 @@ constexpr std::string_view kDescription =
     "requests_completed, virtual_seconds, wall_seconds (including setting up both engines),\n"
     "rounds.";
 
-wire::Ipv4Addr ip_option(const Options& o, std::string_view name, std::string_view def) {
-  const std::string_view v = o.str(name, def);
-  wire::Ipv4Addr a;
-  if (!wire::Ipv4Addr::parse(v, &a) || a.is_unspecified() || a.is_multicast() || a.is_broadcast()) {
-    throw UsageError("option --" + std::string(name) + ": '" + std::string(v) +
-                     "' is not a unicast IPv4 address (dotted quad)");
-  }
-  return a;
+CLI::Validator unicast_ipv4() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        wire::Ipv4Addr a;
+        if (!wire::Ipv4Addr::parse(text, &a) || a.is_unspecified() || a.is_multicast() || a.is_broadcast()) {
+          return "'" + text + "' is not a unicast IPv4 address (dotted quad)";
+        }
+        return {};
+      },
+      "");
 }
 
-// Fixed-point with `digits` decimals.
-std::string fmt(int digits, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
+void add_options(CLI::App& app, SimChurnArgs* a) {
+  app.add_option("--rate", a->rate,
+                 "connections opened per virtual second, a whole number; 0: keep --inflight open (default 100)")
+      ->type_name("R")->transform(whole(0, 1000000));
+  app.add_option("--inflight", a->inflight, "with --rate 0: connections kept in progress (default 64)")
+      ->type_name("N")->transform(whole(1, 1000000));
+  app.add_option("--duration", a->duration_s, "virtual seconds of churn (default 20)")
+      ->type_name("S")->transform(whole(1, 1000000));
+  app.add_option("--closer", a->closer, "who closes first after the last response: client or server (default client)")
+      ->type_name("WHO")->transform(one_of({"client", "server"}));
+  app.add_option("--requests-per-conn", a->requests_per_conn, "requests per connection, one after the other (default 1)")
+      ->type_name("N")->transform(whole(1, 1000000));
+  app.add_option("--client-ip", a->client_ip, "the client's address (default 10.0.0.1)")
+      ->type_name("A")->transform(unicast_ipv4());
+  app.add_option("--server-ip", a->server_ip, "the server's address (default 10.0.0.2)")
+      ->type_name("B")->transform(unicast_ipv4());
+  app.add_option("--server-port", a->server_port, "the server's listening port (default 80)")
+      ->type_name("P")->transform(whole(1, 65535));
+  add_knob_options(app, &a->knobs, "both engines");
+  app.add_option("--client-set", a->client_sets, "set one knob for the client only, after --set (repeatable)")
+      ->type_name("KEY=VALUE");
+  app.add_option("--server-set", a->server_sets, "set one knob for the server only, after --set (repeatable)")
+      ->type_name("KEY=VALUE");
+  app.add_option("--seed", a->seed, "seed of the engines' secrets and of the link faults (default 1)")
+      ->type_name("S")->transform(whole(0, UINT64_MAX));
+  app.add_option("--loss", a->loss, "probability a frame is lost, 0..1 (default 0)")
+      ->type_name("P")->transform(real(0, 1));
+  app.add_option("--delay-us", a->delay_us, "one-way link delay in microseconds (default 100)")
+      ->type_name("US")->transform(whole(0, 10000000));
+  app.add_flag("--json", a->json, "print one JSON object instead of the table");
+}
+
+wire::Ipv4Addr ip_of(const std::string& text) {
+  wire::Ipv4Addr a;
+  wire::Ipv4Addr::parse(text, &a);  // checked by unicast_ipv4()
+  return a;
 }
 
 // Counters worth a line in the summary: opens, failures and TIME_WAIT.
@@ -99,34 +118,36 @@ Json json_side(const ChurnSide& side) {
 
 }  // namespace
 
-ChurnSettings churn_settings_from(const Options& o) {
+ChurnSettings churn_settings_from(const SimChurnArgs& a) {
   ChurnSettings s;
-  s.rate = o.u64("rate", 100, 0, 1000000);
-  s.inflight = static_cast<std::uint32_t>(o.u64("inflight", 64, 1, 1000000));
-  s.duration_s = static_cast<std::uint32_t>(o.u64("duration", 20, 1, 1000000));
-  constexpr std::string_view kClosers[] = {"client", "server"};
-  s.closer = o.choice("closer", "client", kClosers) == "server" ? Closer::kServer : Closer::kClient;
-  s.requests_per_conn = static_cast<std::uint32_t>(o.u64("requests-per-conn", 1, 1, 1000000));
-  s.client_ip = ip_option(o, "client-ip", "10.0.0.1");
-  s.server_ip = ip_option(o, "server-ip", "10.0.0.2");
+  s.rate = a.rate;
+  s.inflight = a.inflight;
+  s.duration_s = a.duration_s;
+  s.closer = a.closer == "server" ? Closer::kServer : Closer::kClient;
+  s.requests_per_conn = a.requests_per_conn;
+  s.client_ip = ip_of(a.client_ip);
+  s.server_ip = ip_of(a.server_ip);
   if (s.client_ip == s.server_ip) throw UsageError("options --client-ip and --server-ip: the addresses must differ");
-  s.server_ports = {static_cast<std::uint16_t>(o.u64("server-port", 80, 1, 65535))};
-  s.seed = o.u64("seed", 1, 0, UINT64_MAX);
-  s.faults.loss = o.real("loss", 0, 0, 1);
-  s.faults.delay = Duration::micros(o.i64("delay-us", 100, 0, 10000000));
+  s.server_ports = {a.server_port};
+  s.seed = a.seed;
+  s.faults.loss = a.loss;
+  s.faults.delay = Duration::micros(a.delay_us);
   if (s.rate == 0 && s.faults.delay.us == 0) {
     // Each connection would then open and close without the clock moving.
     throw UsageError("option --rate 0 needs a link delay (--delay-us above 0)");
   }
-  const KnobOptions knobs = knob_options(o);
-  auto side = [&](std::string_view option) {
-    std::vector<std::string> sets;
-    for (std::string_view a : o.all(option)) sets.emplace_back(a);
-    return stack_config_from(knobs, option, sets);
-  };
-  s.client_config = side("client-set");
-  s.server_config = side("server-set");
+  s.client_config = stack_config_from(a.knobs, "client-set", a.client_sets);
+  s.server_config = stack_config_from(a.knobs, "server-set", a.server_sets);
   return s;
+}
+
+ChurnSettings parse_sim_churn(const std::vector<std::string>& args) {
+  CLI::App app{std::string(kSummary), "churn"};
+  configure_app(app);
+  SimChurnArgs a;
+  add_options(app, &a);
+  parse_args(app, args);
+  return churn_settings_from(a);
 }
 
 void print_churn_json(std::ostream& out, const ChurnSettings& s, const ChurnResult& r) {
@@ -197,11 +218,11 @@ void print_churn_text(std::ostream& out, const ChurnSettings& s, const ChurnResu
   }
   if (!errors.empty()) out << "errors: " << errors << "\n";
   if (r.first_failure) {
-    out << "first failure at " << fmt(2, r.first_failure->secs()) << " s: " << errno_name(*r.first_errno) << "\n";
+    out << "first failure at " << fixed(2, r.first_failure->secs()) << " s: " << errno_name(*r.first_errno) << "\n";
   } else {
     out << "no failures\n";
   }
-  out << "time: " << fmt(3, r.virtual_time.secs()) << " s virtual, " << fmt(3, r.wall_seconds)
+  out << "time: " << fixed(3, r.virtual_time.secs()) << " s virtual, " << fixed(3, r.wall_seconds)
       << " s wall, " << r.rounds << " rounds\n\n";
   std::snprintf(line, sizeof line, "%-28s %14s %14s\n", "", "client", "server");
   out << line;
@@ -217,24 +238,21 @@ void print_churn_text(std::ostream& out, const ChurnSettings& s, const ChurnResu
   out << line;
 }
 
-namespace {
-
-int run_sim_churn(const Options& o, std::ostream& out, std::ostream&) {
-  const ChurnSettings s = churn_settings_from(o);
-  const ChurnResult r = run_churn(s);
-  if (o.flag("json")) {
-    print_churn_json(out, s, r);
-  } else {
-    print_churn_text(out, s, r);
-  }
-  return 0;
-}
-
-}  // namespace
-
-Command sim_churn_command() {
-  return Command{"sim churn", "open and close connections between two engines at a rate, per virtual second",
-                 kDescription, kOptions, 0, &run_sim_churn};
+Command add_sim_churn_command(CLI::App& sim) {
+  CLI::App* app = sim.add_subcommand("churn", std::string(kSummary));
+  app->footer(std::string(kDescription));
+  auto a = std::make_shared<SimChurnArgs>();
+  add_options(*app, a.get());
+  return Command{app, [a](std::ostream& out, std::ostream&) {
+                   const ChurnSettings s = churn_settings_from(*a);
+                   const ChurnResult r = run_churn(s);
+                   if (a->json) {
+                     print_churn_json(out, s, r);
+                   } else {
+                     print_churn_text(out, s, r);
+                   }
+                   return 0;
+                 }};
 }
 
 }  // namespace twstack::app

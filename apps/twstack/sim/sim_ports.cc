@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "apps/common/cli.hh"
 #include "apps/common/json.hh"
 #include "stack/ports/allocator.hh"
 
@@ -25,18 +26,16 @@ namespace {
 using ports::PortAllocator;
 using wire::Ipv4Addr;
 
-constexpr OptionSpec kOptions[] = {
-    {"fill", "LIST",
-     "percentages of the range held by TIME_WAIT entries that are not reusable, comma-separated "
-     "(default 0,50,90,99,99.9)"},
-    {"mode", "MODE", "port selection: uniform or linux (default uniform)"},
-    {"queues", "N", "RSS over N queues (default key, 128-entry round-robin RETA), allocating from each "
-                    "queue in turn; 1 means no RSS (default 1, at most 128)"},
-    {"count", "K", "allocations timed per fill level (default 10000)"},
-    {"range", "LOW-HIGH", "net.ipv4.ip_local_port_range (default 32768-60999)"},
-    {"seed", "S", "seed of the fill and of the allocators (default 1)"},
-    {"json", "", "print one JSON object instead of the table"},
-    {"dump", "", "also list every tuple allocated, its queue and the queue its reply hashes to"},
+// The options as given.
+struct Args {
+  std::string fill = "0,50,90,99,99.9";
+  std::string mode = "uniform";
+  std::uint16_t queues = 1;
+  std::uint64_t count = 10000;
+  std::string range = "32768-60999";
+  std::uint64_t seed = 1;
+  bool json = false;
+  bool dump = false;
 };
 
 constexpr std::string_view kDescription =
@@ -114,17 +113,36 @@ PortRange parse_range(std::string_view s) {
   return PortRange{static_cast<std::uint16_t>(*lo), static_cast<std::uint16_t>(*hi)};
 }
 
-Settings settings_from(const Options& o) {
+void add_options(CLI::App& app, Args* a) {
+  app.add_option("--fill", a->fill,
+                 "percentages of the range held by TIME_WAIT entries that are not reusable, comma-separated "
+                 "(default 0,50,90,99,99.9)")
+      ->type_name("LIST");
+  app.add_option("--mode", a->mode, "port selection: uniform or linux (default uniform)")
+      ->type_name("MODE")->transform(one_of({"uniform", "linux"}));
+  app.add_option("--queues", a->queues,
+                 "RSS over N queues (default key, 128-entry round-robin RETA), allocating from each queue in turn; "
+                 "1 means no RSS (default 1, at most 128)")
+      ->type_name("N")->transform(whole(1, kRetaSize));
+  app.add_option("--count", a->count, "allocations timed per fill level (default 10000)")
+      ->type_name("K")->transform(whole(1, 100000000));
+  app.add_option("--range", a->range, "net.ipv4.ip_local_port_range (default 32768-60999)")->type_name("LOW-HIGH");
+  app.add_option("--seed", a->seed, "seed of the fill and of the allocators (default 1)")
+      ->type_name("S")->transform(whole(0, UINT64_MAX));
+  app.add_flag("--json", a->json, "print one JSON object instead of the table");
+  app.add_flag("--dump", a->dump, "also list every tuple allocated, its queue and the queue its reply hashes to");
+}
+
+Settings settings_from(const Args& a) {
   Settings s;
-  s.fills = parse_fills(o.str("fill", "0,50,90,99,99.9"));
-  constexpr std::string_view kModes[] = {"uniform", "linux"};
-  s.mode = o.choice("mode", "uniform", kModes) == "linux" ? PortSelection::kLinux : PortSelection::kUniform;
-  s.queues = static_cast<std::uint16_t>(o.u64("queues", 1, 1, kRetaSize));
-  s.count = o.u64("count", 10000, 1, 100000000);
-  s.range = parse_range(o.str("range", "32768-60999"));
-  s.seed = o.u64("seed", 1, 0, UINT64_MAX);
-  s.json = o.flag("json");
-  s.dump = o.flag("dump");
+  s.fills = parse_fills(a.fill);
+  s.mode = a.mode == "linux" ? PortSelection::kLinux : PortSelection::kUniform;
+  s.queues = a.queues;
+  s.count = a.count;
+  s.range = parse_range(a.range);
+  s.seed = a.seed;
+  s.json = a.json;
+  s.dump = a.dump;
   return s;
 }
 
@@ -300,8 +318,8 @@ void print_text(std::ostream& out, const Settings& s, const std::vector<Level>& 
   }
 }
 
-int run_sim_ports(const Options& o, std::ostream& out, std::ostream& err) {
-  Settings s = settings_from(o);
+int run_sim_ports(const Args& a, std::ostream& out, std::ostream& err) {
+  Settings s = settings_from(a);
   std::vector<std::uint16_t> reta = ports::round_robin_reta(kRetaSize, s.queues);
   std::vector<Level> levels;
   for (double fill : s.fills) {
@@ -326,9 +344,12 @@ int run_sim_ports(const Options& o, std::ostream& out, std::ostream& err) {
 
 }  // namespace
 
-Command sim_ports_command() {
-  return Command{"sim ports", "time 4-tuple allocation at several fill levels, with or without RSS",
-                 kDescription, kOptions, 0, &run_sim_ports};
+Command add_sim_ports_command(CLI::App& sim) {
+  CLI::App* app = sim.add_subcommand("ports", "time 4-tuple allocation at several fill levels, with or without RSS");
+  app->footer(std::string(kDescription));
+  auto a = std::make_shared<Args>();
+  add_options(*app, a.get());
+  return Command{app, [a](std::ostream& out, std::ostream& err) { return run_sim_ports(*a, out, err); }};
 }
 
 }  // namespace twstack::app

@@ -1,13 +1,16 @@
 // `twstack sim transfer`: a bulk transfer between two engines over the
 // in-process link, with faults, checked end to end byte for byte.
 #include <chrono>
+#include <memory>
 #include <cstdio>
 #include <optional>
 #include <string>
 
+#include "apps/common/cli.hh"
 #include "apps/common/json.hh"
 #include "apps/common/pcap.hh"
 #include "apps/common/stack_config.hh"
+#include "apps/common/text.hh"
 #include "apps/twstack/sim/sim_transfer.hh"
 #include "apps/workloads/transfer.hh"
 
@@ -15,24 +18,52 @@ namespace twstack::app {
 
 namespace {
 
-constexpr OptionSpec kOptions[] = {
-    {"bytes", "N", "bytes to send client -> server (default 1000000; k, M, G suffixes)"},
-    {"both", "", "also send N bytes server -> client at the same time"},
-    {"loss", "P", "probability a frame is lost, 0..1 (default 0)"},
-    {"dup", "P", "probability a frame is duplicated, 0..1 (default 0)"},
-    {"reorder", "P", "probability a frame is held back by --reorder-delay-us, 0..1 (default 0)"},
-    {"corrupt", "P", "probability one byte of a frame is flipped, 0..1 (default 0)"},
-    {"delay-us", "US", "one-way link delay in microseconds (default 100)"},
-    {"reorder-delay-us", "US", "extra delay of a reordered frame (default 1000)"},
-    {"seed", "S", "seed of the faults and the payload (default 1)"},
-    {"sndbuf", "BYTES", "send buffer per connection, 1024..129024 (twstack.sndbuf, default 65536)"},
-    {"rcvbuf", "BYTES", "receive buffer per connection, 1024..129024 (twstack.rcvbuf, default 65536)"},
-    {"config", "FILE", "load knobs for both engines from a sysctl.conf-style file"},
-    {"set", "KEY=VALUE", "set one knob for both engines, after --config (repeatable)", true},
-    {"limit-s", "S", "give up after this much virtual time, in seconds (default 600)"},
-    {"pcap", "FILE", "write every frame as transmitted (before link faults) to FILE, virtual timestamps"},
-    {"json", "", "print one JSON object instead of the summary"},
+// The options as given.
+struct Args {
+  std::uint64_t bytes = 1000000;
+  bool both = false;
+  memory::FaultSpec faults{.delay = Duration::micros(100)};
+  std::int64_t delay_us = 100;
+  std::int64_t reorder_delay_us = 1000;
+  std::uint64_t seed = 1;
+  std::uint32_t sndbuf = 0;  // 0: not given
+  std::uint32_t rcvbuf = 0;
+  KnobOptions knobs;
+  std::int64_t limit_s = 600;
+  std::optional<std::string> pcap;
+  bool json = false;
 };
+
+void add_options(CLI::App& app, Args* a) {
+  app.add_option("--bytes", a->bytes, "bytes to send client -> server (default 1000000; k, M, G suffixes)")
+      ->type_name("N")->transform(whole(0, std::uint64_t{1} << 40));
+  app.add_flag("--both", a->both, "also send N bytes server -> client at the same time");
+  app.add_option("--loss", a->faults.loss, "probability a frame is lost, 0..1 (default 0)")
+      ->type_name("P")->transform(real(0, 1));
+  app.add_option("--dup", a->faults.dup, "probability a frame is duplicated, 0..1 (default 0)")
+      ->type_name("P")->transform(real(0, 1));
+  app.add_option("--reorder", a->faults.reorder,
+                 "probability a frame is held back by --reorder-delay-us, 0..1 (default 0)")
+      ->type_name("P")->transform(real(0, 1));
+  app.add_option("--corrupt", a->faults.corrupt, "probability one byte of a frame is flipped, 0..1 (default 0)")
+      ->type_name("P")->transform(real(0, 1));
+  app.add_option("--delay-us", a->delay_us, "one-way link delay in microseconds (default 100)")
+      ->type_name("US")->transform(whole(0, 10000000));
+  app.add_option("--reorder-delay-us", a->reorder_delay_us, "extra delay of a reordered frame (default 1000)")
+      ->type_name("US")->transform(whole(0, 10000000));
+  app.add_option("--seed", a->seed, "seed of the faults and the payload (default 1)")
+      ->type_name("S")->transform(whole(0, UINT64_MAX));
+  app.add_option("--sndbuf", a->sndbuf, "send buffer per connection, 1024..129024 (twstack.sndbuf, default 65536)")
+      ->type_name("BYTES")->transform(whole(1024, tcp::kMaxRingBytes));
+  app.add_option("--rcvbuf", a->rcvbuf, "receive buffer per connection, 1024..129024 (twstack.rcvbuf, default 65536)")
+      ->type_name("BYTES")->transform(whole(1024, tcp::kMaxRingBytes));
+  add_knob_options(app, &a->knobs, "both engines");
+  app.add_option("--limit-s", a->limit_s, "give up after this much virtual time, in seconds (default 600)")
+      ->type_name("S")->transform(whole(1, 1000000));
+  app.add_option("--pcap", a->pcap, "write every frame as transmitted (before link faults) to FILE, virtual timestamps")
+      ->type_name("FILE");
+  app.add_flag("--json", a->json, "print one JSON object instead of the summary");
+}
 
 constexpr std::string_view kDescription =
     "Runs a client engine (10.0.0.1) and a server engine (10.0.0.2) joined by an in-process\n"
@@ -57,27 +88,23 @@ constexpr std::string_view kDescription =
     "client{} and server{} (state, nonzero counters), and link{} (per direction: sent,\n"
     "delivered, lost, duplicated, reordered, corrupted, overflow, oversize).";
 
-TransferSettings settings_from(const Options& o) {
+TransferSettings settings_from(const Args& a) {
   TransferSettings s;
-  s.bytes = o.u64("bytes", 1000000, 0, std::uint64_t{1} << 40);
-  s.both = o.flag("both");
-  s.faults.loss = o.real("loss", 0, 0, 1);
-  s.faults.dup = o.real("dup", 0, 0, 1);
-  s.faults.reorder = o.real("reorder", 0, 0, 1);
-  s.faults.corrupt = o.real("corrupt", 0, 0, 1);
-  s.faults.delay = Duration::micros(o.i64("delay-us", 100, 0, 10000000));
-  s.faults.reorder_delay = Duration::micros(o.i64("reorder-delay-us", 1000, 0, 10000000));
-  s.seed = o.u64("seed", 1, 0, UINT64_MAX);
+  s.bytes = a.bytes;
+  s.both = a.both;
+  s.faults = a.faults;
+  s.faults.delay = Duration::micros(a.delay_us);
+  s.faults.reorder_delay = Duration::micros(a.reorder_delay_us);
+  s.seed = a.seed;
   // --sndbuf and --rcvbuf are twstack.sndbuf and twstack.rcvbuf, after
   // --config and before --set.
-  KnobOptions knobs = knob_options(o);
+  KnobOptions knobs = a.knobs;
   std::vector<std::string> bufs;
-  for (const char* b : {"sndbuf", "rcvbuf"}) {
-    if (o.has(b)) bufs.push_back(std::string("twstack.") + b + "=" + std::to_string(o.u64(b, 0, 1024, tcp::kMaxRingBytes)));
-  }
+  if (a.sndbuf != 0) bufs.push_back("twstack.sndbuf=" + std::to_string(a.sndbuf));
+  if (a.rcvbuf != 0) bufs.push_back("twstack.rcvbuf=" + std::to_string(a.rcvbuf));
   knobs.sets.insert(knobs.sets.begin(), bufs.begin(), bufs.end());
   s.config = stack_config_from(knobs);
-  s.limit = Duration::seconds(o.i64("limit-s", 600, 1, 1000000));
+  s.limit = Duration::seconds(a.limit_s);
   return s;
 }
 
@@ -85,13 +112,6 @@ double mbps(const Transfer& t, const Flow& f) {
   if (!f.completed_at || f.total == 0) return 0;
   double secs = (*f.completed_at - t.start()).secs();
   return secs > 0 ? static_cast<double>(f.total) * 8 / secs / 1e6 : 0;
-}
-
-// Fixed-point with `digits` decimals.
-std::string fmt(int digits, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
 }
 
 std::uint64_t retransmits(const Transfer& t, int side) {
@@ -141,7 +161,7 @@ void print_json(std::ostream& out, const Transfer& t, double wall) {
 
 void text_flow(std::ostream& out, const Transfer& t, const Flow& f, std::string_view name) {
   out << name << ": " << f.received << "/" << f.total << " bytes, " << (f.intact() ? "intact" : "NOT INTACT")
-      << ", " << fmt(1, mbps(t, f)) << " Mbit/s in virtual time\n";
+      << ", " << fixed(1, mbps(t, f)) << " Mbit/s in virtual time\n";
   if (f.first_mismatch) out << "  first differing byte at offset " << *f.first_mismatch << "\n";
 }
 
@@ -162,7 +182,7 @@ void print_text(std::ostream& out, const Transfer& t, double wall) {
   if (s.both) text_flow(out, t, t.reverse(), "server->client");
   out << "retransmits: " << retransmits(t, 0) + retransmits(t, 1) << " (client " << retransmits(t, 0)
       << ", server " << retransmits(t, 1) << ")\n"
-      << "time: " << fmt(3, t.elapsed().secs()) << " s virtual, " << fmt(3, wall) << " s wall, "
+      << "time: " << fixed(3, t.elapsed().secs()) << " s virtual, " << fixed(3, wall) << " s wall, "
       << t.pair().rounds() << " rounds\n"
       << "end states: client " << t.state_name(0) << ", server " << t.state_name(1) << "\n";
   text_link(out, "client->server", t.pair().link().stats(0));
@@ -173,7 +193,7 @@ void print_text(std::ostream& out, const Transfer& t, double wall) {
 
 // What a stall looks like from inside: each side's connection and counters.
 void print_stall(std::ostream& err, const Transfer& t) {
-  err << "twstack sim transfer: stalled: not finished after " << fmt(3, t.elapsed().secs())
+  err << "twstack sim transfer: stalled: not finished after " << fixed(3, t.elapsed().secs())
       << " virtual seconds\n";
   for (int side = 0; side < 2; ++side) {
     const engine::QueueEngine& eng = t.pair().side(side);
@@ -193,14 +213,14 @@ void print_stall(std::ostream& err, const Transfer& t) {
   err << "link in flight: " << t.pair().link().in_flight() << "\n";
 }
 
-int run_sim_transfer(const Options& o, std::ostream& out, std::ostream& err) {
-  TransferSettings s = settings_from(o);
+int run_sim_transfer(const Args& a, std::ostream& out, std::ostream& err) {
+  TransferSettings s = settings_from(a);
   Transfer t(s);
   std::optional<PcapWriter> pcap;
-  if (std::optional<std::string_view> path = o.get("pcap")) {
-    pcap.emplace(std::string(*path));
+  if (a.pcap) {
+    pcap.emplace(*a.pcap);
     if (!pcap->ok()) {
-      err << "twstack sim transfer: cannot write " << *path << "\n";
+      err << "twstack sim transfer: cannot write " << *a.pcap << "\n";
       return 1;
     }
     t.pair().tap = [&pcap](int, std::span<const std::uint8_t> f, Instant at) { pcap->write(f, at); };
@@ -208,7 +228,7 @@ int run_sim_transfer(const Options& o, std::ostream& out, std::ostream& err) {
   auto wall_start = std::chrono::steady_clock::now();
   bool ended = t.run();
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  if (o.flag("json")) {
+  if (a.json) {
     print_json(out, t, wall);
   } else {
     print_text(out, t, wall);
@@ -222,9 +242,13 @@ int run_sim_transfer(const Options& o, std::ostream& out, std::ostream& err) {
 
 }  // namespace
 
-Command sim_transfer_command() {
-  return Command{"sim transfer", "bulk transfer between two engines over a simulated link, checked byte for byte",
-                 kDescription, kOptions, 0, &run_sim_transfer};
+Command add_sim_transfer_command(CLI::App& sim) {
+  CLI::App* app =
+      sim.add_subcommand("transfer", "bulk transfer between two engines over a simulated link, checked byte for byte");
+  app->footer(std::string(kDescription));
+  auto a = std::make_shared<Args>();
+  add_options(*app, a.get());
+  return Command{app, [a](std::ostream& out, std::ostream& err) { return run_sim_transfer(*a, out, err); }};
 }
 
 }  // namespace twstack::app

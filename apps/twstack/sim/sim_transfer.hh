@@ -2,10 +2,11 @@
 // in-process link, with faults (sim_transfer.cc).
 #pragma once
 
-#include "apps/common/command.hh"
+#include "apps/common/cli.hh"
 
 namespace twstack::app {
 
-Command sim_transfer_command();
+// Adds `transfer` to the `sim` group.
+Command add_sim_transfer_command(CLI::App& sim);
 
 }  // namespace twstack::app

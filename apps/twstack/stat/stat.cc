@@ -1,21 +1,33 @@
 // `twstack stat`: a running twstack's counters, read over DPDK telemetry.
+#include "apps/twstack/stat/stat.hh"
+
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <ostream>
 
-#include "apps/common/command.hh"
 #include "apps/common/json.hh"
-#include "apps/twstack/stat/stat.hh"
 #include "apps/twstack/stat/telemetry_client.hh"
 
 namespace twstack::app {
 namespace {
 
-constexpr OptionSpec kOptions[] = {
-    {"pid", "PID", "the twstack process to read (default: the only one running)"},
-    {"socket", "PATH", "a telemetry socket to read instead (any DPDK process's dpdk_telemetry.v2)"},
-    {"zero", "", "also print counters that are zero (nstat -z)"},
-    {"json", "", "one JSON object: info, gauges, app, counters"},
+// The options as given.
+struct Args {
+  std::optional<std::string> pid;
+  std::optional<std::string> socket;
+  bool zero = false;
+  bool json = false;
 };
+
+void add_options(CLI::App& app, Args* a) {
+  app.add_option("--pid", a->pid, "the twstack process to read (default: the only one running)")
+      ->type_name("PID")->transform(whole(1, UINT32_MAX));
+  app.add_option("--socket", a->socket, "a telemetry socket to read instead (any DPDK process's dpdk_telemetry.v2)")
+      ->type_name("PATH");
+  app.add_flag("--zero", a->zero, "also print counters that are zero (nstat -z)");
+  app.add_flag("--json", a->json, "one JSON object: info, gauges, app, counters");
+}
 
 constexpr std::string_view kDescription =
     "Reads the counters of a running `twstack serve` or `twstack churn` through DPDK telemetry\n"
@@ -23,12 +35,10 @@ constexpr std::string_view kDescription =
     "the process, the gauges as `ss -s` does, the command's own figures and the counters in\n"
     "nstat's format (kernel names). Exit status 1 if no process could be read.";
 
-std::string socket_for(const Options& o) {
-  if (std::optional<std::string_view> s = o.get("socket")) return std::string(*s);
+std::string socket_for(const Args& a) {
+  if (a.socket) return *a.socket;
   const std::string base = dpdk_runtime_base();
-  if (std::optional<std::string_view> pid = o.get("pid")) {
-    return base + "/twstack-" + std::string(*pid) + "/dpdk_telemetry.v2";
-  }
+  if (a.pid) return base + "/twstack-" + *a.pid + "/dpdk_telemetry.v2";
   std::vector<std::string> found = find_twstack_sockets(base);
   if (found.empty()) throw UsageError("no running twstack found under " + base + " (is one running? --pid, --socket)");
   if (found.size() > 1) {
@@ -79,8 +89,8 @@ void print_text(std::ostream& out, const TelemetryDict& info, const TelemetryDic
   }
 }
 
-int run_stat(const Options& o, std::ostream& out, std::ostream& err) {
-  const std::string path = socket_for(o);
+int run_stat(const Args& a, std::ostream& out, std::ostream& err) {
+  const std::string path = socket_for(a);
   TelemetryClient c(path);
   if (!c.ok()) {
     err << "twstack stat: " << c.error() << "\n";
@@ -95,8 +105,8 @@ int run_stat(const Options& o, std::ostream& out, std::ostream& err) {
       return 1;
     }
   }
-  const bool zero = o.flag("zero");
-  if (o.flag("json")) {
+  const bool zero = a.zero;
+  if (a.json) {
     print_json_line(out, Json{{"info", json_dict(*d[0], false)},
                               {"gauges", json_dict(*d[1], false)},
                               {"app", json_dict(*d[2], false)},
@@ -109,9 +119,12 @@ int run_stat(const Options& o, std::ostream& out, std::ostream& err) {
 
 }  // namespace
 
-Command stat_command() {
-  return Command{"stat", "read a running twstack's counters (DPDK telemetry), nstat-style or JSON", kDescription,
-                 kOptions, 0, &run_stat};
+Command add_stat_command(CLI::App& top) {
+  CLI::App* app = top.add_subcommand("stat", "read a running twstack's counters (DPDK telemetry), nstat-style or JSON");
+  app->footer(std::string(kDescription));
+  auto a = std::make_shared<Args>();
+  add_options(*app, a.get());
+  return Command{app, [a](std::ostream& out, std::ostream& err) { return run_stat(*a, out, err); }};
 }
 
 }  // namespace twstack::app

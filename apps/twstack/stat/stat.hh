@@ -1,10 +1,10 @@
 // `twstack stat`: reads a running twstack over DPDK telemetry (no DPDK needed).
 #pragma once
 
-#include "apps/common/command.hh"
+#include "apps/common/cli.hh"
 
 namespace twstack::app {
 
-Command stat_command();
+Command add_stat_command(CLI::App& top);
 
 }  // namespace twstack::app
