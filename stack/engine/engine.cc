@@ -64,12 +64,14 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       free_tcbs_(std::make_unique<std::uint32_t[]>(opt.max_connections)),
       nfree_tcbs_(opt.max_connections),
       ports_(port_config(opt, ifc)),
+      binds_(std::make_unique<ports::BindId[]>(opt.max_connections)),
       tw_(local_addrs(ifc), std::max<std::uint32_t>(1, opt.max_tw_buckets),
           opt.tcp.timewait_len, opt.secret.value() * 0xc2b2ae3d27d4eb4fULL,
           opt.tw_overflow),
       tw_policy_(tw_policy(opt, tcp::rcv_wscale_for(opt.tcp))),
       oow_(opt.secret.value() ^ 0x6f6f77ULL) {
   tw_.set_max_live(opt.max_tw_buckets);
+  bound_tw_.reserve(opt.ports.max_binds);
   for (std::uint32_t i = 0; i < opt.max_connections; ++i) {
     tcbs_[i].index = i;
     free_tcbs_[i] = opt.max_connections - 1 - i;
@@ -216,11 +218,16 @@ void QueueEngine::free_tcb(tcp::Tcb& c) {
   free_tcbs_[nfree_tcbs_++] = index;
 }
 
-// The 4-tuple leaves the connection table, and the allocator forgets it.
+// The 4-tuple leaves the connection table, and the allocator forgets it:
+// the tuple connect() chose, or the connection's hold on a bind slot.
 void QueueEngine::unhash(tcp::Tcb& c) {
   if (c.hash_hook.is_linked()) table_.erase(c);
   if (c.holds_port) ports_.release(c.tuple);
   c.holds_port = false;
+  if (ports::BindId& b = binds_[c.index]; b != ports::BindId{}) {
+    ports_.release(b);
+    b = {};
+  }
 }
 
 tcp::Tcb* QueueEngine::lookup(ConnId id) {

@@ -16,6 +16,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include "stack/base/counters.hh"
 #include "stack/base/errc.hh"
@@ -142,7 +144,9 @@ class QueueEngine {
   bool expire_tw();
   ports::TupleState tuple_state(const wire::FourTuple& t, ports::PortOrigin origin) const;
   tcp::Succession take_over(const wire::FourTuple& t);
-  Errc connect_bound_port(const wire::FourTuple& t, std::optional<tcp::Succession>* from);
+  Errc connect_bound_port(const wire::FourTuple& t, std::optional<tcp::Succession>* from,
+                          ports::BindId* bind);
+  void release_bound_tw(const wire::FourTuple& t);
 
   // engine.cc
   void set_now(Instant now);
@@ -177,6 +181,15 @@ class QueueEngine {
   OutList output_;
   flow::Listeners listeners_;
   ports::PortAllocator ports_;
+  // The allocator's bind slots held beside the connections, by Tcb index
+  // (tcp/ knows no allocator): a bound connect()'s own bind, or a passive
+  // child's hold on its listener's (Linux inet_inherit_port).
+  std::unique_ptr<ports::BindId[]> binds_;
+  // TIME_WAIT entries of bound connections keep their bind, as Linux keeps
+  // them on the bind bucket (docs/linux-timewait.md §8). Each was a bind()
+  // of its own, so there are at most AllocatorConfig::max_binds of them: a
+  // list reserved at start-up, scanned only when such an entry goes.
+  std::vector<std::pair<wire::FourTuple, ports::BindId>> bound_tw_;
   tw::TimeWaitTable tw_;
   tw::Policy tw_policy_;
   tw::OowLimiter oow_;

@@ -23,13 +23,16 @@ Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, 
     if (r.err != Errc::kOk) return r.err;  // EADDRNOTAVAIL: no free 4-tuple
     t = r.tuple;
     if (r.took_over) from = take_over(t);
-  } else if (Errc e = connect_bound_port(t, &from); e != Errc::kOk) {
-    return e;
+  }
+  ports::BindId bind{};
+  if (sport != 0) {
+    if (Errc e = connect_bound_port(t, &from, &bind); e != Errc::kOk) return e;
   }
   tcp::Tcb* c = alloc_tcb();
   c->tuple = t;
-  c->holds_port = true;
+  c->holds_port = sport == 0;  // a bound connection holds its bind instead
   c->bound_port = sport != 0;
+  binds_[c->index] = bind;
   table_.insert(*c);
   tcp::open_active(env_, *c, t, from);
   touched(*c);

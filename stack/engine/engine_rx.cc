@@ -130,6 +130,9 @@ void QueueEngine::rx_listen(flow::Listener& l, const wire::FourTuple& t, wire::S
   c->tuple = t;
   table_.insert(*c);
   listeners_.add_syn(l, *c);
+  // The child keeps the listener's port bound while it lives, even after
+  // the listener closes (Linux inet_inherit_port).
+  if (ports_.hold(l.bind) == Errc::kOk) binds_[c->index] = l.bind;
   tcp::open_passive(env_, *c, t, s, isn);
   touched(*c);
 }

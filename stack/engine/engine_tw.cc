@@ -40,6 +40,7 @@ void QueueEngine::to_time_wait(tcp::Tcb& c, bool fin_wait2, std::int64_t timeout
   tw::InsertResult r = tw_.insert(in, now_ms, (timeout_us + 999) / 1000);
   if (r.status == tw::InsertStatus::kEvictedOldest) {
     if (r.evicted_active) ports_.release(r.evicted);
+    release_bound_tw(r.evicted);
     ctr_.inc(Counter::TwstackTwEvicted);
   }
   if (!r.inserted()) {
@@ -54,6 +55,10 @@ void QueueEngine::to_time_wait(tcp::Tcb& c, bool fin_wait2, std::int64_t timeout
   if (in.active && tw::reuse_candidate(tw_, r.handle, tw_policy_)) ports_.set_reusable(c.tuple, true);
   if (c.hash_hook.is_linked()) table_.erase(c);
   c.holds_port = false;  // the entry holds it now
+  if (c.bound_port) {  // and a bound connection's bind with it
+    bound_tw_.emplace_back(c.tuple, binds_[c.index]);
+    binds_[c.index] = {};
+  }
   tcp::enter_closed(env_, c, Errc::kOk);
 }
 
@@ -101,7 +106,20 @@ void QueueEngine::send_tw_ack(tw::Handle h) {
 // inet_twsk_deschedule_put: the entry goes, and with it the port.
 void QueueEngine::kill_tw(tw::Handle h) {
   if (tw_.active(h)) ports_.release(tw_.tuple(h));
+  if (tw_.bound(h)) release_bound_tw(tw_.tuple(h));
   tw_.kill(h);
+}
+
+// A bound connection's TIME_WAIT entry went: so does its hold on the bind.
+void QueueEngine::release_bound_tw(const wire::FourTuple& t) {
+  for (auto& [tuple, bind] : bound_tw_) {
+    if (tuple != t) continue;
+    ports_.release(bind);
+    std::swap(tuple, bound_tw_.back().first);
+    std::swap(bind, bound_tw_.back().second);
+    bound_tw_.pop_back();
+    return;
+  }
 }
 
 // inet_twsk_kill on expiry: nothing is sent. The work per poll is bounded by
@@ -109,6 +127,7 @@ void QueueEngine::kill_tw(tw::Handle h) {
 bool QueueEngine::expire_tw() {
   return tw_.expire(env_.now_ms(), opt_.timer_budget, [this](tw::Handle h) {
     if (tw_.active(h)) ports_.release(tw_.tuple(h));
+    if (tw_.bound(h)) release_bound_tw(tw_.tuple(h));
   });
 }
 
@@ -135,28 +154,34 @@ tcp::Succession QueueEngine::take_over(const wire::FourTuple& t) {
   s.iss = tw::successor_isn(tw_.snd_nxt(h));
   s.ts_recent = tw_.ts_recent(h);
   s.ts_recent_stamp_ms = tw::ts_recent_stamp_ms(tw_, h, env_.now_ms());
+  if (tw_.bound(h)) release_bound_tw(t);  // the successor has a bind of its own
   tw_.kill(h);
   ctr_.inc(Counter::TcpExtTWRecycled);
   return s;
 }
 
 // connect() with the local port given: bind(port) with SO_REUSEADDR, then
-// connect (docs/linux-timewait.md §7, first case; §8). A TIME_WAIT entry on the tuple
+// connect (docs/linux-timewait.md §7, first case; §8), through the
+// allocator's bind() and connect_bound(). A TIME_WAIT entry on the tuple
 // conflicts at bind() unless its socket had SO_REUSEADDR too (EADDRINUSE);
 // then connect() takes it over if it saw timestamps, whatever tcp_tw_reuse
 // says (twp == NULL), and fails with EADDRNOTAVAIL if not.
-Errc QueueEngine::connect_bound_port(const wire::FourTuple& t, std::optional<tcp::Succession>* from) {
-  if (table_.contains(t)) return Errc::kAddrNotAvail;
-  if (const tw::Handle h = tw_.find(t)) {
-    if (!tw_.bound(h)) return Errc::kAddrInUse;
-    if (tuple_state(t, ports::PortOrigin::kBound) != ports::TupleState::kReusableTimeWait) {
-      return Errc::kAddrNotAvail;
-    }
-    const bool held = tw_.active(h);
-    *from = take_over(t);
-    if (held) return Errc::kOk;  // the hold passes to the new connection
+Errc QueueEngine::connect_bound_port(const wire::FourTuple& t, std::optional<tcp::Succession>* from,
+                                     ports::BindId* bind) {
+  if (const tw::Handle h = tw_.find(t); h && !tw_.bound(h)) return Errc::kAddrInUse;
+  const ports::BindResult b = ports_.bind(t.laddr, t.lport, ports::SocketOpts{true, false});
+  if (b.err != Errc::kOk) return b.err;
+  auto check = [this](const wire::FourTuple& cand, ports::PortOrigin origin) {
+    return tuple_state(cand, origin);
+  };
+  const ports::ConnectResult r = ports_.connect_bound(b.id, t.laddr, t.raddr, t.rport, check);
+  if (r.err != Errc::kOk) {
+    ports_.release(b.id);
+    return r.err;
   }
-  return ports_.occupy(t) ? Errc::kOk : Errc::kAddrNotAvail;
+  if (r.took_over) *from = take_over(t);
+  *bind = b.id;
+  return Errc::kOk;
 }
 
 }  // namespace twstack::engine

@@ -208,6 +208,33 @@ TEST(Engine, ListeningPortIsNotEphemeral) {
   EXPECT_EQ(p.a().connect(p.addr(1), 80, &id2), Errc::kAddrNotAvail);
 }
 
+// connect() from a given port is bind() with SO_REUSEADDR, then connect
+// (docs/linux-timewait.md §7 first case): any port works, inside the
+// ephemeral range or not, and while the connection lives its bind keeps
+// connect() from handing the port out for any destination (a bind()-made
+// bucket in __inet_hash_connect); a second bound connect to the same
+// destination finds the tuple taken.
+TEST(Engine, BoundConnectBindsThePort) {
+  engine::EngineOptions o = test::small_opts();
+  o.ports.range = PortRange{40000, 40001};
+  test::DirectPair p(o, test::small_opts());
+  ASSERT_EQ(p.b().listen(80, 4), Errc::kOk);
+  ASSERT_EQ(p.b().listen(81, 4), Errc::kOk);
+  engine::ConnId low, in_range, again;
+  ASSERT_EQ(p.a().connect(p.addr(1), 80, &low, p.addr(0), 5000), Errc::kOk);
+  ASSERT_EQ(p.a().connect(p.addr(1), 80, &in_range, p.addr(0), 40000), Errc::kOk);
+  p.settle();
+  EXPECT_EQ(p.a().state(low), tcp::State::kEstablished);
+  EXPECT_EQ(p.a().state(in_range), tcp::State::kEstablished);
+  EXPECT_EQ(p.a().connect(p.addr(1), 80, &again, p.addr(0), 40000), Errc::kAddrNotAvail);
+  // Port 40000 is bound: an ephemeral connect() to another destination
+  // gets 40001, then nothing.
+  engine::ConnId eph, none;
+  ASSERT_EQ(p.a().connect(p.addr(1), 81, &eph), Errc::kOk);
+  EXPECT_EQ(p.a().tcb(eph)->tuple.lport, 40001);
+  EXPECT_EQ(p.a().connect(p.addr(1), 81, &none), Errc::kAddrNotAvail);
+}
+
 }  // namespace
 }  // namespace twstack
 
