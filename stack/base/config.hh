@@ -33,10 +33,10 @@ enum class PortSelection : std::uint8_t {
   kLinux,    // "linux": the kernel's __inet_hash_connect search (keyed offset, parity)
 };
 
-// net.ipv4.ip_local_port_range, inclusive.
+// net.ipv4.ip_local_port_range, inclusive. Its default is the knob's.
 struct PortRange {
-  std::uint16_t low = 32768;  // af_inet.c:inet_init_net
-  std::uint16_t high = 60999;
+  std::uint16_t low;
+  std::uint16_t high;
 
   std::uint32_t size() const { return std::uint32_t{high} - low + 1u; }
   bool operator==(const PortRange&) const = default;
@@ -56,7 +56,7 @@ struct StackConfig {
   std::uint32_t tcp_max_tw_buckets = 262144;  // ehash_entries/2, ehash capped at 512K
   Duration tcp_fin_timeout = Duration::seconds(60);  // TCP_FIN_TIMEOUT
   Duration tcp_invalid_ratelimit = Duration::millis(500);
-  PortRange ip_local_port_range;
+  PortRange ip_local_port_range{32768, 60999};  // af_inet.c:inet_init_net
   PortBitmap ip_local_reserved_ports;   // empty
   std::uint8_t tcp_syn_retries = 6;     // TCP_SYN_RETRIES
   std::uint8_t tcp_synack_retries = 5;  // TCP_SYNACK_RETRIES

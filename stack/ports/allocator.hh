@@ -112,9 +112,13 @@ inline constexpr std::uint32_t kPerturbSize = 1u << 16;  // CONFIG_INET_TABLE_PE
 inline constexpr Duration kShufflePeriod = Duration::seconds(10);  // EPHEMERAL_PORT_SHUFFLE_PERIOD
 
 struct AllocatorConfig {
+  // The knobs come from the configuration (they have no defaults here);
+  // the rest is as below until the engine or a test fills it in.
+  explicit AllocatorConfig(const StackConfig& c, std::vector<wire::Ipv4Addr> local_addrs = {});
+
   PortRange range;                  // net.ipv4.ip_local_port_range
   PortBitmap reserved;              // net.ipv4.ip_local_reserved_ports
-  PortSelection mode = PortSelection::kUniform;  // twstack.port_selection
+  PortSelection mode;               // twstack.port_selection
   std::vector<wire::Ipv4Addr> local_addrs;       // at most kMaxLocalAddrs
   std::uint32_t max_destinations = 256;  // destination slots (~2 bitmaps of the range each)
   std::uint32_t max_binds = 1024;        // bound sockets, listeners and what they leave behind
@@ -124,8 +128,6 @@ struct AllocatorConfig {
   // With RSS working, a destination with no steerable port left fails with
   // EADDRNOTAVAIL (true) or gets an unsteered port, flagged (false).
   bool rss_strict = true;
-
-  static AllocatorConfig from(const StackConfig& c, std::vector<wire::Ipv4Addr> local_addrs);
 };
 
 struct BindId {
