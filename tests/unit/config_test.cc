@@ -69,6 +69,15 @@ TEST(Config, KnownKeysAreExactlyTheCases) {
   for (std::size_t i = 0; i < keys.size(); ++i) EXPECT_EQ(keys[i], kCases[i].key);
 }
 
+// A default-constructed StackConfig holds the knob list's defaults.
+TEST(Config, DefaultsAreTheKnobList) {
+  const StackConfig c;
+#define TWSTACK_KNOB_EXPECT(key, member, Type, def, min, max, unit, meaning, missing) \
+  EXPECT_EQ(c.member, Type(def)) << key;
+  TWSTACK_KNOB_LIST(TWSTACK_KNOB_EXPECT)
+#undef TWSTACK_KNOB_EXPECT
+}
+
 TEST(Config, DefaultsAsStrings) {
   const StackConfig c;
   for (const auto& kc : kCases) EXPECT_EQ(c.get(kc.key), kc.def) << kc.key;
