@@ -216,6 +216,7 @@ std::string allowed_names() {
 }
 
 std::string allowed(const KeySpec& k) {
+  if (!k.missing.empty()) return kDefaults.get(k.key) + " only";
   if (std::holds_alternative<Member<TwOverflowPolicy>>(k.field)) {
     return allowed_names<TwOverflowPolicy>();
   }
@@ -377,6 +378,20 @@ std::string format(const StackConfig& c, const KeySpec&, Member<PortBitmap> m) {
   return s;
 }
 
+// apply(), except that a knob twstack does not act on yet takes its default
+// only: another value is refused (`not_yet`) and the field left as it was.
+template <class T>
+std::optional<std::string> apply_knob(StackConfig& c, const KeySpec& k, Member<T> m,
+                                      std::string_view v, bool* not_yet) {
+  if (k.missing.empty()) return apply(c, k, m, v);
+  const T old = c.*m;
+  if (auto why = apply(c, k, m, v)) return why;
+  if (c.*m == kDefaults.*m) return std::nullopt;
+  c.*m = old;
+  *not_yet = true;
+  return "not implemented yet";
+}
+
 std::string_view last_component(std::string_view key) {
   const std::size_t dot = key.rfind('.');
   return dot == std::string_view::npos ? key : key.substr(dot + 1);
@@ -414,8 +429,14 @@ std::optional<std::string> StackConfig::set(std::string_view key, std::string_vi
   const KeySpec* k = find_key(name);
   if (k == nullptr) return unknown_key(name);
   value = trim(value);
-  auto why = std::visit([&](auto m) { return apply(*this, *k, m, value); }, k->field);
+  bool not_yet = false;
+  auto why =
+      std::visit([&](auto m) { return apply_knob(*this, *k, m, value, &not_yet); }, k->field);
   if (!why) return std::nullopt;
+  if (not_yet) {
+    return std::string(k->key) + ": not implemented yet (" + std::string(k->missing) +
+           "); allowed: " + allowed(*k);
+  }
   return std::string(k->key) + ": invalid value '" + std::string(value) + "' (" + *why +
          "); allowed: " + allowed(*k);
 }
@@ -470,7 +491,9 @@ std::string StackConfig::describe() {
     pad(k.key, 36);
     pad(def.empty() ? "(empty)" : def, 12);
     pad(unit_name(k.unit).empty() ? "-" : unit_name(k.unit), 8);
-    os << k.meaning << "; allowed: " << allowed(k) << '\n';
+    os << k.meaning;
+    if (!k.missing.empty()) os << " (not implemented yet: " << k.missing << ")";
+    os << "; allowed: " << allowed(k) << '\n';
   }
   return os.str();
 }

@@ -97,7 +97,8 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     "RFC 7323 window scaling", "")                                                                 \
   X("net.ipv4.tcp_sack", tcp_sack, bool,                                                           \
     true, 0, 1, kNone,                                                                             \
-    "RFC 2018 selective acknowledgements", "")                                                     \
+    "RFC 2018 selective acknowledgements",                                                         \
+    "twstack does not do SACK yet")                                                                \
   X("net.ipv4.tcp_rfc1337", tcp_rfc1337, bool,                                                     \
     false, 0, 1, kNone,                                                                            \
     "1: TIME_WAIT ignores RST (RFC 1337); 0: a RST ends TIME_WAIT", "")                            \
@@ -144,16 +145,20 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     "challenge ACKs per second (RFC 5961 §7)", "")                                                 \
   X("net.ipv4.tcp_syncookies", tcp_syncookies, std::uint8_t,                                       \
     1, 0, 2, kNone,                                                                                \
-    "0 off, 1 when the SYN queue is full, 2 always; stored, not implemented yet", "")              \
+    "SYN cookies: 0 off, 1 when the SYN backlog is full, 2 always",                                \
+    "twstack does not send SYN cookies yet; a SYN that finds the backlog full is dropped")         \
   X("net.ipv4.tcp_keepalive_time", tcp_keepalive_time, Duration,                                   \
     Duration::seconds(7200) /* TCP_KEEPALIVE_TIME */, 1, 32767, kS,                                \
-    "idle time before the first keepalive probe (MAX_TCP_KEEPIDLE)", "")                           \
+    "idle time before the first keepalive probe (MAX_TCP_KEEPIDLE)",                               \
+    "twstack does not send keepalive probes yet")                                                  \
   X("net.ipv4.tcp_keepalive_intvl", tcp_keepalive_intvl, Duration,                                 \
     Duration::seconds(75) /* TCP_KEEPALIVE_INTVL */, 1, 32767, kS,                                 \
-    "gap between keepalive probes (MAX_TCP_KEEPINTVL)", "")                                        \
+    "gap between keepalive probes (MAX_TCP_KEEPINTVL)",                                            \
+    "twstack does not send keepalive probes yet")                                                  \
   X("net.ipv4.tcp_keepalive_probes", tcp_keepalive_probes, std::uint8_t,                           \
     9 /* TCP_KEEPALIVE_PROBES */, 1, 127, kNone,                                                   \
-    "unanswered probes before the connection is dropped (MAX_TCP_KEEPCNT)", "")                    \
+    "unanswered probes before the connection is dropped (MAX_TCP_KEEPCNT)",                        \
+    "twstack does not send keepalive probes yet")                                                  \
   /* twstack.* */                                                                                  \
   X("twstack.tcp_timewait_len", tcp_timewait_len, Duration,                                        \
     Duration::seconds(60) /* TCP_TIMEWAIT_LEN */, 1, Duration::seconds(86400).us, kDecimalS,       \
@@ -212,7 +217,9 @@ struct StackConfig {
 
   // Sets one knob. `key` may use '/' for '.' (as sysctl accepts); surrounding
   // whitespace in key and value is ignored. nullopt on success, else a message
-  // naming the key and what is allowed; on error nothing changes.
+  // naming the key and what is allowed; on error nothing changes. A knob
+  // twstack does not act on yet takes its default only, so that a file
+  // written for Linux loads, and refuses any other value ("not implemented yet").
   std::optional<std::string> set(std::string_view key, std::string_view value);
 
   // "key=value" (spaces around '=' allowed), as given to `--set`.
@@ -227,7 +234,8 @@ struct StackConfig {
   // Every key, in table order.
   static std::vector<std::string> known_keys();
 
-  // One line per key: key, default, unit, meaning and allowed values.
+  // One line per key: key, default, unit, meaning and allowed values; a knob
+  // twstack does not act on yet says so.
   static std::string describe();
 
   bool operator==(const StackConfig&) const = default;

@@ -55,6 +55,8 @@ struct EngineOptions {
   // the engine fills in its local addresses and secret.
   ports::AllocatorConfig ports;
   Secret secret;  // keys ISNs, TS offsets, hashes; required (no default)
+
+  bool operator==(const EngineOptions&) const = default;
 };
 
 struct ConnId {

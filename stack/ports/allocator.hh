@@ -95,6 +95,8 @@ struct RssSteering {
   std::vector<std::uint8_t> key;    // Toeplitz key; shorter than 16 bytes: unknown
   std::vector<std::uint16_t> reta;  // queue per entry; size a power of two
   std::uint16_t queue = 0;          // this engine's queue
+
+  bool operator==(const RssSteering&) const = default;
 };
 
 enum class RssStatus : std::uint8_t {
@@ -128,6 +130,8 @@ struct AllocatorConfig {
   // With RSS working, a destination with no steerable port left fails with
   // EADDRNOTAVAIL (true) or gets an unsteered port, flagged (false).
   bool rss_strict = true;
+
+  bool operator==(const AllocatorConfig&) const = default;
 };
 
 struct BindId {

@@ -42,6 +42,8 @@ struct TcpParams {
   Duration fin_timeout;             // net.ipv4.tcp_fin_timeout
   Duration invalid_ratelimit;       // net.ipv4.tcp_invalid_ratelimit
   std::uint32_t challenge_ack_limit;  // net.ipv4.tcp_challenge_ack_limit
+
+  bool operator==(const TcpParams&) const = default;
 };
 
 inline TcpParams::TcpParams(const StackConfig& c)
