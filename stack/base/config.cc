@@ -189,8 +189,9 @@ std::string format_decimal_seconds(std::int64_t us) {
 }
 
 
-// Allowed values, for error messages and describe().
-std::string allowed_ints(const KeySpec& k) {
+// Allowed values, for error messages and describe(); `terse` leaves out what
+// a table's unit column says.
+std::string allowed_ints(const KeySpec& k, bool terse) {
   if (k.max - k.min <= 2) {
     std::string s;
     for (std::int64_t v = k.min; v <= k.max; ++v) {
@@ -199,7 +200,9 @@ std::string allowed_ints(const KeySpec& k) {
     }
     return s;
   }
-  std::string s = "integer " + std::to_string(k.min) + ".." + std::to_string(k.max);
+  std::string s = std::to_string(k.min) + ".." + std::to_string(k.max);
+  if (terse) return s;
+  s.insert(0, "integer ");
   if (!unit_name(k.unit).empty()) s += " (" + std::string(unit_name(k.unit)) + ")";
   return s;
 }
@@ -215,7 +218,7 @@ std::string allowed_names() {
   return s;
 }
 
-std::string allowed(const KeySpec& k) {
+std::string allowed(const KeySpec& k, bool terse = false) {
   if (!k.missing.empty()) return kDefaults.get(k.key) + " only";
   if (std::holds_alternative<Member<TwOverflowPolicy>>(k.field)) {
     return allowed_names<TwOverflowPolicy>();
@@ -233,7 +236,7 @@ std::string allowed(const KeySpec& k) {
     return "seconds > 0 and <= " + std::to_string(k.max / 1000000) +
            ", up to 6 decimals (e.g. 60, 2.5)";
   }
-  return allowed_ints(k);
+  return allowed_ints(k, terse);
 }
 
 // --- apply: parse `v` into the field; on failure return why, change nothing ---
@@ -392,6 +395,13 @@ std::optional<std::string> apply_knob(StackConfig& c, const KeySpec& k, Member<T
   return "not implemented yet";
 }
 
+// The meaning, and for a knob twstack does not act on yet, what it does not do.
+std::string meaning_of(const KeySpec& k) {
+  std::string m(k.meaning);
+  if (!k.missing.empty()) m += " (not implemented yet: " + std::string(k.missing) + ")";
+  return m;
+}
+
 std::string_view last_component(std::string_view key) {
   const std::size_t dot = key.rfind('.');
   return dot == std::string_view::npos ? key : key.substr(dot + 1);
@@ -491,11 +501,29 @@ std::string StackConfig::describe() {
     pad(k.key, 36);
     pad(def.empty() ? "(empty)" : def, 12);
     pad(unit_name(k.unit).empty() ? "-" : unit_name(k.unit), 8);
-    os << k.meaning;
-    if (!k.missing.empty()) os << " (not implemented yet: " << k.missing << ")";
-    os << "; allowed: " << allowed(k) << '\n';
+    os << meaning_of(k) << "; allowed: " << allowed(k) << '\n';
   }
   return os.str();
+}
+
+std::string StackConfig::describe_markdown() {
+  // A '|' inside a cell would end it.
+  const auto cell = [](std::string_view text) {
+    std::string c;
+    for (char ch : text) {
+      if (ch == '|') c += '\\';
+      c += ch;
+    }
+    return c;
+  };
+  std::string s = "| key | default | unit | allowed | meaning |\n|---|---|---|---|---|\n";
+  for (const KeySpec& k : kKeys) {
+    const std::string def = kDefaults.get(k.key);
+    s += "| `" + std::string(k.key) + "` | " + cell(def.empty() ? "(empty)" : def) + " | " +
+         std::string(unit_name(k.unit)) + " | " + cell(allowed(k, true)) + " | " +
+         cell(meaning_of(k)) + " |\n";
+  }
+  return s;
 }
 
 std::optional<std::string> parse_config_text(std::string_view text, std::string_view origin,

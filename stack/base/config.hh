@@ -5,9 +5,9 @@
 //
 // TWSTACK_KNOB_LIST below is the one place a knob is declared: its name,
 // default, range, unit and meaning. StackConfig's fields and their defaults,
-// set(), get() and describe() derive from it; the options the engine is built
-// with derive from a StackConfig (stack/engine/options.hh) and have no
-// defaults of their own.
+// set(), get(), describe() and README.md's table (describe_markdown()) derive
+// from it; the options the engine is built with derive from a StackConfig
+// (stack/engine/options.hh) and have no defaults of their own.
 //
 // A StackConfig is plain data, copied into each engine at start-up. Sources
 // apply in order: defaults, then load_config_file() (sysctl.conf format), then
@@ -237,6 +237,9 @@ struct StackConfig {
   // One line per key: key, default, unit, meaning and allowed values; a knob
   // twstack does not act on yet says so.
   static std::string describe();
+
+  // The same as a Markdown table (README.md's, between its knobs markers).
+  static std::string describe_markdown();
 
   bool operator==(const StackConfig&) const = default;
 };

@@ -7,8 +7,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 
 namespace twstack {
@@ -357,6 +359,41 @@ TEST(Config, DescribeListsEveryKey) {
     EXPECT_NE(d.find("(not implemented yet: ", line), std::string::npos) << key;
     EXPECT_LT(d.find("(not implemented yet: ", line), d.find('\n', line)) << key;
   }
+}
+
+TEST(Config, DescribeMarkdown) {
+  const std::string md = StackConfig::describe_markdown();
+  EXPECT_THAT(md, testing::StartsWith("| key | default | unit | allowed | meaning |\n|---|"));
+  EXPECT_THAT(md, HasSubstr("\n| `net.ipv4.tcp_tw_reuse_delay` | 1000 | ms | 1..60000 "
+                            "| minimum TIME_WAIT age before tcp_tw_reuse applies"));
+  EXPECT_THAT(md, HasSubstr("\n| `net.ipv4.ip_local_reserved_ports` | (empty) | ports |"));
+  EXPECT_THAT(md, HasSubstr("\n| `net.ipv4.tcp_sack` | 1 |  | 1 only | RFC 2018 selective "
+                            "acknowledgements (not implemented yet: twstack does not do SACK "
+                            "yet) |\n"));
+  EXPECT_EQ(std::count(md.begin(), md.end(), '\n'), std::ssize(kCases) + 2);
+}
+
+// README.md's knob table is describe_markdown(), between its markers. meson
+// test passes the file in TWSTACK_README.
+TEST(Config, ReadmeKnobTableIsGenerated) {
+  const char* path = std::getenv("TWSTACK_README");
+  ASSERT_NE(path, nullptr) << "TWSTACK_README must name the source tree's README.md";
+  std::ifstream in(path, std::ios::binary);
+  ASSERT_TRUE(in) << path;
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string readme = text.str();
+  const std::string begin = "<!-- knobs:begin -->\n";
+  const std::string end = "<!-- knobs:end -->";
+  const std::size_t b = readme.find(begin);
+  const std::size_t e = readme.find(end);
+  ASSERT_NE(b, std::string::npos) << path << " has no " << begin;
+  ASSERT_NE(e, std::string::npos) << path << " has no " << end;
+  ASSERT_LT(b, e);
+  const std::string table = readme.substr(b + begin.size(), e - b - begin.size());
+  EXPECT_EQ(table, StackConfig::describe_markdown())
+      << path << ": the knob table is out of date; between the markers it should read:\n"
+      << StackConfig::describe_markdown();
 }
 
 class ConfigFile : public testing::Test {
