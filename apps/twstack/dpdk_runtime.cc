@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "apps/twstack/config_file.hh"
 #include "apps/twstack/pcap.hh"
 #include "drivers/dpdk/eal.hh"
 #include "drivers/dpdk/port.hh"

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "apps/twstack/config_file.hh"
 #include "apps/twstack/json.hh"
 
 namespace twstack::app {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "apps/twstack/command.hh"
+#include "apps/twstack/config_file.hh"
 #include "apps/twstack/json.hh"
 #include "apps/twstack/pcap.hh"
 #include "apps/twstack/transfer.hh"

@@ -3,13 +3,9 @@
 #include "stack/base/text.hh"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <filesystem>
-#include <fstream>
 #include <span>
 #include <sstream>
-#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -558,19 +554,6 @@ std::optional<std::string> parse_config_text(std::string_view text, std::string_
   }
   *cfg = std::move(work);
   return std::nullopt;
-}
-
-std::optional<std::string> load_config_file(const std::string& path, StackConfig* cfg) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return path + ": is a directory";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return path + ": cannot open: " + std::generic_category().message(errno);
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return path + ": read error";
-  return parse_config_text(buf.str(), path, cfg);
 }
 
 }  // namespace twstack

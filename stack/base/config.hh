@@ -10,8 +10,9 @@
 // (stack/engine/options.hh) and have no defaults of their own.
 //
 // A StackConfig is plain data, copied into each engine at start-up. Sources
-// apply in order: defaults, then load_config_file() (sysctl.conf format), then
-// `--set key=value` (set_assignment()); call validate() once all are applied.
+// apply in order: defaults, then a sysctl.conf-format text (parse_config_text();
+// reading the file is the caller's business), then `--set key=value`
+// (set_assignment()); call validate() once all are applied.
 #pragma once
 
 #include <bitset>
@@ -251,8 +252,5 @@ struct StackConfig {
 // bad line as "origin:line: message", one per line.
 std::optional<std::string> parse_config_text(std::string_view text, std::string_view origin,
                                              StackConfig* cfg);
-
-// parse_config_text() on the file's contents, with `path` as the origin.
-std::optional<std::string> load_config_file(const std::string& path, StackConfig* cfg);
 
 }  // namespace twstack

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -396,41 +395,23 @@ TEST(Config, ReadmeKnobTableIsGenerated) {
       << StackConfig::describe_markdown();
 }
 
-class ConfigFile : public testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "twstack-config-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-  std::filesystem::path dir_;
-};
-
-TEST_F(ConfigFile, ParsesSysctlConf) {
-  const std::string path = write("ok.conf",
-                                 "# comment\n"
-                                 "; also a comment\n"
-                                 "\n"
-                                 "   \t\n"
-                                 "net.ipv4.tcp_tw_reuse = 1\n"
-                                 "net/ipv4/tcp_max_tw_buckets=1000\n"
-                                 "  net.ipv4.ip_local_port_range =  10000   20001  \r\n"
-                                 "net.ipv4.ip_local_reserved_ports =\n"
-                                 "twstack.tcp_timewait_len = 2.5\n"
-                                 "-net.ipv4.tcp_congestion_control = cubic\n"
-                                 "-net.ipv4.tcp_fin_timeout = 10\n"
-                                 "twstack.tw_overflow_policy = evict-oldest");  // no final \n
+// parse_config_text(): the sysctl.conf format (apps/twstack reads the file).
+TEST(ConfigText, ParsesSysctlConf) {
+  const std::string text =
+      "# comment\n"
+      "; also a comment\n"
+      "\n"
+      "   \t\n"
+      "net.ipv4.tcp_tw_reuse = 1\n"
+      "net/ipv4/tcp_max_tw_buckets=1000\n"
+      "  net.ipv4.ip_local_port_range =  10000   20001  \r\n"
+      "net.ipv4.ip_local_reserved_ports =\n"
+      "twstack.tcp_timewait_len = 2.5\n"
+      "-net.ipv4.tcp_congestion_control = cubic\n"
+      "-net.ipv4.tcp_fin_timeout = 10\n"
+      "twstack.tw_overflow_policy = evict-oldest";  // no final \n
   StackConfig c;
-  ASSERT_EQ(load_config_file(path, &c), std::nullopt);
+  ASSERT_EQ(parse_config_text(text, "ok.conf", &c), std::nullopt);
   EXPECT_EQ(c.tcp_tw_reuse, 1);
   EXPECT_EQ(c.tcp_max_tw_buckets, 1000u);
   EXPECT_EQ(c.ip_local_port_range, (PortRange{10000, 20001}));
@@ -440,54 +421,44 @@ TEST_F(ConfigFile, ParsesSysctlConf) {
   EXPECT_EQ(c.tw_overflow_policy, TwOverflowPolicy::kEvictOldest);
 }
 
-TEST_F(ConfigFile, LaterLinesWin) {
-  const std::string path = write("twice.conf",
-                                 "net.ipv4.tcp_fin_timeout = 10\n"
-                                 "net.ipv4.tcp_fin_timeout = 20\n");
+TEST(ConfigText, LaterLinesWin) {
   StackConfig c;
-  ASSERT_EQ(load_config_file(path, &c), std::nullopt);
+  ASSERT_EQ(parse_config_text("net.ipv4.tcp_fin_timeout = 10\n"
+                              "net.ipv4.tcp_fin_timeout = 20\n",
+                              "twice.conf", &c),
+            std::nullopt);
   EXPECT_EQ(c.tcp_fin_timeout, Duration::seconds(20));
 }
 
-TEST_F(ConfigFile, ErrorsCarryFileAndLineAndChangeNothing) {
-  const std::string path = write("bad.conf",
-                                 "# header\n"
-                                 "net.ipv4.tcp_tw_reuse = 1\n"
-                                 "net.ipv4.tcp_tw_reuse = 7\n"
-                                 "net.ipv4.tcp_tw_resue = 1\n"
-                                 "just some words\n"
-                                 "= 5\n"
-                                 "-twstack.mss = 1\n"
-                                 "twstack.mss = 1400 # trailing comment\n");
+TEST(ConfigText, ErrorsCarryOriginAndLineAndChangeNothing) {
+  const std::string origin = "bad.conf";
   StackConfig c;
-  const auto err = load_config_file(path, &c);
+  const auto err = parse_config_text("# header\n"
+                                     "net.ipv4.tcp_tw_reuse = 1\n"
+                                     "net.ipv4.tcp_tw_reuse = 7\n"
+                                     "net.ipv4.tcp_tw_resue = 1\n"
+                                     "just some words\n"
+                                     "= 5\n"
+                                     "-twstack.mss = 1\n"
+                                     "twstack.mss = 1400 # trailing comment\n",
+                                     origin, &c);
   ASSERT_TRUE(err.has_value());
   const std::string e = *err;
-  EXPECT_THAT(e, HasSubstr(path + ":3: net.ipv4.tcp_tw_reuse: invalid value '7'"));
-  EXPECT_THAT(e, HasSubstr(path + ":4: unknown key 'net.ipv4.tcp_tw_resue'; did you mean "
-                                  "'net.ipv4.tcp_tw_reuse'?"));
-  EXPECT_THAT(e, HasSubstr(path + ":5: expected 'key = value'"));
-  EXPECT_THAT(e, HasSubstr(path + ":6: expected 'key = value'"));
-  EXPECT_THAT(e, HasSubstr(path + ":7: twstack.mss: invalid value '1'"));
-  EXPECT_THAT(e, HasSubstr(path + ":8: twstack.mss: invalid value '1400 # trailing comment'"));
+  EXPECT_THAT(e, HasSubstr(origin + ":3: net.ipv4.tcp_tw_reuse: invalid value '7'"));
+  EXPECT_THAT(e, HasSubstr(origin + ":4: unknown key 'net.ipv4.tcp_tw_resue'; did you mean "
+                                    "'net.ipv4.tcp_tw_reuse'?"));
+  EXPECT_THAT(e, HasSubstr(origin + ":5: expected 'key = value'"));
+  EXPECT_THAT(e, HasSubstr(origin + ":6: expected 'key = value'"));
+  EXPECT_THAT(e, HasSubstr(origin + ":7: twstack.mss: invalid value '1'"));
+  EXPECT_THAT(e, HasSubstr(origin + ":8: twstack.mss: invalid value '1400 # trailing comment'"));
   EXPECT_THAT(e, testing::Not(HasSubstr(":2:")));
   EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 5);  // six lines, no trailing newline
   EXPECT_EQ(c, StackConfig{});  // all or nothing
 }
 
-TEST_F(ConfigFile, MissingFileAndDirectory) {
+TEST(ConfigText, EmptyTextIsFine) {
   StackConfig c;
-  const std::string missing = (dir_ / "nope.conf").string();
-  EXPECT_THAT(load_config_file(missing, &c),
-              testing::Optional(AllOf(HasSubstr(missing), HasSubstr("cannot open"))));
-  EXPECT_THAT(load_config_file(dir_.string(), &c),
-              testing::Optional(HasSubstr("is a directory")));
-  EXPECT_EQ(c, StackConfig{});
-}
-
-TEST_F(ConfigFile, EmptyFileIsFine) {
-  StackConfig c;
-  EXPECT_EQ(load_config_file(write("empty.conf", ""), &c), std::nullopt);
+  EXPECT_EQ(parse_config_text("", "empty.conf", &c), std::nullopt);
   EXPECT_EQ(c, StackConfig{});
 }
 
