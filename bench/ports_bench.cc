@@ -27,7 +27,7 @@ const Ipv4Addr kRemote = Ipv4Addr::from_octets(10, 0, 0, 2);
 constexpr std::uint16_t kRport = 80;
 
 AllocatorConfig make_config(bool linux_mode, std::uint16_t queues) {
-  AllocatorConfig c;
+  AllocatorConfig c(StackConfig{});
   c.mode = linux_mode ? PortSelection::kLinux : PortSelection::kUniform;
   c.local_addrs = {kLocal};
   c.max_destinations = 4;

@@ -3,13 +3,9 @@
 #include "stack/base/text.hh"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <filesystem>
-#include <fstream>
 #include <span>
 #include <sstream>
-#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -24,103 +20,48 @@ using Field = std::variant<Member<bool>, Member<std::uint8_t>, Member<std::uint1
                            Member<std::uint32_t>, Member<Duration>, Member<TwOverflowPolicy>,
                            Member<PortSelection>, Member<PortRange>, Member<PortBitmap>>;
 
-// How a Duration is written: integer ms, integer s, or decimal s (µs precision).
-enum class TimeUnit : std::uint8_t { kNone, kMs, kS, kDecimalS };
-
 struct KeySpec {
   std::string_view key;
   Field field;
-  std::int64_t min;  // integers: the value; Durations: in `time` units (kDecimalS: µs)
+  std::int64_t min;  // integers: the value; Durations: in `unit` (kDecimalS: µs)
   std::int64_t max;
-  TimeUnit time;
-  std::string_view unit;  // shown by describe()
-  std::string_view help;
+  KnobUnit unit;
+  std::string_view meaning;
+  std::string_view missing;  // what twstack does not do yet; "" if it acts on the knob
 };
 
-constexpr std::int64_t kIntMax = 2147483647;
-constexpr std::int64_t kMaxTimewaitUs = std::int64_t{86400} * 1000000;
-
-// Ranges are the kernel's where it checks them (net/ipv4/sysctl_net_ipv4.c,
-// net/core/sysctl_net_core.c). Where it does not (plain proc_dou8vec_minmax or
-// proc_dointvec), the range is the field's type, or the matching setsockopt
-// limit from include/net/tcp.h, noted.
+// The knob list as a table (config.hh has it, with the conventions).
 constexpr KeySpec kKeys[] = {
-    {"net.ipv4.tcp_timestamps", &StackConfig::tcp_timestamps, 0, 2, TimeUnit::kNone, "",
-     "RFC 7323 timestamps: 0 off, 1 on with a per-connection offset, 2 on without offset"},
-    {"net.ipv4.tcp_window_scaling", &StackConfig::tcp_window_scaling, 0, 1, TimeUnit::kNone,
-     "", "RFC 7323 window scaling"},
-    {"net.ipv4.tcp_sack", &StackConfig::tcp_sack, 0, 1, TimeUnit::kNone, "",
-     "RFC 2018 selective acknowledgements"},
-    {"net.ipv4.tcp_rfc1337", &StackConfig::tcp_rfc1337, 0, 1, TimeUnit::kNone, "",
-     "1: TIME_WAIT ignores RST (RFC 1337); 0: a RST ends TIME_WAIT"},
-    {"net.ipv4.tcp_tw_reuse", &StackConfig::tcp_tw_reuse, 0, 2, TimeUnit::kNone, "",
-     "connect() may take over a TIME_WAIT 4-tuple that had timestamps: 0 never, 1 always, "
-     "2 loopback only"},
-    {"net.ipv4.tcp_tw_reuse_delay", &StackConfig::tcp_tw_reuse_delay, 1, 60000, TimeUnit::kMs,
-     "ms", "minimum TIME_WAIT age before tcp_tw_reuse applies (max TCP_PAWS_MSL)"},
-    {"net.ipv4.tcp_max_tw_buckets", &StackConfig::tcp_max_tw_buckets, 0, kIntMax,
-     TimeUnit::kNone, "entries", "TIME_WAIT table cap; see twstack.tw_overflow_policy"},
-    {"net.ipv4.tcp_fin_timeout", &StackConfig::tcp_fin_timeout, 1, kIntMax / 1000,
-     TimeUnit::kS, "s", "lifetime of an orphaned FIN_WAIT_2 (does not shorten TIME_WAIT)"},
-    {"net.ipv4.tcp_invalid_ratelimit", &StackConfig::tcp_invalid_ratelimit, 0, kIntMax,
-     TimeUnit::kMs, "ms", "minimum gap between dupACKs sent for invalid segments"},
-    {"net.ipv4.ip_local_port_range", &StackConfig::ip_local_port_range, 1, 65535,
-     TimeUnit::kNone, "ports", "ephemeral ports for connect(), 'low high' inclusive"},
-    {"net.ipv4.ip_local_reserved_ports", &StackConfig::ip_local_reserved_ports, 0, 65535,
-     TimeUnit::kNone, "ports", "ports never chosen as ephemeral, e.g. '8080,9000-9100'"},
-    {"net.ipv4.tcp_syn_retries", &StackConfig::tcp_syn_retries, 1, 127, TimeUnit::kNone, "",
-     "SYN retransmissions before connect() fails (MAX_TCP_SYNCNT)"},
-    {"net.ipv4.tcp_synack_retries", &StackConfig::tcp_synack_retries, 0, 255,
-     TimeUnit::kNone, "", "SYN-ACK retransmissions before a half-open connection is dropped"},
-    {"net.ipv4.tcp_retries2", &StackConfig::tcp_retries2, 0, 255, TimeUnit::kNone, "",
-     "RTO-based retransmissions before an established connection is aborted"},
-    {"net.ipv4.tcp_max_syn_backlog", &StackConfig::tcp_max_syn_backlog, 0, kIntMax,
-     TimeUnit::kNone, "entries", "half-open connections per listener"},
-    {"net.core.somaxconn", &StackConfig::somaxconn, 0, kIntMax, TimeUnit::kNone, "entries",
-     "cap on a listener's accept queue (listen() backlog)"},
-    {"net.ipv4.tcp_challenge_ack_limit", &StackConfig::tcp_challenge_ack_limit, 0, kIntMax,
-     TimeUnit::kNone, "per s", "challenge ACKs per second (RFC 5961 §7)"},
-    {"net.ipv4.tcp_syncookies", &StackConfig::tcp_syncookies, 0, 2, TimeUnit::kNone, "",
-     "0 off, 1 when the SYN queue is full, 2 always; stored, not implemented yet"},
-    {"net.ipv4.tcp_keepalive_time", &StackConfig::tcp_keepalive_time, 1, 32767, TimeUnit::kS,
-     "s", "idle time before the first keepalive probe (MAX_TCP_KEEPIDLE)"},
-    {"net.ipv4.tcp_keepalive_intvl", &StackConfig::tcp_keepalive_intvl, 1, 32767,
-     TimeUnit::kS, "s", "gap between keepalive probes (MAX_TCP_KEEPINTVL)"},
-    {"net.ipv4.tcp_keepalive_probes", &StackConfig::tcp_keepalive_probes, 1, 127,
-     TimeUnit::kNone, "", "unanswered probes before the connection is dropped (MAX_TCP_KEEPCNT)"},
-    {"twstack.tcp_timewait_len", &StackConfig::tcp_timewait_len, 1, kMaxTimewaitUs,
-     TimeUnit::kDecimalS, "s", "TIME_WAIT length (Linux: TCP_TIMEWAIT_LEN, fixed at 60 s)"},
-    {"twstack.tw_overflow_policy", &StackConfig::tw_overflow_policy, 0, 0, TimeUnit::kNone, "",
-     "at tcp_max_tw_buckets: drop the new entry (Linux) or evict the oldest (FreeBSD)"},
-    {"twstack.port_selection", &StackConfig::port_selection, 0, 0, TimeUnit::kNone, "",
-     "ephemeral port choice: O(1) RSS-aware, or the kernel's __inet_hash_connect search"},
-    {"twstack.max_connections", &StackConfig::max_connections, 1, 16777216, TimeUnit::kNone,
-     "entries", "connection pool per engine"},
-    {"twstack.sndbuf", &StackConfig::sndbuf, 1024, 129024, TimeUnit::kNone, "bytes",
-     "send buffer per connection (at most 63 chunks of 2 KiB)"},
-    {"twstack.rcvbuf", &StackConfig::rcvbuf, 1024, 129024, TimeUnit::kNone, "bytes",
-     "receive buffer per connection (at most 63 chunks of 2 KiB)"},
-    {"twstack.mss", &StackConfig::mss, 88, 1900, TimeUnit::kNone, "bytes",
-     "MSS we announce and send with (min TCP_MIN_MSS)"},
-    {"twstack.rto_min", &StackConfig::rto_min, 1, 120000, TimeUnit::kMs, "ms",
-     "lower bound of the retransmission timeout (TCP_RTO_MIN)"},
-    {"twstack.rto_initial", &StackConfig::rto_initial, 1, 120000, TimeUnit::kMs, "ms",
-     "RTO before any RTT sample (RFC 6298 §2.1)"},
-    {"twstack.rto_max", &StackConfig::rto_max, 1000, 120000, TimeUnit::kMs, "ms",
-     "upper bound of the RTO (TCP_RTO_MAX; range as net.ipv4.tcp_rto_max_ms)"},
-    {"twstack.delayed_ack", &StackConfig::delayed_ack, 0, 500, TimeUnit::kMs, "ms",
-     "delayed-ACK timeout, 0 = ACK at once (RFC 1122 §4.2.3.2: < 0.5 s)"},
-    {"twstack.tx_frames", &StackConfig::tx_frames, 1, 16777216, TimeUnit::kNone, "frames",
-     "frames in the engine's TX pool"},
-    {"twstack.arp_cache_size", &StackConfig::arp_cache_size, 1, 1048576, TimeUnit::kNone,
-     "entries", "ARP cache entries"},
-    {"twstack.arp_queue", &StackConfig::arp_queue, 0, 65536, TimeUnit::kNone, "packets",
-     "packets held while ARP resolves; 0 = drop them"},
-    {"twstack.timer_budget", &StackConfig::timer_budget, 1, 16777216, TimeUnit::kNone,
-     "expiries", "timer expiries per poll (DESIGN.md rule 6)"},
-    {"twstack.buffer_chunks", &StackConfig::buffer_chunks, 16, 16777216, TimeUnit::kNone,
-     "chunks", "2 KiB chunks shared by all connection buffers of an engine"},
+#define TWSTACK_KNOB_SPEC(key, member, Type, def, min, max, unit, meaning, missing) \
+  {key, &StackConfig::member, min, max, KnobUnit::unit, meaning, missing},
+    TWSTACK_KNOB_LIST(TWSTACK_KNOB_SPEC)
+#undef TWSTACK_KNOB_SPEC
 };
+
+constexpr StackConfig kDefaults{};
+
+// Microseconds per unit of a Duration knob written as an integer.
+constexpr std::int64_t unit_us(KnobUnit u) {
+  return u == KnobUnit::kMs ? 1000 : u == KnobUnit::kS ? 1000000 : 1;
+}
+
+constexpr std::string_view unit_name(KnobUnit u) {
+  switch (u) {
+    case KnobUnit::kNone: return "";
+    case KnobUnit::kMs: return "ms";
+    case KnobUnit::kS:
+    case KnobUnit::kDecimalS: return "s";
+    case KnobUnit::kBytes: return "bytes";
+    case KnobUnit::kEntries: return "entries";
+    case KnobUnit::kPorts: return "ports";
+    case KnobUnit::kPerSecond: return "per s";
+    case KnobUnit::kFrames: return "frames";
+    case KnobUnit::kPackets: return "packets";
+    case KnobUnit::kExpiries: return "expiries";
+    case KnobUnit::kChunks: return "chunks";
+  }
+  return "";
+}
 
 constexpr std::string_view kTwOverflowNames[] = {"drop", "evict-oldest"};
 constexpr std::string_view kPortSelectionNames[] = {"uniform", "linux"};
@@ -133,6 +74,34 @@ constexpr auto enum_names() {
     return std::span<const std::string_view>(kPortSelectionNames);
   }
 }
+
+// --- in_range: whether a knob's default is a value set() accepts
+
+constexpr bool in_range(bool, const KeySpec&) { return true; }
+
+template <class T>
+  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
+constexpr bool in_range(T v, const KeySpec& k) {
+  return k.min <= v && v <= k.max;
+}
+
+constexpr bool in_range(Duration d, const KeySpec& k) {
+  if (k.unit == KnobUnit::kDecimalS) return k.min <= d.us && d.us <= k.max && d.us > 0;
+  const std::int64_t u = unit_us(k.unit);
+  return u > 1 && d.us % u == 0 && k.min <= d.us / u && d.us / u <= k.max;
+}
+
+template <class E>
+  requires std::is_enum_v<E>
+constexpr bool in_range(E v, const KeySpec&) {
+  return static_cast<std::size_t>(v) < enum_names<E>().size();
+}
+
+constexpr bool in_range(PortRange r, const KeySpec& k) {
+  return k.min <= r.low && r.low <= r.high && r.high <= k.max;
+}
+
+constexpr bool in_range(const PortBitmap&, const KeySpec&) { return true; }
 
 constexpr bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -150,12 +119,18 @@ std::string normalize_key(std::string_view key) {
   return k;
 }
 
-const KeySpec* find_key(std::string_view key) {
+constexpr const KeySpec* find_key(std::string_view key) {
   for (const KeySpec& k : kKeys) {
     if (k.key == key) return &k;
   }
   return nullptr;
 }
+
+// Every default is a value set() accepts.
+#define TWSTACK_KNOB_CHECK(key, member, Type, def, min, max, unit, meaning, missing) \
+  static_assert(in_range(kDefaults.member, *find_key(key)), key ": default outside its range");
+TWSTACK_KNOB_LIST(TWSTACK_KNOB_CHECK)
+#undef TWSTACK_KNOB_CHECK
 
 // Parses a decimal integer (optional '-'); on failure returns why.
 std::optional<std::string> parse_int(std::string_view s, std::int64_t* out) {
@@ -174,8 +149,9 @@ std::optional<std::string> parse_int_in(std::string_view s, std::int64_t lo, std
   return std::nullopt;
 }
 
-// "60", "2.5", "0.000001": seconds with at most 6 decimals, into µs.
-std::optional<std::string> parse_decimal_seconds(std::string_view s, std::int64_t* us) {
+// "60", "2.5", "0.000001": seconds with at most 6 decimals, into µs (at most max_us).
+std::optional<std::string> parse_decimal_seconds(std::string_view s, std::int64_t max_us,
+                                                 std::int64_t* us) {
   if (s.empty()) return "empty";
   if (s.front() == '-') return "negative";
   const std::size_t dot = s.find('.');
@@ -188,7 +164,7 @@ std::optional<std::string> parse_decimal_seconds(std::string_view s, std::int64_
   if (fp.size() > 6) return "more than 6 decimals";
   std::int64_t secs = 0;
   if (auto why = parse_int(ip, &secs)) return why;
-  if (secs > kMaxTimewaitUs / 1000000) return "out of range";
+  if (secs > max_us / 1000000) return "out of range";
   std::int64_t frac = 0;
   if (!fp.empty()) {
     (void)parse_int(fp, &frac);
@@ -208,18 +184,10 @@ std::string format_decimal_seconds(std::int64_t us) {
   return s + "." + f;
 }
 
-std::int64_t unit_us(TimeUnit t) {
-  switch (t) {
-    case TimeUnit::kMs: return 1000;
-    case TimeUnit::kS: return 1000000;
-    case TimeUnit::kNone:
-    case TimeUnit::kDecimalS: break;
-  }
-  return 1;
-}
 
-// Allowed values, for error messages and describe().
-std::string allowed_ints(const KeySpec& k) {
+// Allowed values, for error messages and describe(); `terse` leaves out what
+// a table's unit column says.
+std::string allowed_ints(const KeySpec& k, bool terse) {
   if (k.max - k.min <= 2) {
     std::string s;
     for (std::int64_t v = k.min; v <= k.max; ++v) {
@@ -228,8 +196,10 @@ std::string allowed_ints(const KeySpec& k) {
     }
     return s;
   }
-  std::string s = "integer " + std::to_string(k.min) + ".." + std::to_string(k.max);
-  if (!k.unit.empty()) s += " (" + std::string(k.unit) + ")";
+  std::string s = std::to_string(k.min) + ".." + std::to_string(k.max);
+  if (terse) return s;
+  s.insert(0, "integer ");
+  if (!unit_name(k.unit).empty()) s += " (" + std::string(unit_name(k.unit)) + ")";
   return s;
 }
 
@@ -244,7 +214,8 @@ std::string allowed_names() {
   return s;
 }
 
-std::string allowed(const KeySpec& k) {
+std::string allowed(const KeySpec& k, bool terse = false) {
+  if (!k.missing.empty()) return kDefaults.get(k.key) + " only";
   if (std::holds_alternative<Member<TwOverflowPolicy>>(k.field)) {
     return allowed_names<TwOverflowPolicy>();
   }
@@ -257,11 +228,11 @@ std::string allowed(const KeySpec& k) {
   if (std::holds_alternative<Member<PortBitmap>>(k.field)) {
     return "comma-separated ports and ranges 'a-b' in 0..65535, or empty";
   }
-  if (k.time == TimeUnit::kDecimalS) {
+  if (k.unit == KnobUnit::kDecimalS) {
     return "seconds > 0 and <= " + std::to_string(k.max / 1000000) +
            ", up to 6 decimals (e.g. 60, 2.5)";
   }
-  return allowed_ints(k);
+  return allowed_ints(k, terse);
 }
 
 // --- apply: parse `v` into the field; on failure return why, change nothing ---
@@ -286,14 +257,14 @@ std::optional<std::string> apply(StackConfig& c, const KeySpec& k, Member<T> m,
 std::optional<std::string> apply(StackConfig& c, const KeySpec& k, Member<Duration> m,
                                  std::string_view v) {
   std::int64_t x = 0;
-  if (k.time == TimeUnit::kDecimalS) {
-    if (auto why = parse_decimal_seconds(v, &x)) return why;
+  if (k.unit == KnobUnit::kDecimalS) {
+    if (auto why = parse_decimal_seconds(v, k.max, &x)) return why;
     if (x < k.min || x > k.max) return "out of range";
     c.*m = Duration::micros(x);
     return std::nullopt;
   }
   if (auto why = parse_int_in(v, k.min, k.max, &x)) return why;
-  c.*m = Duration::micros(x * unit_us(k.time));
+  c.*m = Duration::micros(x * unit_us(k.unit));
   return std::nullopt;
 }
 
@@ -372,8 +343,8 @@ std::string format(const StackConfig& c, const KeySpec&, Member<T> m) {
 }
 
 std::string format(const StackConfig& c, const KeySpec& k, Member<Duration> m) {
-  if (k.time == TimeUnit::kDecimalS) return format_decimal_seconds((c.*m).us);
-  return std::to_string((c.*m).us / unit_us(k.time));
+  if (k.unit == KnobUnit::kDecimalS) return format_decimal_seconds((c.*m).us);
+  return std::to_string((c.*m).us / unit_us(k.unit));
 }
 
 template <class E>
@@ -404,6 +375,27 @@ std::string format(const StackConfig& c, const KeySpec&, Member<PortBitmap> m) {
     p = end + 1;
   }
   return s;
+}
+
+// apply(), except that a knob twstack does not act on yet takes its default
+// only: another value is refused (`not_yet`) and the field left as it was.
+template <class T>
+std::optional<std::string> apply_knob(StackConfig& c, const KeySpec& k, Member<T> m,
+                                      std::string_view v, bool* not_yet) {
+  if (k.missing.empty()) return apply(c, k, m, v);
+  const T old = c.*m;
+  if (auto why = apply(c, k, m, v)) return why;
+  if (c.*m == kDefaults.*m) return std::nullopt;
+  c.*m = old;
+  *not_yet = true;
+  return "not implemented yet";
+}
+
+// The meaning, and for a knob twstack does not act on yet, what it does not do.
+std::string meaning_of(const KeySpec& k) {
+  std::string m(k.meaning);
+  if (!k.missing.empty()) m += " (not implemented yet: " + std::string(k.missing) + ")";
+  return m;
 }
 
 std::string_view last_component(std::string_view key) {
@@ -443,8 +435,14 @@ std::optional<std::string> StackConfig::set(std::string_view key, std::string_vi
   const KeySpec* k = find_key(name);
   if (k == nullptr) return unknown_key(name);
   value = trim(value);
-  auto why = std::visit([&](auto m) { return apply(*this, *k, m, value); }, k->field);
+  bool not_yet = false;
+  auto why =
+      std::visit([&](auto m) { return apply_knob(*this, *k, m, value, &not_yet); }, k->field);
   if (!why) return std::nullopt;
+  if (not_yet) {
+    return std::string(k->key) + ": not implemented yet (" + std::string(k->missing) +
+           "); allowed: " + allowed(*k);
+  }
   return std::string(k->key) + ": invalid value '" + std::string(value) + "' (" + *why +
          "); allowed: " + allowed(*k);
 }
@@ -484,7 +482,6 @@ std::vector<std::string> StackConfig::known_keys() {
 }
 
 std::string StackConfig::describe() {
-  const StackConfig defaults;
   std::ostringstream os;
   const auto pad = [&os](std::string_view s, std::size_t w) {
     os << s;
@@ -496,13 +493,33 @@ std::string StackConfig::describe() {
   pad("UNIT", 8);
   os << "MEANING\n";
   for (const KeySpec& k : kKeys) {
-    const std::string def = defaults.get(k.key);
+    const std::string def = kDefaults.get(k.key);
     pad(k.key, 36);
     pad(def.empty() ? "(empty)" : def, 12);
-    pad(k.unit.empty() ? "-" : k.unit, 8);
-    os << k.help << "; allowed: " << allowed(k) << '\n';
+    pad(unit_name(k.unit).empty() ? "-" : unit_name(k.unit), 8);
+    os << meaning_of(k) << "; allowed: " << allowed(k) << '\n';
   }
   return os.str();
+}
+
+std::string StackConfig::describe_markdown() {
+  // A '|' inside a cell would end it.
+  const auto cell = [](std::string_view text) {
+    std::string c;
+    for (char ch : text) {
+      if (ch == '|') c += '\\';
+      c += ch;
+    }
+    return c;
+  };
+  std::string s = "| key | default | unit | allowed | meaning |\n|---|---|---|---|---|\n";
+  for (const KeySpec& k : kKeys) {
+    const std::string def = kDefaults.get(k.key);
+    s += "| `" + std::string(k.key) + "` | " + cell(def.empty() ? "(empty)" : def) + " | " +
+         std::string(unit_name(k.unit)) + " | " + cell(allowed(k, true)) + " | " +
+         cell(meaning_of(k)) + " |\n";
+  }
+  return s;
 }
 
 std::optional<std::string> parse_config_text(std::string_view text, std::string_view origin,
@@ -537,19 +554,6 @@ std::optional<std::string> parse_config_text(std::string_view text, std::string_
   }
   *cfg = std::move(work);
   return std::nullopt;
-}
-
-std::optional<std::string> load_config_file(const std::string& path, StackConfig* cfg) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return path + ": is a directory";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return path + ": cannot open: " + std::generic_category().message(errno);
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return path + ": read error";
-  return parse_config_text(buf.str(), path, cfg);
 }
 
 }  // namespace twstack

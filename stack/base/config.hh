@@ -3,9 +3,16 @@
 // under `twstack.`. Values are read as the kernel reads them: integer
 // milliseconds for ms-valued sysctls, integer seconds for seconds-valued ones.
 //
+// TWSTACK_KNOB_LIST below is the one place a knob is declared: its name,
+// default, range, unit and meaning. StackConfig's fields and their defaults,
+// set(), get(), describe() and README.md's table (describe_markdown()) derive
+// from it; the options the engine is built with derive from a StackConfig
+// (stack/engine/options.hh) and have no defaults of their own.
+//
 // A StackConfig is plain data, copied into each engine at start-up. Sources
-// apply in order: defaults, then load_config_file() (sysctl.conf format), then
-// `--set key=value` (set_assignment()); call validate() once all are applied.
+// apply in order: defaults, then a sysctl.conf-format text (parse_config_text();
+// reading the file is the caller's business), then `--set key=value`
+// (set_assignment()); call validate() once all are applied.
 #pragma once
 
 #include <bitset>
@@ -33,10 +40,10 @@ enum class PortSelection : std::uint8_t {
   kLinux,    // "linux": the kernel's __inet_hash_connect search (keyed offset, parity)
 };
 
-// net.ipv4.ip_local_port_range, inclusive.
+// net.ipv4.ip_local_port_range, inclusive. Its default is the knob's.
 struct PortRange {
-  std::uint16_t low = 32768;  // af_inet.c:inet_init_net
-  std::uint16_t high = 60999;
+  std::uint16_t low;
+  std::uint16_t high;
 
   std::uint32_t size() const { return std::uint32_t{high} - low + 1u; }
   bool operator==(const PortRange&) const = default;
@@ -45,51 +52,175 @@ struct PortRange {
 // net.ipv4.ip_local_reserved_ports: one bit per port, as the kernel's bitmap.
 using PortBitmap = std::bitset<65536>;
 
-struct StackConfig {
-  // --- net.ipv4 / net.core (Linux 6.18 tcp_sk_init() unless noted) ---
-  std::uint8_t tcp_timestamps = 1;      // 0 off, 1 on (random offset), 2 on (no offset)
-  bool tcp_window_scaling = true;
-  bool tcp_sack = true;
-  bool tcp_rfc1337 = false;             // 1: a RST does not end TIME_WAIT (RFC 1337)
-  std::uint8_t tcp_tw_reuse = 2;        // 0 never, 1 any, 2 loopback only
-  Duration tcp_tw_reuse_delay = Duration::millis(1000);
-  std::uint32_t tcp_max_tw_buckets = 262144;  // ehash_entries/2, ehash capped at 512K
-  Duration tcp_fin_timeout = Duration::seconds(60);  // TCP_FIN_TIMEOUT
-  Duration tcp_invalid_ratelimit = Duration::millis(500);
-  PortRange ip_local_port_range;
-  PortBitmap ip_local_reserved_ports;   // empty
-  std::uint8_t tcp_syn_retries = 6;     // TCP_SYN_RETRIES
-  std::uint8_t tcp_synack_retries = 5;  // TCP_SYNACK_RETRIES
-  std::uint8_t tcp_retries2 = 15;       // TCP_RETR2
-  std::uint32_t tcp_max_syn_backlog = 4096;  // max(128, ehash_entries/128)
-  std::uint32_t somaxconn = 4096;       // net.core.somaxconn: SOMAXCONN
-  std::uint32_t tcp_challenge_ack_limit = 2147483647;  // INT_MAX since 6.0
-  std::uint8_t tcp_syncookies = 1;      // stored; SYN cookies are not implemented yet
-  Duration tcp_keepalive_time = Duration::seconds(7200);  // TCP_KEEPALIVE_TIME
-  Duration tcp_keepalive_intvl = Duration::seconds(75);   // TCP_KEEPALIVE_INTVL
-  std::uint8_t tcp_keepalive_probes = 9;                  // TCP_KEEPALIVE_PROBES
+// How a knob's value is written, and what it counts.
+enum class KnobUnit : std::uint8_t {
+  kNone,       // a count, a flag or a name
+  kMs,         // a Duration, written as integer milliseconds
+  kS,          // a Duration, written as integer seconds
+  kDecimalS,   // a Duration, written as seconds with up to 6 decimals
+  kBytes,
+  kEntries,
+  kPorts,
+  kPerSecond,
+  kFrames,
+  kPackets,
+  kExpiries,
+  kChunks,
+};
 
-  // --- twstack.* ---
-  Duration tcp_timewait_len = Duration::seconds(60);  // TCP_TIMEWAIT_LEN (no sysctl in Linux)
-  TwOverflowPolicy tw_overflow_policy = TwOverflowPolicy::kDrop;
-  PortSelection port_selection = PortSelection::kUniform;
-  std::uint32_t max_connections = 65536;  // connection pool per engine
-  std::uint32_t sndbuf = 65536;           // bytes per connection
-  std::uint32_t rcvbuf = 65536;           // bytes per connection
-  std::uint16_t mss = 1460;               // our MSS: MTU 1500 - 40
-  Duration rto_min = Duration::millis(200);        // TCP_RTO_MIN
-  Duration rto_initial = Duration::millis(1000);   // TCP_TIMEOUT_INIT, RFC 6298 §2.1
-  Duration rto_max = Duration::millis(120000);     // TCP_RTO_MAX
-  Duration delayed_ack = Duration::millis(40);     // TCP_DELACK_MIN; 0 = ACK at once
-  std::uint32_t tx_frames = 4096;         // frames in the engine's TX pool
-  std::uint32_t arp_cache_size = 1024;    // entries
-  std::uint32_t arp_queue = 64;           // packets held while ARP resolves
-  std::uint32_t timer_budget = 4096;      // timer expiries per poll
-  std::uint32_t buffer_chunks = 32768;    // 2 KiB each: 64 MiB of connection buffers
+// INT_MAX, the limit of the kernel's proc_dointvec.
+inline constexpr std::int64_t kSysctlIntMax = 2147483647;
+
+// Every knob, once, in the order describe() lists them:
+//
+//   X(key, member, Type, default, min, max, unit, meaning, missing)
+//
+// key      the sysctl name (or twstack.*), as set() and get() take it
+// member   the StackConfig field, of type Type, initialized to `default`
+// min, max the values set() accepts, in `unit` (kDecimalS: microseconds);
+//          unused for names and port sets
+// meaning  one line for describe() and the README
+// missing  "" when twstack acts on the knob; otherwise what twstack does not
+//          do yet, and set() accepts the default only
+//
+// Ranges are the kernel's where it checks them (net/ipv4/sysctl_net_ipv4.c,
+// net/core/sysctl_net_core.c). Where it does not (plain proc_dou8vec_minmax or
+// proc_dointvec), the range is the field's type, or the matching setsockopt
+// limit from include/net/tcp.h, noted. A default outside its range does not
+// compile (config.cc).
+#define TWSTACK_KNOB_LIST(X)                                                                       \
+  /* net.ipv4 and net.core: Linux 6.18, tcp_sk_init() unless noted */                              \
+  X("net.ipv4.tcp_timestamps", tcp_timestamps, std::uint8_t,                                       \
+    1, 0, 2, kNone,                                                                                \
+    "RFC 7323 timestamps: 0 off, 1 on with a per-connection offset, 2 on without offset", "")      \
+  X("net.ipv4.tcp_window_scaling", tcp_window_scaling, bool,                                       \
+    true, 0, 1, kNone,                                                                             \
+    "RFC 7323 window scaling", "")                                                                 \
+  X("net.ipv4.tcp_sack", tcp_sack, bool,                                                           \
+    true, 0, 1, kNone,                                                                             \
+    "RFC 2018 selective acknowledgements",                                                         \
+    "twstack does not do SACK yet")                                                                \
+  X("net.ipv4.tcp_rfc1337", tcp_rfc1337, bool,                                                     \
+    false, 0, 1, kNone,                                                                            \
+    "1: TIME_WAIT ignores RST (RFC 1337); 0: a RST ends TIME_WAIT", "")                            \
+  X("net.ipv4.tcp_tw_reuse", tcp_tw_reuse, std::uint8_t,                                           \
+    2, 0, 2, kNone,                                                                                \
+    "connect() may take over a TIME_WAIT 4-tuple that had timestamps: 0 never, 1 always, 2 "       \
+    "loopback only",                                                                               \
+    "")                                                                                            \
+  X("net.ipv4.tcp_tw_reuse_delay", tcp_tw_reuse_delay, Duration,                                   \
+    Duration::millis(1000), 1, 60000, kMs,                                                         \
+    "minimum TIME_WAIT age before tcp_tw_reuse applies (max TCP_PAWS_MSL)", "")                    \
+  X("net.ipv4.tcp_max_tw_buckets", tcp_max_tw_buckets, std::uint32_t,                              \
+    262144 /* ehash_entries / 2, ehash at most 512K */, 0, kSysctlIntMax, kEntries,                \
+    "TIME_WAIT table cap; see twstack.tw_overflow_policy", "")                                     \
+  X("net.ipv4.tcp_fin_timeout", tcp_fin_timeout, Duration,                                         \
+    Duration::seconds(60) /* TCP_FIN_TIMEOUT */, 1, kSysctlIntMax / 1000, kS,                      \
+    "lifetime of an orphaned FIN_WAIT_2 (does not shorten TIME_WAIT)", "")                         \
+  X("net.ipv4.tcp_invalid_ratelimit", tcp_invalid_ratelimit, Duration,                             \
+    Duration::millis(500) /* HZ / 2 */, 0, kSysctlIntMax, kMs,                                     \
+    "minimum gap between dupACKs sent for invalid segments", "")                                   \
+  X("net.ipv4.ip_local_port_range", ip_local_port_range, PortRange,                                \
+    (PortRange{32768, 60999}) /* inet_init_net */, 1, 65535, kPorts,                               \
+    "ephemeral ports for connect(), 'low high' inclusive", "")                                     \
+  X("net.ipv4.ip_local_reserved_ports", ip_local_reserved_ports, PortBitmap,                       \
+    PortBitmap{}, 0, 65535, kPorts,                                                                \
+    "ports never chosen as ephemeral, e.g. '8080,9000-9100'", "")                                  \
+  X("net.ipv4.tcp_syn_retries", tcp_syn_retries, std::uint8_t,                                     \
+    6 /* TCP_SYN_RETRIES */, 1, 127, kNone,                                                        \
+    "SYN retransmissions before connect() fails (MAX_TCP_SYNCNT)", "")                             \
+  X("net.ipv4.tcp_synack_retries", tcp_synack_retries, std::uint8_t,                               \
+    5 /* TCP_SYNACK_RETRIES */, 0, 255, kNone,                                                     \
+    "SYN-ACK retransmissions before a half-open connection is dropped", "")                        \
+  X("net.ipv4.tcp_retries2", tcp_retries2, std::uint8_t,                                           \
+    15 /* TCP_RETR2 */, 0, 255, kNone,                                                             \
+    "RTO-based retransmissions before an established connection is aborted", "")                   \
+  X("net.ipv4.tcp_max_syn_backlog", tcp_max_syn_backlog, std::uint32_t,                            \
+    4096 /* max(128, ehash_entries / 128) */, 0, kSysctlIntMax, kEntries,                          \
+    "half-open connections per listener", "")                                                      \
+  X("net.core.somaxconn", somaxconn, std::uint32_t,                                                \
+    4096 /* SOMAXCONN */, 0, kSysctlIntMax, kEntries,                                              \
+    "cap on a listener's accept queue (listen() backlog)", "")                                     \
+  X("net.ipv4.tcp_challenge_ack_limit", tcp_challenge_ack_limit, std::uint32_t,                    \
+    2147483647 /* INT_MAX since 6.0 */, 0, kSysctlIntMax, kPerSecond,                              \
+    "challenge ACKs per second (RFC 5961 §7)", "")                                                 \
+  X("net.ipv4.tcp_syncookies", tcp_syncookies, std::uint8_t,                                       \
+    1, 0, 2, kNone,                                                                                \
+    "SYN cookies: 0 off, 1 when the SYN backlog is full, 2 always",                                \
+    "twstack does not send SYN cookies yet; a SYN that finds the backlog full is dropped")         \
+  X("net.ipv4.tcp_keepalive_time", tcp_keepalive_time, Duration,                                   \
+    Duration::seconds(7200) /* TCP_KEEPALIVE_TIME */, 1, 32767, kS,                                \
+    "idle time before the first keepalive probe (MAX_TCP_KEEPIDLE)",                               \
+    "twstack does not send keepalive probes yet")                                                  \
+  X("net.ipv4.tcp_keepalive_intvl", tcp_keepalive_intvl, Duration,                                 \
+    Duration::seconds(75) /* TCP_KEEPALIVE_INTVL */, 1, 32767, kS,                                 \
+    "gap between keepalive probes (MAX_TCP_KEEPINTVL)",                                            \
+    "twstack does not send keepalive probes yet")                                                  \
+  X("net.ipv4.tcp_keepalive_probes", tcp_keepalive_probes, std::uint8_t,                           \
+    9 /* TCP_KEEPALIVE_PROBES */, 1, 127, kNone,                                                   \
+    "unanswered probes before the connection is dropped (MAX_TCP_KEEPCNT)",                        \
+    "twstack does not send keepalive probes yet")                                                  \
+  /* twstack.* */                                                                                  \
+  X("twstack.tcp_timewait_len", tcp_timewait_len, Duration,                                        \
+    Duration::seconds(60) /* TCP_TIMEWAIT_LEN */, 1, Duration::seconds(86400).us, kDecimalS,       \
+    "TIME_WAIT length (Linux: TCP_TIMEWAIT_LEN, fixed at 60 s)", "")                               \
+  X("twstack.tw_overflow_policy", tw_overflow_policy, TwOverflowPolicy,                            \
+    TwOverflowPolicy::kDrop, 0, 0, kNone,                                                          \
+    "at tcp_max_tw_buckets: drop the new entry (Linux) or evict the oldest (FreeBSD)", "")         \
+  X("twstack.port_selection", port_selection, PortSelection,                                       \
+    PortSelection::kUniform, 0, 0, kNone,                                                          \
+    "ephemeral port choice: O(1) RSS-aware, or the kernel's __inet_hash_connect search", "")       \
+  X("twstack.max_connections", max_connections, std::uint32_t,                                     \
+    65536, 1, 16777216, kEntries,                                                                  \
+    "connection pool per engine", "")                                                              \
+  X("twstack.sndbuf", sndbuf, std::uint32_t,                                                       \
+    65536, 1024, 129024, kBytes,                                                                   \
+    "send buffer per connection (at most 63 chunks of 2 KiB)", "")                                 \
+  X("twstack.rcvbuf", rcvbuf, std::uint32_t,                                                       \
+    65536, 1024, 129024, kBytes,                                                                   \
+    "receive buffer per connection (at most 63 chunks of 2 KiB)", "")                              \
+  X("twstack.mss", mss, std::uint16_t,                                                             \
+    1460 /* MTU 1500 - 40 */, 88, 1900, kBytes,                                                    \
+    "MSS we announce and send with (min TCP_MIN_MSS)", "")                                         \
+  X("twstack.rto_min", rto_min, Duration,                                                          \
+    Duration::millis(200) /* TCP_RTO_MIN */, 1, 120000, kMs,                                       \
+    "lower bound of the retransmission timeout (TCP_RTO_MIN)", "")                                 \
+  X("twstack.rto_initial", rto_initial, Duration,                                                  \
+    Duration::millis(1000) /* TCP_TIMEOUT_INIT */, 1, 120000, kMs,                                 \
+    "RTO before any RTT sample (RFC 6298 §2.1)", "")                                               \
+  X("twstack.rto_max", rto_max, Duration,                                                          \
+    Duration::millis(120000) /* TCP_RTO_MAX */, 1000, 120000, kMs,                                 \
+    "upper bound of the RTO (TCP_RTO_MAX; range as net.ipv4.tcp_rto_max_ms)", "")                  \
+  X("twstack.delayed_ack", delayed_ack, Duration,                                                  \
+    Duration::millis(40) /* TCP_DELACK_MIN */, 0, 500, kMs,                                        \
+    "delayed-ACK timeout, 0 = ACK at once (RFC 1122 §4.2.3.2: < 0.5 s)", "")                       \
+  X("twstack.tx_frames", tx_frames, std::uint32_t,                                                 \
+    4096, 1, 16777216, kFrames,                                                                    \
+    "frames in the engine's TX pool", "")                                                          \
+  X("twstack.arp_cache_size", arp_cache_size, std::uint32_t,                                       \
+    1024, 1, 1048576, kEntries,                                                                    \
+    "ARP cache entries", "")                                                                       \
+  X("twstack.arp_queue", arp_queue, std::uint32_t,                                                 \
+    64, 0, 65536, kPackets,                                                                        \
+    "packets held while ARP resolves; 0 = drop them", "")                                          \
+  X("twstack.timer_budget", timer_budget, std::uint32_t,                                           \
+    4096, 1, 16777216, kExpiries,                                                                  \
+    "timer expiries per poll (DESIGN.md rule 6)", "")                                              \
+  X("twstack.buffer_chunks", buffer_chunks, std::uint32_t,                                         \
+    32768 /* 64 MiB */, 16, 16777216, kChunks,                                                     \
+    "2 KiB chunks shared by all connection buffers of an engine", "")
+
+struct StackConfig {
+#define TWSTACK_KNOB_FIELD(key, member, Type, def, min, max, unit, meaning, missing) \
+  Type member = def;
+  TWSTACK_KNOB_LIST(TWSTACK_KNOB_FIELD)
+#undef TWSTACK_KNOB_FIELD
 
   // Sets one knob. `key` may use '/' for '.' (as sysctl accepts); surrounding
   // whitespace in key and value is ignored. nullopt on success, else a message
-  // naming the key and what is allowed; on error nothing changes.
+  // naming the key and what is allowed; on error nothing changes. A knob
+  // twstack does not act on yet takes its default only, so that a file
+  // written for Linux loads, and refuses any other value ("not implemented yet").
   std::optional<std::string> set(std::string_view key, std::string_view value);
 
   // "key=value" (spaces around '=' allowed), as given to `--set`.
@@ -104,8 +235,12 @@ struct StackConfig {
   // Every key, in table order.
   static std::vector<std::string> known_keys();
 
-  // One line per key: key, default, unit, meaning and allowed values.
+  // One line per key: key, default, unit, meaning and allowed values; a knob
+  // twstack does not act on yet says so.
   static std::string describe();
+
+  // The same as a Markdown table (README.md's, between its knobs markers).
+  static std::string describe_markdown();
 
   bool operator==(const StackConfig&) const = default;
 };
@@ -117,8 +252,5 @@ struct StackConfig {
 // bad line as "origin:line: message", one per line.
 std::optional<std::string> parse_config_text(std::string_view text, std::string_view origin,
                                              StackConfig* cfg);
-
-// parse_config_text() on the file's contents, with `path` as the origin.
-std::optional<std::string> load_config_file(const std::string& path, StackConfig* cfg);
 
 }  // namespace twstack

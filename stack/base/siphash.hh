@@ -15,6 +15,8 @@ namespace twstack {
 struct SipKey {
   std::uint64_t k0 = 0;
   std::uint64_t k1 = 0;
+
+  bool operator==(const SipKey&) const = default;
 };
 
 // SipHash-2-4 of `len` bytes at `data` (may be null when len == 0).

@@ -21,13 +21,11 @@ std::span<const wire::Ipv4Addr> local_addrs(const Interface& ifc) {
 }
 
 tw::Policy tw_policy(const EngineOptions& opt, std::uint8_t rcv_wscale) {
-  tw::Policy p;
-  p.rfc1337 = opt.tcp.rfc1337;
-  p.invalid_ratelimit = opt.tcp.invalid_ratelimit;
-  p.rcv_wscale = rcv_wscale;
-  p.tw_reuse = opt.tw_reuse;
-  p.tw_reuse_delay = opt.tw_reuse_delay;
-  return p;
+  return tw::Policy{.rfc1337 = opt.tcp.rfc1337,
+                    .invalid_ratelimit = opt.tcp.invalid_ratelimit,
+                    .rcv_wscale = rcv_wscale,
+                    .tw_reuse = opt.tw_reuse,
+                    .tw_reuse_delay = opt.tw_reuse_delay};
 }
 
 ports::AllocatorConfig port_config(const EngineOptions& opt, const Interface& ifc) {

@@ -35,25 +35,30 @@
 
 namespace twstack::engine {
 
+// What an engine is built with: made by options_from() (options.hh) from a
+// StackConfig and a secret, then adjusted field by field if need be. No field
+// has a default of its own: the configuration's knob table holds them.
 struct EngineOptions {
-  tcp::TcpParams tcp{};
-  std::uint32_t max_connections = 65536;   // twstack.max_connections
-  std::uint32_t buffer_chunks = 32768;     // 2 KiB each: 64 MiB of connection buffers
-  std::uint32_t tx_frames = 4096;          // twstack.tx_frames
-  std::uint32_t arp_cache_size = 1024;     // twstack.arp_cache_size
-  std::uint32_t arp_queue = 64;            // twstack.arp_queue
-  std::uint32_t timer_budget = 4096;       // twstack.timer_budget: expiries per poll
-  std::uint32_t max_syn_backlog = 4096;    // net.ipv4.tcp_max_syn_backlog
-  std::uint32_t somaxconn = 4096;          // net.core.somaxconn
+  tcp::TcpParams tcp;
+  std::uint32_t max_connections;  // twstack.max_connections
+  std::uint32_t buffer_chunks;    // twstack.buffer_chunks (2 KiB each)
+  std::uint32_t tx_frames;        // twstack.tx_frames
+  std::uint32_t arp_cache_size;   // twstack.arp_cache_size
+  std::uint32_t arp_queue;        // twstack.arp_queue
+  std::uint32_t timer_budget;     // twstack.timer_budget: expiries per poll
+  std::uint32_t max_syn_backlog;  // net.ipv4.tcp_max_syn_backlog
+  std::uint32_t somaxconn;        // net.core.somaxconn
   // The TIME_WAIT table (docs/linux-timewait.md §4, §5): its capacity is the cap.
-  std::uint32_t max_tw_buckets = 262144;   // net.ipv4.tcp_max_tw_buckets
-  TwOverflowPolicy tw_overflow = TwOverflowPolicy::kDrop;  // twstack.tw_overflow_policy
-  std::uint8_t tw_reuse = 2;               // net.ipv4.tcp_tw_reuse
-  Duration tw_reuse_delay = Duration::millis(1000);  // net.ipv4.tcp_tw_reuse_delay
+  std::uint32_t max_tw_buckets;   // net.ipv4.tcp_max_tw_buckets
+  TwOverflowPolicy tw_overflow;   // twstack.tw_overflow_policy
+  std::uint8_t tw_reuse;          // net.ipv4.tcp_tw_reuse
+  Duration tw_reuse_delay;        // net.ipv4.tcp_tw_reuse_delay
   // Ephemeral range, reserved ports, twstack.port_selection, RSS steering;
   // the engine fills in its local addresses and secret.
-  ports::AllocatorConfig ports{};
+  ports::AllocatorConfig ports;
   Secret secret;  // keys ISNs, TS offsets, hashes; required (no default)
+
+  bool operator==(const EngineOptions&) const = default;
 };
 
 struct ConnId {

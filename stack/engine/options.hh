@@ -1,4 +1,6 @@
-// Engine options from the sysctl-named configuration.
+// Engine options from the sysctl-named configuration: the way to make an
+// EngineOptions. Every field comes from `cfg` (whose defaults are the knob
+// table's); the secret has no default (stack/base/secret.hh).
 #pragma once
 
 #include "stack/base/config.hh"

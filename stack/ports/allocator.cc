@@ -37,14 +37,11 @@ struct PortAllocator::Attempt {
   bool budget_out = false;
 };
 
-AllocatorConfig AllocatorConfig::from(const StackConfig& c, std::vector<wire::Ipv4Addr> local_addrs) {
-  AllocatorConfig a;
-  a.range = c.ip_local_port_range;
-  a.reserved = c.ip_local_reserved_ports;
-  a.mode = c.port_selection;
-  a.local_addrs = std::move(local_addrs);
-  return a;
-}
+AllocatorConfig::AllocatorConfig(const StackConfig& c, std::vector<wire::Ipv4Addr> addrs)
+    : range(c.ip_local_port_range),
+      reserved(c.ip_local_reserved_ports),
+      mode(c.port_selection),
+      local_addrs(std::move(addrs)) {}
 
 PortAllocator::PortAllocator(const AllocatorConfig& cfg)
     : low_(sane(cfg.range).low),

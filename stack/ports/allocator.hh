@@ -95,6 +95,8 @@ struct RssSteering {
   std::vector<std::uint8_t> key;    // Toeplitz key; shorter than 16 bytes: unknown
   std::vector<std::uint16_t> reta;  // queue per entry; size a power of two
   std::uint16_t queue = 0;          // this engine's queue
+
+  bool operator==(const RssSteering&) const = default;
 };
 
 enum class RssStatus : std::uint8_t {
@@ -112,9 +114,13 @@ inline constexpr std::uint32_t kPerturbSize = 1u << 16;  // CONFIG_INET_TABLE_PE
 inline constexpr Duration kShufflePeriod = Duration::seconds(10);  // EPHEMERAL_PORT_SHUFFLE_PERIOD
 
 struct AllocatorConfig {
+  // The knobs come from the configuration (they have no defaults here);
+  // the rest is as below until the engine or a test fills it in.
+  explicit AllocatorConfig(const StackConfig& c, std::vector<wire::Ipv4Addr> local_addrs = {});
+
   PortRange range;                  // net.ipv4.ip_local_port_range
   PortBitmap reserved;              // net.ipv4.ip_local_reserved_ports
-  PortSelection mode = PortSelection::kUniform;  // twstack.port_selection
+  PortSelection mode;               // twstack.port_selection
   std::vector<wire::Ipv4Addr> local_addrs;       // at most kMaxLocalAddrs
   std::uint32_t max_destinations = 256;  // destination slots (~2 bitmaps of the range each)
   std::uint32_t max_binds = 1024;        // bound sockets, listeners and what they leave behind
@@ -125,7 +131,7 @@ struct AllocatorConfig {
   // EADDRNOTAVAIL (true) or gets an unsteered port, flagged (false).
   bool rss_strict = true;
 
-  static AllocatorConfig from(const StackConfig& c, std::vector<wire::Ipv4Addr> local_addrs);
+  bool operator==(const AllocatorConfig&) const = default;
 };
 
 struct BindId {

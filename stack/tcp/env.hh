@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "stack/base/config.hh"
 #include "stack/base/counters.hh"
 #include "stack/base/siphash.hh"
 #include "stack/base/time.hh"
@@ -18,25 +19,51 @@ namespace twstack::tcp {
 // Timer wheel ticks are milliseconds.
 inline constexpr std::int64_t kUsPerTick = 1000;
 
+// The knobs the state machine reads. They come from a StackConfig and have
+// no defaults of their own (the configuration's knob table holds them);
+// callers may change a field after construction.
 struct TcpParams {
-  std::uint16_t mss = 1460;            // our MSS: MTU 1500 - 40
-  std::uint32_t sndbuf = 65536;
-  std::uint32_t rcvbuf = 65536;
-  std::uint8_t timestamps = 1;         // net.ipv4.tcp_timestamps: 0, 1, 2 (no offset)
-  bool window_scaling = true;          // net.ipv4.tcp_window_scaling
-  bool rfc1337 = false;                // net.ipv4.tcp_rfc1337
-  std::uint8_t syn_retries = 6;        // net.ipv4.tcp_syn_retries
-  std::uint8_t synack_retries = 5;     // net.ipv4.tcp_synack_retries
-  std::uint8_t retries2 = 15;          // net.ipv4.tcp_retries2
-  Duration rto_min = Duration::millis(200);        // Linux TCP_RTO_MIN
-  Duration rto_initial = Duration::millis(1000);   // RFC 6298 §2.1
-  Duration rto_max = Duration::millis(120000);     // Linux TCP_RTO_MAX
-  Duration delack = Duration::millis(40);          // Linux TCP_DELACK_MIN; 0 = ACK at once
-  Duration timewait_len = Duration::seconds(60);   // twstack.tcp_timewait_len (TCP_TIMEWAIT_LEN)
-  Duration fin_timeout = Duration::seconds(60);    // net.ipv4.tcp_fin_timeout
-  Duration invalid_ratelimit = Duration::millis(500);  // net.ipv4.tcp_invalid_ratelimit
-  std::uint32_t challenge_ack_limit = 0x7fffffff;  // net.ipv4.tcp_challenge_ack_limit
+  explicit TcpParams(const StackConfig& c);
+
+  std::uint16_t mss;                // twstack.mss
+  std::uint32_t sndbuf;             // twstack.sndbuf
+  std::uint32_t rcvbuf;             // twstack.rcvbuf
+  std::uint8_t timestamps;          // net.ipv4.tcp_timestamps: 0, 1, 2 (no offset)
+  bool window_scaling;              // net.ipv4.tcp_window_scaling
+  bool rfc1337;                     // net.ipv4.tcp_rfc1337 (for the TIME_WAIT policy)
+  std::uint8_t syn_retries;         // net.ipv4.tcp_syn_retries
+  std::uint8_t synack_retries;      // net.ipv4.tcp_synack_retries
+  std::uint8_t retries2;            // net.ipv4.tcp_retries2
+  Duration rto_min;                 // twstack.rto_min
+  Duration rto_initial;             // twstack.rto_initial
+  Duration rto_max;                 // twstack.rto_max
+  Duration delack;                  // twstack.delayed_ack; 0 = ACK at once
+  Duration timewait_len;            // twstack.tcp_timewait_len
+  Duration fin_timeout;             // net.ipv4.tcp_fin_timeout
+  Duration invalid_ratelimit;       // net.ipv4.tcp_invalid_ratelimit
+  std::uint32_t challenge_ack_limit;  // net.ipv4.tcp_challenge_ack_limit
+
+  bool operator==(const TcpParams&) const = default;
 };
+
+inline TcpParams::TcpParams(const StackConfig& c)
+    : mss(c.mss),
+      sndbuf(c.sndbuf),
+      rcvbuf(c.rcvbuf),
+      timestamps(c.tcp_timestamps),
+      window_scaling(c.tcp_window_scaling),
+      rfc1337(c.tcp_rfc1337),
+      syn_retries(c.tcp_syn_retries),
+      synack_retries(c.tcp_synack_retries),
+      retries2(c.tcp_retries2),
+      rto_min(c.rto_min),
+      rto_initial(c.rto_initial),
+      rto_max(c.rto_max),
+      delack(c.delayed_ack),
+      timewait_len(c.tcp_timewait_len),
+      fin_timeout(c.tcp_fin_timeout),
+      invalid_ratelimit(c.tcp_invalid_ratelimit),
+      challenge_ack_limit(c.tcp_challenge_ack_limit) {}
 
 struct Env {
   const TcpParams& p;

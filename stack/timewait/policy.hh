@@ -25,12 +25,14 @@
 
 namespace twstack::tw {
 
+// The knobs the verdicts read, as the engine's options carry them: no
+// defaults here (the configuration's knob table holds them).
 struct Policy {
-  bool rfc1337 = false;                   // net.ipv4.tcp_rfc1337
-  Duration invalid_ratelimit = Duration::millis(500);  // net.ipv4.tcp_invalid_ratelimit
-  std::uint8_t rcv_wscale = 0;            // the engine's receive window shift
-  std::uint8_t tw_reuse = 2;              // net.ipv4.tcp_tw_reuse: 0, 1, 2 (loopback only)
-  Duration tw_reuse_delay = Duration::millis(1000);  // net.ipv4.tcp_tw_reuse_delay
+  bool rfc1337;               // net.ipv4.tcp_rfc1337
+  Duration invalid_ratelimit;  // net.ipv4.tcp_invalid_ratelimit
+  std::uint8_t rcv_wscale;    // the engine's receive window shift
+  std::uint8_t tw_reuse;      // net.ipv4.tcp_tw_reuse: 0, 1, 2 (loopback only)
+  Duration tw_reuse_delay;    // net.ipv4.tcp_tw_reuse_delay
 };
 
 enum class Action : std::uint8_t {

@@ -27,7 +27,7 @@ TEST(TimeWait, LastsTimewaitLenWhateverFinTimeout) {
   const Case cases[] = {
       {3000000, true, Counter::TcpExtTWKilled},
       {10000000, false, Counter::TcpExtTW},
-      {tcp::TcpParams{}.fin_timeout.us, false, Counter::TcpExtTW},
+      {StackConfig{}.tcp_fin_timeout.us, false, Counter::TcpExtTW},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE("tcp_fin_timeout " + std::to_string(k.fin_timeout_us) + " us");

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <new>
 #include <set>
 #include <tuple>
@@ -57,11 +58,11 @@ struct World {
   }
 };
 
-AllocatorConfig config(PortSelection mode, PortRange range = {}) {
-  AllocatorConfig c;
+// The default configuration's ports, or `range`.
+AllocatorConfig config(PortSelection mode, std::optional<PortRange> range = std::nullopt) {
+  AllocatorConfig c(StackConfig{}, {kL1, kL2});
   c.mode = mode;
-  c.range = range;
-  c.local_addrs = {kL1, kL2};
+  if (range) c.range = *range;
   c.secret = SipKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
   c.seed = 42;
   return c;
@@ -74,7 +75,8 @@ ConnectResult connect(PortAllocator& pa, World& w, Ipv4Addr r = kR, std::uint16_
   return res;
 }
 
-AllocatorConfig rss_config(PortSelection mode, std::uint16_t queues, std::uint16_t queue, PortRange range = {}) {
+AllocatorConfig rss_config(PortSelection mode, std::uint16_t queues, std::uint16_t queue,
+                           std::optional<PortRange> range = std::nullopt) {
   AllocatorConfig c = config(mode, range);
   c.rss = RssSteering{{kDefaultRssKey.begin(), kDefaultRssKey.end()}, round_robin_reta(128, queues), queue};
   return c;
@@ -200,7 +202,7 @@ TEST(Config, FromStackConfig) {
   ASSERT_EQ(sc.set("net.ipv4.ip_local_port_range", "1024 2047"), std::nullopt);
   ASSERT_EQ(sc.set("twstack.port_selection", "linux"), std::nullopt);
   sc.ip_local_reserved_ports.set(1500);
-  PortAllocator pa(AllocatorConfig::from(sc, {kL1}));
+  PortAllocator pa{AllocatorConfig(sc, {kL1})};
   EXPECT_EQ(pa.range(), (PortRange{1024, 2047}));
   EXPECT_EQ(pa.mode(), PortSelection::kLinux);
   World w;

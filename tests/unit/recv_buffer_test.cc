@@ -25,7 +25,7 @@ constexpr Seq kIrs(0xfffff000);
 constexpr Seq kR0 = kIrs + 1;  // the peer's first data byte
 
 tcp::TcpParams params() {
-  tcp::TcpParams p;
+  tcp::TcpParams p(StackConfig{});
   p.rcvbuf = 8192;
   p.delack = Duration::micros(0);  // every segment is ACKed at once: the window is visible
   return p;

@@ -22,7 +22,7 @@ struct Estimate {
 
 // §2.2: SRTT <- R, RTTVAR <- R/2, RTO <- SRTT + max(G, K*RTTVAR), K = 4.
 TEST(Rtt, FirstSample) {
-  TcpParams p;
+  TcpParams p(StackConfig{});
   Estimate e;
   e.sample(p, 100000);
   EXPECT_EQ(e.srtt_us, 100000);
@@ -33,7 +33,7 @@ TEST(Rtt, FirstSample) {
 // §2.3: RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'| with the old SRTT, then
 // SRTT <- 7/8 SRTT + 1/8 R'.
 TEST(Rtt, SequenceOfSamples) {
-  TcpParams p;
+  TcpParams p(StackConfig{});
   Estimate e;
   e.sample(p, 100000);
   e.sample(p, 120000);
@@ -56,7 +56,7 @@ TEST(Rtt, SequenceOfSamples) {
 // §2.4 asks for at least 1 s; Linux uses TCP_RTO_MIN = 200 ms, and so does
 // TcpParams. A LAN round trip gets the floor.
 TEST(Rtt, MinimumRtoIs200Ms) {
-  TcpParams p;
+  TcpParams p(StackConfig{});
   ASSERT_EQ(p.rto_min.us, 200000);
   Estimate e;
   e.sample(p, 10000);
@@ -75,7 +75,7 @@ TEST(Rtt, MinimumRtoIs200Ms) {
 // §2.5: a maximum may be placed on RTO provided it is at least 60 s; Linux
 // TCP_RTO_MAX is 120 s.
 TEST(Rtt, MaximumRtoIs120S) {
-  TcpParams p;
+  TcpParams p(StackConfig{});
   ASSERT_EQ(p.rto_max.us, 120000000);
   Estimate e;
   e.sample(p, 50000000);
@@ -88,7 +88,7 @@ TEST(Rtt, MaximumRtoIs120S) {
 // floor out of the way, max(G, 4*RTTVAR) shows once the variance is small.
 TEST(Rtt, GranularityIsOneTick) {
   ASSERT_EQ(kUsPerTick, 1000);
-  TcpParams p;
+  TcpParams p(StackConfig{});
   p.rto_min = Duration::micros(0);
   Estimate first;
   first.sample(p, 300);
@@ -110,7 +110,7 @@ TEST(Rtt, GranularityIsOneTick) {
 // as 1 us, so SRTT becomes nonzero and the next sample is not taken for a
 // first one.
 TEST(Rtt, ZeroSampleCountsAsOneMicrosecond) {
-  TcpParams p;
+  TcpParams p(StackConfig{});
   p.rto_min = Duration::micros(0);
   Estimate e;
   e.sample(p, 0);

@@ -20,7 +20,7 @@ using test::SentSegment;
 constexpr std::uint16_t kMss = 1000;
 
 tcp::TcpParams params() {
-  tcp::TcpParams p;
+  tcp::TcpParams p(StackConfig{});
   p.sndbuf = 16384;
   return p;
 }

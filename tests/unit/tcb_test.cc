@@ -13,7 +13,7 @@ using tcp::State;
 constexpr Seq kFin = LoneTcb::kIrs + 1;  // the peer's FIN, after its SYN
 
 tcp::TcpParams params() {
-  tcp::TcpParams p;
+  tcp::TcpParams p(StackConfig{});
   p.timestamps = 0;
   return p;
 }

@@ -17,11 +17,21 @@ const FourTuple kLoopTuple{kLocal[1], wire::Ipv4Addr::from_octets(127, 0, 0, 2),
 constexpr std::int64_t kLenMs = 60000;
 constexpr std::int64_t kT0 = 100000;  // entry time, ms
 
+// The policy of an engine with the default configuration (rcv_wscale 0).
+Policy default_policy() {
+  const StackConfig c;
+  return Policy{.rfc1337 = c.tcp_rfc1337,
+                .invalid_ratelimit = c.tcp_invalid_ratelimit,
+                .rcv_wscale = 0,
+                .tw_reuse = c.tcp_tw_reuse,
+                .tw_reuse_delay = c.tcp_tw_reuse_delay};
+}
+
 struct Fixture {
   TimeWaitTable table{kLocal, 16, Duration::millis(kLenMs), 7, TwOverflowPolicy::kDrop};
   Counters ctr;
   OowLimiter oow{3};
-  Policy p;
+  Policy p = default_policy();
   Handle h;
 
   explicit Fixture(bool fin_wait2 = false, bool has_ts = true, FourTuple t = kTuple,
@@ -155,7 +165,7 @@ TEST(TimeWaitPolicy, ResetIsExemptFromPawsOnceTsRecentIsOlderThanPawsMsl) {
   Handle h = table.insert(in, kT0).handle;
   Counters ctr;
   OowLimiter oow(1);
-  Policy p;
+  Policy p = default_policy();
   wire::Segment rst = with_ts(segment(9000, wire::kRst), 1);
   Verdict v = on_segment(table, h, rst, p, kT0 + 59999, ctr, oow);
   EXPECT_FALSE(v.kill) << "PAWS drops an old-TSval reset within 60 s";

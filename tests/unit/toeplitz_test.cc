@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <optional>
 #include <cstdint>
 #include <random>
 #include <set>
@@ -121,11 +122,11 @@ const Ipv4Addr kL = Ipv4Addr::from_octets(10, 0, 0, 1);
 const Ipv4Addr kR = Ipv4Addr::from_octets(192, 0, 2, 7);
 constexpr std::uint16_t kRport = 443;
 
-AllocatorConfig rss_config(PortSelection mode, std::uint16_t queues, std::uint16_t queue, PortRange range = {}) {
-  AllocatorConfig c;
+AllocatorConfig rss_config(PortSelection mode, std::uint16_t queues, std::uint16_t queue,
+                           std::optional<PortRange> range = std::nullopt) {
+  AllocatorConfig c(StackConfig{}, {kL});
   c.mode = mode;
-  c.range = range;
-  c.local_addrs = {kL};
+  if (range) c.range = *range;
   c.rss = RssSteering{{kDefaultRssKey.begin(), kDefaultRssKey.end()}, round_robin_reta(128, queues), queue};
   return c;
 }

@@ -212,7 +212,7 @@ TEST(Churn, Settings) {
                                  "net.ipv4.ip_local_port_range=50000 50010", "--server-set",
                                  "twstack.max_connections=1024", "--closer", "server"});
   EXPECT_EQ(s.client_config.ip_local_port_range, (PortRange{50000, 50010}));
-  EXPECT_EQ(s.server_config.ip_local_port_range, PortRange{});
+  EXPECT_EQ(s.server_config.ip_local_port_range, StackConfig{}.ip_local_port_range);
   EXPECT_EQ(s.client_config.tcp_tw_reuse, 1);
   EXPECT_EQ(s.server_config.tcp_tw_reuse, 1);
   EXPECT_EQ(s.server_config.max_connections, 1024u);

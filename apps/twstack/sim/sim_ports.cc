@@ -158,7 +158,7 @@ class Run {
  public:
   Run(const Settings& s, const std::vector<std::uint16_t>& reta) : s_(s), reta_(reta), rng_(s.seed) {
     for (std::uint16_t q = 0; q < s.queues; ++q) {
-      ports::AllocatorConfig c;
+      ports::AllocatorConfig c(StackConfig{});
       c.range = s.range;
       c.mode = s.mode;
       c.local_addrs = {kLocal};
