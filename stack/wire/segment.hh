@@ -27,7 +27,17 @@ struct Segment {
 };
 
 // The segment a parsed TCP header carries, options included; the options'
-// error (and nothing written) when they are malformed.
-ParseError parse_segment(const TcpView& th, Segment* out);
+// error when they are malformed (then *out is not to be used). Written in
+// place and inline: it runs for every segment received.
+inline ParseError parse_segment(const TcpView& th, Segment* out) {
+  if (ParseError e = parse_tcp_options(th.options(), &out->opt); e != ParseError::kOk) return e;
+  out->seq = Seq(th.seq());
+  out->ack = Seq(th.ack());
+  out->flags = th.flags();
+  out->wnd = th.window();
+  out->data = th.payload().data();
+  out->len = static_cast<std::uint32_t>(th.payload().size());
+  return ParseError::kOk;
+}
 
 }  // namespace twstack::wire
