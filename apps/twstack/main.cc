@@ -5,6 +5,7 @@
 // for a usage mistake: unknown command or option, bad option value.
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "apps/twstack/sim/sim_ports.hh"
 #include "apps/twstack/sim/sim_transfer.hh"
 #include "apps/twstack/stat/stat.hh"
+#include "stack/base/config.hh"
 
 namespace twstack::app {
 namespace {
@@ -23,7 +25,7 @@ constexpr int kUsageExit = 2;
 
 constexpr const char* kFooter =
     "'twstack <command> --help' (and 'twstack sim <command> --help') describes a command and\n"
-    "its options.";
+    "its options; 'twstack knobs' lists every knob --config and --set accept.";
 
 std::vector<Command> add_commands(CLI::App& app) {
   std::vector<Command> cmds = {add_lab_command(app, have_dpdk())};
@@ -34,6 +36,16 @@ std::vector<Command> add_commands(CLI::App& app) {
   cmds.push_back(add_sim_ports_command(*sim));
   for (Command& c : add_dpdk_commands(app)) cmds.push_back(c);
   cmds.push_back(add_stat_command(app));
+  // The knob list, from the one table the configuration is built from:
+  // key, default, unit, allowed values, meaning, and which are not
+  // implemented yet.
+  CLI::App* knobs = app.add_subcommand("knobs", "list every knob --config/--set accept, with defaults and units");
+  auto markdown = std::make_shared<bool>(false);
+  knobs->add_flag("--markdown", *markdown, "as the README's Markdown table");
+  cmds.push_back(Command{knobs, [markdown](std::ostream& out, std::ostream&) {
+                           out << (*markdown ? StackConfig::describe_markdown() : StackConfig::describe());
+                           return 0;
+                         }});
   return cmds;
 }
 
