@@ -225,7 +225,8 @@ class LoneTcb {
   // The window field the connection advertised last (RFC 7323 §2.3: the
   // right edge it promised, less RCV.NXT, shifted by rcv_wscale).
   std::uint16_t window_field() const {
-    const std::uint32_t w = tcb.rcv_adv > tcb.rcv_nxt ? static_cast<std::uint32_t>(tcb.rcv_adv - tcb.rcv_nxt) : 0;
+    const std::uint32_t w =
+        tcb.rcv_adv > tcb.rcv_nxt ? static_cast<std::uint32_t>(tcb.rcv_adv - tcb.rcv_nxt) : 0;
     return static_cast<std::uint16_t>(std::min<std::uint32_t>(w >> tcb.rcv_wscale, 0xffff));
   }
 
