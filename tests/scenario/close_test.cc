@@ -1,6 +1,7 @@
-// Closing a connection (RFC 9293 §3.6, §3.10.4-5): every close sequence,
-// resets, half-close, lost FINs, and what TIME-WAIT and FIN-WAIT-2 do with
-// late segments and their timers.
+// Closing a connection (RFC 9293 §3.6, §3.10.4-5) between two engines: the
+// close sequences end to end, abort, half-close, and what TIME-WAIT and
+// FIN-WAIT-2 do with late segments and their timers. One connection's
+// resets and lost FIN are tests/unit/tcb_close_test.cc.
 //
 // TIME-WAIT is not a connection state here: the connection hands its 4-tuple
 // to the engine's TIME_WAIT table (Linux tcp_time_wait) and closes. An
@@ -104,7 +105,7 @@ TEST(Close, PassiveCloserGoesThroughCloseWaitAndLastAck) {
   Scenario sc(close_opts(), close_opts(), one_ms());
   Conn c = sc.establish();
   // The server half-closes first (shutdown, not close: data arriving after
-  // close() is answered with a reset, see DataArrivingAfterCloseIsAnsweredWithReset).
+  // close() is answered with a reset, see tests/unit/tcb_close_test.cc).
   ASSERT_EQ(sc.b().shutdown(c.server), Errc::kOk);
   ASSERT_TRUE(sc.run_until([&] { return sc.a().state(c.client) == State::kCloseWait; }, Duration::seconds(1)));
   auto pc = sc.first_event(0, c.client, tcp::kEvPeerClosed);
@@ -159,31 +160,6 @@ TEST(Close, SimultaneousCloseGoesThroughClosingOnBothSides) {
   EXPECT_FALSE(sc.tw_entry(1, tuple[1]));
   EXPECT_EQ(sc.a().gauges().timewait + sc.b().gauges().timewait, 0u);
   EXPECT_EQ(sc.a().connections() + sc.b().connections(), 0u);
-}
-
-TEST(Close, CloseWithUnreadDataResetsTheConnection) {
-  Scenario sc(close_opts(), close_opts(), one_ms());
-  Conn c = sc.establish();
-  Endpoint cli{0, c.client};
-  sc.attach(cli);
-  cli.to_send = pattern(3, 1);
-  cli.push(sc.a());
-  sc.advance(Duration::millis(50));
-  const std::size_t mark = sc.trace.size();
-  const Seq snd_nxt = sc.b().tcb(c.server)->snd_nxt;
-  ASSERT_EQ(sc.b().close(c.server), Errc::kOk);  // 3 bytes unread
-  sc.advance(Duration::millis(10));
-  std::vector<Seg> v = sc.sent_by(1, mark);
-  ASSERT_EQ(v.size(), 1u) << sc.dump(mark);
-  EXPECT_TRUE(v[0].is(wire::kRst | wire::kAck)) << "RFC 2525 §2.17: RST, not FIN";
-  EXPECT_EQ(v[0].seq, snd_nxt);
-  EXPECT_EQ(sc.ctr(1, Counter::TcpExtTCPAbortOnClose), 1u);
-  EXPECT_EQ(sc.ctr(1, Counter::TcpOutRsts), 1u);
-  EXPECT_EQ(cli.closed, Errc::kConnReset);
-  EXPECT_EQ(sc.a().state(c.client), State::kClosed);
-  EXPECT_EQ(sc.ctr(0, Counter::TcpEstabResets), 1u);
-  EXPECT_EQ(sc.b().connections(), 0u);
-  EXPECT_EQ(sc.b().gauges().timewait + sc.a().gauges().timewait, 0u);
 }
 
 TEST(Close, AbortSendsResetAndPeerSeesConnReset) {
@@ -259,31 +235,6 @@ TEST(Close, HalfCloseKeepsReceivingInFinWait2) {
   EXPECT_FALSE(sc.a().state(c.client).has_value());
   EXPECT_EQ(sc.a().gauges().closed, 0u);
   EXPECT_EQ(sc.a().connections(), 0u);
-}
-
-TEST(Close, LostFinIsRetransmittedAfterRto) {
-  Scenario sc(close_opts(), close_opts(), one_ms());
-  Conn c = sc.establish();
-  close_on_peer_fin(sc, 1);
-  int fins = 0;
-  sc.drop = [&](const Seg& s) { return s.from == 0 && s.has(wire::kFin) && ++fins == 1; };
-  const std::int64_t rto = sc.a().tcb(c.client)->rto_us;
-  const wire::FourTuple tuple = sc.tuple_of(0, c.client);
-  ASSERT_EQ(sc.a().close(c.client), Errc::kOk);
-  ASSERT_TRUE(sc.run_until([&] { return sc.in_time_wait(0, tuple); }, Duration::seconds(10)));
-  auto fin = [](const Seg& s) { return s.from == 0 && s.has(wire::kFin); };
-  const Seg* f1 = find(sc.trace, fin, 0);
-  const Seg* f2 = find(sc.trace, fin, 1);
-  ASSERT_TRUE(f1 && f2) << sc.dump();
-  EXPECT_TRUE(f1->dropped);
-  EXPECT_EQ(f2->seq, f1->seq);
-  EXPECT_EQ((f2->at - f1->at).us, rto) << "retransmitted one RTO later";
-  EXPECT_GE((f2->at - f1->at).us, 200000);
-  EXPECT_EQ(sc.ctr(0, Counter::TcpRetransSegs), 1u);
-  EXPECT_EQ(sc.ctr(0, Counter::TcpExtTCPTimeouts), 1u);
-  EXPECT_EQ(find(sc.trace, fin, 2), nullptr);
-  sc.advance(Duration::millis(1));
-  EXPECT_FALSE(sc.b().state(c.server).has_value());
 }
 
 TEST(Close, RetransmittedFinInTimeWaitIsAckedAndRestartsTimer) {
@@ -426,38 +377,6 @@ TEST(Close, OrphanedFinWait2TimesOutAfterFinTimeout) {
   EXPECT_EQ(sc.b().connections(), 0u);
 }
 
-// After an RTO, SND.NXT is rewound to SND.UNA for go-back-N, but the peer may
-// already hold everything up to the highest sequence sent (only its ACKs
-// were lost). A reset must carry a sequence number the peer accepts: RFC
-// 9293 §3.10.5 says <SEQ=SND.NXT>, the next new octet (Linux
-// tcp_acceptable_seq; FreeBSD tcp_output uses snd_max for the same reason).
-TEST(Close, AbortDuringRetransmissionStillResetsThePeer) {
-  Scenario sc(close_opts(), close_opts(), one_ms());
-  Conn c = sc.establish();
-  Endpoint cli{0, c.client};
-  Endpoint srv{1, c.server};
-  sc.attach(cli);
-  sc.attach(srv);
-  sc.drop = [](const Seg& s) { return s.from == 1; };  // the server's ACKs are lost
-  cli.to_send = pattern(5 * 1448, 2);
-  cli.push(sc.a());
-  ASSERT_TRUE(sc.run_until([&] { return sc.ctr(0, Counter::TcpExtTCPTimeouts) == 1; }, Duration::seconds(5)));
-  sc.advance(Duration::millis(1));
-  ASSERT_EQ(srv.received.size(), 5u * 1448) << "the server has all the data";
-  const tcp::Tcb* t = sc.a().tcb(c.client);
-  const Seq snd_max = t->snd_max;
-  ASSERT_LT(t->snd_nxt, snd_max) << "SND.NXT was not rewound by the RTO: the scenario tests nothing";
-  const std::size_t mark = sc.trace.size();
-  ASSERT_EQ(sc.a().abort(c.client), Errc::kOk);
-  sc.advance(Duration::millis(10));
-  std::vector<Seg> v = sc.sent_by(0, mark);
-  ASSERT_EQ(v.size(), 1u);
-  EXPECT_TRUE(v[0].has(wire::kRst));
-  EXPECT_EQ(v[0].seq, snd_max) << "RST sent with a rewound sequence number";
-  EXPECT_EQ(srv.closed, Errc::kConnReset) << "the peer dropped the reset and stays "
-                                          << tcp::to_string(sc.b().state(c.server).value_or(State::kClosed));
-}
-
 // RFC 1122 §4.2.2.13 / RFC 6191: a TIME-WAIT may accept a new SYN whose
 // sequence number lies beyond the old incarnation's, and Linux does
 // (tcp_timewait_state_process -> TCP_TW_SYN), with or without
@@ -498,27 +417,6 @@ TEST(Close, NewSynOnATimeWaitTupleReopensAtOnce) {
   EXPECT_FALSE(sc.tw_entry(1, tuple)) << "the entry gave way to the new connection";
   // Linux tcp_v4_rcv: the new incarnation's ISN is tw_snd_nxt + 65537.
   EXPECT_EQ(sc.b().tcb(sc.accepted[1][1])->iss, old_snd_nxt + 65537);
-}
-
-// RFC 1122 §4.2.2.13: "if new data is received after CLOSE is called, its
-// TCP SHOULD send a RST to show that data was lost" (Linux
-// tcp_rcv_state_process, TCPAbortOnData).
-TEST(Close, DataArrivingAfterCloseIsAnsweredWithReset) {
-  Scenario sc(close_opts(), close_opts(), one_ms());
-  Conn c = sc.establish();
-  ASSERT_EQ(sc.b().close(c.server), Errc::kOk);
-  ASSERT_TRUE(sc.run_until([&] { return sc.b().state(c.server) == State::kFinWait2; }, Duration::seconds(1)));
-  ASSERT_EQ(sc.a().state(c.client), State::kCloseWait);
-  Endpoint cli{0, c.client};
-  sc.attach(cli);
-  cli.to_send = pattern(1000, 4);
-  cli.push(sc.a());
-  const std::size_t mark = sc.trace.size();
-  sc.advance(Duration::millis(100));
-  const Seg* rst = find(sc.sent_by(1, mark), [](const Seg& s) { return s.has(wire::kRst); });
-  EXPECT_NE(rst, nullptr) << "data for a closed application was acknowledged and dropped\n" << sc.dump(mark);
-  EXPECT_EQ(sc.ctr(1, Counter::TcpExtTCPAbortOnData), 1u);
-  EXPECT_EQ(cli.closed, Errc::kConnReset);
 }
 
 }  // namespace

@@ -24,7 +24,6 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <ostream>
 #include <span>
 #include <string>
 #include <vector>
@@ -39,18 +38,8 @@
 #include "stack/wire/ipv4.hh"
 #include "stack/wire/tcp.hh"
 #include "stack/wire/tcp_options.hh"
+#include "tests/support/print.hh"
 #include "tests/support/secret.hh"
-
-// Readable gtest output for the types the tests compare (found by ADL).
-namespace twstack {
-inline void PrintTo(const Duration& d, std::ostream* os) { *os << d.us << " us"; }
-inline void PrintTo(const Instant& t, std::ostream* os) { *os << "t=" << t.us << " us"; }
-inline void PrintTo(const Seq& s, std::ostream* os) { *os << s.raw(); }
-inline void PrintTo(Errc e, std::ostream* os) { *os << errno_name(e); }
-namespace tcp {
-inline void PrintTo(State s, std::ostream* os) { *os << to_string(s); }
-}  // namespace tcp
-}  // namespace twstack
 
 namespace twstack::scenario {
 
