@@ -20,7 +20,7 @@ constexpr Seq kNext = LoneTcb::kIrs + 1;  // RCV.NXT after the handshake
 // stays a full connection (docs/linux-timewait.md §1 c), as in the scenario
 // tests these cases came from.
 tcp::TcpParams params() {
-  tcp::TcpParams p;
+  tcp::TcpParams p(StackConfig{});
   p.timestamps = 0;
   p.timewait_len = Duration::micros(7500000);
   return p;

@@ -16,7 +16,7 @@ using tcp::State;
 constexpr Seq kNext = LoneTcb::kIrs + 1;  // RCV.NXT after the handshake
 
 tcp::TcpParams params() {
-  tcp::TcpParams p;
+  tcp::TcpParams p(StackConfig{});
   p.timestamps = 0;
   return p;
 }
