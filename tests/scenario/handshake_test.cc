@@ -1,6 +1,7 @@
 // Opening a connection over the simulated link (RFC 9293 §3.5): the
-// three-way handshake and its options, each of its segments lost in turn,
-// refusal, SYN timeout with backoff, and simultaneous open.
+// three-way handshake and its options, a lost SYN-ACK or final ACK, refusal
+// by a closed port, an unresolved next hop, and simultaneous open. One
+// connection's SYN and SYN-ACK timers are tests/unit/tcb_handshake_test.cc.
 #include <gtest/gtest.h>
 
 #include "scenario.hh"
@@ -96,53 +97,6 @@ TEST(Handshake, ThreeWayExchangesIsnsAndNegotiatesOptions) {
   EXPECT_EQ(sc.b().gauges().estab, 1u);
 }
 
-TEST(Handshake, LostSynIsRetransmittedAfterInitialRto) {
-  Scenario sc;
-  int syns = 0;
-  sc.drop = [&](const Seg& s) { return is_syn(s) && ++syns == 1; };
-  Conn c = sc.establish(kPort);
-  std::vector<Seg> sent = matching(sc, is_syn, 0);
-  ASSERT_EQ(sent.size(), 2u) << sc.dump();
-  EXPECT_TRUE(sent[0].dropped);
-  // RFC 6298 §2.1: the initial RTO is 1 s.
-  EXPECT_EQ((sent[1].at - sent[0].at).us, 1000000);
-  EXPECT_EQ(sent[1].seq, sent[0].seq) << "the retransmitted SYN keeps the ISS";
-  EXPECT_EQ(sc.ctr(0, Counter::TcpExtTCPSynRetrans), 1u);
-  EXPECT_EQ(sc.ctr(0, Counter::TcpRetransSegs), 1u);
-  EXPECT_EQ(sc.a().state(c.client), State::kEstablished);
-  EXPECT_EQ(sc.b().state(c.server), State::kEstablished);
-}
-
-// RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN segment and
-// the TCP implementation is using an RTO less than 3 seconds, the RTO MUST
-// be re-initialized to 3 seconds when data transmission begins" (Linux
-// tcp_init_transfer: TCP_TIMEOUT_FALLBACK when no RTT sample was taken).
-TEST(Handshake, RtoIsThreeSecondsAfterSynTimeout) {
-  Scenario sc;
-  int syns = 0;
-  sc.drop = [&](const Seg& s) { return is_syn(s) && ++syns == 1; };
-  Conn c = sc.establish(kPort);
-  const tcp::Tcb* cl = sc.a().tcb(c.client);
-  ASSERT_NE(cl, nullptr);
-  ASSERT_EQ(sc.ctr(0, Counter::TcpExtTCPSynRetrans), 1u);
-  // The first data segment is lost: when is it retransmitted?
-  sc.drop = [](const Seg& s) { return s.from == 0 && s.len > 0; };
-  Endpoint cli{0, c.client};
-  cli.to_send = pattern(100, 1);
-  sc.attach(cli);
-  cli.push(sc.a());
-  sc.run_until([&] { return sc.ctr(0, Counter::TcpExtTCPTimeouts) > 0; }, Duration::seconds(10));
-  std::vector<Seg> data;
-  for (const Seg& s : sc.trace) {
-    if (s.from == 0 && s.len > 0) data.push_back(s);
-  }
-  ASSERT_GE(data.size(), 2u) << sc.dump();
-  if (cl->srtt_us == 0) {
-    EXPECT_GE((data[1].at - data[0].at).us, 3000000)
-        << "no RTT sample after a SYN timeout, yet the data RTO is below 3 s (RFC 6298 §5.7)";
-  }
-}
-
 TEST(Handshake, LostSynAckClientResendsSynAndServerAnswersAgain) {
   EngineOptions server = scenario_opts();
   server.tcp.rto_initial = Duration::seconds(3);  // the server's own SYN-ACK timer stays out of the way
@@ -194,21 +148,6 @@ TEST(Handshake, LostFinalAckServerResendsSynAck) {
   EXPECT_EQ(sc.ctr(1, Counter::TcpPassiveOpens), 1u);
   EXPECT_EQ(sc.a().state(id), State::kEstablished);
   EXPECT_EQ(sc.ctr(0, Counter::TcpOutRsts) + sc.ctr(1, Counter::TcpOutRsts), 0u);
-}
-
-// Linux tcp_rtx_synack counts SYN-ACK retransmissions in TCPSynRetrans, as
-// the counter's help text ("SYN and SYN-ACK retransmissions") says.
-TEST(Handshake, SynAckRetransmissionIsCountedAsSynRetrans) {
-  Scenario sc;
-  bool dropped = false;
-  sc.drop = [&](const Seg& s) {
-    if (s.from == 0 && s.pure_ack() && !dropped) return dropped = true;
-    return false;
-  };
-  sc.establish(kPort);
-  ASSERT_EQ(matching(sc, is_synack, 1).size(), 2u) << sc.dump();
-  EXPECT_EQ(sc.ctr(1, Counter::TcpExtTCPSynRetrans), 1u)
-      << "the server resent its SYN-ACK on timeout but TcpExtTCPSynRetrans did not count it";
 }
 
 TEST(Handshake, LostFinalAckIsMadeUpByFirstData) {
@@ -282,42 +221,6 @@ TEST(Handshake, SynToClosedPortIsRefused) {
   EXPECT_EQ(sc.b().connections(), 0u);
   EXPECT_EQ(sc.a().close(id), Errc::kOk);
   EXPECT_EQ(sc.a().gauges().in_use(), 0u);
-}
-
-TEST(Handshake, ConnectTimesOutWithExponentialBackoff) {
-  Scenario sc;
-  sc.drop = [](const Seg&) { return true; };  // TCP black hole; ARP still answers
-  ConnId id;
-  ASSERT_EQ(sc.a().connect(memory::sim_addr(1), kPort, &id), Errc::kOk);
-  Instant t0 = sc.now();
-  ASSERT_TRUE(sc.run_until([&] { return sc.closed_error(0, id).has_value(); }, Duration::seconds(300)));
-  std::vector<Seg> syns = matching(sc, is_syn, 0);
-  // net.ipv4.tcp_syn_retries = 6: the SYN and six retries, 1, 2, 4 ... 32 s apart.
-  ASSERT_EQ(syns.size(), 7u) << sc.dump();
-  for (std::size_t i = 1; i < syns.size(); ++i) {
-    EXPECT_EQ((syns[i].at - syns[i - 1].at).us, std::int64_t{1000000} << (i - 1)) << "interval " << i;
-    EXPECT_EQ(syns[i].seq, syns[0].seq);
-  }
-  // The connection is given up 64 s after the last SYN (127 s in all).
-  EXPECT_EQ((sc.now() - t0).us, 127000000);
-  EXPECT_EQ(sc.closed_error(0, id), Errc::kTimedOut);
-  EXPECT_EQ(sc.ctr(0, Counter::TcpExtTCPSynRetrans), 6u);
-  EXPECT_EQ(sc.ctr(0, Counter::TcpAttemptFails), 1u);
-  EXPECT_EQ(sc.ctr(0, Counter::TcpOutRsts), 0u);
-}
-
-TEST(Handshake, ConnectTimeoutFollowsSynRetries) {
-  EngineOptions o = scenario_opts();
-  o.tcp.syn_retries = 2;
-  Scenario sc(o, scenario_opts());
-  sc.drop = [](const Seg&) { return true; };
-  ConnId id;
-  ASSERT_EQ(sc.a().connect(memory::sim_addr(1), kPort, &id), Errc::kOk);
-  Instant t0 = sc.now();
-  ASSERT_TRUE(sc.run_until([&] { return sc.closed_error(0, id).has_value(); }, Duration::seconds(60)));
-  EXPECT_EQ(matching(sc, is_syn, 0).size(), 3u);
-  EXPECT_EQ((sc.now() - t0).us, 7000000);
-  EXPECT_EQ(sc.closed_error(0, id), Errc::kTimedOut);
 }
 
 // errc.hh promises EHOSTUNREACH when "ARP never resolved"; Linux fails such

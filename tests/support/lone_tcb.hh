@@ -94,14 +94,17 @@ class LoneTcb {
   void advance(Duration d) { env_.now += d; }
   Instant now() const { return env_.now; }
 
-  // A passive open from the peer's SYN: SYN-RECEIVED, the SYN-ACK sent and
-  // drained. With timestamps the peer's next segments echo the SYN-ACK's.
-  void open(const PeerSyn& syn) {
+  // A passive open from the peer's SYN: SYN-RECEIVED; returns the SYN-ACK
+  // (drained). With timestamps the peer's next segments echo its TSval.
+  SentSegment open(const PeerSyn& syn) {
     wire::Segment s = syn_segment(syn, wire::kSyn);
     tcp::open_passive(env_, tcb, tuple(), s);
     peer_window_ = syn.window;
     auto out = sent();
-    if (tcb.ts_ok && out.size() == 1) peer_ts_ = Ts{*syn.tsval, out[0].opt.tsval};
+    EXPECT_EQ(out.size(), 1u) << "open_passive sent " << out.size() << " segments";
+    if (out.empty()) return SentSegment{};
+    if (tcb.ts_ok) peer_ts_ = Ts{*syn.tsval, out[0].opt.tsval};
+    return out[0];
   }
   // (ISN `irs`, MSS option `peer_mss`, window `peer_window`, no other option.)
   void open(Seq irs, std::uint16_t peer_mss, std::uint16_t peer_window) {
