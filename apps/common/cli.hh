@@ -19,11 +19,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "apps/common/text.hh"
@@ -40,6 +42,20 @@ struct Command {
   // The exit status (0 success, 1 a failed run).
   std::function<int(std::ostream& out, std::ostream& err)> run;
 };
+
+// Adds subcommand `name` to `parent`, with `summary` (its line in the
+// parent's --help) and `description` (its own --help footer). Its options
+// bind, through add_options, to an Args the Command owns; run(args, out, err)
+// reads them once the whole line has parsed.
+template <class Args, class Run>
+Command add_command(CLI::App& parent, std::string name, std::string summary, std::string_view description,
+                    void (*add_options)(CLI::App& app, Args* a), Run run) {
+  CLI::App* app = parent.add_subcommand(std::move(name), std::move(summary));
+  app->footer(std::string(description));
+  auto a = std::make_shared<Args>();
+  add_options(*app, a.get());
+  return Command{app, [a, run](std::ostream& out, std::ostream& err) { return run(*a, out, err); }};
+}
 
 // The top-level application: help formatting, flags that take no value;
 // subcommands added later inherit both.

@@ -199,12 +199,8 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
 }  // namespace
 
 Command add_churn_command(CLI::App& top) {
-  CLI::App* app =
-      top.add_subcommand("churn", "open and close connections at a rate from a DPDK port, against any TCP server");
-  app->footer(std::string(kDescription));
-  auto a = std::make_shared<Args>();
-  add_options(*app, a.get());
-  return Command{app, [a](std::ostream& out, std::ostream& err) { return run_dpdk_churn(*a, out, err); }};
+  return add_command(top, "churn", "open and close connections at a rate from a DPDK port, against any TCP server",
+                     kDescription, add_options, run_dpdk_churn);
 }
 
 }  // namespace twstack::app

@@ -131,11 +131,8 @@ int run_serve(const Args& a, std::ostream& out, std::ostream& err) {
 }  // namespace
 
 Command add_serve_command(CLI::App& top) {
-  CLI::App* app = top.add_subcommand("serve", "serve discard, echo or http on a DPDK port (one engine per queue)");
-  app->footer(std::string(kDescription));
-  auto a = std::make_shared<Args>();
-  add_options(*app, a.get());
-  return Command{app, [a](std::ostream& out, std::ostream& err) { return run_serve(*a, out, err); }};
+  return add_command(top, "serve", "serve discard, echo or http on a DPDK port (one engine per queue)", kDescription,
+                     add_options, run_serve);
 }
 
 }  // namespace twstack::app

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -189,12 +188,11 @@ int run_lab(const Args& a, std::ostream& out, std::ostream& err, bool have_dpdk)
 }  // namespace
 
 Command add_lab_command(CLI::App& top, bool have_dpdk) {
-  CLI::App* app = top.add_subcommand(
-      "lab", "run the TIME_WAIT scenarios (default set or FILEs): predictions, measurements, verdicts, plots");
-  app->footer(std::string(kDescription));
-  auto a = std::make_shared<Args>();
-  add_options(*app, a.get());
-  return Command{app, [a, have_dpdk](std::ostream& out, std::ostream& err) { return run_lab(*a, out, err, have_dpdk); }};
+  return add_command(top, "lab",
+                     "run the TIME_WAIT scenarios (default set or FILEs): predictions, measurements, verdicts, plots",
+                     kDescription, add_options, [have_dpdk](const Args& a, std::ostream& out, std::ostream& err) {
+                       return run_lab(a, out, err, have_dpdk);
+                     });
 }
 
 }  // namespace twstack::app

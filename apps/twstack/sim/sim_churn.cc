@@ -3,7 +3,6 @@
 #include "apps/twstack/sim/sim_churn.hh"
 
 #include <cstdio>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -238,21 +237,23 @@ void print_churn_text(std::ostream& out, const ChurnSettings& s, const ChurnResu
   out << line;
 }
 
+namespace {
+
+int run_sim_churn(const SimChurnArgs& a, std::ostream& out, std::ostream&) {
+  const ChurnSettings s = churn_settings_from(a);
+  const ChurnResult r = run_churn(s);
+  if (a.json) {
+    print_churn_json(out, s, r);
+  } else {
+    print_churn_text(out, s, r);
+  }
+  return 0;
+}
+
+}  // namespace
+
 Command add_sim_churn_command(CLI::App& sim) {
-  CLI::App* app = sim.add_subcommand("churn", std::string(kSummary));
-  app->footer(std::string(kDescription));
-  auto a = std::make_shared<SimChurnArgs>();
-  add_options(*app, a.get());
-  return Command{app, [a](std::ostream& out, std::ostream&) {
-                   const ChurnSettings s = churn_settings_from(*a);
-                   const ChurnResult r = run_churn(s);
-                   if (a->json) {
-                     print_churn_json(out, s, r);
-                   } else {
-                     print_churn_text(out, s, r);
-                   }
-                   return 0;
-                 }};
+  return add_command(sim, "churn", std::string(kSummary), kDescription, add_options, run_sim_churn);
 }
 
 }  // namespace twstack::app

@@ -345,11 +345,8 @@ int run_sim_ports(const Args& a, std::ostream& out, std::ostream& err) {
 }  // namespace
 
 Command add_sim_ports_command(CLI::App& sim) {
-  CLI::App* app = sim.add_subcommand("ports", "time 4-tuple allocation at several fill levels, with or without RSS");
-  app->footer(std::string(kDescription));
-  auto a = std::make_shared<Args>();
-  add_options(*app, a.get());
-  return Command{app, [a](std::ostream& out, std::ostream& err) { return run_sim_ports(*a, out, err); }};
+  return add_command(sim, "ports", "time 4-tuple allocation at several fill levels, with or without RSS", kDescription,
+                     add_options, run_sim_ports);
 }
 
 }  // namespace twstack::app

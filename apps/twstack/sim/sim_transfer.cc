@@ -1,7 +1,6 @@
 // `twstack sim transfer`: a bulk transfer between two engines over the
 // in-process link, with faults, checked end to end byte for byte.
 #include <chrono>
-#include <memory>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -243,12 +242,8 @@ int run_sim_transfer(const Args& a, std::ostream& out, std::ostream& err) {
 }  // namespace
 
 Command add_sim_transfer_command(CLI::App& sim) {
-  CLI::App* app =
-      sim.add_subcommand("transfer", "bulk transfer between two engines over a simulated link, checked byte for byte");
-  app->footer(std::string(kDescription));
-  auto a = std::make_shared<Args>();
-  add_options(*app, a.get());
-  return Command{app, [a](std::ostream& out, std::ostream& err) { return run_sim_transfer(*a, out, err); }};
+  return add_command(sim, "transfer", "bulk transfer between two engines over a simulated link, checked byte for byte",
+                     kDescription, add_options, run_sim_transfer);
 }
 
 }  // namespace twstack::app

@@ -2,7 +2,6 @@
 #include "apps/twstack/stat/stat.hh"
 
 #include <cstdio>
-#include <memory>
 #include <optional>
 #include <ostream>
 
@@ -120,11 +119,8 @@ int run_stat(const Args& a, std::ostream& out, std::ostream& err) {
 }  // namespace
 
 Command add_stat_command(CLI::App& top) {
-  CLI::App* app = top.add_subcommand("stat", "read a running twstack's counters (DPDK telemetry), nstat-style or JSON");
-  app->footer(std::string(kDescription));
-  auto a = std::make_shared<Args>();
-  add_options(*app, a.get());
-  return Command{app, [a](std::ostream& out, std::ostream& err) { return run_stat(*a, out, err); }};
+  return add_command(top, "stat", "read a running twstack's counters (DPDK telemetry), nstat-style or JSON", kDescription,
+                     add_options, run_stat);
 }
 
 }  // namespace twstack::app

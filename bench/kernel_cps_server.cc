@@ -1,0 +1,145 @@
+#include "kernel_cps_server.hh"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string_view>
+
+namespace kernel_cps {
+namespace {
+
+constexpr int kBacklog = 4096;
+constexpr std::uint32_t kMaxRequest = 8192;
+
+}  // namespace
+
+int open_listener(const Endpoint& ep) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      bind(fd, as_sockaddr(ep.addr), sizeof ep.addr) != 0 || listen(fd, kBacklog) != 0) {
+    const int e = errno;
+    if (fd >= 0) close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+Server::Server(int listen_fd, const Options& o) : listen_fd_(listen_fd), closer_(o.closer) {
+  response_ = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(o.body_bytes) +
+              "\r\nConnection: close\r\n\r\n" + std::string(o.body_bytes, 'x');
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: after EMFILE the backlog is retried next wait
+  ev.data.fd = listen_fd_;
+  if (epoll_fd_ >= 0 && epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev) != 0) {
+    close(epoll_fd_);
+    epoll_fd_ = -1;
+  }
+}
+
+Server::~Server() {
+  for (std::size_t fd = 0; fd < conns_.size(); ++fd) {
+    if (conns_[fd].phase != Phase::kIdle) close(static_cast<int>(fd));
+  }
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  close(listen_fd_);
+}
+
+void Server::run(const std::atomic<bool>& stop) {
+  std::array<epoll_event, 256> events;
+  while (!stop.load(std::memory_order_acquire)) {
+    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 50);
+    if (n < 0 && errno != EINTR) errors_.add(errno);
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[static_cast<std::size_t>(i)].data.fd;
+      if (fd == listen_fd_) {
+        accept_all();
+      } else if (conn(fd).phase != Phase::kIdle) {
+        drive(fd);  // a stale event for a reused fd only meets EAGAIN
+      }
+    }
+  }
+}
+
+void Server::accept_all() {
+  for (;;) {
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN) errors_.add(errno);
+      return;
+    }
+    const auto i = static_cast<std::size_t>(fd);
+    if (i >= conns_.size()) conns_.resize(std::max(i + 1, 2 * conns_.size()));
+    conns_[i] = Conn{};
+    conns_[i].phase = Phase::kRequest;
+    drive(fd);
+  }
+}
+
+// Advances one connection as far as its socket allows.
+void Server::drive(int fd) {
+  Conn& c = conn(fd);
+  for (;;) {
+    const bool sending = c.phase == Phase::kResponse;
+    const ssize_t n = sending ? send(fd, response_.data() + c.sent, response_.size() - c.sent, MSG_NOSIGNAL)
+                              : recv(fd, scratch_.data(), scratch_.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return wait_for(fd, c, sending ? EPOLLIN | EPOLLOUT : EPOLLIN);
+    if (n < 0) return drop(fd, errno);
+    if (sending) {
+      c.sent += static_cast<std::size_t>(n);
+      if (c.sent < response_.size()) continue;
+      if (closer_ == Closer::kServer) return finish(fd);
+      c.phase = Phase::kAwaitFin;
+    } else if (n == 0) {
+      return c.phase == Phase::kAwaitFin ? finish(fd) : drop(fd, Failure::kShortRequest);
+    } else if (c.phase == Phase::kRequest && !scan_request(c, static_cast<std::size_t>(n))) {
+      return drop(fd, Failure::kLongRequest);
+    }  // bytes after the request, or before the FIN, are not expected and are dropped
+  }
+}
+
+// Looks for the request's blank line; false once the request is too long.
+bool Server::scan_request(Conn& c, std::size_t n) {
+  static constexpr std::string_view kEnd = "\r\n\r\n";
+  for (std::size_t i = 0; i < n; ++i) {
+    c.matched = scratch_[i] == kEnd[c.matched] ? c.matched + 1 : (scratch_[i] == '\r' ? 1 : 0);
+    if (c.matched == kEnd.size()) {
+      c.phase = Phase::kResponse;
+      return true;
+    }
+  }
+  c.request_bytes += static_cast<std::uint32_t>(n);
+  return c.request_bytes <= kMaxRequest;
+}
+
+// Edge-triggered, and only ever widened: each epoll_ctl is a syscall per connection.
+void Server::wait_for(int fd, Conn& c, std::uint32_t events) {
+  if ((c.events & events) == events) return;
+  epoll_event ev{};
+  ev.events = c.events | events | EPOLLET;
+  ev.data.fd = fd;
+  if (epoll_ctl(epoll_fd_, c.events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) return drop(fd, errno);
+  c.events |= events;
+}
+
+void Server::finish(int fd) {
+  ++completed_;
+  close(fd);
+  conn(fd) = Conn{};
+}
+
+template <typename Why>
+void Server::drop(int fd, Why why) {
+  errors_.add(why);
+  close(fd);
+  conn(fd) = Conn{};
+}
+
+}  // namespace kernel_cps

@@ -1,0 +1,65 @@
+// kernel_cps's server: an epoll HTTP/1.1 server on one thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernel_cps.hh"
+
+namespace kernel_cps {
+
+// A non-blocking listening socket on `ep`; -1 with errno set on failure.
+int open_listener(const Endpoint& ep);
+
+// The server: accept, read the request to its blank line, answer, then close, or await
+// the client's FIN and close. A connection is driven at once after accept(): its request
+// has usually arrived by then, and with --closer server it is then over without ever
+// entering the epoll set.
+class Server {
+ public:
+  // Takes over `listen_fd`.
+  Server(int listen_fd, const Options& o);
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server();
+
+  bool ok() const { return epoll_fd_ >= 0; }
+  const ErrorCounts& errors() const { return errors_; }
+  std::uint64_t completed() const { return completed_; }
+
+  void run(const std::atomic<bool>& stop);
+
+ private:
+  enum class Phase : std::uint8_t { kIdle, kRequest, kResponse, kAwaitFin };
+  struct Conn {
+    Phase phase = Phase::kIdle;
+    std::uint8_t matched = 0;  // bytes of "\r\n\r\n" matched so far
+    std::uint32_t request_bytes = 0;
+    std::size_t sent = 0;
+    std::uint32_t events = 0;  // registered with epoll; 0: not in the set
+  };
+
+  Conn& conn(int fd) { return conns_[static_cast<std::size_t>(fd)]; }
+
+  void accept_all();
+  void drive(int fd);
+  bool scan_request(Conn& c, std::size_t n);
+  void wait_for(int fd, Conn& c, std::uint32_t events);
+  void finish(int fd);
+  template <typename Why>
+  void drop(int fd, Why why);
+
+  int listen_fd_;
+  int epoll_fd_ = -1;
+  Closer closer_;
+  std::string response_;
+  std::vector<Conn> conns_ = std::vector<Conn>(1024);  // indexed by fd
+  ErrorCounts errors_;  // the whole run, warm-up and teardown included
+  std::uint64_t completed_ = 0;
+  std::array<char, 16384> scratch_{};
+};
+
+}  // namespace kernel_cps
