@@ -31,7 +31,7 @@ void expect_syn(const std::vector<SentSegment>& out, Seq iss) {
 }
 
 TEST(TcbHandshake, LostSynIsRetransmittedAfterInitialRto) {
-  LoneTcb c(tcp::TcpParams{});
+  LoneTcb c(tcp::TcpParams(StackConfig{}));
   const Instant t0 = c.now();
   const SentSegment syn = c.connect();
   expect_syn({syn}, c.tcb.iss);
@@ -60,7 +60,7 @@ TEST(TcbHandshake, LostSynIsRetransmittedAfterInitialRto) {
 // be re-initialized to 3 seconds when data transmission begins" (Linux
 // tcp_init_transfer: TCP_TIMEOUT_FALLBACK when no RTT sample was taken).
 TEST(TcbHandshake, RtoIsThreeSecondsAfterSynTimeout) {
-  LoneTcb c(tcp::TcpParams{});
+  LoneTcb c(tcp::TcpParams(StackConfig{}));
   c.connect();
   c.fire_due(tcp::kTimerRetransmit);
   ASSERT_EQ(c.counters().get(Counter::TcpExtTCPSynRetrans), 1u);
@@ -87,7 +87,7 @@ TEST(TcbHandshake, RtoIsThreeSecondsAfterSynTimeout) {
 // with the same ISS; Linux tcp_rtx_synack counts it in TCPSynRetrans, as
 // the counter's help text ("SYN and SYN-ACK retransmissions") says.
 TEST(TcbHandshake, SynAckRetransmissionIsCountedAsSynRetrans) {
-  LoneTcb c(tcp::TcpParams{});
+  LoneTcb c(tcp::TcpParams(StackConfig{}));
   const Instant t0 = c.now();
   const SentSegment synack = c.open(PeerSyn{});
   ASSERT_EQ(synack.flags, wire::kSyn | wire::kAck);
@@ -114,7 +114,7 @@ TEST(TcbHandshake, SynAckRetransmissionIsCountedAsSynRetrans) {
 // 4 ... s apart (RFC 6298 §5.5), then the connection is given up one more
 // doubled RTO after the last: ETIMEDOUT, no reset.
 void expect_connect_times_out(std::uint8_t retries, std::int64_t total_us) {
-  tcp::TcpParams p;
+  tcp::TcpParams p(StackConfig{});
   p.syn_retries = retries;
   LoneTcb c(p);
   const Instant t0 = c.now();

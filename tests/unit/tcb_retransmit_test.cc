@@ -20,7 +20,7 @@ constexpr std::uint32_t kMss = 1460;      // no timestamps: the whole MSS
 constexpr Duration kRtt = Duration::millis(40);
 
 tcp::TcpParams params() {
-  tcp::TcpParams p;
+  tcp::TcpParams p(StackConfig{});
   p.timestamps = 0;
   return p;
 }

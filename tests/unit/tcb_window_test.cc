@@ -25,7 +25,7 @@ constexpr std::uint32_t kMss = 1460;      // no timestamps: the whole MSS
 constexpr std::uint32_t kRcvbuf = 12 * kMss;
 
 tcp::TcpParams params() {
-  tcp::TcpParams p;
+  tcp::TcpParams p(StackConfig{});
   p.timestamps = 0;
   return p;
 }
