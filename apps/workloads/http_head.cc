@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "stack/base/text.hh"
+
 namespace twstack::app {
 namespace {
 
@@ -14,11 +16,9 @@ bool iequals(std::string_view a, std::string_view b) {
          std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+// Optional white space around a field value or a list element is spaces
+// and tabs only (RFC 9110 §5.6.3 OWS).
+constexpr std::string_view kOws = " \t";
 
 // "HTTP/1.x": the minor version, or -1.
 int version_minor(std::string_view v) {
@@ -101,7 +101,7 @@ void HttpHead::header_line(std::string_view line) {
   const std::size_t colon = line.find(':');
   if (colon == std::string_view::npos) return;
   const std::string_view name = line.substr(0, colon);
-  std::string_view value = trim(line.substr(colon + 1));
+  std::string_view value = trim(line.substr(colon + 1), kOws);
   if (iequals(name, "Content-Length")) {
     std::uint64_t n = 0;
     bool ok = !value.empty();
@@ -120,7 +120,7 @@ void HttpHead::header_line(std::string_view line) {
     // A comma-separated list of tokens (RFC 9110 §7.6.1).
     while (!value.empty()) {
       const std::size_t comma = value.find(',');
-      const std::string_view token = trim(value.substr(0, comma));
+      const std::string_view token = trim(value.substr(0, comma), kOws);
       if (iequals(token, "close")) conn_close_ = true;
       if (iequals(token, "keep-alive")) conn_keep_alive_ = true;
       value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);

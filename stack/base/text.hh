@@ -1,4 +1,5 @@
-// Small text helpers shared by the configuration and the command line.
+// Small text helpers shared by the configuration, the command line and the
+// applications.
 #pragma once
 
 #include <cstddef>
@@ -8,5 +9,11 @@ namespace twstack {
 
 // Levenshtein distance, for "did you mean" suggestions (names are short).
 std::size_t edit_distance(std::string_view a, std::string_view b);
+
+// What isspace() takes for white space in the C locale.
+inline constexpr std::string_view kWhitespace = " \t\n\v\f\r";
+
+// `s` without the characters of `chars` at either end.
+std::string_view trim(std::string_view s, std::string_view chars = kWhitespace);
 
 }  // namespace twstack

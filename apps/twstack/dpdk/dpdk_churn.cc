@@ -182,18 +182,14 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
     mine.offset = q;
     return std::make_unique<ChurnQueue>(eng, mine, max_conns, start_after);
   };
-  const bool json = rs.json;
-  if (!json) {
+  if (!rs.json) {
     out << "twstack churn: " << rs.ips.front() << " ->";
     for (const ChurnTarget& t : cs.targets) out << " " << t.ip.to_string() << ":" << t.port;
     out << ", " << (cs.rate == 0 ? "flat out" : std::to_string(cs.rate) + "/s") << ", closer " << closer_name(cs.closer)
         << ", " << cs.requests_per_conn << (cs.requests_per_conn == 1 ? " request" : " requests") << " per connection, "
         << rs.queues << (rs.queues == 1 ? " queue" : " queues") << "\n" << std::flush;
   }
-  RuntimeResult r = run_runtime(
-      rs, make, [&](const Second& s) { print_second(out, json, s); }, err,
-      [&](const RuntimeResult& res) { print_summary(out, json, "churn", res), out << std::flush; });
-  return r.exit_code;
+  return run_and_print(rs, make, print_second, out, err);
 }
 
 }  // namespace

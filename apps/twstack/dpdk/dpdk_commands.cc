@@ -86,4 +86,13 @@ void print_summary(std::ostream& out, bool json, std::string_view role, const Ru
   out << "NIC:" << (nic.empty() ? " nothing" : nic) << "\n";
 }
 
+int run_and_print(const RuntimeSettings& rs, const AppFactory& make, PrintSecond print_second, std::ostream& out,
+                  std::ostream& err) {
+  const bool json = rs.json;
+  const RuntimeResult r = run_runtime(
+      rs, make, [&](const Second& s) { print_second(out, json, s); }, err,
+      [&](const RuntimeResult& res) { print_summary(out, json, rs.role, res), out << std::flush; });
+  return r.exit_code;
+}
+
 }  // namespace twstack::app

@@ -115,17 +115,13 @@ int run_serve(const Args& a, std::ostream& out, std::ostream& err) {
   auto make = [&ss](engine::QueueEngine& eng, std::uint16_t, std::uint16_t, std::uint32_t max_conns) {
     return std::make_unique<ServeQueue>(eng, ss, max_conns);
   };
-  const bool json = rs.json;
-  if (!json) {
+  if (!rs.json) {
     out << "twstack serve: " << serve_mode_name(ss.mode) << " on " << rs.port << ", " << rs.ips.front() << ", port";
     for (std::uint16_t p : ss.ports) out << " " << p;
     out << ", closer " << closer_name(ss.closer) << ", " << rs.queues << (rs.queues == 1 ? " queue" : " queues")
         << "\n" << std::flush;
   }
-  RuntimeResult r = run_runtime(
-      rs, make, [&](const Second& s) { print_second(out, json, s); }, err,
-      [&](const RuntimeResult& res) { print_summary(out, json, "serve", res), out << std::flush; });
-  return r.exit_code;
+  return run_and_print(rs, make, print_second, out, err);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// What the DPDK commands share: the end-of-run summary (dpdk_commands.cc).
+// What the DPDK commands share: running the runtime with a line a second and
+// the end-of-run summary (dpdk_commands.cc).
 #pragma once
 
 #include <cstdint>
@@ -15,5 +16,12 @@ std::uint64_t metric(const Metrics& m, std::string_view name);
 // TIME_WAIT peak and end, the headline counters and what the NIC adapter
 // counted; --json: one object with "summary": true.
 void print_summary(std::ostream& out, bool json, std::string_view role, const RuntimeResult& r);
+
+// A command's line for one second (text, or one JSON object with --json).
+using PrintSecond = void (*)(std::ostream& out, bool json, const Second& s);
+// Runs the runtime (run_runtime()), printing each second with print_second
+// and, once the loops stop, the summary for rs.role; the exit status.
+int run_and_print(const RuntimeSettings& rs, const AppFactory& make, PrintSecond print_second, std::ostream& out,
+                  std::ostream& err);
 
 }  // namespace twstack::app

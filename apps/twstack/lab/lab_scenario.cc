@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "apps/common/text.hh"
+#include "stack/base/text.hh"
 
 namespace twstack::app {
 namespace {
@@ -72,12 +73,6 @@ set = twstack.tcp_timewait_len=10
 client_set = net.ipv4.ip_local_port_range=40000 40499
 client_set = net.ipv4.tcp_tw_reuse=0
 )";
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) s.remove_suffix(1);
-  return s;
-}
 
 bool valid_name(std::string_view n) {
   return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) {
