@@ -7,8 +7,9 @@
 // by errno name and never end the run; only bad options (exit 2) or a failed set-up
 // (exit 1) do. Run it through kernel_cps.sh, which gives it a namespace of its own.
 //
-// The server is kernel_cps_server.cc, the client kernel_cps_client.cc, the report
-// kernel_cps_report.cc; the options and the threads are here.
+// The server and the client are apps/kernel/churn_{server,client}.cc (the lab's kernel
+// column runs them too), the report kernel_cps_report.cc; the options and the threads
+// are here.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,12 +30,13 @@
 #include <thread>
 #include <utility>
 
-#include "kernel_cps.hh"
-#include "kernel_cps_client.hh"
+#include "apps/kernel/churn_client.hh"
+#include "apps/kernel/churn_common.hh"
+#include "apps/kernel/churn_server.hh"
 #include "kernel_cps_report.hh"
-#include "kernel_cps_server.hh"
 
 namespace kernel_cps {
+using namespace kernel_churn;
 namespace {
 
 // The one global: SIGINT/SIGTERM end the measurement early, with a report.
@@ -95,7 +97,7 @@ std::string apply_option(Options& o, std::string_view name, std::string_view v) 
   const char* want = "";
   if (name == "--listen") {
     auto ep = parse_endpoint(v);
-    if ((ok = ep.has_value())) o.listen = std::move(*ep);
+    if ((ok = ep.has_value())) o.endpoints = {std::move(*ep)};
     want = "IPV4:PORT";
   } else if (name == "--server-cpu" || name == "--client-cpu") {
     int& cpu = name == "--server-cpu" ? o.server_cpu : o.client_cpu;
@@ -126,7 +128,7 @@ std::string apply_option(Options& o, std::string_view name, std::string_view v) 
 
 // Returns the exit code to leave with, or nullopt to go on and run.
 std::optional<int> parse_options(int argc, char** argv, Options& o) {
-  o.listen = *parse_endpoint("127.0.0.1:8080");
+  o.endpoints = {*parse_endpoint("127.0.0.1:8080")};
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     const auto eq = arg.find('=');
@@ -182,6 +184,7 @@ void raise_fd_limit(int inflight) {
 
 int main(int argc, char** argv) {
   using namespace kernel_cps;
+  using namespace kernel_churn;
   Options o;
   if (const auto code = parse_options(argc, argv, o)) return *code;
   raise_fd_limit(o.inflight);
@@ -190,12 +193,13 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  const int listen_fd = open_listener(o.listen);
+  const int listen_fd = open_listener(o.endpoints.front());
   if (listen_fd < 0) {
-    std::fprintf(stderr, "kernel_cps: cannot listen on %s: %s\n", o.listen.text.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "kernel_cps: cannot listen on %s: %s\n", o.endpoints.front().text.c_str(),
+                 std::strerror(errno));
     return 1;
   }
-  Server server(listen_fd, o);
+  Server server({listen_fd}, o);
   Client client(o);
   if (!server.ok() || !client.ok()) {
     std::fprintf(stderr, "kernel_cps: epoll: %s\n", std::strerror(errno));

@@ -5,6 +5,7 @@
 #include <string>
 
 namespace kernel_cps {
+using namespace kernel_churn;
 namespace {
 
 using ull = unsigned long long;
@@ -30,7 +31,7 @@ void print_errors(const char* label, const ErrorCounts& errors, bool json) {
 
 void report_text(const Options& o, const ClientResult& r, const Server& s) {
   const std::string rate = o.rate > 0 ? std::to_string(std::llround(o.rate)) + "/s" : "flat-out";
-  std::printf("kernel_cps listen=%s closer=%s inflight=%d body=%zu B rate=%s cpus=%d/%d\n", o.listen.text.c_str(),
+  std::printf("kernel_cps listen=%s closer=%s inflight=%d body=%zu B rate=%s cpus=%d/%d\n", o.endpoints.front().text.c_str(),
               closer_name(o.closer), o.inflight, o.body_bytes, rate.c_str(), o.server_cpu, o.client_cpu);
   std::printf("cps %.0f  completed %llu  failed %llu  missed %llu  in %.2f s after %.1f s warm-up\n",
               per_second(r.completed, r.measured_s), static_cast<ull>(r.completed), static_cast<ull>(r.failed),
@@ -55,7 +56,7 @@ void report_json(const Options& o, const ClientResult& r, const Server& s) {
   std::printf("],\"duration_s\":%.3f,\"warmup_s\":%.3f,\"inflight\":%d,\"closer\":\"%s\",\"body_bytes\":%zu,"
               "\"rate\":%.1f,\"listen\":\"%s\",\"server_cpu\":%d,\"client_cpu\":%d}\n",
               r.measured_s, o.warmup_s, o.inflight, closer_name(o.closer), o.body_bytes, o.rate,
-              o.listen.text.c_str(), o.server_cpu, o.client_cpu);
+              o.endpoints.front().text.c_str(), o.server_cpu, o.client_cpu);
 }
 
 }  // namespace kernel_cps

@@ -1,4 +1,4 @@
-#include "kernel_cps_client.hh"
+#include "apps/kernel/churn_client.hh"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,11 +10,12 @@
 #include <cstring>
 #include <string_view>
 
-namespace kernel_cps {
+namespace kernel_churn {
 namespace {
 
 constexpr std::int64_t kSecondNs = 1'000'000'000;
-constexpr std::string_view kGet = "GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+constexpr std::string_view kGetClose = "GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+constexpr std::string_view kGetKeep = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
 
 // Our own server's header: status 200 and a Content-Length, spelt as it sends them.
 std::optional<std::size_t> content_length(std::string_view head) {
@@ -50,6 +51,7 @@ void Client::run(const volatile std::sig_atomic_t& interrupted) {
   next_open_ = t0;
   std::array<epoll_event, 256> events;
   for (std::int64_t now = t0;; now = now_ns()) {
+    now_ = now;
     if (!counting_ && now >= measure_at) {
       counting_ = true;
       measure_start_ = tick_start = now;
@@ -62,7 +64,7 @@ void Client::run(const volatile std::sig_atomic_t& interrupted) {
     }
     if (last) {
       result_.measured_s = counting_ ? static_cast<double>(now - measure_start_) / 1e9 : 0.0;
-      return;
+      return drain(interrupted);
     }
     open_due(now, t0);
     std::int64_t wake = std::min(counting_ ? next_tick : measure_at, end);
@@ -78,12 +80,12 @@ void Client::run(const volatile std::sig_atomic_t& interrupted) {
 
 void Client::open_due(std::int64_t now, std::int64_t t0) {
   if (o_.rate == 0) {
-    for (std::size_t tries = free_.size(); tries > 0 && !free_.empty(); --tries) open_one();
+    for (std::size_t tries = free_.size(); tries > 0 && !free_.empty(); --tries) open_one(now);
     return;
   }
   while (next_open_ <= now) {  // a fixed schedule: a late loop catches up, never drifts
     if (!free_.empty()) {
-      open_one();
+      open_one(now);
     } else if (counting_) {
       ++result_.missed;
     }
@@ -91,14 +93,17 @@ void Client::open_due(std::int64_t now, std::int64_t t0) {
   }
 }
 
-void Client::open_one() {
+void Client::open_one(std::int64_t now) {
+  now_ = now;
+  if (counting_) ++result_.attempts;
+  const Endpoint& to = o_.endpoints[opened_++ % o_.endpoints.size()];
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return count_failure(errno);
   const std::uint32_t slot = free_.back();
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
   ev.data.u32 = slot;
-  if ((connect(fd, as_sockaddr(o_.listen.addr), sizeof o_.listen.addr) != 0 && errno != EINPROGRESS) ||
+  if ((connect(fd, as_sockaddr(to.addr), sizeof to.addr) != 0 && errno != EINPROGRESS) ||
       epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     const int e = errno;
     close(fd);
@@ -120,21 +125,28 @@ void Client::on_event(const epoll_event& ev) {
     if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err != 0) return fail(slot, err);
     c.phase = Phase::kSending;
+    if (counting_) {
+      ++result_.established;
+      ++second_established_;
+    }
   }
   for (;;) {
     const bool sending = c.phase == Phase::kSending;
-    const ssize_t n = sending ? send(c.fd, kGet.data() + c.sent, kGet.size() - c.sent, MSG_NOSIGNAL)
+    const std::string_view req = c.responses + 1 >= o_.requests_per_conn ? kGetClose : kGetKeep;
+    const ssize_t n = sending ? send(c.fd, req.data() + c.sent, req.size() - c.sent, MSG_NOSIGNAL)
                               : recv(c.fd, scratch_.data(), scratch_.size(), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
     if (n < 0) return fail(slot, errno);
     if (sending) {
       c.sent += static_cast<std::size_t>(n);
-      if (c.sent == kGet.size()) c.phase = Phase::kReceiving;
+      if (c.sent == req.size()) c.phase = Phase::kReceiving;
     } else if (n == 0) {
       return c.complete() ? done(slot) : fail(slot, Failure::kShortResponse);
     } else if (!consume(c, static_cast<std::size_t>(n))) {
       return fail(slot, Failure::kBadResponse);
+    } else if (c.complete() && next_response(c)) {
+      continue;  // keep-alive: the next request
     } else if (c.complete() && o_.closer == Closer::kClient) {
       return done(slot);
     }
@@ -163,6 +175,16 @@ bool Client::consume(Conn& c, std::size_t n) {
   return true;
 }
 
+// After a complete response: true (and c reset for the next request) if the
+// connection has more requests to run.
+bool Client::next_response(Conn& c) {
+  if (++c.responses >= o_.requests_per_conn) return false;
+  const std::uint32_t responses = c.responses;
+  c = Conn{.fd = c.fd, .phase = Phase::kSending};
+  c.responses = responses;
+  return true;
+}
+
 void Client::done(std::uint32_t slot) {
   if (counting_) {
     ++result_.completed;
@@ -181,8 +203,15 @@ template <typename Why>
 void Client::count_failure(Why why) {
   if (!counting_) return;
   result_.errors.add(why);
+  second_errors_.add(why);
   ++result_.failed;
   ++second_failed_;
+  if (!result_.first_failure_s) {
+    result_.first_failure_s = static_cast<double>(now_ - measure_start_) / 1e9;
+    ErrorCounts one;
+    one.add(why);
+    result_.first_errno = one.named().front().first;
+  }
 }
 
 void Client::release(std::uint32_t slot) {
@@ -193,9 +222,11 @@ void Client::release(std::uint32_t slot) {
 
 void Client::close_second(std::int64_t from, std::int64_t to) {
   const Second s{static_cast<double>(to - measure_start_) / 1e9, static_cast<double>(to - from) / 1e9,
-                 second_completed_, second_failed_};
+                 second_completed_, second_failed_, second_established_, second_errors_.named()};
+  if (on_second_) on_second_(s);
   result_.seconds.push_back(s);
-  second_completed_ = second_failed_ = 0;
+  second_completed_ = second_failed_ = second_established_ = 0;
+  second_errors_.reset();
   if (o_.json) return;
   std::printf("t=%6.2f s  cps %9.0f  failed %llu\n", s.t_s,
               s.elapsed_s > 0 ? static_cast<double>(s.completed) / s.elapsed_s : 0.0,
@@ -203,4 +234,16 @@ void Client::close_second(std::int64_t from, std::int64_t to) {
   std::fflush(stdout);
 }
 
-}  // namespace kernel_cps
+// No new attempts; the connections in progress run on for up to drain_s.
+void Client::drain(const volatile std::sig_atomic_t& interrupted) {
+  const std::int64_t end = now_ns() + std::llround(o_.drain_s * 1e9);
+  std::array<epoll_event, 256> events;
+  for (std::int64_t now = now_ns(); free_.size() < conns_.size() && now < end && interrupted == 0; now = now_ns()) {
+    now_ = now;
+    const int timeout_ms = static_cast<int>(std::min<std::int64_t>(50, (end - now + 999'999) / 1'000'000));
+    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
+    for (int i = 0; i < n; ++i) on_event(events[static_cast<std::size_t>(i)]);
+  }
+}
+
+}  // namespace kernel_churn

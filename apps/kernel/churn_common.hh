@@ -1,6 +1,8 @@
-// kernel_cps: what its server (kernel_cps_server.cc), client (kernel_cps_client.cc),
-// report (kernel_cps_report.cc) and options (kernel_cps.cc) share. Like the rest of the
-// program, it uses nothing of twstack's.
+// The kernel's connection churn, the workload of twstack's on the Linux kernel's
+// sockets: what its server (churn_server.cc) and client (churn_client.cc) share.
+// Used by bench/kernel_cps (the CPS baseline) and by `twstack lab`'s kernel column
+// (kernel_run.hh). Like kernel_cps, it uses nothing of twstack's: it measures the
+// kernel, not us.
 #pragma once
 
 #include <netinet/in.h>
@@ -20,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-namespace kernel_cps {
+namespace kernel_churn {
 
 enum class Closer : std::uint8_t { kServer, kClient };
 
@@ -30,15 +32,20 @@ struct Endpoint {
 };
 
 struct Options {
-  Endpoint listen;
+  // The server listens on each; the client connects to them in turn (attempt k to
+  // endpoint k mod n), so several server ports multiply the 4-tuples.
+  std::vector<Endpoint> endpoints;
   int server_cpu = 0;
   int client_cpu = 1;
   int inflight = 64;
   double rate = 0;
   Closer closer = Closer::kServer;
+  std::uint32_t requests_per_conn = 1;  // keep-alive: requests on each connection
   std::size_t body_bytes = 100;
   double duration_s = 10;
   double warmup_s = 1;
+  // After --duration: no new attempts, the connections in progress may finish.
+  double drain_s = 0;
   bool json = false;
 };
 
@@ -58,6 +65,8 @@ class ErrorCounts {
  public:
   void add(int e) { ++counts_[e > 0 && static_cast<std::size_t>(e) < kErrnoSlots ? static_cast<std::size_t>(e) : 0]; }
   void add(Failure f) { ++counts_[kErrnoSlots + static_cast<std::size_t>(f)]; }
+
+  void reset() { counts_.fill(0); }
 
   std::vector<std::pair<std::string, std::uint64_t>> named() const {
     std::vector<std::pair<std::string, std::uint64_t>> out;
@@ -89,4 +98,4 @@ std::optional<T> parse_number(std::string_view s) {
 
 inline const sockaddr* as_sockaddr(const sockaddr_in& a) { return reinterpret_cast<const sockaddr*>(&a); }
 
-}  // namespace kernel_cps
+}  // namespace kernel_churn

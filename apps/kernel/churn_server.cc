@@ -1,4 +1,4 @@
-#include "kernel_cps_server.hh"
+#include "apps/kernel/churn_server.hh"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <string_view>
 
-namespace kernel_cps {
+namespace kernel_churn {
 namespace {
 
 constexpr int kBacklog = 4096;
@@ -16,10 +16,10 @@ constexpr std::uint32_t kMaxRequest = 8192;
 
 }  // namespace
 
-int open_listener(const Endpoint& ep) {
+int open_listener(const Endpoint& ep, bool reuse_addr) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const int one = 1;
-  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+  if (fd < 0 || (reuse_addr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) ||
       bind(fd, as_sockaddr(ep.addr), sizeof ep.addr) != 0 || listen(fd, kBacklog) != 0) {
     const int e = errno;
     if (fd >= 0) close(fd);
@@ -29,17 +29,24 @@ int open_listener(const Endpoint& ep) {
   return fd;
 }
 
-Server::Server(int listen_fd, const Options& o) : listen_fd_(listen_fd), closer_(o.closer) {
-  response_ = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(o.body_bytes) +
-              "\r\nConnection: close\r\n\r\n" + std::string(o.body_bytes, 'x');
+Server::Server(std::vector<int> listen_fds, const Options& o) : listen_fds_(std::move(listen_fds)), closer_(o.closer) {
+  const std::string length = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(o.body_bytes);
+  response_close_ = length + "\r\nConnection: close\r\n\r\n" + std::string(o.body_bytes, 'x');
+  response_keep_ = length + "\r\n\r\n" + std::string(o.body_bytes, 'x');
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  epoll_event ev{};
-  ev.events = EPOLLIN;  // level-triggered: after EMFILE the backlog is retried next wait
-  ev.data.fd = listen_fd_;
-  if (epoll_fd_ >= 0 && epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev) != 0) {
-    close(epoll_fd_);
-    epoll_fd_ = -1;
+  for (const int fd : listen_fds_) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;  // level-triggered: after EMFILE the backlog is retried next wait
+    ev.data.fd = fd;
+    if (epoll_fd_ >= 0 && epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      close(epoll_fd_);
+      epoll_fd_ = -1;
+    }
   }
+}
+
+bool Server::is_listener(int fd) const {
+  return std::find(listen_fds_.begin(), listen_fds_.end(), fd) != listen_fds_.end();
 }
 
 Server::~Server() {
@@ -47,7 +54,7 @@ Server::~Server() {
     if (conns_[fd].phase != Phase::kIdle) close(static_cast<int>(fd));
   }
   if (epoll_fd_ >= 0) close(epoll_fd_);
-  close(listen_fd_);
+  for (const int fd : listen_fds_) close(fd);
 }
 
 void Server::run(const std::atomic<bool>& stop) {
@@ -57,8 +64,8 @@ void Server::run(const std::atomic<bool>& stop) {
     if (n < 0 && errno != EINTR) errors_.add(errno);
     for (int i = 0; i < n; ++i) {
       const int fd = events[static_cast<std::size_t>(i)].data.fd;
-      if (fd == listen_fd_) {
-        accept_all();
+      if (is_listener(fd)) {
+        accept_all(fd);
       } else if (conn(fd).phase != Phase::kIdle) {
         drive(fd);  // a stale event for a reused fd only meets EAGAIN
       }
@@ -66,9 +73,9 @@ void Server::run(const std::atomic<bool>& stop) {
   }
 }
 
-void Server::accept_all() {
+void Server::accept_all(int listen_fd) {
   for (;;) {
-    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EAGAIN) errors_.add(errno);
@@ -87,14 +94,19 @@ void Server::drive(int fd) {
   Conn& c = conn(fd);
   for (;;) {
     const bool sending = c.phase == Phase::kResponse;
-    const ssize_t n = sending ? send(fd, response_.data() + c.sent, response_.size() - c.sent, MSG_NOSIGNAL)
+    const std::string& response = c.last ? response_close_ : response_keep_;
+    const ssize_t n = sending ? send(fd, response.data() + c.sent, response.size() - c.sent, MSG_NOSIGNAL)
                               : recv(fd, scratch_.data(), scratch_.size(), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return wait_for(fd, c, sending ? EPOLLIN | EPOLLOUT : EPOLLIN);
     if (n < 0) return drop(fd, errno);
     if (sending) {
       c.sent += static_cast<std::size_t>(n);
-      if (c.sent < response_.size()) continue;
+      if (c.sent < response.size()) continue;
+      if (!c.last) {
+        c = Conn{.phase = Phase::kRequest, .events = c.events};  // keep-alive: the next request
+        continue;
+      }
       if (closer_ == Closer::kServer) return finish(fd);
       c.phase = Phase::kAwaitFin;
     } else if (n == 0) {
@@ -108,7 +120,13 @@ void Server::drive(int fd) {
 // Looks for the request's blank line; false once the request is too long.
 bool Server::scan_request(Conn& c, std::size_t n) {
   static constexpr std::string_view kEnd = "\r\n\r\n";
+  static constexpr std::string_view kClose = "Connection: close";  // 'C' only leads it
   for (std::size_t i = 0; i < n; ++i) {
+    c.close_matched = scratch_[i] == kClose[c.close_matched] ? c.close_matched + 1 : (scratch_[i] == 'C' ? 1 : 0);
+    if (c.close_matched == kClose.size()) {
+      c.last = true;
+      c.close_matched = 0;
+    }
     c.matched = scratch_[i] == kEnd[c.matched] ? c.matched + 1 : (scratch_[i] == '\r' ? 1 : 0);
     if (c.matched == kEnd.size()) {
       c.phase = Phase::kResponse;
@@ -142,4 +160,4 @@ void Server::drop(int fd, Why why) {
   conn(fd) = Conn{};
 }
 
-}  // namespace kernel_cps
+}  // namespace kernel_churn

@@ -1,0 +1,169 @@
+#include "apps/kernel/kernel_run.hh"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "apps/kernel/churn_server.hh"
+#include "apps/kernel/netns.hh"
+
+namespace kernel_churn {
+namespace {
+
+void pin(int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);  // best effort, as kernel_cps
+}
+
+std::uint64_t tw_of(const std::string& proc_net_dir) {
+  return sockstat_tw(read_text(proc_net_dir + "/sockstat")).value_or(0);
+}
+
+void counters_of(const std::string& proc_net_dir, std::map<std::string, std::uint64_t>* out) {
+  parse_proc_counters(read_text(proc_net_dir + "/netstat"), out);
+  parse_proc_counters(read_text(proc_net_dir + "/snmp"), out);
+}
+
+std::optional<std::string> apply(int netns_fd, const std::vector<Sysctl>& sysctls, const char* side) {
+  std::optional<std::string> error;
+  if (auto e = in_netns(netns_fd, [&] {
+        for (const Sysctl& s : sysctls) {
+          if ((error = write_sysctl(s.name, s.value))) return;
+        }
+      })) {
+    return e;
+  }
+  if (error) return std::string(side) + ": " + *error;
+  return std::nullopt;
+}
+
+// A connection holds an fd on either side.
+void raise_fd_limit(int inflight) {
+  rlimit lim{};
+  const auto need = static_cast<rlim_t>(2 * inflight + 256);
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= need) return;
+  lim.rlim_cur = std::min(lim.rlim_max, need);
+  setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+// The server's thread: enters its namespace, listens on every port, serves
+// until `stop`. `state`: 0 starting, 1 listening, -1 failed (`error` says why).
+struct ServerThread {
+  std::atomic<int> state{0};
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> stop{false};
+  std::string error;
+  std::uint64_t completed = 0;
+
+  void run(int netns_fd, const Options& o) {
+    tid = ::gettid();
+    if (auto e = enter_netns(netns_fd)) return failed(*e);
+    pin(o.server_cpu);
+    std::vector<int> fds;
+    for (const Endpoint& ep : o.endpoints) {
+      const int fd = open_listener(ep);
+      if (fd < 0) {
+        const std::string e = "server: cannot listen on " + ep.text + ": " + std::strerror(errno);
+        for (const int f : fds) ::close(f);
+        return failed(e);
+      }
+      fds.push_back(fd);
+    }
+    Server server(std::move(fds), o);
+    if (!server.ok()) return failed(std::string("server: epoll: ") + std::strerror(errno));
+    state = 1;
+    server.run(stop);
+    completed = server.completed();
+  }
+  void failed(std::string e) {
+    error = std::move(e);
+    state = -1;
+  }
+};
+
+}  // namespace
+
+KernelResult run_kernel_churn(const KernelSpec& spec, const volatile std::sig_atomic_t& interrupted) {
+  KernelResult r;
+  NetnsPair pair(spec.ip, spec.prefix);
+  if (!pair.error().empty()) {
+    r.error = pair.error();
+    return r;
+  }
+  if (auto e = apply(pair.fd(Side::kClient), spec.client_sysctls, "client")) r.error = *e;
+  if (auto e = apply(pair.fd(Side::kServer), spec.server_sysctls, "server"); e && r.error.empty()) r.error = *e;
+  if (!r.error.empty()) return r;
+  Options o = spec.workload;
+  o.endpoints.clear();
+  for (const std::uint16_t port : spec.ports) {
+    Endpoint ep;
+    ep.addr.sin_family = AF_INET;
+    ep.addr.sin_port = htons(port);
+    ::inet_pton(AF_INET, kServerAddr, &ep.addr.sin_addr);
+    ep.text = std::string(kServerAddr) + ":" + std::to_string(port);
+    o.endpoints.push_back(std::move(ep));
+  }
+  raise_fd_limit(o.inflight);
+  ServerThread st;
+  std::thread server_thread([&] { st.run(pair.fd(Side::kServer), o); });
+  while (st.state == 0) ::usleep(1000);
+  if (st.state < 0) {
+    server_thread.join();
+    r.error = st.error;
+    return r;
+  }
+  const std::string server_net = "/proc/self/task/" + std::to_string(st.tid.load()) + "/net";
+  std::string client_error;
+  std::thread client_thread([&] {
+    if (auto e = enter_netns(pair.fd(Side::kClient))) {
+      client_error = "client: " + *e;
+      return;
+    }
+    pin(o.client_cpu);
+    Client client(o);
+    if (!client.ok()) {
+      client_error = std::string("client: epoll: ") + std::strerror(errno);
+      return;
+    }
+    client.on_second([&](const Second& s) {
+      r.seconds.push_back(KernelSecond{static_cast<std::uint32_t>(std::lround(s.t_s)), s.established, s.failed,
+                                       s.completed, tw_of("/proc/thread-self/net"), tw_of(server_net), s.errors});
+    });
+    client.run(interrupted);
+    r.client = client.result();
+    // The end, both sides at the same moment, the server still in its namespace.
+    r.client_tw_end = tw_of("/proc/thread-self/net");
+    r.server_tw_end = tw_of(server_net);
+    counters_of("/proc/thread-self/net", &r.client_counters);
+    counters_of(server_net, &r.server_counters);
+  });
+  client_thread.join();
+  st.stop = true;
+  server_thread.join();
+  r.server_completed = st.completed;
+  if (!client_error.empty()) {
+    r.error = client_error;
+    return r;
+  }
+  r.client_tw_peak = r.client_tw_end;
+  r.server_tw_peak = r.server_tw_end;
+  for (const KernelSecond& s : r.seconds) {
+    r.client_tw_peak = std::max(r.client_tw_peak, s.client_tw);
+    r.server_tw_peak = std::max(r.server_tw_peak, s.server_tw);
+  }
+  return r;
+}
+
+}  // namespace kernel_churn
