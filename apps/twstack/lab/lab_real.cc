@@ -162,7 +162,9 @@ bool unix_socket_listening(const std::string& path) {
 
 // Runs both processes to the end; their stdout lines with arrival times.
 std::optional<std::string> run_pair(const LabScenario& s, const std::string& bin, const std::string& workdir,
-                                    const LabProgress& progress, Lines* serve_out, Lines* churn_out, std::string* log) {
+                                    const LabProgress& progress, Lines* serve_out, Lines* churn_out, std::string* log,
+                                    const volatile std::sig_atomic_t* interrupted) {
+  const auto stop = [interrupted] { return interrupted != nullptr && *interrupted != 0; };
   const std::string sock = workdir + "/" + s.name + ".sock";
   *log = workdir + "/" + s.name + ".log";
   ::unlink(sock.c_str());
@@ -174,6 +176,7 @@ std::optional<std::string> run_pair(const LabScenario& s, const std::string& bin
   // yet (DPDK 22.11 memif_connect_client): wait for it.
   const auto listen_deadline = Clock::now() + std::chrono::seconds(20);
   while (!unix_socket_listening(sock)) {
+    if (stop()) return std::string("interrupted");
     if (Clock::now() > listen_deadline) return "the server never opened " + sock + " (see " + *log + ")";
     ::usleep(10000);
   }
@@ -199,6 +202,7 @@ std::optional<std::string> run_pair(const LabScenario& s, const std::string& bin
       lingered = true;
     }
     if (progress) progress(std::chrono::duration<double>(Clock::now() - t0).count());
+    if (stop()) return std::string("interrupted");  // ~Child kills both
     if (Clock::now() - t0 > std::chrono::seconds(s.duration_s + 90)) return "the processes did not finish (see " + *log + ")";
   }
   const int rc_churn = churn.wait(), rc_serve = serve.wait();
@@ -254,7 +258,12 @@ void build_series(const LabScenario& s, const std::vector<std::pair<Clock::time_
   for (const auto& [at, v] : cl) {
     const long t = std::lround(num(v, "t")) - kStartAfterS;  // churn seconds, from its first attempt
     if (t < 1 || t > static_cast<long>(s.duration_s)) continue;
-    LabSample x{static_cast<std::uint32_t>(t), u(v, "ok"), u(v, "failed"), u(v, "cps"), u(v, "timewait"), 0};
+    LabSample x{static_cast<std::uint32_t>(t), u(v, "ok"), u(v, "failed"), u(v, "cps"), u(v, "timewait"), 0, {}};
+    if (const auto e = v.find("errors"); e != v.end() && e->is_object()) {
+      for (const auto& [name, n] : e->items()) {
+        if (n.is_number_unsigned()) x.errors[name] = n.get<std::uint64_t>();
+      }
+    }
     double best = 1e9;
     for (const auto& [sat, sv] : sl) {
       const double d = std::fabs(std::chrono::duration<double>(sat - at).count());
@@ -267,14 +276,23 @@ void build_series(const LabScenario& s, const std::vector<std::pair<Clock::time_
   }
 }
 
+// Every non-zero number of the summary's "counters" (kernel names).
+void counters_into(const Json& summary, std::map<std::string, std::uint64_t>* out) {
+  const auto c = summary.find("counters");
+  if (c == summary.end() || !c->is_object()) return;
+  for (const auto& [name, v] : c->items()) {
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() != 0) (*out)[name] = v.get<std::uint64_t>();
+  }
+}
+
 }  // namespace
 
 LabRun run_lab_real(const LabScenario& s, const std::string& binary, const std::string& workdir,
-                    const LabProgress& progress) {
+                    const LabProgress& progress, const volatile std::sig_atomic_t* interrupted) {
   const auto wall0 = Clock::now();
   LabRun run;
   Lines serve_out, churn_out;
-  if (auto e = run_pair(s, binary, workdir, progress, &serve_out, &churn_out, &run.log)) {
+  if (auto e = run_pair(s, binary, workdir, progress, &serve_out, &churn_out, &run.log, interrupted)) {
     run.error = *e;
     return run;
   }
@@ -287,6 +305,8 @@ LabRun run_lab_real(const LabScenario& s, const std::string& binary, const std::
     return run;
   }
   build_series(s, cl, sl, &run);
+  counters_into(*cs, &run.client_counters);
+  counters_into(*ss, &run.server_counters);
   LabMeasurement& m = run.m;
   m.attempts = u(*cs, "attempts");
   m.ok = u(*cs, "ok");

@@ -1,5 +1,6 @@
 #include "apps/twstack/lab/lab_report.hh"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -58,7 +59,7 @@ Json json_prediction(const LabPrediction& p) {
 Json json_series(const std::vector<LabSample>& series) {
   Json a = Json::array();
   for (const LabSample& x : series) {
-    a.push_back(Json{{"t", x.t}, {"ok", x.ok}, {"failed", x.failed}, {"cps", x.completed},
+    a.push_back(Json{{"t", x.t}, {"ok", x.ok}, {"failed", x.failed}, {"errors", x.errors}, {"cps", x.completed},
                      {"client_timewait", x.client_tw}, {"server_timewait", x.server_tw}});
   }
   return a;
@@ -86,18 +87,30 @@ std::string gp_quote(std::string_view s) {
   return q + "'";
 }
 
-// One panel per scenario: TIME_WAIT (left axis), CPS and failures per
-// second (right axis), with the predicted first failure as a vertical line.
+// The closing side's TIME_WAIT the arithmetic gives at t: rate x min(t, len),
+// held at the cap, and on the client at the 4-tuples.
+double predicted_tw(const LabResult& r, std::uint32_t t) {
+  const LabScenario& s = r.scenario;
+  const bool client = s.closer == Closer::kClient;
+  double limit = static_cast<double>((client ? s.client : s.server).tcp_max_tw_buckets);
+  if (client) limit = std::min(limit, static_cast<double>(r.prediction.tuples));
+  return std::min(static_cast<double>(s.rate) * std::min<double>(t, r.prediction.timewait_len_s), limit);
+}
+
+// One panel per scenario: TIME_WAIT on both sides (left axis) for twstack
+// (solid) and Linux (dotted, same colours), the prediction dashed, failures
+// per second (right axis), the predicted first failure as a vertical line.
 // Paths are absolute (`dir`), so gnuplot runs from anywhere.
-std::string gnuplot_script(const std::filesystem::path& dir, const std::vector<LabResult>& results, bool sim) {
+std::string gnuplot_script(const std::filesystem::path& dir, const std::vector<LabResult>& results, const LabMode& mode) {
   const std::size_t n = results.size();
   const std::size_t cols = n > 1 ? 2 : 1, rows = (n + cols - 1) / cols;
-  std::string g = "set terminal pngcairo size " + std::to_string(640 * cols) + "," + std::to_string(360 * rows) +
+  const std::string linux_name = mode.linux_release.empty() ? "" : ", Linux " + mode.linux_release + " over veth";
+  std::string g = "set terminal pngcairo size " + std::to_string(720 * cols) + "," + std::to_string(400 * rows) +
                   " font 'sans,9'\nset output " + gp_quote((dir / "lab.png").string()) + "\nset datafile separator ','\n" +
-                  "set multiplot layout " + std::to_string(rows) + "," + std::to_string(cols) + " title 'twstack lab (" +
-                  (sim ? "virtual time" : "real time, net\\_memif") + ")'\n" +
-                  "set key below horizontal font ',8'\nset offsets 0, 0, graph 0.12, 0\nset xlabel 'seconds'\nset ylabel 'TIME\\_WAIT entries'\n"
-                  "set y2label 'per second'\nset ytics nomirror\nset y2tics\nset grid\nset yrange [0:*]\nset y2range [0:*]\n";
+                  "set multiplot layout " + std::to_string(rows) + "," + std::to_string(cols) + " title " +
+                  gp_quote("twstack lab (" + std::string(mode.sim ? "virtual time" : "real time, net\\_memif") + linux_name + ")") +
+                  "\nset key below horizontal font ',8'\nset offsets 0, 0, graph 0.12, 0\nset xlabel 'seconds'\nset ylabel 'TIME\\_WAIT entries'\n"
+                  "set y2label 'failed per second'\nset ytics nomirror\nset y2tics\nset grid\nset yrange [0:*]\nset y2range [0:*]\n";
   for (const LabResult& r : results) {
     g += "unset arrow\n";
     if (r.prediction.exhaustion_s) {
@@ -106,96 +119,179 @@ std::string gnuplot_script(const std::filesystem::path& dir, const std::vector<L
                     *r.prediction.exhaustion_s, *r.prediction.exhaustion_s);
       g += a;
     }
-    g += "set title " + gp_quote(r.scenario.name + ": " + r.verdict.line) + "\n";
+    const std::string verdict = r.kernel && r.kernel->error.empty() ? "twstack vs Linux: " + r.comparison.line
+                                                                   : "twstack: " + r.verdict.line;
+    g += "set title " + gp_quote(r.scenario.name + ": " + verdict) + " noenhanced\n";
     g += "set xrange [0:" + std::to_string(r.scenario.duration_s) + "]\n";
-    if (r.run.series.empty()) {
-      g += "plot 1/0 notitle\n";  // the run failed: an empty panel keeps the layout
-      continue;
+    const std::string csv = gp_quote((dir / (r.scenario.name + ".csv")).string());
+    g += "plot " + csv + " using 1:12 with lines dt 2 lw 2 lc rgb 'gray40' title 'predicted TIME\\_WAIT (" +
+         closer_name(r.scenario.closer) + ")'";
+    if (!r.run.series.empty()) {
+      g += ", '' using 1:5 with lines lw 2 lc 1 title 'twstack client TW', "
+           "'' using 1:6 with lines lw 2 lc 2 title 'twstack server TW', "
+           "'' using 1:3 axes x1y2 with impulses lw 4 lc 1 title 'twstack failed/s'";
     }
-    g += "plot " + gp_quote((dir / (r.scenario.name + ".csv")).string()) +
-         " every ::1 using 1:5 with lines lw 2 title 'client TIME\\_WAIT', "
-         "'' every ::1 using 1:6 with lines lw 2 title 'server TIME\\_WAIT', "
-         "'' every ::1 using 1:4 axes x1y2 with linespoints title 'CPS', "
-         "'' every ::1 using 1:3 axes x1y2 with impulses lw 3 title 'failed/s'\n";
+    if (r.kernel && !r.kernel->series.empty()) {
+      g += ", '' using 1:10 with linespoints pt 6 lw 2 lc 3 dt 3 title 'Linux client TW', "
+           "'' using 1:11 with linespoints pt 4 lw 2 lc 4 dt 3 title 'Linux server TW', "
+           "'' using ($1+0.15):8 axes x1y2 with impulses lw 4 lc 3 title 'Linux failed/s'";
+    }
+    g += "\n";
   }
   return g + "unset multiplot\n";
 }
 
 }  // namespace
 
-void print_lab_table(std::ostream& out, const std::vector<LabResult>& results, bool sim) {
-  out << "\ntwstack lab, " << (sim ? "virtual time (drivers/memory)" : "real time (two processes over net_memif)")
-      << "\n\n";
-  const std::size_t wn = 18, wp = 46, wm = 60;
-  out << pad("scenario", wn) << pad("predicted", wp) << pad("measured", wm) << "verdict\n";
+namespace {
+
+std::string linux_header(const LabMode& mode) {
+  return mode.linux_release.empty() ? "Linux" : "Linux " + mode.linux_release;
+}
+
+// The Linux column of one scenario.
+std::string linux_cell(const LabResult& r) {
+  if (!r.kernel) return "skipped (below)";
+  if (!r.kernel->error.empty()) return "did not run (below)";
+  return r.kernel->m.summary;
+}
+
+void print_checks(std::ostream& out, const char* who, const LabVerdict& v) {
+  for (const std::string& c : v.checks) {
+    if (c.starts_with("DIFFERS")) out << "  " << who << c << "\n";
+  }
+}
+
+}  // namespace
+
+void print_lab_table(std::ostream& out, const std::vector<LabResult>& results, const LabMode& mode) {
+  out << "\ntwstack lab, " << (mode.sim ? "virtual time (drivers/memory)" : "real time (two processes over net_memif)");
+  if (!mode.linux_release.empty()) out << "; Linux " << mode.linux_release << " (two network namespaces over veth)";
+  out << "\n";
+  if (!mode.kernel_skipped.empty()) out << "Linux column skipped: " << mode.kernel_skipped << "\n";
+  out << "\n";
+  const std::size_t wn = 20, wp = 44, wm = 56;
+  out << pad("scenario", wn) << pad("predicted", wp) << pad(linux_header(mode), wm) << pad("twstack", wm)
+      << "verdict (twstack vs Linux)\n";
   for (const LabResult& r : results) {
     const std::string measured = r.run.error.empty() ? r.run.m.summary : "did not run (below)";
-    out << pad(r.scenario.name, wn) << pad(r.prediction.summary, wp) << pad(measured, wm) << r.verdict.line << "\n";
+    std::string verdict = "-";
+    if (r.kernel && r.kernel->error.empty() && r.run.error.empty()) verdict = r.comparison.line;
+    out << pad(r.scenario.name, wn) << pad(r.prediction.summary, wp) << pad(linux_cell(r), wm) << pad(measured, wm)
+        << verdict << "\n";
   }
   out << "\n";
   for (const LabResult& r : results) {
     out << r.scenario.name << ": " << r.scenario.title << "\n  " << r.prediction.why << "\n";
-    if (!r.run.error.empty()) out << "  did not run: " << r.run.error << "\n";
-    for (const std::string& c : r.verdict.checks) {
-      if (!r.verdict.ok || c.starts_with("DIFFERS")) out << "  " << c << "\n";
-    }
+    for (const std::string& k : r.twstack_only) out << "  " << k << "\n";
+    if (!r.kernel_skipped.empty()) out << "  Linux: " << r.kernel_skipped << "\n";
+    if (r.kernel && !r.kernel->error.empty()) out << "  Linux did not run: " << r.kernel->error << "\n";
+    if (!r.run.error.empty()) out << "  twstack did not run: " << r.run.error << "\n";
+    if (r.kernel && r.kernel->error.empty()) print_checks(out, "Linux vs predicted: ", r.kernel_verdict);
+    if (r.run.error.empty()) print_checks(out, "twstack vs predicted: ", r.verdict);
+    if (r.kernel && r.kernel->error.empty() && r.run.error.empty()) print_checks(out, "twstack vs Linux: ", r.comparison);
   }
-  out << "\nTime is compressed where a scenario sets twstack.tcp_timewait_len (Linux: 60 s) or a small\n"
-         "ip_local_port_range (Linux: 28232 ports); the arithmetic is the same at full scale.\n";
-  if (!sim) out << "CPS is the wall-clock rate each run held; --sim runs the same scenarios in virtual time.\n";
+  out << "\nTIME_WAIT is Linux's fixed 60 s on both sides unless a scenario says it is twstack-only (compressed).\n";
+  if (!mode.sim) out << "CPS is the wall-clock rate each run held; --sim runs the same scenarios in virtual time.\n";
 }
 
 namespace {
 
-Json lab_json(const std::vector<LabResult>& results, bool sim) {
+Json counters_json(const LabRun& run) {
+  return Json{{"client", run.client_counters}, {"server", run.server_counters}};
+}
+
+Json verdict_json(const LabVerdict& v) { return Json{{"line", v.line}, {"agrees", v.ok}, {"checks", v.checks}}; }
+
+Json lab_json(const std::vector<LabResult>& results, const LabMode& mode) {
   Json j;
-  j["mode"] = sim ? "sim" : "real";
+  j["mode"] = mode.sim ? "sim" : "real";
+  j["linux_release"] = mode.linux_release.empty() ? Json(nullptr) : Json(mode.linux_release);
+  j["kernel_skipped"] = mode.kernel_skipped.empty() ? Json(nullptr) : Json(mode.kernel_skipped);
   Json& scenarios = j["scenarios"] = Json::array();
   for (const LabResult& r : results) {
     Json x;
     json_scenario(x, r.scenario);
     x["predicted"] = json_prediction(r.prediction);
     x["measured"] = json_measurement(r.run.m);
+    x["counters"] = counters_json(r.run);
     x["verdict"] = r.verdict.line;
     x["agrees"] = r.verdict.ok;
     x["checks"] = r.verdict.checks;
     if (!r.run.error.empty()) x["error"] = r.run.error;
     x["wall_s"] = r.run.wall_s;
+    x["twstack_only"] = r.twstack_only;
+    if (r.kernel) {
+      Json k;
+      k["measured"] = json_measurement(r.kernel->m);
+      k["counters"] = counters_json(*r.kernel);
+      k["against_prediction"] = verdict_json(r.kernel_verdict);
+      if (!r.kernel->error.empty()) k["error"] = r.kernel->error;
+      k["wall_s"] = r.kernel->wall_s;
+      x["linux"] = std::move(k);
+      x["twstack_vs_linux"] = verdict_json(r.comparison);
+    } else {
+      x["linux"] = nullptr;
+      x["linux_skipped"] = r.kernel_skipped.empty() ? mode.kernel_skipped : r.kernel_skipped;
+    }
     scenarios.push_back(std::move(x));
   }
   return j;
 }
 
-}  // namespace
-
-void print_lab_json(std::ostream& out, const std::vector<LabResult>& results, bool sim) {
-  print_json_line(out, lab_json(results, sim));
+void write_csv(const std::filesystem::path& path, const LabResult& r) {
+  std::ofstream csv(path);
+  csv << "t,ok,failed,cps,client_timewait,server_timewait,linux_ok,linux_failed,linux_cps,linux_client_timewait,"
+         "linux_server_timewait,predicted_timewait\n";
+  const auto at = [](const std::vector<LabSample>* v, std::uint32_t t) -> const LabSample* {
+    if (v == nullptr) return nullptr;
+    for (const LabSample& x : *v) {
+      if (x.t == t) return &x;
+    }
+    return nullptr;
+  };
+  const auto put = [&](const LabSample* x) {
+    if (x == nullptr) {
+      csv << "NaN,NaN,NaN,NaN,NaN,";
+      return;
+    }
+    csv << x->ok << "," << x->failed << "," << x->completed << "," << x->client_tw << "," << x->server_tw << ",";
+  };
+  const std::vector<LabSample>* k = r.kernel ? &r.kernel->series : nullptr;
+  for (std::uint32_t t = 0; t <= r.scenario.duration_s; ++t) {
+    csv << t << ",";
+    put(at(&r.run.series, t));
+    put(at(k, t));
+    csv << predicted_tw(r, t) << "\n";
+  }
 }
 
-std::string write_lab_report(const std::string& out_dir, const std::vector<LabResult>& results, bool sim) {
+}  // namespace
+
+void print_lab_json(std::ostream& out, const std::vector<LabResult>& results, const LabMode& mode) {
+  print_json_line(out, lab_json(results, mode));
+}
+
+std::string write_lab_report(const std::string& out_dir, const std::vector<LabResult>& results, const LabMode& mode) {
   const std::filesystem::path dir = std::filesystem::absolute(out_dir);
   std::filesystem::create_directories(dir);
   {
     std::ofstream f(dir / "summary.json");
-    print_lab_json(f, results, sim);
+    print_lab_json(f, results, mode);
   }
   for (const LabResult& r : results) {
-    std::ofstream csv(dir / (r.scenario.name + ".csv"));
-    csv << "t,ok,failed,cps,client_timewait,server_timewait\n";
-    for (const LabSample& x : r.run.series) {
-      csv << x.t << "," << x.ok << "," << x.failed << "," << x.completed << "," << x.client_tw << "," << x.server_tw
-          << "\n";
-    }
+    write_csv(dir / (r.scenario.name + ".csv"), r);
     std::ofstream js(dir / (r.scenario.name + ".json"));
     Json j;
     json_scenario(j, r.scenario);
     j["per_second"] = json_series(r.run.series);
+    j["linux_per_second"] = r.kernel ? json_series(r.kernel->series) : Json(nullptr);
     print_json_line(js, j);
   }
   const std::string script = (dir / "lab.gp").string();
   {
     std::ofstream gp(script);
-    gp << gnuplot_script(dir, results, sim);
+    gp << gnuplot_script(dir, results, mode);
   }
   // No shell: the path goes to gnuplot as one argument, whatever it holds.
   const std::string log = (dir / "lab.gp.log").string();

@@ -1,10 +1,14 @@
 // The lab's output: the table on the terminal and the report folder
 //
-//   <dir>/summary.json          every scenario: prediction, measurement, verdict
-//   <dir>/<scenario>.csv        the per-second series (t, ok, failed, cps, client_tw, server_tw)
-//   <dir>/<scenario>.json       the same series, and the scenario's settings
-//   <dir>/lab.png               one panel per scenario: TIME_WAIT on both sides,
-//                               CPS and failures over time (gnuplot)
+//   <dir>/summary.json          every scenario: prediction, both measurements (twstack
+//                               and Linux, with their counters), verdicts
+//   <dir>/<scenario>.csv        the per-second series of both (t, then twstack's ok,
+//                               failed, cps, client_tw, server_tw, then Linux's, then
+//                               the predicted TIME_WAIT of the closing side)
+//   <dir>/<scenario>.json       the same series (with failures by errno), and the settings
+//   <dir>/lab.png               one panel per scenario: TIME_WAIT on both sides for
+//                               twstack and Linux on the same axes, the prediction
+//                               dashed, failures per second (gnuplot)
 //   <dir>/lab.gp                the gnuplot script that drew it (absolute paths)
 //   <dir>/lab.gp.log            what gnuplot said
 //
@@ -13,6 +17,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,17 +30,29 @@ namespace twstack::app {
 struct LabResult {
   LabScenario scenario;
   LabPrediction prediction;
-  LabRun run;
-  LabVerdict verdict;
+  LabRun run;                  // twstack
+  LabVerdict verdict;          // twstack against the prediction
+  std::optional<LabRun> kernel;  // Linux, when it was run (its error, if it failed)
+  LabVerdict kernel_verdict;   // Linux against the prediction
+  LabVerdict comparison;       // twstack against Linux
+  std::string kernel_skipped;  // why this scenario has no Linux column
+  std::vector<std::string> twstack_only;  // knobs Linux lacks, and what it does instead
 };
 
-// The table: scenario, prediction, measurement, verdict; then each
-// scenario's checks that differ, and what was compressed.
-void print_lab_table(std::ostream& out, const std::vector<LabResult>& results, bool sim);
+// How the whole lab ran.
+struct LabMode {
+  bool sim = false;
+  std::string linux_release;   // uname -r, when the Linux column ran
+  std::string kernel_skipped;  // why no scenario has a Linux column ("" when it ran)
+};
+
+// The table: scenario, predicted | Linux | twstack | verdict (twstack against
+// Linux); then each scenario's differences and why, and what was compressed.
+void print_lab_table(std::ostream& out, const std::vector<LabResult>& results, const LabMode& mode);
 // Writes the folder (created if need be); returns a note about the plots
 // ("" when drawn, else why not: gnuplot missing, or its exit status).
-std::string write_lab_report(const std::string& dir, const std::vector<LabResult>& results, bool sim);
+std::string write_lab_report(const std::string& dir, const std::vector<LabResult>& results, const LabMode& mode);
 // summary.json's content (also what `lab --json` prints).
-void print_lab_json(std::ostream& out, const std::vector<LabResult>& results, bool sim);
+void print_lab_json(std::ostream& out, const std::vector<LabResult>& results, const LabMode& mode);
 
 }  // namespace twstack::app

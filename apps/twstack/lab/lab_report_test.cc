@@ -60,7 +60,9 @@ TEST(LabReport, AnyFolderNameAndNoShell) {
   const fs::path out = base / name;
   const bool gnuplot = on_path("gnuplot");
 
-  const std::string note = write_lab_report(out.string(), one_run(), true);
+  LabMode mode;
+  mode.sim = true;
+  const std::string note = write_lab_report(out.string(), one_run(), mode);
 
   std::set<std::string> expected = {"summary.json", "tiny.csv", "tiny.json", "lab.gp"};
   if (gnuplot) {

@@ -10,8 +10,10 @@
 // sides at t).
 #pragma once
 
+#include <csignal>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,7 @@ struct LabSample {
   std::uint64_t completed = 0;
   std::uint64_t client_tw = 0;
   std::uint64_t server_tw = 0;
+  std::map<std::string, std::uint64_t> errors;  // this second's failures by errno name
 };
 
 struct LabRun {
@@ -35,6 +38,9 @@ struct LabRun {
   std::string error;       // the run itself failed (a process could not start, ...)
   double wall_s = 0;
   std::string log;         // where the processes' stderr went (real time)
+  // Every non-zero counter at the end, by its kernel name (TcpExtTWRecycled, ...).
+  std::map<std::string, std::uint64_t> client_counters;
+  std::map<std::string, std::uint64_t> server_counters;
 };
 
 // The rate the run held: completed per second over the seconds without a
@@ -46,7 +52,8 @@ using LabProgress = std::function<void(double done_s)>;
 
 LabRun run_lab_sim(const LabScenario& s, std::uint64_t seed, const LabProgress& progress);
 // `binary`: the twstack executable; `workdir`: for the memif socket and logs.
+// `interrupted` (SIGINT, SIGTERM) stops the processes and ends the run with an error.
 LabRun run_lab_real(const LabScenario& s, const std::string& binary, const std::string& workdir,
-                    const LabProgress& progress);
+                    const LabProgress& progress, const volatile std::sig_atomic_t* interrupted = nullptr);
 
 }  // namespace twstack::app

@@ -50,7 +50,7 @@ struct LabScenario {
 std::optional<std::string> parse_lab_scenarios(std::string_view text, std::string_view origin,
                                                std::vector<LabScenario>* out);
 
-// The default set: the seed scenarios, time compressed.
+// The default set: the seed scenarios, at Linux's 60 s TIME_WAIT.
 std::string_view default_lab_scenarios();
 
 }  // namespace twstack::app

@@ -54,7 +54,7 @@ LabRun run_lab_sim(const LabScenario& s, std::uint64_t seed, const LabProgress& 
     return run;
   }
   for (const ChurnSecond& x : r.per_second) {
-    run.series.push_back(LabSample{x.t, x.ok, x.failed, x.completed, x.client_timewait, x.server_timewait});
+    run.series.push_back(LabSample{x.t, x.ok, x.failed, x.completed, x.client_timewait, x.server_timewait, {}});
   }
   LabMeasurement& m = run.m;
   m.attempts = r.attempts;

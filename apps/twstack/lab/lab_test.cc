@@ -54,30 +54,41 @@ TEST(LabScenario, MistakesNameTheLine) {
 TEST(LabPredict, TheSeedArithmetic) {
   std::vector<LabScenario> v;
   ASSERT_FALSE(parse_lab_scenarios(default_lab_scenarios(), "default", &v));
-  ASSERT_EQ(v.size(), 6u);
-  LabPrediction p = predict(v[0]);  // port-exhaustion: 500 ports / 100 per s
+  ASSERT_EQ(v.size(), 9u);
+  for (const LabScenario& s : v) {  // like with like: Linux's TIME_WAIT on both stacks
+    EXPECT_EQ(s.client.tcp_timewait_len, Duration::seconds(60)) << s.name;
+    EXPECT_EQ(s.server.tcp_timewait_len, Duration::seconds(60)) << s.name;
+  }
+  LabPrediction p = predict(v[0]);  // port-exhaustion: 1000 ports / 100 per s
   ASSERT_TRUE(p.exhaustion_s);
-  EXPECT_DOUBLE_EQ(*p.exhaustion_s, 5.0);
-  EXPECT_EQ(p.client_tw_peak, 500u);
-  p = predict(v[1]);  // tw-reuse: every attempt after the 500th takes an entry over
+  EXPECT_DOUBLE_EQ(*p.exhaustion_s, 10.0);
+  EXPECT_EQ(p.client_tw_peak, 1000u);
+  p = predict(v[1]);  // tw-reuse: every attempt after the 1000th takes an entry over
   EXPECT_FALSE(p.exhaustion_s);
-  EXPECT_EQ(p.recycled, 300u);
+  EXPECT_EQ(p.recycled, 200u);
   p = predict(v[2]);  // no timestamps: no reuse
   EXPECT_FALSE(p.reuse);
   EXPECT_TRUE(p.exhaustion_s);
-  p = predict(v[3]);  // the server's cap
+  p = predict(v[3]);  // tcp_tw_reuse=2 off loopback: no reuse
+  EXPECT_FALSE(p.reuse);
+  ASSERT_TRUE(p.exhaustion_s);
+  EXPECT_DOUBLE_EQ(*p.exhaustion_s, 10.0);
+  p = predict(v[4]);  // tcp_fin_timeout=5 leaves TIME_WAIT at 60 s
+  EXPECT_EQ(p.client_tw_end, 1200u);
+  p = predict(v[5]);  // the client's cap: the rest close without TIME_WAIT
+  EXPECT_FALSE(p.exhaustion_s);
+  EXPECT_EQ(p.client_tw_peak, 300u);
+  EXPECT_EQ(p.overflow, 900u);
+  p = predict(v[6]);  // the server's cap
   EXPECT_EQ(p.server_tw_peak, 300u);
   EXPECT_EQ(p.overflow, 500u);
   EXPECT_EQ(p.client_tw_peak, 0u);
-  p = predict(v[4]);  // keep-alive: 10/s for 8 s
-  EXPECT_EQ(p.client_tw_end, 80u);
-  p = predict(v[5]);  // four ports: 150/s x 10 s plateau, below the 2000 tuples
-  EXPECT_EQ(p.tuples, 2000u);
+  p = predict(v[7]);  // keep-alive: 10/s for 12 s
+  EXPECT_EQ(p.client_tw_end, 120u);
+  p = predict(v[8]);  // four ports: 150/s x 12 s, below the 4000 tuples
+  EXPECT_EQ(p.tuples, 4000u);
   EXPECT_FALSE(p.exhaustion_s);
-  // At 12 s the 1800 entries of attempts 0..1799 less those made up to 2.00 s
-  // (k = 0..300), whose 10 s are over.
-  EXPECT_EQ(p.client_tw_end, 1499u);
-  EXPECT_DOUBLE_EQ(p.sustainable_rate, 200.0);
+  EXPECT_EQ(p.client_tw_end, 1800u);
 }
 
 TEST(LabPredict, AMeasurementThatDisagreesSaysWhere) {
