@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""`twstack lab` with its Linux column: one scenario on both stacks, held to
+agreement where docs/linux-timewait.md says Linux and twstack agree (port
+exhaustion with the client closing: which errno, after how many connections,
+which side holds the TIME_WAIT and how much); then the bad inputs (an unknown
+knob, a knob the kernel refuses, no `ip`, no root), each a message naming the
+cause; and an interrupted run leaves no namespace behind.
+
+Outcomes, not instants: a loaded machine makes both runs late, never early.
+
+Usage: lab_kernel_test.py TWSTACK_BINARY. Skips (77) without root or network
+namespaces.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dpdk_harness import expect, skip  # noqa: E402
+
+EXHAUST = """
+[exhaust]
+title = 200 ports at 100/s, the client closing, no reuse: EADDRNOTAVAIL at 2.00 s on both
+rate = 100
+duration = 4
+client_set = net.ipv4.ip_local_port_range=40000 40199
+client_set = net.ipv4.tcp_tw_reuse=0
+"""
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
+
+
+def lab_namespaces(pid):
+    r = run(["ip", "netns", "list"])
+    return [l.split()[0] for l in r.stdout.splitlines() if l.startswith(f"twlab-{pid}-")]
+
+
+def write(d, name, text):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def both_stacks(binary, d):
+    path = write(d, "exhaust.lab", EXHAUST)
+    r = run([binary, "lab", path, "--kernel", "--json", "--out", os.path.join(d, "out")])
+    if r.returncode != 0 and "rte_eal_init failed" in r.stdout + r.stderr:
+        skip("the EAL cannot start here")
+    expect(r.returncode == 0, f"lab --kernel exited {r.returncode}: {r.stderr[-2000:]}")
+    summary = json.loads(r.stdout.splitlines()[0])
+    expect(summary["linux_release"] == os.uname().release, f"the Linux column names {summary['linux_release']}")
+    s = summary["scenarios"][0]
+    p, t, k = s["predicted"], s["measured"], s["linux"]["measured"]
+    for who, m in (("twstack", t), ("Linux", k)):
+        expect(m["first_errno"] == "EADDRNOTAVAIL", f"{who}: first errno {m['first_errno']}")
+        expect(p["first_failure_s"] - 0.05 <= m["first_failure_s"] <= 4,
+               f"{who}: first failure at {m['first_failure_s']:.3f} s (due at 2.00 s)")
+        expect(m["ok"] == 200 and m["failed"] == m["attempts"] - 200,
+               f"{who}: 200 connections, then {m['failed']} of {m['attempts']} attempts failed")
+        expect(m["client_timewait_end"] == 200, f"{who}: the client holds 200 TIME_WAIT ({m['client_timewait_end']})")
+        expect(m["server_timewait_peak"] <= 2, f"{who}: the server holds none ({m['server_timewait_peak']})")
+        expect(m["recycled"] == 0, f"{who}: no reuse ({m['recycled']})")
+    expect(s["linux"]["counters"]["client"].get("TcpActiveOpens", 0) >= 200, "Linux's counters by their kernel names")
+    expect(s["twstack_vs_linux"]["agrees"], f"twstack agrees with Linux: {s['twstack_vs_linux']['checks']}")
+    with open(os.path.join(d, "out", "exhaust.csv")) as f:
+        header = f.readline().strip().split(",")
+    expect("linux_client_timewait" in header and "client_timewait" in header, "the CSV carries both")
+
+
+def bad_inputs(binary, d):
+    path = write(d, "exhaust.lab", EXHAUST)
+    unknown = write(d, "unknown.lab", "[u]\nclient_set = net.ipv4.tcp_no_such_knob=1\n")
+    r = run([binary, "lab", unknown, "--kernel"])
+    expect(r.returncode == 2 and "net.ipv4.tcp_no_such_knob" in r.stderr,
+           f"an unknown knob is named: {r.returncode} {r.stderr.strip()}")
+    # twstack takes any range of ports; Linux keeps it above ip_unprivileged_port_start.
+    refused = write(d, "refused.lab", "[r]\nrate = 10\nduration = 1\n"
+                    "client_set = net.ipv4.ip_local_port_range=500 1499\n")
+    r = run([binary, "lab", refused, "--kernel", "--out", os.path.join(d, "refused")])
+    expect(r.returncode == 1 and "the kernel refused net.ipv4.ip_local_port_range=500 1499" in r.stdout,
+           f"a knob the kernel refuses is named: {r.returncode} {r.stdout[-1500:]}")
+    r = run([binary, "lab", path, "--kernel"], env={**os.environ, "PATH": "/nonexistent"})
+    expect(r.returncode == 2 and "iproute2" in r.stderr, f"no `ip`: {r.returncode} {r.stderr.strip()}")
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        r = run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", binary, "lab", path, "--kernel"])
+        expect(r.returncode != 0 and "needs root" in r.stderr, f"no root: {r.returncode} {r.stderr.strip()}")
+
+
+def interrupted(binary, d):
+    path = write(d, "long.lab", EXHAUST.replace("duration = 4", "duration = 8"))
+    p = subprocess.Popen([binary, "lab", path, "--kernel", "--out", os.path.join(d, "int")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Wait for the Linux run to start (the twstack run comes first), then Ctrl-C.
+    for line in p.stderr:
+        if "on twstack:" in line:
+            break
+    deadline = time.time() + 5
+    while not lab_namespaces(p.pid) and time.time() < deadline:
+        time.sleep(0.1)
+    expect(lab_namespaces(p.pid) != [], "the Linux run has its namespaces")
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=30)
+    expect(p.returncode == 130, f"interrupted: exit {p.returncode}")
+    expect(lab_namespaces(p.pid) == [], "no namespace left after SIGINT")
+
+
+def main():
+    if os.geteuid() != 0:
+        skip("needs root (DPDK virtual devices, network namespaces)")
+    if shutil.which("ip") is None:
+        skip("no `ip` command (iproute2)")
+    if run(["unshare", "--net", "true"]).returncode != 0:
+        skip("no network namespaces here")
+    binary = os.path.abspath(sys.argv[1])
+    with tempfile.TemporaryDirectory() as d:
+        both_stacks(binary, d)
+        bad_inputs(binary, d)
+        interrupted(binary, d)
+    print("lab_kernel: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
