@@ -211,7 +211,7 @@ void run_linux(std::size_t i, LabResult& r) {
   const std::string prefix = "twlab-" + std::to_string(::getpid()) + "-" + std::to_string(i);
   r.kernel = run_lab_kernel(r.scenario, "ip", prefix, g_interrupted);
   if (r.kernel->error.empty()) {
-    r.kernel_verdict = judge(r.scenario, r.prediction, r.kernel->m, LabClock::kReal);
+    r.kernel_verdict = judge(r.scenario, r.prediction, r.kernel->m, LabClock::kReal, PortSearch::kLinux);
     if (r.run.error.empty()) r.comparison = compare_with_linux(r.scenario, r.kernel->m, r.run.m);
   } else {
     r.kernel_verdict.ok = false;

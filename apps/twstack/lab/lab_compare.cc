@@ -43,9 +43,11 @@ LabVerdict compare_with_linux(const LabScenario& s, const LabMeasurement& l, con
   // Server-side TIME_WAIT: takeovers by new SYNs vary with scheduling on both stacks.
   const double server_rel = client_closes ? 0.02 : 0.25;
   const std::string reuse_scan =
-      "Linux's connect() takes a TIME_WAIT port over as soon as its port scan meets one older than "
-      "tcp_tw_reuse_delay (__inet_hash_connect), not only once every port is taken";
-  const bool reuse = s.client.tcp_tw_reuse == 1 && s.client.tcp_timestamps != 0 && s.server.tcp_timestamps != 0;
+      "Linux's connect() takes a TIME_WAIT port over as soon as its port search meets one older than "
+      "tcp_tw_reuse_delay (__inet_hash_connect); twstack.port_selection=uniform, twstack's default, only once "
+      "every port is taken; port_selection=linux searches as Linux does";
+  const bool reuse = s.client.tcp_tw_reuse == 1 && s.client.tcp_timestamps != 0 && s.server.tcp_timestamps != 0 &&
+                     s.client.port_selection == PortSelection::kUniform;
   check(&v, close_counts(l.client_tw_peak, t.client_tw_peak, 0.02),
         "client TIME_WAIT peak: " + both(l.client_tw_peak, t.client_tw_peak), reuse ? reuse_scan : unexplained);
   check(&v, close_counts(l.client_tw_end, t.client_tw_end, 0.02),

@@ -58,7 +58,15 @@ std::vector<std::string> twstack_only_knobs(const LabScenario& s) {
       auto [key, value] = split_assignment(a);
       if (!key.starts_with("twstack.")) continue;
       std::string note = key + "=" + value + " is twstack-only; Linux: ";
-      note += key == "twstack.tcp_timewait_len" ? "TIME_WAIT fixed at 60 s (TCP_TIMEWAIT_LEN)" : "no such knob";
+      if (key == "twstack.tcp_timewait_len") {
+        note += "TIME_WAIT fixed at 60 s (TCP_TIMEWAIT_LEN)";
+      } else if (key == "twstack.port_selection") {
+        note += "always its own search (__inet_hash_connect), which port_selection=linux follows";
+      } else if (key == "twstack.tw_overflow_policy") {
+        note += "always drops the new entry at the cap (inet_twsk_alloc fails, TCPTimeWaitOverflow)";
+      } else {
+        note += "no such knob";
+      }
       out.push_back(std::move(note));
     }
   }

@@ -70,8 +70,11 @@ LabPrediction predict(const LabScenario& s);
 // kReal: attempts may run late and SYN takeovers vary with scheduling, so
 // the first failure may be late and the server side may hold fewer entries.
 enum class LabClock : std::uint8_t { kVirtual, kReal };
+// How the measured stack picked ports: as the scenario says (twstack), or as
+// Linux always does (the Linux column).
+enum class PortSearch : std::uint8_t { kAsConfigured, kLinux };
 LabVerdict judge(const LabScenario& s, const LabPrediction& p, const LabMeasurement& m,
-                 LabClock clock = LabClock::kVirtual);
+                 LabClock clock = LabClock::kVirtual, PortSearch search = PortSearch::kAsConfigured);
 // The measurement's table line (first failure, TIME_WAIT, reuse, overflow, CPS).
 std::string describe(const LabScenario& s, const LabMeasurement& m);
 

@@ -170,7 +170,7 @@ void print_lab_table(std::ostream& out, const std::vector<LabResult>& results, c
   out << "\n";
   if (!mode.kernel_skipped.empty()) out << "Linux column skipped: " << mode.kernel_skipped << "\n";
   out << "\n";
-  const std::size_t wn = 20, wp = 44, wm = 56;
+  const std::size_t wn = 22, wp = 44, wm = 56;
   out << pad("scenario", wn) << pad("predicted", wp) << pad(linux_header(mode), wm) << pad("twstack", wm)
       << "verdict (twstack vs Linux)\n";
   for (const LabResult& r : results) {

@@ -35,6 +35,15 @@ closer = client
 client_set = net.ipv4.ip_local_port_range=40000 40999
 client_set = net.ipv4.tcp_tw_reuse=1
 
+[tw-reuse-linux-ports]
+title = the same with twstack's ports picked as Linux's __inet_hash_connect picks them
+rate = 100
+duration = 12
+closer = client
+client_set = net.ipv4.ip_local_port_range=40000 40999
+client_set = net.ipv4.tcp_tw_reuse=1
+client_set = twstack.port_selection=linux
+
 [tw-reuse-no-ts]
 title = tcp_tw_reuse=1 without timestamps: reuse needs the peer's timestamps
 rate = 100

@@ -54,7 +54,7 @@ TEST(LabScenario, MistakesNameTheLine) {
 TEST(LabPredict, TheSeedArithmetic) {
   std::vector<LabScenario> v;
   ASSERT_FALSE(parse_lab_scenarios(default_lab_scenarios(), "default", &v));
-  ASSERT_EQ(v.size(), 9u);
+  ASSERT_EQ(v.size(), 10u);
   for (const LabScenario& s : v) {  // like with like: Linux's TIME_WAIT on both stacks
     EXPECT_EQ(s.client.tcp_timewait_len, Duration::seconds(60)) << s.name;
     EXPECT_EQ(s.server.tcp_timewait_len, Duration::seconds(60)) << s.name;
@@ -66,26 +66,27 @@ TEST(LabPredict, TheSeedArithmetic) {
   p = predict(v[1]);  // tw-reuse: every attempt after the 1000th takes an entry over
   EXPECT_FALSE(p.exhaustion_s);
   EXPECT_EQ(p.recycled, 200u);
-  p = predict(v[2]);  // no timestamps: no reuse
+  EXPECT_EQ(v[2].client.port_selection, PortSelection::kLinux);  // tw-reuse-linux-ports
+  p = predict(v[3]);  // no timestamps: no reuse
   EXPECT_FALSE(p.reuse);
   EXPECT_TRUE(p.exhaustion_s);
-  p = predict(v[3]);  // tcp_tw_reuse=2 off loopback: no reuse
+  p = predict(v[4]);  // tcp_tw_reuse=2 off loopback: no reuse
   EXPECT_FALSE(p.reuse);
   ASSERT_TRUE(p.exhaustion_s);
   EXPECT_DOUBLE_EQ(*p.exhaustion_s, 10.0);
-  p = predict(v[4]);  // tcp_fin_timeout=5 leaves TIME_WAIT at 60 s
+  p = predict(v[5]);  // tcp_fin_timeout=5 leaves TIME_WAIT at 60 s
   EXPECT_EQ(p.client_tw_end, 1200u);
-  p = predict(v[5]);  // the client's cap: the rest close without TIME_WAIT
+  p = predict(v[6]);  // the client's cap: the rest close without TIME_WAIT
   EXPECT_FALSE(p.exhaustion_s);
   EXPECT_EQ(p.client_tw_peak, 300u);
   EXPECT_EQ(p.overflow, 900u);
-  p = predict(v[6]);  // the server's cap
+  p = predict(v[7]);  // the server's cap
   EXPECT_EQ(p.server_tw_peak, 300u);
   EXPECT_EQ(p.overflow, 500u);
   EXPECT_EQ(p.client_tw_peak, 0u);
-  p = predict(v[7]);  // keep-alive: 10/s for 12 s
+  p = predict(v[8]);  // keep-alive: 10/s for 12 s
   EXPECT_EQ(p.client_tw_end, 120u);
-  p = predict(v[8]);  // four ports: 150/s x 12 s, below the 4000 tuples
+  p = predict(v[9]);  // four ports: 150/s x 12 s, below the 4000 tuples
   EXPECT_EQ(p.tuples, 4000u);
   EXPECT_FALSE(p.exhaustion_s);
   EXPECT_EQ(p.client_tw_end, 1800u);
