@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "apps/common/spawn.hh"
 #include "apps/kernel/netns.hh"
 
 namespace kernel_churn {
@@ -72,6 +73,20 @@ TEST_F(InNamespaces, PairIsMadeAndAlwaysRemoved) {
   }
   EXPECT_FALSE(std::filesystem::exists("/run/netns/" + c));
   EXPECT_FALSE(std::filesystem::exists("/run/netns/" + s));
+}
+
+TEST_F(InNamespaces, StaleNamespacesOfGoneProcessesAreRemoved) {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);  // a pid nobody has now
+  const std::string gone = "twtest-" + std::to_string(pid) + "-0-c";
+  const std::string mine = prefix("live") + "-c";
+  ASSERT_TRUE(twstack::app::run_program({"ip", "netns", "add", gone}).ok());
+  ASSERT_TRUE(twstack::app::run_program({"ip", "netns", "add", mine}).ok());
+  remove_stale_netns("ip", "twtest");
+  EXPECT_FALSE(std::filesystem::exists("/run/netns/" + gone));
+  EXPECT_TRUE(std::filesystem::exists("/run/netns/" + mine));
+  twstack::app::run_program({"ip", "netns", "delete", mine});
 }
 
 TEST_F(InNamespaces, RefusedAndUnknownSysctlsAreNamed) {

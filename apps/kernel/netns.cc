@@ -1,6 +1,7 @@
 #include "apps/kernel/netns.hh"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/utsname.h>
@@ -8,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -128,11 +130,11 @@ void parse_proc_counters(std::string_view text, std::map<std::string, std::uint6
 NetnsPair::NetnsPair(std::string ip, std::string prefix)
     : ip_(std::move(ip)), client_(prefix + "-c"), server_(std::move(prefix) + "-s") {
   for (const std::string* n : {&client_, &server_}) {
+    made_.push_back(*n);  // first: an `ip` killed half way may have made it
     if (auto e = this->ip({"netns", "add", *n})) {
       error_ = *e;
       return;
     }
-    made_.push_back(*n);
   }
   const std::vector<std::vector<std::string>> steps = {
       {"-n", client_, "link", "add", "lab0", "type", "veth", "peer", "name", "lab0", "netns", server_},
@@ -157,6 +159,24 @@ NetnsPair::~NetnsPair() {
   if (client_fd_ >= 0) ::close(client_fd_);
   if (server_fd_ >= 0) ::close(server_fd_);
   for (const std::string& n : made_) remove(n);
+}
+
+void remove_stale_netns(const std::string& ip, std::string_view base) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/run/netns", ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with(base) || name.size() <= base.size() || name[base.size()] != '-') continue;
+    const std::size_t end = name.find('-', base.size() + 1);
+    const std::string pid = name.substr(base.size() + 1, end == std::string::npos ? end : end - base.size() - 1);
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (::kill(static_cast<pid_t>(std::stol(pid)), 0) == 0 || errno != ESRCH) continue;  // still running
+    twstack::app::run_program({ip, "netns", "delete", name}, "/dev/null");
+    const std::string path = "/run/netns/" + name;
+    if (::access(path.c_str(), F_OK) == 0) {
+      ::umount2(path.c_str(), MNT_DETACH);
+      ::unlink(path.c_str());
+    }
+  }
 }
 
 // `ip netns delete`; if that did not do it (ip killed by the same Ctrl-C, say),

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kernel_churn {
 
@@ -55,6 +56,10 @@ class NetnsPair {
   std::vector<std::string> made_;
   std::string error_;
 };
+
+// Removes the namespaces <base>-<pid>-... of processes that are gone (killed
+// with SIGKILL, say, which no handler sees).
+void remove_stale_netns(const std::string& ip, std::string_view base);
 
 // Runs f on a new thread that has entered the network namespace `netns_fd`, and
 // waits for it; an error if the thread could not enter it.

@@ -200,6 +200,7 @@ bool want_kernel(const Args& a, LabMode* mode) {
     return false;
   }
   mode->linux_release = kernel_churn::kernel_release();
+  kernel_churn::remove_stale_netns("ip", "twlab");  // left by a lab killed with SIGKILL
   return true;
 }
 
