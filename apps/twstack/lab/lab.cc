@@ -61,8 +61,9 @@ constexpr std::string_view kDescription =
     "says where and why a measurement differs.\n"
     "\n"
     "Without FILE arguments it runs the default set (twstack lab --print-default shows it):\n"
-    "port exhaustion with the client closing and tcp_tw_reuse=0; the same with tcp_tw_reuse=1,\n"
-    "and without timestamps; the server closing under a tcp_max_tw_buckets cap; keep-alive;\n"
+    "port exhaustion with the client closing and tcp_tw_reuse=0; the same with tcp_tw_reuse=1 (with\n"
+    "twstack's own port choice and with Linux's port search), and without timestamps; the server\n"
+    "closing under a tcp_max_tw_buckets cap; keep-alive;\n"
     "more 4-tuples; tcp_fin_timeout; tcp_max_tw_buckets on the client; tcp_tw_reuse=2 off loopback.\n"
     "Every scenario keeps Linux's 60 s TIME_WAIT on both stacks; port ranges and rates are chosen so\n"
     "each outcome shows within seconds.\n"
@@ -81,7 +82,8 @@ constexpr std::string_view kDescription =
     "\n"
     "The report folder holds summary.json, a CSV and a JSON series per scenario, and lab.png\n"
     "(one panel per scenario: TIME_WAIT on both sides for twstack and Linux, the prediction dashed,\n"
-    "failures per second), drawn by gnuplot. Exit status 0 when every scenario ran (whatever the verdicts), 1 otherwise.";
+    "failures per second), drawn by gnuplot. Exit status 0 when every scenario ran (whatever the\n"
+    "verdicts), 1 otherwise, 130 when interrupted.";
 
 std::string self_binary() {
   std::error_code ec;
