@@ -102,8 +102,9 @@ KernelResult run_kernel_churn(const KernelSpec& spec, const volatile std::sig_at
     r.error = pair.error();
     return r;
   }
+  const int server_fd = pair.fd(spec.loopback ? Side::kClient : Side::kServer);
   if (auto e = apply(pair.fd(Side::kClient), spec.client_sysctls, "client")) r.error = *e;
-  if (auto e = apply(pair.fd(Side::kServer), spec.server_sysctls, "server"); e && r.error.empty()) r.error = *e;
+  if (auto e = apply(server_fd, spec.server_sysctls, "server"); e && r.error.empty()) r.error = *e;
   if (!r.error.empty()) return r;
   Options o = spec.workload;
   o.endpoints.clear();
@@ -111,13 +112,14 @@ KernelResult run_kernel_churn(const KernelSpec& spec, const volatile std::sig_at
     Endpoint ep;
     ep.addr.sin_family = AF_INET;
     ep.addr.sin_port = htons(port);
-    ::inet_pton(AF_INET, kServerAddr, &ep.addr.sin_addr);
-    ep.text = std::string(kServerAddr) + ":" + std::to_string(port);
+    const char* addr = spec.loopback ? "127.0.0.2" : kServerAddr;
+    ::inet_pton(AF_INET, addr, &ep.addr.sin_addr);
+    ep.text = std::string(addr) + ":" + std::to_string(port);
     o.endpoints.push_back(std::move(ep));
   }
   raise_fd_limit(o.inflight);
   ServerThread st;
-  std::thread server_thread([&] { st.run(pair.fd(Side::kServer), o); });
+  std::thread server_thread([&] { st.run(server_fd, o); });
   while (st.state == 0) ::usleep(1000);
   if (st.state < 0) {
     server_thread.join();

@@ -29,6 +29,11 @@ struct KernelSpec {
   std::vector<std::uint16_t> ports{80};
   std::vector<Sysctl> client_sysctls;
   std::vector<Sysctl> server_sysctls;
+  // Both threads in the client namespace, the server on 127.0.0.2 over lo (for
+  // what Linux does between loopback addresses, tcp_tw_reuse=2): both lists of
+  // sysctls go to that namespace, and each side's TIME_WAIT and counters are
+  // the namespace's, both sides' together.
+  bool loopback = false;
   std::string ip = "ip";      // the iproute2 program
   std::string prefix;         // of the namespaces' names; unique per run (pid)
 };

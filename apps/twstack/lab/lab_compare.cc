@@ -46,7 +46,8 @@ LabVerdict compare_with_linux(const LabScenario& s, const LabMeasurement& l, con
       "Linux's connect() takes a TIME_WAIT port over as soon as its port search meets one older than "
       "tcp_tw_reuse_delay (__inet_hash_connect); twstack.port_selection=uniform, twstack's default, only once "
       "every port is taken; port_selection=linux searches as Linux does";
-  const bool reuse = s.client.tcp_tw_reuse == 1 && s.client.tcp_timestamps != 0 && s.server.tcp_timestamps != 0 &&
+  const bool reuse = (s.client.tcp_tw_reuse == 1 || (s.client.tcp_tw_reuse == 2 && s.loopback)) &&
+                     s.client.tcp_timestamps != 0 && s.server.tcp_timestamps != 0 &&
                      s.client.port_selection == PortSelection::kUniform;
   // A connection makes its TIME_WAIT when it ends: one still running its
   // requests when the run stops has none yet. twstack's churn stops at the end

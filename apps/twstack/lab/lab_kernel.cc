@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <chrono>
+#include <tuple>
 
 #include "apps/common/text.hh"
 #include "stack/base/text.hh"
@@ -90,8 +91,18 @@ LabRun run_lab_kernel(const LabScenario& s, const std::string& ip, const std::st
   spec.ip = ip;
   spec.prefix = prefix;
   spec.ports = s.server_ports;
+  spec.loopback = s.loopback;
   spec.client_sysctls = kernel_sysctls(s, true);
-  spec.server_sysctls = kernel_sysctls(s, false);
+  if (s.loopback) {
+    // One namespace: the client's values, then the server's own assignments
+    // only (its defaults would undo the client's port range).
+    for (const std::string& a : s.server_sets) {
+      auto [key, value] = split_assignment(a);
+      if (key.starts_with("net.")) spec.server_sysctls.push_back({key, value});
+    }
+  } else {
+    spec.server_sysctls = kernel_sysctls(s, false);
+  }
   kernel_churn::Options& o = spec.workload;
   o.rate = static_cast<double>(s.rate);
   o.inflight = 4096;
@@ -107,9 +118,18 @@ LabRun run_lab_kernel(const LabScenario& s, const std::string& ip, const std::st
   LabRun run;
   run.error = k.error;
   if (interrupted != 0 && run.error.empty()) run.error = "interrupted";
+  // Over loopback both sides share a namespace, so its TIME_WAIT is both
+  // sides': it goes to the closer (the other side holds none when it closes
+  // second), and the counters to the client.
+  const bool client_closes = s.closer == Closer::kClient;
+  const auto side_tw = [&](std::uint64_t client, std::uint64_t server) -> std::pair<std::uint64_t, std::uint64_t> {
+    if (!s.loopback) return {client, server};
+    return client_closes ? std::pair<std::uint64_t, std::uint64_t>{client, 0} : std::pair<std::uint64_t, std::uint64_t>{0, client};
+  };
   for (const kernel_churn::KernelSecond& x : k.seconds) {
     if (x.t < 1 || x.t > s.duration_s) continue;
-    LabSample y{x.t, x.established, x.failed, x.completed, x.client_tw, x.server_tw, {}};
+    const auto [ctw, stw] = side_tw(x.client_tw, x.server_tw);
+    LabSample y{x.t, x.established, x.failed, x.completed, ctw, stw, {}};
     for (const auto& [name, n] : x.errors) y.errors[name] = n;
     run.series.push_back(std::move(y));
   }
@@ -122,10 +142,8 @@ LabRun run_lab_kernel(const LabScenario& s, const std::string& ip, const std::st
     m.first_failure_s = k.client.first_failure_s;
     m.first_errno = k.client.first_errno;
   }
-  m.client_tw_peak = k.client_tw_peak;
-  m.client_tw_end = k.client_tw_end;
-  m.server_tw_peak = k.server_tw_peak;
-  m.server_tw_end = k.server_tw_end;
+  std::tie(m.client_tw_peak, m.server_tw_peak) = side_tw(k.client_tw_peak, k.server_tw_peak);
+  std::tie(m.client_tw_end, m.server_tw_end) = side_tw(k.client_tw_end, k.server_tw_end);
   const auto counter = [](const std::map<std::string, std::uint64_t>& c, const char* n) {
     const auto it = c.find(n);
     return it == c.end() ? std::uint64_t{0} : it->second;
@@ -133,13 +151,14 @@ LabRun run_lab_kernel(const LabScenario& s, const std::string& ip, const std::st
   m.recycled = counter(k.client_counters, "TcpExtTWRecycled");
   m.client_overflow = counter(k.client_counters, "TcpExtTCPTimeWaitOverflow");
   m.server_overflow = counter(k.server_counters, "TcpExtTCPTimeWaitOverflow");
+  if (s.loopback) std::tie(m.client_overflow, m.server_overflow) = side_tw(m.client_overflow, 0);
   m.cps = held_cps(run.series);
   m.summary = describe(s, m);
   for (const auto& [name, v] : k.client_counters) {
     if (v != 0) run.client_counters[name] = v;
   }
   for (const auto& [name, v] : k.server_counters) {
-    if (v != 0) run.server_counters[name] = v;
+    if (v != 0 && !s.loopback) run.server_counters[name] = v;  // loopback: the client's, the same namespace
   }
   run.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return run;

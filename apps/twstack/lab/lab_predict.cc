@@ -64,9 +64,10 @@ LabPrediction predict(const LabScenario& s) {
   const bool client_closes = s.closer == Closer::kClient;
   const StackConfig& side = client_closes ? s.client : s.server;
   p.timewait_len_s = side.tcp_timewait_len.secs();
-  // docs/linux-timewait.md §5: tcp_tw_reuse 1, or 2 for loopback only (the lab's
-  // addresses are not), and the old connection saw the peer's timestamps.
-  p.reuse = s.client.tcp_tw_reuse == 1 && s.client.tcp_timestamps != 0 && s.server.tcp_timestamps != 0;
+  // docs/linux-timewait.md §5: tcp_tw_reuse 1, or 2 for loopback only (link =
+  // loopback), and the old connection saw the peer's timestamps.
+  p.reuse = (s.client.tcp_tw_reuse == 1 || (s.client.tcp_tw_reuse == 2 && s.loopback)) &&
+            s.client.tcp_timestamps != 0 && s.server.tcp_timestamps != 0;
   p.attempts = static_cast<std::uint64_t>(std::ceil(static_cast<double>(s.rate) * s.duration_s));
   p.sustainable_rate = static_cast<double>(p.tuples) / p.timewait_len_s;
   run_model(s, &p);

@@ -125,7 +125,8 @@ std::pair<std::string, std::string> lcores() {
 
 std::vector<std::string> serve_argv(const LabScenario& s, const std::string& bin, const std::string& sock,
                                     const std::string& lc) {
-  std::vector<std::string> a = {bin, "serve", "--port", "memif:server:" + sock, "--ip", "10.9.0.2/24", "--mode",
+  std::vector<std::string> a = {bin, "serve", "--port", "memif:server:" + sock, "--ip",
+                                s.loopback ? "127.0.0.2/8" : "10.9.0.2/24", "--mode",
                                 "http", "--closer", closer_name(s.closer), "--json", "--seed", "2",
                                 "--link-timeout", "30"};
   for (std::uint16_t p : s.server_ports) a.insert(a.end(), {"--listen", std::to_string(p)});
@@ -136,12 +137,14 @@ std::vector<std::string> serve_argv(const LabScenario& s, const std::string& bin
 
 std::vector<std::string> churn_argv(const LabScenario& s, const std::string& bin, const std::string& sock,
                                     const std::string& lc) {
-  std::vector<std::string> a = {bin, "churn", "--port", "memif:client:" + sock, "--ip", "10.9.0.1/24",
+  std::vector<std::string> a = {bin, "churn", "--port", "memif:client:" + sock, "--ip",
+                                s.loopback ? "127.0.0.1/8" : "10.9.0.1/24",
                                 "--rate", std::to_string(s.rate), "--closer", closer_name(s.closer),
                                 "--requests-per-conn", std::to_string(s.requests_per_conn), "--start-after",
                                 std::to_string(kStartAfterS), "--duration", std::to_string(s.duration_s + kStartAfterS),
                                 "--json", "--seed", "1", "--link-timeout", "30", "--linger", "5"};
-  for (std::uint16_t p : s.server_ports) a.insert(a.end(), {"--connect", "10.9.0.2:" + std::to_string(p)});
+  const std::string server = s.loopback ? "127.0.0.2:" : "10.9.0.2:";
+  for (std::uint16_t p : s.server_ports) a.insert(a.end(), {"--connect", server + std::to_string(p)});
   if (!lc.empty()) a.insert(a.end(), {"--lcores", lc});
   for (std::string& x : sets(s.both_sets, s.client_sets)) a.push_back(std::move(x));
   return a;

@@ -185,6 +185,10 @@ void print_lab_table(std::ostream& out, const std::vector<LabResult>& results, c
     out << r.scenario.name << ": " << r.scenario.title << "\n  " << r.prediction.why << "\n";
     for (const std::string& k : r.twstack_only) out << "  " << k << "\n";
     if (!r.kernel_skipped.empty()) out << "  Linux: " << r.kernel_skipped << "\n";
+    if (r.kernel && r.scenario.loopback) {
+      out << "  Linux: one namespace over lo (127.0.0.1 -> 127.0.0.2); its TIME_WAIT, both sides' together, is the "
+             "closer's; twstack: 127.0.0.1 and 127.0.0.2 over net_memif\n";
+    }
     if (r.kernel && !r.kernel->error.empty()) out << "  Linux did not run: " << r.kernel->error << "\n";
     if (!r.run.error.empty()) out << "  twstack did not run: " << r.run.error << "\n";
     if (r.kernel && r.kernel->error.empty()) print_checks(out, "Linux vs predicted: ", r.kernel_verdict);

@@ -61,6 +61,16 @@ closer = client
 client_set = net.ipv4.ip_local_port_range=40000 40999
 client_set = net.ipv4.tcp_tw_reuse=2
 
+[tw-reuse-2-loopback]
+title = the same between loopback addresses (127.0.0.1 -> 127.0.0.2): tcp_tw_reuse=2 reuses
+rate = 100
+duration = 12
+closer = client
+link = loopback
+client_set = net.ipv4.ip_local_port_range=40000 40999
+client_set = net.ipv4.tcp_tw_reuse=2
+client_set = twstack.port_selection=linux
+
 [fin-timeout]
 title = tcp_fin_timeout=5 does not shorten TIME_WAIT: 1200 entries after 12 s, not 500
 rate = 100
@@ -111,7 +121,8 @@ bool valid_name(std::string_view n) {
   });
 }
 
-constexpr std::string_view kKeys = "title, rate, duration, closer, requests_per_conn, server_ports, set, client_set, server_set";
+constexpr std::string_view kKeys =
+    "title, rate, duration, closer, requests_per_conn, server_ports, link, set, client_set, server_set";
 
 // One "key = value" line of a scenario; a message on a mistake.
 std::optional<std::string> apply(LabScenario& s, std::string_view key, std::string_view value) {
@@ -138,6 +149,9 @@ std::optional<std::string> apply(LabScenario& s, std::string_view key, std::stri
   } else if (key == "closer") {
     if (value != "client" && value != "server") return std::string("closer must be client or server");
     s.closer = value == "server" ? Closer::kServer : Closer::kClient;
+  } else if (key == "link") {
+    if (value != "hosts" && value != "loopback") return std::string("link must be hosts or loopback");
+    s.loopback = value == "loopback";
   } else if (key == "server_ports") {
     s.server_ports.clear();
     while (!(value = trim(value)).empty()) {

@@ -8,6 +8,8 @@
 //   closer = client                         client | server
 //   requests_per_conn = 1                   keep-alive: requests per connection
 //   server_ports = 80 81                    the server's ports, taken in turn (more 4-tuples)
+//   link = loopback                         addresses 127.0.0.1 -> 127.0.0.2 instead of two hosts'
+//                                           (twstack: still over net_memif; Linux: one namespace, lo)
 //   set = twstack.tcp_timewait_len=10       a knob for both sides (repeatable)
 //   client_set = net.ipv4.tcp_tw_reuse=0    a knob for the client only (repeatable)
 //   server_set = net.ipv4.tcp_max_tw_buckets=300
@@ -37,6 +39,7 @@ struct LabScenario {
   Closer closer = Closer::kClient;
   std::uint32_t requests_per_conn = 1;
   std::vector<std::uint16_t> server_ports{80};
+  bool loopback = false;  // link = loopback: 127/8 addresses on both sides
   // Assignments in order, as written (for the child processes' --set).
   std::vector<std::string> both_sets;
   std::vector<std::string> client_sets;

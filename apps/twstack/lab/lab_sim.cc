@@ -19,8 +19,8 @@ ChurnSettings churn_settings(const LabScenario& s, std::uint64_t seed) {
   cs.duration_s = s.duration_s;
   cs.closer = s.closer;
   cs.requests_per_conn = s.requests_per_conn;
-  cs.client_ip = memory::sim_addr(0);
-  cs.server_ip = memory::sim_addr(1);
+  cs.client_ip = s.loopback ? wire::Ipv4Addr::from_octets(127, 0, 0, 1) : memory::sim_addr(0);
+  cs.server_ip = s.loopback ? wire::Ipv4Addr::from_octets(127, 0, 0, 2) : memory::sim_addr(1);
   cs.server_ports = s.server_ports;
   cs.seed = seed;
   cs.faults = memory::FaultSpec{.delay = Duration::micros(50)};

@@ -54,7 +54,7 @@ TEST(LabScenario, MistakesNameTheLine) {
 TEST(LabPredict, TheSeedArithmetic) {
   std::vector<LabScenario> v;
   ASSERT_FALSE(parse_lab_scenarios(default_lab_scenarios(), "default", &v));
-  ASSERT_EQ(v.size(), 10u);
+  ASSERT_EQ(v.size(), 11u);
   for (const LabScenario& s : v) {  // like with like: Linux's TIME_WAIT on both stacks
     EXPECT_EQ(s.client.tcp_timewait_len, Duration::seconds(60)) << s.name;
     EXPECT_EQ(s.server.tcp_timewait_len, Duration::seconds(60)) << s.name;
@@ -74,19 +74,23 @@ TEST(LabPredict, TheSeedArithmetic) {
   EXPECT_FALSE(p.reuse);
   ASSERT_TRUE(p.exhaustion_s);
   EXPECT_DOUBLE_EQ(*p.exhaustion_s, 10.0);
-  p = predict(v[5]);  // tcp_fin_timeout=5 leaves TIME_WAIT at 60 s
+  p = predict(v[5]);  // tcp_tw_reuse=2 between loopback addresses: reuse
+  EXPECT_TRUE(v[5].loopback);
+  EXPECT_TRUE(p.reuse);
+  EXPECT_FALSE(p.exhaustion_s);
+  p = predict(v[6]);  // tcp_fin_timeout=5 leaves TIME_WAIT at 60 s
   EXPECT_EQ(p.client_tw_end, 1200u);
-  p = predict(v[6]);  // the client's cap: the rest close without TIME_WAIT
+  p = predict(v[7]);  // the client's cap: the rest close without TIME_WAIT
   EXPECT_FALSE(p.exhaustion_s);
   EXPECT_EQ(p.client_tw_peak, 300u);
   EXPECT_EQ(p.overflow, 900u);
-  p = predict(v[7]);  // the server's cap
+  p = predict(v[8]);  // the server's cap
   EXPECT_EQ(p.server_tw_peak, 300u);
   EXPECT_EQ(p.overflow, 500u);
   EXPECT_EQ(p.client_tw_peak, 0u);
-  p = predict(v[8]);  // keep-alive: 10/s for 12 s
+  p = predict(v[9]);  // keep-alive: 10/s for 12 s
   EXPECT_EQ(p.client_tw_end, 120u);
-  p = predict(v[9]);  // four ports: 150/s x 12 s, below the 4000 tuples
+  p = predict(v[10]);  // four ports: 150/s x 12 s, below the 4000 tuples
   EXPECT_EQ(p.tuples, 4000u);
   EXPECT_FALSE(p.exhaustion_s);
   EXPECT_EQ(p.client_tw_end, 1800u);
