@@ -34,6 +34,7 @@ struct Snapshot {
   Counters counters{};
   Gauges gauges{};
   Metrics app;
+  Histograms hist;  // copied with the gauges, once a second
   std::uint64_t live = 0;
   dpdk::QueueStats nic{};
   bool done = false;  // the loop has ended
@@ -94,6 +95,7 @@ void publish(Worker& w, bool with_gauges, bool done) {
   s.counters = w.eng->counters();
   if (with_gauges) {
     s.gauges = w.eng->gauges();  // walks every connection slot: once a second
+    w.app->histograms(&s.hist);
   } else {
     s.gauges.timewait = w.eng->time_wait().live();
   }
@@ -135,6 +137,11 @@ Snapshot sum(Shared& sh) {
     } else {
       for (std::size_t i = 0; i < t.app.size() && i < s.app.size(); ++i) add_metric(&t.app, i, s.app);
     }
+    if (t.hist.empty()) {
+      t.hist = s.hist;
+    } else {
+      for (std::size_t i = 0; i < t.hist.size() && i < s.hist.size(); ++i) t.hist[i].second.add(s.hist[i].second);
+    }
     t.live += s.live;
   }
   return t;
@@ -148,6 +155,11 @@ void report_second(Shared& sh, Instant now) {
   sec.app_delta = t.app;
   for (std::size_t i = 0; i < sec.app_delta.size() && i < sh.last.app.size(); ++i) {
     sec.app_delta[i].second -= sh.last.app[i].second;
+  }
+  sec.hist = t.hist;
+  sec.hist_delta = t.hist;
+  for (std::size_t i = 0; i < sec.hist_delta.size() && i < sh.last.hist.size(); ++i) {
+    sec.hist_delta[i].second = t.hist[i].second.since(sh.last.hist[i].second);
   }
   sec.counters = t.counters;
   sec.gauges = t.gauges;
@@ -383,6 +395,7 @@ RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, 
   Snapshot t = sum(sh);
   r.seconds = ((sh.stop.load() ? sh.stop_at : sh.clock.now()) - sh.start).secs();
   r.app = t.app;
+  r.hist = t.hist;
   r.counters = t.counters;
   r.gauges = t.gauges;
   r.timewait_peak = std::max(sh.timewait_peak, t.gauges.timewait);

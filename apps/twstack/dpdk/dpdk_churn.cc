@@ -29,7 +29,10 @@ constexpr std::string_view kDescription =
     "(EADDRNOTAVAIL: no free 4-tuple, ENOBUFS: no free connection) or it closes before being\n"
     "established (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH). Prints a line per second (CPS =\n"
     "connections completed per second, established per second, failures by errno, open,\n"
-    "TIME_WAIT) and a summary with the first failure; --json prints the same as JSON lines.\n"
+    "TIME_WAIT, connect() to established p50/p99) and a summary with the first failure and the\n"
+    "latency percentiles over the run (connect_us: connect() to established, response_us:\n"
+    "connect() to the end of the first response; microseconds, from log-linear histograms\n"
+    "within 3 %); --json prints the same as JSON lines, with every percentile each second.\n"
     "\n"
     "Example, port exhaustion against a kernel server:\n"
     "  twstack churn --port tap:tw0 --ip 10.99.0.2/24 --connect 10.99.0.1:8080 --rate 100 \\\n"
@@ -70,6 +73,10 @@ void add_options(CLI::App& app, Args* a) {
   add_runtime_options(app, &a->runtime);
 }
 
+// Microseconds from connect() to established, and to the first response.
+constexpr std::string_view kConnectUs = "connect_us";
+constexpr std::string_view kResponseUs = "response_us";
+
 class ChurnQueue : public QueueApp {
  public:
   ChurnQueue(engine::QueueEngine& eng, const ChurnClientSettings& s, std::uint32_t max_conns, Duration start_after)
@@ -86,6 +93,11 @@ class ChurnQueue : public QueueApp {
     app_.tick(now);
   }
   void on_event(const engine::AppEvent& ev) override { app_.on_event(ev); }
+  void histograms(Histograms* h) const override {
+    h->resize(2);
+    (*h)[0] = {std::string(kConnectUs), app_.connect_latency()};
+    (*h)[1] = {std::string(kResponseUs), app_.response_latency()};
+  }
   void stop() override { app_.stop(true); }
   std::uint64_t live() const override { return app_.live(); }
   void metrics(Metrics* m) const override {
@@ -127,6 +139,7 @@ void print_second(std::ostream& out, bool json, const Second& s) {
     for (const auto& [k, v] : s.app_delta) {
       if (k.starts_with("err_") && v != 0) errors[k.substr(4)] = v;
     }
+    for (const auto& [name, h] : s.hist_delta) j[name] = percentiles_json(h);
     j["open"] = s.live;
     j["estab"] = s.gauges.estab;
     j["timewait"] = s.gauges.timewait;
@@ -134,12 +147,17 @@ void print_second(std::ostream& out, bool json, const Second& s) {
     out << std::flush;
     return;
   }
-  char line[256];
-  std::snprintf(line, sizeof line, "%7.1f s  CPS %8llu  ok %8llu/s  failed %6llu/s  open %6llu  timewait %8llu  %s\n", s.t,
+  const LatencyHistogram* conn = histogram(s.hist_delta, kConnectUs);
+  const Percentiles c = conn != nullptr ? percentiles(*conn) : Percentiles{};
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "%7.1f s  CPS %8llu  ok %8llu/s  failed %6llu/s  open %6llu  timewait %8llu  connect p50/p99 %llu/%llu us  %s\n",
+                s.t,
                 static_cast<unsigned long long>(metric(s.app_delta, "completed")),
                 static_cast<unsigned long long>(metric(s.app_delta, "ok")),
                 static_cast<unsigned long long>(metric(s.app_delta, "failed")),
                 static_cast<unsigned long long>(s.live), static_cast<unsigned long long>(s.gauges.timewait),
+                static_cast<unsigned long long>(c.p50), static_cast<unsigned long long>(c.p99),
                 failures_by_errno(s.app_delta).c_str());
   out << line << std::flush;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <string>
 #include <string_view>
 
 #include "apps/runtime/dpdk_runtime.hh"
@@ -12,6 +13,10 @@ namespace twstack::app {
 
 // A figure by name, 0 if absent.
 std::uint64_t metric(const Metrics& m, std::string_view name);
+// "p50 12 p90 20 p99 45 p99.9 80 max 300" (the histogram's unit), or "-" when empty.
+std::string percentiles_text(const LatencyHistogram& h);
+// A histogram by name, nullptr if absent.
+const LatencyHistogram* histogram(const Histograms& h, std::string_view name);
 // The summary after a run: the command's totals, the first failure (churn),
 // TIME_WAIT peak and end, the headline counters and what the NIC adapter
 // counted; --json: one object with "summary": true.
