@@ -106,7 +106,7 @@ void print_summary(std::ostream& out, bool json, std::string_view role, const Ru
   out << "NIC:" << (nic.empty() ? " nothing" : nic) << "\n";
 }
 
-int run_and_print(const RuntimeSettings& rs, const AppFactory& make, PrintSecond print_second, std::ostream& out,
+int run_and_print(const RuntimeSettings& rs, const AppFactory& make, const PrintSecond& print_second, std::ostream& out,
                   std::ostream& err) {
   const bool json = rs.json;
   const RuntimeResult r = run_runtime(

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <string_view>
@@ -23,10 +24,10 @@ const LatencyHistogram* histogram(const Histograms& h, std::string_view name);
 void print_summary(std::ostream& out, bool json, std::string_view role, const RuntimeResult& r);
 
 // A command's line for one second (text, or one JSON object with --json).
-using PrintSecond = void (*)(std::ostream& out, bool json, const Second& s);
+using PrintSecond = std::function<void(std::ostream& out, bool json, const Second& s)>;
 // Runs the runtime (run_runtime()), printing each second with print_second
 // and, once the loops stop, the summary for rs.role; the exit status.
-int run_and_print(const RuntimeSettings& rs, const AppFactory& make, PrintSecond print_second, std::ostream& out,
+int run_and_print(const RuntimeSettings& rs, const AppFactory& make, const PrintSecond& print_second, std::ostream& out,
                   std::ostream& err);
 
 }  // namespace twstack::app
