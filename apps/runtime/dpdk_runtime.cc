@@ -7,10 +7,13 @@
 #include <charconv>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <mutex>
 #include <ostream>
 #include <random>
 #include <thread>
+
+#include <unistd.h>
 
 #include "apps/common/pcap.hh"
 #include "apps/runtime/tsc_clock.hh"
@@ -85,6 +88,7 @@ struct Shared {
   const SecondFn* each_second = nullptr;
   Second last{};
   std::uint64_t timewait_peak = 0;
+  std::uint64_t rss_peak = 0;
 };
 
 void publish(Worker& w, bool with_gauges, bool done) {
@@ -132,6 +136,7 @@ Snapshot sum(Shared& sh) {
     const Gauges& b = s.gauges;
     a.estab += b.estab, a.synsent += b.synsent, a.synrecv += b.synrecv, a.closing += b.closing;
     a.timewait += b.timewait, a.orphaned += b.orphaned, a.closed += b.closed, a.listen += b.listen;
+    a.timewait_bytes += b.timewait_bytes;
     if (t.app.empty()) {
       t.app = s.app;
     } else {
@@ -145,6 +150,16 @@ Snapshot sum(Shared& sh) {
     t.live += s.live;
   }
   return t;
+}
+
+// The process's resident memory (/proc/self/statm, field 2, in pages); 0 if unreadable.
+std::uint64_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
 }
 
 void report_second(Shared& sh, Instant now) {
@@ -164,6 +179,8 @@ void report_second(Shared& sh, Instant now) {
   sec.counters = t.counters;
   sec.gauges = t.gauges;
   sec.live = t.live;
+  sec.rss_bytes = resident_bytes();
+  sh.rss_peak = std::max(sh.rss_peak, sec.rss_bytes);
   sh.timewait_peak = std::max(sh.timewait_peak, t.gauges.timewait);
   sh.last = sec;
   (*sh.each_second)(sec);
@@ -394,6 +411,7 @@ RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, 
   }
   Snapshot t = sum(sh);
   r.seconds = ((sh.stop.load() ? sh.stop_at : sh.clock.now()) - sh.start).secs();
+  r.rss_peak_bytes = std::max(sh.rss_peak, resident_bytes());
   r.app = t.app;
   r.hist = t.hist;
   r.counters = t.counters;

@@ -86,6 +86,7 @@ struct Second {
   Counters counters{};         // totals at t
   Gauges gauges{};
   std::uint64_t live = 0;
+  std::uint64_t rss_bytes = 0;  // the process's resident memory
 };
 
 struct RuntimeResult {
@@ -98,6 +99,7 @@ struct RuntimeResult {
   Counters counters{};
   Gauges gauges{};             // after draining
   std::uint64_t timewait_peak = 0;
+  std::uint64_t rss_peak_bytes = 0;  // the process's resident memory, the most seen
   std::vector<std::pair<std::string, std::uint64_t>> nic;  // summed adapter counts
 };
 

@@ -157,6 +157,8 @@ void print_second(std::ostream& out, bool json, const Second& s, std::uint32_t s
     j["stalled_s"] = stalled_s;
     j["estab"] = s.gauges.estab;
     j["timewait"] = s.gauges.timewait;
+    j["timewait_bytes"] = s.gauges.timewait_bytes;
+    j["rss_bytes"] = s.rss_bytes;
     print_json_line(out, j);
     out << std::flush;
     return;

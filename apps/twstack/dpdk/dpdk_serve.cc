@@ -89,6 +89,8 @@ void print_second(std::ostream& out, bool json, const Second& s) {
     for (const auto& [k, v] : s.app_delta) j[k + "_per_s"] = v;
     j["estab"] = s.gauges.estab;
     j["timewait"] = s.gauges.timewait;
+    j["timewait_bytes"] = s.gauges.timewait_bytes;
+    j["rss_bytes"] = s.rss_bytes;
     j["live"] = s.live;
     print_json_line(out, j);
     out << std::flush;
