@@ -25,4 +25,16 @@ std::optional<Json> parse_json(std::string_view text, std::string* error) {
   }
 }
 
+Json percentiles_json(const LatencyHistogram& h) {
+  const Percentiles p = percentiles(h);
+  Json j;
+  j["n"] = p.count;
+  j["p50"] = p.p50;
+  j["p90"] = p.p90;
+  j["p99"] = p.p99;
+  j["p99.9"] = p.p999;
+  j["max"] = p.max;
+  return j;
+}
+
 }  // namespace twstack::app

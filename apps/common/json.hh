@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "apps/common/histogram.hh"
 #include "stack/base/counters.hh"
 
 namespace twstack::app {
@@ -24,6 +25,9 @@ void print_json_line(std::ostream& out, const Json& j);
 // The counters by their kernel names, in table order: the nonzero ones, or
 // all with `include_zero`.
 Json counters_json(const Counters& c, bool include_zero = false);
+
+// {"n": count, "p50": .., "p90": .., "p99": .., "p99.9": .., "max": ..}.
+Json percentiles_json(const LatencyHistogram& h);
 
 // One complete JSON text; nullopt and a message (with where) if malformed.
 std::optional<Json> parse_json(std::string_view text, std::string* error);

@@ -63,4 +63,25 @@ std::string fixed(int digits, double v) {
   return b;
 }
 
+std::optional<std::vector<std::uint16_t>> parse_ports(std::string_view s) {
+  auto port = [](std::string_view t) -> std::optional<std::uint16_t> {
+    std::uint32_t v = 0;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc() || end != t.data() + t.size() || t.empty() || v == 0 || v > 65535) return std::nullopt;
+    return static_cast<std::uint16_t>(v);
+  };
+  std::vector<std::uint16_t> out;
+  while (true) {
+    const std::size_t comma = s.find(',');
+    const std::string_view item = s.substr(0, comma);
+    const std::size_t dash = item.find('-');
+    const std::optional<std::uint16_t> lo = port(item.substr(0, dash));
+    const std::optional<std::uint16_t> hi = dash == std::string_view::npos ? lo : port(item.substr(dash + 1));
+    if (!lo || !hi || *hi < *lo) return std::nullopt;
+    for (std::uint32_t p = *lo; p <= *hi; ++p) out.push_back(static_cast<std::uint16_t>(p));
+    if (comma == std::string_view::npos) return out;
+    s.remove_prefix(comma + 1);
+  }
+}
+
 }  // namespace twstack::app

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace twstack::app {
 
@@ -14,6 +15,12 @@ namespace twstack::app {
 std::optional<std::uint64_t> parse_u64(std::string_view s);
 // Decimal or scientific notation; NaN and infinities are refused.
 std::optional<double> parse_double(std::string_view s);
+
+// TCP ports as a list: "80", "1000-4999" (both ends included), or several
+// of those joined by commas ("80,8080,9000-9010"), in the order given.
+// nullopt for port 0, a port above 65535, a range whose end is below its
+// start, or anything else.
+std::optional<std::vector<std::uint16_t>> parse_ports(std::string_view s);
 
 // `v` with `digits` decimals ("10.00"); digits < 0: the shortest form (%g).
 std::string fixed(int digits, double v);

@@ -7,10 +7,13 @@
 #include <charconv>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <mutex>
 #include <ostream>
 #include <random>
 #include <thread>
+
+#include <unistd.h>
 
 #include "apps/common/pcap.hh"
 #include "apps/runtime/tsc_clock.hh"
@@ -34,6 +37,7 @@ struct Snapshot {
   Counters counters{};
   Gauges gauges{};
   Metrics app;
+  Histograms hist;  // copied with the gauges, once a second
   std::uint64_t live = 0;
   dpdk::QueueStats nic{};
   bool done = false;  // the loop has ended
@@ -84,6 +88,7 @@ struct Shared {
   const SecondFn* each_second = nullptr;
   Second last{};
   std::uint64_t timewait_peak = 0;
+  std::uint64_t rss_peak = 0;
 };
 
 void publish(Worker& w, bool with_gauges, bool done) {
@@ -94,6 +99,7 @@ void publish(Worker& w, bool with_gauges, bool done) {
   s.counters = w.eng->counters();
   if (with_gauges) {
     s.gauges = w.eng->gauges();  // walks every connection slot: once a second
+    w.app->histograms(&s.hist);
   } else {
     s.gauges.timewait = w.eng->time_wait().live();
   }
@@ -130,14 +136,30 @@ Snapshot sum(Shared& sh) {
     const Gauges& b = s.gauges;
     a.estab += b.estab, a.synsent += b.synsent, a.synrecv += b.synrecv, a.closing += b.closing;
     a.timewait += b.timewait, a.orphaned += b.orphaned, a.closed += b.closed, a.listen += b.listen;
+    a.timewait_bytes += b.timewait_bytes;
     if (t.app.empty()) {
       t.app = s.app;
     } else {
       for (std::size_t i = 0; i < t.app.size() && i < s.app.size(); ++i) add_metric(&t.app, i, s.app);
     }
+    if (t.hist.empty()) {
+      t.hist = s.hist;
+    } else {
+      for (std::size_t i = 0; i < t.hist.size() && i < s.hist.size(); ++i) t.hist[i].second.add(s.hist[i].second);
+    }
     t.live += s.live;
   }
   return t;
+}
+
+// The process's resident memory (/proc/self/statm, field 2, in pages); 0 if unreadable.
+std::uint64_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
 }
 
 void report_second(Shared& sh, Instant now) {
@@ -149,9 +171,16 @@ void report_second(Shared& sh, Instant now) {
   for (std::size_t i = 0; i < sec.app_delta.size() && i < sh.last.app.size(); ++i) {
     sec.app_delta[i].second -= sh.last.app[i].second;
   }
+  sec.hist = t.hist;
+  sec.hist_delta = t.hist;
+  for (std::size_t i = 0; i < sec.hist_delta.size() && i < sh.last.hist.size(); ++i) {
+    sec.hist_delta[i].second = t.hist[i].second.since(sh.last.hist[i].second);
+  }
   sec.counters = t.counters;
   sec.gauges = t.gauges;
   sec.live = t.live;
+  sec.rss_bytes = resident_bytes();
+  sh.rss_peak = std::max(sh.rss_peak, sec.rss_bytes);
   sh.timewait_peak = std::max(sh.timewait_peak, t.gauges.timewait);
   sh.last = sec;
   (*sh.each_second)(sec);
@@ -382,7 +411,9 @@ RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, 
   }
   Snapshot t = sum(sh);
   r.seconds = ((sh.stop.load() ? sh.stop_at : sh.clock.now()) - sh.start).secs();
+  r.rss_peak_bytes = std::max(sh.rss_peak, resident_bytes());
   r.app = t.app;
+  r.hist = t.hist;
   r.counters = t.counters;
   r.gauges = t.gauges;
   r.timewait_peak = std::max(sh.timewait_peak, t.gauges.timewait);

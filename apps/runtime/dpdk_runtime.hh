@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "apps/common/histogram.hh"
 #include "stack/base/config.hh"
 #include "stack/base/counters.hh"
 #include "stack/engine/engine.hh"
@@ -37,6 +38,8 @@ using Metrics = std::vector<std::pair<std::string, std::uint64_t>>;
 // microseconds since the start plus one (0: none), with its Errc.
 inline constexpr std::string_view kFirstFailureUs = "first_failure_us";
 inline constexpr std::string_view kFirstErrno = "first_errno";
+// A command's latency histograms, by name, in a fixed order (per queue; added up).
+using Histograms = std::vector<std::pair<std::string, LatencyHistogram>>;
 
 // The application on one queue's engine.
 class QueueApp {
@@ -50,6 +53,8 @@ class QueueApp {
   virtual std::uint64_t live() const = 0;
   // Fills `m` (same names, same order, every call); called every 100 ms.
   virtual void metrics(Metrics* m) const = 0;
+  // Fills `h` like metrics() (most commands have none); called once a second.
+  virtual void histograms(Histograms* h) const { h->clear(); }
 };
 
 struct RuntimeSettings {
@@ -76,9 +81,12 @@ struct Second {
   double t = 0;                // seconds since the start
   Metrics app;                 // totals at t
   Metrics app_delta;           // over the last second
+  Histograms hist;             // totals at t
+  Histograms hist_delta;       // over the last second
   Counters counters{};         // totals at t
   Gauges gauges{};
   std::uint64_t live = 0;
+  std::uint64_t rss_bytes = 0;  // the process's resident memory
 };
 
 struct RuntimeResult {
@@ -87,9 +95,11 @@ struct RuntimeResult {
   Errc start_error = Errc::kOk;  // the application's start() (listen) refused
   double seconds = 0;          // from start to the stop signal or duration
   Metrics app;                 // totals at the end
+  Histograms hist;             // totals at the end
   Counters counters{};
   Gauges gauges{};             // after draining
   std::uint64_t timewait_peak = 0;
+  std::uint64_t rss_peak_bytes = 0;  // the process's resident memory, the most seen
   std::vector<std::pair<std::string, std::uint64_t>> nic;  // summed adapter counts
 };
 

@@ -109,6 +109,7 @@ void ChurnClient::attempt(Instant now) {
   conns_[id.index] = Conn{};
   conns_[id.index].gen = id.gen;
   conns_[id.index].live = true;
+  conns_[id.index].opened = now;
   ++live_;
   // Requests are whole messages written at once (HTTP clients set TCP_NODELAY too).
   eng_.set_nodelay(id, true);
@@ -121,6 +122,7 @@ void ChurnClient::on_event(const AppEvent& ev) {
   if ((ev.events & tcp::kEvEstablished) != 0 && !c->established) {
     c->established = true;
     ++n_.ok;
+    connect_us_.record(static_cast<std::uint64_t>((eng_.now() - c->opened).us));
   }
   read(*c, ev.conn);
   if (!c->live) return;
@@ -198,6 +200,7 @@ void ChurnClient::consume_http(Conn& c, std::span<const std::uint8_t> bytes) {
 }
 
 void ChurnClient::response_done(Conn& c) {
+  if (c.responses == 0) response_us_.record(static_cast<std::uint64_t>((eng_.now() - c.opened).us));
   ++c.responses;
   ++n_.requests;
 }

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/histogram.hh"
 #include "apps/workloads/closer.hh"
 #include "apps/workloads/http_head.hh"
 #include "stack/engine/engine.hh"
@@ -95,6 +96,10 @@ class ChurnClient {
   std::uint64_t live() const { return live_; }
   std::optional<Duration> first_failure() const { return first_failure_; }
   std::optional<Errc> first_errno() const { return first_errno_; }
+  // Microseconds from connect() to established, and from connect() to the
+  // end of the first response, one value per connection that got there.
+  const LatencyHistogram& connect_latency() const { return connect_us_; }
+  const LatencyHistogram& response_latency() const { return response_us_; }
 
  private:
   struct Conn {
@@ -108,6 +113,7 @@ class ChurnClient {
     std::uint64_t body_left = 0;   // http: body bytes of the current response still to read
     std::uint32_t echo_left = 0;   // echo: bytes of the current response still to read
     bool in_body = false;
+    Instant opened{};              // when connect() was called
     HttpHead head;
   };
 
@@ -136,6 +142,8 @@ class ChurnClient {
   std::uint64_t live_ = 0;
   std::optional<Duration> first_failure_;
   std::optional<Errc> first_errno_;
+  LatencyHistogram connect_us_;
+  LatencyHistogram response_us_;
   bool running_ = false;
 };
 

@@ -228,5 +228,24 @@ TEST(HttpHead, LongHeaderLinesAreReadPast) {
   EXPECT_FALSE(h.keep_alive());
 }
 
+// connect() to established is one round trip (2 x 50 us of link delay), to
+// the response two; every connection that got there is in the histograms.
+TEST(ServeChurn, ConnectAndResponseLatencyAreRecordedPerConnection) {
+  ServeSettings ss;
+  Rig r(ss, churn(1000, Closer::kServer));
+  r.run(Duration::seconds(1));
+  const ChurnCounts& n = r.client->counts();
+  const Percentiles c = percentiles(r.client->connect_latency());
+  const Percentiles q = percentiles(r.client->response_latency());
+  EXPECT_EQ(c.count, n.ok);
+  EXPECT_GE(q.count, n.completed);
+  EXPECT_GE(c.p50, 100u);
+  EXPECT_LT(c.p50, 400u);
+  EXPECT_GE(q.p50, 200u);
+  EXPECT_LT(q.p50, 800u);
+  EXPECT_GE(q.p50, c.p50 + 100);
+  EXPECT_GE(c.max, c.p999);
+}
+
 }  // namespace
 }  // namespace twstack::app

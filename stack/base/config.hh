@@ -173,6 +173,9 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
   X("twstack.max_connections", max_connections, std::uint32_t,                                     \
     65536, 1, 16777216, kEntries,                                                                  \
     "connection pool per engine", "")                                                              \
+  X("twstack.max_listeners", max_listeners, std::uint32_t,                                         \
+    1024, 1, 65535, kEntries,                                                                      \
+    "listening sockets per engine (listen() beyond them: ENOBUFS)", "")                            \
   X("twstack.sndbuf", sndbuf, std::uint32_t,                                                       \
     65536, 1024, 129024, kBytes,                                                                   \
     "send buffer per connection (at most 63 chunks of 2 KiB)", "")                                 \

@@ -33,6 +33,9 @@ ports::AllocatorConfig port_config(const EngineOptions& opt, const Interface& if
   pc.local_addrs.assign(ifc.addrs.begin(), ifc.addrs.begin() + ifc.naddrs);
   pc.secret = key_from(opt.secret.value() ^ 0x706f727473ULL);
   pc.seed = opt.secret.value() ^ 0x9e3779b97f4a7c15ULL;
+  // Every listener holds a bind slot; the rest are for bound connects and
+  // the TIME_WAIT entries they leave.
+  pc.max_binds = std::max(pc.max_binds, opt.max_listeners + 1024);
   return pc;
 }
 
@@ -61,6 +64,7 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       tcbs_(std::make_unique<tcp::Tcb[]>(opt.max_connections)),
       free_tcbs_(std::make_unique<std::uint32_t[]>(opt.max_connections)),
       nfree_tcbs_(opt.max_connections),
+      listeners_(opt.max_listeners),
       ports_(port_config(opt, ifc)),
       binds_(std::make_unique<ports::BindId[]>(opt.max_connections)),
       tw_(local_addrs(ifc), std::max<std::uint32_t>(1, opt.max_tw_buckets),
@@ -242,6 +246,7 @@ Gauges QueueEngine::gauges() const {
   Gauges g;
   g.listen = listeners_.active();
   g.timewait = tw_.live();  // both substates, as /proc/net/sockstat's tw
+  g.timewait_bytes = tw_.memory_bytes();
   for (std::uint32_t i = 0; i < opt_.max_connections; ++i) {
     const tcp::Tcb& c = tcbs_[i];
     if (!c.in_use) continue;

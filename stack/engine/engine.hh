@@ -46,6 +46,7 @@ struct EngineOptions {
   std::uint32_t arp_cache_size;   // twstack.arp_cache_size
   std::uint32_t arp_queue;        // twstack.arp_queue
   std::uint32_t timer_budget;     // twstack.timer_budget: expiries per poll
+  std::uint32_t max_listeners;    // twstack.max_listeners
   std::uint32_t max_syn_backlog;  // net.ipv4.tcp_max_syn_backlog
   std::uint32_t somaxconn;        // net.core.somaxconn
   // The TIME_WAIT table (docs/linux-timewait.md §4, §5): its capacity is the cap.

@@ -11,6 +11,7 @@ EngineOptions options_from(const StackConfig& c, Secret secret) {
       .arp_cache_size = c.arp_cache_size,
       .arp_queue = c.arp_queue,
       .timer_budget = c.timer_budget,
+      .max_listeners = c.max_listeners,
       .max_syn_backlog = c.tcp_max_syn_backlog,
       .somaxconn = c.somaxconn,
       .max_tw_buckets = c.tcp_max_tw_buckets,

@@ -4,32 +4,42 @@
 
 namespace twstack::flow {
 
+Listeners::Listeners(std::uint32_t max)
+    : max_(std::clamp<std::uint32_t>(max, 1, kMax)),
+      slots_(std::make_unique<Listener[]>(max_)),
+      free_(std::make_unique<std::uint16_t[]>(max_)),
+      nfree_(max_),
+      ready_(std::make_unique<std::uint16_t[]>(max_)),
+      by_port_(std::make_unique<std::uint16_t[]>(65536)) {
+  for (std::uint32_t i = 0; i < max_; ++i) free_[i] = static_cast<std::uint16_t>(max_ - 1 - i);
+}
+
 Listeners::~Listeners() {
-  for (Listener& l : slots_) l.queue.clear();
+  for (std::uint32_t i = 0; i < max_; ++i) slots_[i].queue.clear();
 }
 
 Listener* Listeners::open(wire::Ipv4Addr addr, std::uint16_t port, std::uint32_t backlog,
                           std::uint32_t somaxconn, ports::BindId bind) {
-  for (Listener& l : slots_) {
-    if (l.active) continue;
-    l.addr = addr;
-    l.port = port;
-    l.backlog = std::min(backlog == 0 ? 1 : backlog, somaxconn);  // Linux inet_listen
-    l.syn_pending = 0;
-    l.bind = bind;
-    l.active = true;
-    const std::size_t slot = slot_of(l);
-    ready_ &= ~(std::uint64_t{1} << slot);
-    l.next = by_port_[port];
-    by_port_[port] = static_cast<std::uint8_t>(slot + 1);
-    return &l;
-  }
-  return nullptr;
+  if (nfree_ == 0) return nullptr;
+  const std::uint16_t slot = free_[--nfree_];
+  Listener& l = slots_[slot];
+  l.addr = addr;
+  l.port = port;
+  l.backlog = std::min(backlog == 0 ? 1 : backlog, somaxconn);  // Linux inet_listen
+  l.syn_pending = 0;
+  l.bind = bind;
+  l.active = true;
+  l.next = by_port_[port];
+  by_port_[port] = static_cast<std::uint16_t>(slot + 1);
+  ++active_;
+  return &l;
 }
 
+// The slot goes back to the free stack. If it is on the ready list it stays
+// there: drain_ready skips a listener that is inactive or has nothing to accept.
 void Listeners::close(Listener& l) {
-  const auto id = static_cast<std::uint8_t>(slot_of(l) + 1);
-  for (std::uint8_t* link = &by_port_[l.port]; *link != 0; link = &slots_[*link - 1].next) {
+  const auto id = static_cast<std::uint16_t>(slot_of(l) + 1);
+  for (std::uint16_t* link = &by_port_[l.port]; *link != 0; link = &slots_[*link - 1].next) {
     if (*link == id) {
       *link = l.next;
       break;
@@ -37,11 +47,13 @@ void Listeners::close(Listener& l) {
   }
   l.next = 0;
   l.active = false;
+  free_[nfree_++] = static_cast<std::uint16_t>(id - 1);
+  --active_;
 }
 
 Listener* Listeners::find(std::uint16_t port, wire::Ipv4Addr addr) {
   Listener* any = nullptr;
-  for (std::uint8_t id = by_port_[port]; id != 0; id = slots_[id - 1].next) {
+  for (std::uint16_t id = by_port_[port]; id != 0; id = slots_[id - 1].next) {
     Listener& l = slots_[id - 1];
     if (l.addr == addr) return &l;
     if (l.addr.is_unspecified() && any == nullptr) any = &l;
@@ -50,7 +62,7 @@ Listener* Listeners::find(std::uint16_t port, wire::Ipv4Addr addr) {
 }
 
 Listener* Listeners::on_port(std::uint16_t port) {
-  const std::uint8_t id = by_port_[port];
+  const std::uint16_t id = by_port_[port];
   return id == 0 ? nullptr : &slots_[id - 1];
 }
 
@@ -96,7 +108,10 @@ bool Listeners::syn_done(tcp::Tcb& c) {
   if (c.state == tcp::State::kClosed) return true;
   if (!l.active || l.port != c.tuple.lport) return false;
   l.queue.push_back(c);  // established: wait for accept()
-  ready_ |= std::uint64_t{1} << (c.listener - 1);
+  if (!l.ready) {
+    l.ready = true;
+    ready_[nready_++] = static_cast<std::uint16_t>(c.listener - 1);
+  }
   return true;
 }
 
@@ -110,12 +125,6 @@ tcp::Tcb* Listeners::pop(Listener& l) {
 void Listeners::forget(tcp::Tcb& c) {
   if (c.in_syn_queue) --of(c).syn_pending;
   if (c.accept_hook.is_linked()) of(c).queue.erase(of(c).queue.iterator_to(c));
-}
-
-std::uint32_t Listeners::active() const {
-  std::uint32_t n = 0;
-  for (const Listener& l : slots_) n += l.active ? 1 : 0;
-  return n;
 }
 
 }  // namespace twstack::flow

@@ -9,8 +9,6 @@
 // accept() or the listener goes.
 #pragma once
 
-#include <array>
-#include <bit>
 #include <boost/intrusive/list.hpp>
 #include <cstdint>
 #include <memory>
@@ -32,7 +30,8 @@ struct Listener {
   std::uint32_t syn_pending = 0;  // connections in SYN-RECEIVED
   ports::BindId bind{};
   bool active = false;
-  std::uint8_t next = 0;  // the next listener on the same port (slot + 1), 0: none
+  bool ready = false;      // on the ready list: gained a connection to accept
+  std::uint16_t next = 0;  // the next listener on the same port (slot + 1), 0: none
   AcceptQueue queue;
 };
 
@@ -45,15 +44,18 @@ enum class ListenVerdict : std::uint8_t {
 
 class Listeners {
  public:
-  static constexpr std::size_t kMax = 64;  // one bit each in the ready mask
+  // A connection names its listener by slot + 1 in 16 bits (Tcb::listener).
+  static constexpr std::uint32_t kMax = 65535;
 
-  Listeners() : by_port_(std::make_unique<std::uint8_t[]>(65536)) {}
+  // Room for `max` listeners (twstack.max_listeners, at most kMax), all
+  // allocated here: listen() and the packet path allocate nothing.
+  explicit Listeners(std::uint32_t max);
   ~Listeners();
   Listeners(const Listeners&) = delete;
   Listeners& operator=(const Listeners&) = delete;
 
   // A free slot for a listener on (addr, port), bound by the allocator as
-  // `bind`; nullptr when all kMax are in use. The backlog is capped by
+  // `bind`; nullptr when all are in use. The backlog is capped by
   // net.core.somaxconn as Linux inet_listen does.
   Listener* open(wire::Ipv4Addr addr, std::uint16_t port, std::uint32_t backlog,
                  std::uint32_t somaxconn, ports::BindId bind);
@@ -91,23 +93,30 @@ class Listeners {
   // connection to accept since the last call.
   template <class F>
   void drain_ready(F&& f) {
-    while (ready_ != 0) {
-      const auto slot = static_cast<std::size_t>(std::countr_zero(ready_));
-      ready_ &= ready_ - 1;
-      if (slots_[slot].active) f(slots_[slot]);
+    for (std::uint32_t i = 0; i < nready_; ++i) {
+      Listener& l = slots_[ready_[i]];
+      l.ready = false;
+      if (l.active && !l.queue.empty()) f(l);
     }
+    nready_ = 0;
   }
-  std::uint32_t active() const;
+  std::uint32_t active() const { return active_; }
+  std::uint32_t capacity() const { return max_; }
 
  private:
-  std::size_t slot_of(const Listener& l) const { return static_cast<std::size_t>(&l - slots_.data()); }
+  std::uint32_t slot_of(const Listener& l) const { return static_cast<std::uint32_t>(&l - slots_.get()); }
 
-  std::array<Listener, kMax> slots_{};
-  // Listeners with new connections to accept, one bit per slot: the poll
-  // loop drains events after every burst, and scanning 64 slots each time
-  // was a measurable share of an idle-to-busy loop.
-  std::uint64_t ready_ = 0;
-  std::unique_ptr<std::uint8_t[]> by_port_;  // first slot + 1 on each port, 0 = none
+  std::uint32_t max_;
+  std::unique_ptr<Listener[]> slots_;
+  std::unique_ptr<std::uint16_t[]> free_;   // free slots, a stack
+  std::uint32_t nfree_;
+  std::uint32_t active_ = 0;
+  // Listeners with new connections to accept, each at most once (Listener::
+  // ready): the poll loop drains events after every burst, so this is a list
+  // of the few that changed, never a scan of every slot.
+  std::unique_ptr<std::uint16_t[]> ready_;
+  std::uint32_t nready_ = 0;
+  std::unique_ptr<std::uint16_t[]> by_port_;  // first slot + 1 on each port, 0 = none
 };
 
 }  // namespace twstack::flow

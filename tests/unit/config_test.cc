@@ -51,6 +51,7 @@ const KeyCase kCases[] = {
     {"twstack.tw_overflow_policy", "drop", "evict-oldest"},
     {"twstack.port_selection", "uniform", "linux"},
     {"twstack.max_connections", "65536", "16777216"},
+    {"twstack.max_listeners", "1024", "65535"},
     {"twstack.sndbuf", "65536", "1024"},
     {"twstack.rcvbuf", "65536", "129024"},
     {"twstack.mss", "1460", "88"},

@@ -214,6 +214,46 @@ TEST(Engine, ListeningPortIsNotEphemeral) {
 // connect() from handing the port out for any destination (a bind()-made
 // bucket in __inet_hash_connect); a second bound connect to the same
 // destination finds the tuple taken.
+// Listeners are as many as twstack.max_listeners says: thousands of ports
+// each take connections, each listener is reported ready once per drain,
+// and the one beyond the limit is refused with ENOBUFS.
+TEST(Engine, ThousandsOfListenersEachAccept) {
+  engine::EngineOptions ob = test::small_opts();
+  ob.max_listeners = 3000;
+  ob.max_connections = 4096;
+  engine::EngineOptions oa = test::small_opts();
+  oa.max_connections = 4096;
+  oa.arp_queue = 1024;  // every SYN goes out before b's MAC is known
+  DirectPair p(oa, ob);
+  for (std::uint16_t port = 10000; port < 13000; ++port) ASSERT_EQ(p.b().listen(port, 16), Errc::kOk) << port;
+  EXPECT_EQ(p.b().listen(13000, 16), Errc::kNoBufs);
+  std::vector<int> ready(65536);
+  p.on_event = [&](int side, const AppEvent& ev) {
+    if (side == 1 && ev.kind == AppEvent::Kind::kAcceptReady) ++ready[ev.port];
+  };
+  for (std::uint16_t port = 10000; port < 13000; port += 7) {
+    ConnId id;
+    ASSERT_EQ(p.a().connect(p.addr(1), port, &id), Errc::kOk);
+  }
+  p.settle();
+  std::size_t accepted = 0;
+  for (std::uint16_t port = 10000; port < 13000; ++port) {
+    const int want = (port - 10000) % 7 == 0 ? 1 : 0;
+    ASSERT_EQ(ready[port], want) << port;
+    while (p.b().accept(port)) ++accepted;
+  }
+  EXPECT_EQ(accepted, 429u);
+  // A closed listener's slot is reused; the port it left refuses.
+  ASSERT_EQ(p.b().unlisten(10007), Errc::kOk);
+  EXPECT_EQ(p.b().listen(20000, 16), Errc::kOk);
+  const std::uint64_t rsts = p.b().counters().get(Counter::TcpOutRsts);
+  ConnId id;
+  ASSERT_EQ(p.a().connect(p.addr(1), 10007, &id), Errc::kOk);
+  p.settle();
+  EXPECT_EQ(p.b().counters().get(Counter::TcpOutRsts), rsts + 1);  // nobody listens there any more
+  EXPECT_EQ(p.a().state(id), State::kClosed);
+}
+
 TEST(Engine, BoundConnectBindsThePort) {
   engine::EngineOptions o = test::small_opts();
   o.ports.range = PortRange{40000, 40001};

@@ -1,8 +1,10 @@
 // `twstack churn`: ChurnClient on every queue of a DPDK port.
+#include <algorithm>
 #include <cstdio>
 #include <ostream>
 
 #include "apps/common/json.hh"
+#include "apps/common/text.hh"
 #include "apps/runtime/dpdk_runtime.hh"
 #include "apps/twstack/dpdk/dpdk_commands.hh"
 #include "apps/twstack/dpdk/runtime_options.hh"
@@ -29,7 +31,14 @@ constexpr std::string_view kDescription =
     "(EADDRNOTAVAIL: no free 4-tuple, ENOBUFS: no free connection) or it closes before being\n"
     "established (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH). Prints a line per second (CPS =\n"
     "connections completed per second, established per second, failures by errno, open,\n"
-    "TIME_WAIT) and a summary with the first failure; --json prints the same as JSON lines.\n"
+    "TIME_WAIT, connect() to established p50/p99) and a summary with the first failure and the\n"
+    "latency percentiles over the run (connect_us: connect() to established, response_us:\n"
+    "connect() to the end of the first response; microseconds, from log-linear histograms\n"
+    "within 3 %); --json prints the same as JSON lines, with every percentile each second.\n"
+    "When connections are open but nothing is established, answered or failed for 3 s in a\n"
+    "row, it says the peer is not answering (stalled_s in --json counts the seconds).\n"
+    "twstack.arp_queue is raised to hold the first flight (--inflight SYNs per queue, or 10 ms\n"
+    "of --rate), so no SYN is lost while the peer's address resolves; 0 (no queue) stays 0.\n"
     "\n"
     "Example, port exhaustion against a kernel server:\n"
     "  twstack churn --port tap:tw0 --ip 10.99.0.2/24 --connect 10.99.0.1:8080 --rate 100 \\\n"
@@ -50,8 +59,10 @@ struct Args {
 };
 
 void add_options(CLI::App& app, Args* a) {
-  app.add_option("--connect", a->connect, "a server to connect to (repeatable, taken in turn; required)")
-      ->type_name("ADDR:PORT");
+  app.add_option("--connect", a->connect,
+                 "servers to connect to: ADDR:PORT, or ADDR:1000-4999 for a range of ports (repeatable; the targets are "
+                 "taken in turn; required)")
+      ->type_name("ADDR:PORTS");
   app.add_option("--rate", a->rate, "connection attempts per second, all queues together; 0: flat out (default 1000)")
       ->type_name("R")->transform(whole(0, 100000000));
   app.add_option("--inflight", a->inflight, "with --rate 0: connections in progress per queue (default 64)")
@@ -70,6 +81,10 @@ void add_options(CLI::App& app, Args* a) {
   add_runtime_options(app, &a->runtime);
 }
 
+// Microseconds from connect() to established, and to the first response.
+constexpr std::string_view kConnectUs = "connect_us";
+constexpr std::string_view kResponseUs = "response_us";
+
 class ChurnQueue : public QueueApp {
  public:
   ChurnQueue(engine::QueueEngine& eng, const ChurnClientSettings& s, std::uint32_t max_conns, Duration start_after)
@@ -86,6 +101,11 @@ class ChurnQueue : public QueueApp {
     app_.tick(now);
   }
   void on_event(const engine::AppEvent& ev) override { app_.on_event(ev); }
+  void histograms(Histograms* h) const override {
+    h->resize(2);
+    (*h)[0] = {std::string(kConnectUs), app_.connect_latency()};
+    (*h)[1] = {std::string(kResponseUs), app_.response_latency()};
+  }
   void stop() override { app_.stop(true); }
   std::uint64_t live() const override { return app_.live(); }
   void metrics(Metrics* m) const override {
@@ -108,6 +128,11 @@ class ChurnQueue : public QueueApp {
   bool started_ = false;
 };
 
+// A stall is said once, after this many seconds (the kernel's first SYN
+// retransmission is at 1 s, its second at 3 s: a peer that is merely slow
+// has answered by then).
+constexpr std::uint32_t kStallWarnS = 3;
+
 std::string failures_by_errno(const Metrics& m) {
   std::string s;
   for (const auto& [k, v] : m) {
@@ -116,7 +141,7 @@ std::string failures_by_errno(const Metrics& m) {
   return s.empty() ? "-" : s;
 }
 
-void print_second(std::ostream& out, bool json, const Second& s) {
+void print_second(std::ostream& out, bool json, const Second& s, std::uint32_t stalled_s) {
   if (json) {
     Json j;
     j["t"] = s.t;
@@ -127,33 +152,65 @@ void print_second(std::ostream& out, bool json, const Second& s) {
     for (const auto& [k, v] : s.app_delta) {
       if (k.starts_with("err_") && v != 0) errors[k.substr(4)] = v;
     }
+    for (const auto& [name, h] : s.hist_delta) j[name] = percentiles_json(h);
     j["open"] = s.live;
+    j["stalled_s"] = stalled_s;
     j["estab"] = s.gauges.estab;
     j["timewait"] = s.gauges.timewait;
+    j["timewait_bytes"] = s.gauges.timewait_bytes;
+    j["rss_bytes"] = s.rss_bytes;
     print_json_line(out, j);
     out << std::flush;
     return;
   }
-  char line[256];
-  std::snprintf(line, sizeof line, "%7.1f s  CPS %8llu  ok %8llu/s  failed %6llu/s  open %6llu  timewait %8llu  %s\n", s.t,
+  const LatencyHistogram* conn = histogram(s.hist_delta, kConnectUs);
+  const Percentiles c = conn != nullptr ? percentiles(*conn) : Percentiles{};
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "%7.1f s  CPS %8llu  ok %8llu/s  failed %6llu/s  open %6llu  timewait %8llu  connect p50/p99 %llu/%llu us  %s\n",
+                s.t,
                 static_cast<unsigned long long>(metric(s.app_delta, "completed")),
                 static_cast<unsigned long long>(metric(s.app_delta, "ok")),
                 static_cast<unsigned long long>(metric(s.app_delta, "failed")),
                 static_cast<unsigned long long>(s.live), static_cast<unsigned long long>(s.gauges.timewait),
+                static_cast<unsigned long long>(c.p50), static_cast<unsigned long long>(c.p99),
                 failures_by_errno(s.app_delta).c_str());
-  out << line << std::flush;
+  out << line;
+  if (stalled_s == kStallWarnS) {
+    out << "churn: no answer for " << stalled_s << " s: " << s.live
+        << " connections open, none established, answered or failed; is the peer up?\n";
+  }
+  out << std::flush;
 }
 
-ChurnTarget parse_target(std::string_view t) {
-  const std::size_t colon = t.rfind(':');
-  ChurnTarget out;
-  std::optional<std::uint64_t> port;
-  if (colon != std::string_view::npos) port = parse_u64(t.substr(colon + 1));
-  if (colon == std::string_view::npos || !wire::Ipv4Addr::parse(t.substr(0, colon), &out.ip) || !port || *port == 0 ||
-      *port > 65535 || out.ip.is_unspecified()) {
-    throw UsageError("option --connect: '" + std::string(t) + "' is not ADDR:PORT (e.g. 10.99.0.1:80)");
+// Seconds in a row in which connections were open but none was established,
+// answered, failed or broke: the peer has stopped answering.
+class StallWatch {
+ public:
+  std::uint32_t update(const Second& s) {
+    const std::uint64_t moved = metric(s.app_delta, "ok") + metric(s.app_delta, "requests") +
+                                metric(s.app_delta, "failed") + metric(s.app_delta, "broken");
+    stalled_ = moved == 0 && s.live > 0 ? stalled_ + 1 : 0;
+    return stalled_;
   }
-  out.port = static_cast<std::uint16_t>(*port);
+
+ private:
+  std::uint32_t stalled_ = 0;
+};
+
+// "ADDR:PORTS": one target per port (80, 1000-4999, 80,8080).
+std::vector<ChurnTarget> parse_targets(std::string_view t) {
+  const std::size_t colon = t.find(':');
+  wire::Ipv4Addr ip;
+  std::optional<std::vector<std::uint16_t>> ports;
+  if (colon != std::string_view::npos) ports = parse_ports(t.substr(colon + 1));
+  if (colon == std::string_view::npos || !wire::Ipv4Addr::parse(t.substr(0, colon), &ip) || !ports ||
+      ip.is_unspecified()) {
+    throw UsageError("option --connect: '" + std::string(t) +
+                     "' is not ADDR:PORTS (e.g. 10.99.0.1:80, 10.99.0.1:1000-4999)");
+  }
+  std::vector<ChurnTarget> out;
+  for (std::uint16_t p : *ports) out.push_back({ip, p});
   return out;
 }
 
@@ -162,7 +219,9 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
   rs.role = "churn";
   runtime_settings_from(a.runtime, &rs);
   ChurnClientSettings cs;
-  for (const std::string& t : a.connect) cs.targets.push_back(parse_target(t));
+  for (const std::string& t : a.connect) {
+    for (const ChurnTarget& each : parse_targets(t)) cs.targets.push_back(each);
+  }
   if (cs.targets.empty()) throw UsageError("option --connect is required (e.g. --connect 10.99.0.1:80)");
   cs.rate = a.rate;
   cs.inflight = a.inflight;
@@ -170,6 +229,15 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
   cs.requests_per_conn = a.requests_per_conn;
   cs.proto = a.proto == "echo" ? ChurnProto::kEcho : ChurnProto::kHttp;
   cs.request_bytes = a.request_bytes;
+  // The first flight goes out before the peer's MAC is known: the ARP queue
+  // holds all of it (every --inflight connection's SYN, or 10 ms of attempts
+  // at --rate), so a flat-out start loses no SYN to ARP.
+  const std::uint64_t first_flight =
+      cs.rate == 0 ? cs.inflight : std::max<std::uint64_t>(ChurnClient::kMaxBurst, cs.rate / 100 / rs.queues);
+  const std::uint32_t arp_queue_was = rs.config.arp_queue;
+  if (rs.config.arp_queue != 0) {
+    rs.config.arp_queue = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(first_flight, rs.config.arp_queue, 65536));
+  }
 
   const Duration start_after = Duration::micros(static_cast<std::int64_t>(a.start_after_s * 1e6));
   if (rs.duration_s != 0) {
@@ -184,12 +252,19 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
   };
   if (!rs.json) {
     out << "twstack churn: " << rs.ips.front() << " ->";
-    for (const ChurnTarget& t : cs.targets) out << " " << t.ip.to_string() << ":" << t.port;
+    for (const std::string& t : a.connect) out << " " << t;
+    if (cs.targets.size() > 1) out << " (" << cs.targets.size() << " targets)";
+    if (rs.config.arp_queue != arp_queue_was) {
+      out << ", twstack.arp_queue " << arp_queue_was << " -> " << rs.config.arp_queue << " for the first flight";
+    }
     out << ", " << (cs.rate == 0 ? "flat out" : std::to_string(cs.rate) + "/s") << ", closer " << closer_name(cs.closer)
         << ", " << cs.requests_per_conn << (cs.requests_per_conn == 1 ? " request" : " requests") << " per connection, "
         << rs.queues << (rs.queues == 1 ? " queue" : " queues") << "\n" << std::flush;
   }
-  return run_and_print(rs, make, print_second, out, err);
+  StallWatch stall;
+  return run_and_print(
+      rs, make, [&stall](std::ostream& o, bool json, const Second& s) { print_second(o, json, s, stall.update(s)); },
+      out, err);
 }
 
 }  // namespace

@@ -18,6 +18,24 @@ std::uint64_t metric(const Metrics& m, std::string_view name) {
   return 0;
 }
 
+std::string percentiles_text(const LatencyHistogram& h) {
+  if (h.empty()) return "-";
+  const Percentiles p = percentiles(h);
+  char line[160];
+  std::snprintf(line, sizeof line, "p50 %llu p90 %llu p99 %llu p99.9 %llu max %llu",
+                static_cast<unsigned long long>(p.p50), static_cast<unsigned long long>(p.p90),
+                static_cast<unsigned long long>(p.p99), static_cast<unsigned long long>(p.p999),
+                static_cast<unsigned long long>(p.max));
+  return line;
+}
+
+const LatencyHistogram* histogram(const Histograms& h, std::string_view name) {
+  for (const auto& [k, v] : h) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
 namespace {
 
 constexpr Counter kHeadline[] = {
@@ -42,8 +60,11 @@ void json_summary(std::ostream& out, std::string_view role, const RuntimeResult&
     j["first_failure_s"] = first != 0 ? Json(static_cast<double>(first - 1) / 1e6) : Json(nullptr);
     j["first_errno"] = first != 0 ? Json(errno_name(static_cast<Errc>(metric(r.app, kFirstErrno)))) : Json(nullptr);
   }
+  for (const auto& [name, h] : r.hist) j[name] = percentiles_json(h);
   j["timewait_peak"] = r.timewait_peak;
   j["timewait_end"] = r.gauges.timewait;
+  j["timewait_bytes"] = r.gauges.timewait_bytes;
+  j["rss_peak_bytes"] = r.rss_peak_bytes;
   j["estab_end"] = r.gauges.estab;
   j["counters"] = counters_json(r.counters);
   Json& nic = j["nic"] = Json::object();
@@ -74,7 +95,13 @@ void print_summary(std::ostream& out, bool json, std::string_view role, const Ru
       out << "no failures\n";
     }
   }
-  out << "TIME_WAIT: peak " << r.timewait_peak << ", at the end " << r.gauges.timewait << "\n\n";
+  for (const auto& [name, h] : r.hist) out << name << ": " << percentiles_text(h) << " (" << h.count() << ")\n";
+  out << "TIME_WAIT: peak " << r.timewait_peak << ", at the end " << r.gauges.timewait << "\n";
+  std::snprintf(line, sizeof line, "memory: TIME_WAIT table %.1f MB (%.1f bytes per entry at the peak), resident peak %.1f MB\n\n",
+                static_cast<double>(r.gauges.timewait_bytes) / 1e6,
+                r.timewait_peak > 0 ? static_cast<double>(r.gauges.timewait_bytes) / static_cast<double>(r.timewait_peak) : 0.0,
+                static_cast<double>(r.rss_peak_bytes) / 1e6);
+  out << line;
   for (Counter c : kHeadline) {
     std::snprintf(line, sizeof line, "%-32s%llu\n", counter_name(c), static_cast<unsigned long long>(r.counters.get(c)));
     out << line;
@@ -86,7 +113,7 @@ void print_summary(std::ostream& out, bool json, std::string_view role, const Ru
   out << "NIC:" << (nic.empty() ? " nothing" : nic) << "\n";
 }
 
-int run_and_print(const RuntimeSettings& rs, const AppFactory& make, PrintSecond print_second, std::ostream& out,
+int run_and_print(const RuntimeSettings& rs, const AppFactory& make, const PrintSecond& print_second, std::ostream& out,
                   std::ostream& err) {
   const bool json = rs.json;
   const RuntimeResult r = run_runtime(

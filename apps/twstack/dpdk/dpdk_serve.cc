@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "apps/common/json.hh"
+#include "apps/common/text.hh"
 #include "apps/runtime/dpdk_runtime.hh"
 #include "apps/twstack/dpdk/dpdk_commands.hh"
 #include "apps/twstack/dpdk/runtime_options.hh"
@@ -34,7 +35,7 @@ constexpr std::string_view kDescription =
 
 // The options as given.
 struct Args {
-  std::vector<std::uint16_t> listen;
+  std::vector<std::string> listen;
   std::string mode = "http";
   std::string closer = "server";
   std::uint32_t body_bytes = 100;
@@ -44,8 +45,10 @@ struct Args {
 };
 
 void add_options(CLI::App& app, Args* a) {
-  app.add_option("--listen", a->listen, "a port to listen on (repeatable; default 80)")
-      ->type_name("PORT")->transform(whole(1, 65535));
+  app.add_option("--listen", a->listen,
+                 "ports to listen on: 80, a range 1000-4999, or a list 80,8080 (repeatable; default 80); more than "
+                 "1024 need --set twstack.max_listeners=N")
+      ->type_name("PORTS");
   app.add_option("--mode", a->mode, "discard, echo or http (default http)")
       ->type_name("M")->transform(one_of({"discard", "echo", "http"}));
   app.add_option("--closer", a->closer, "server or client: who closes first (default server)")
@@ -86,6 +89,8 @@ void print_second(std::ostream& out, bool json, const Second& s) {
     for (const auto& [k, v] : s.app_delta) j[k + "_per_s"] = v;
     j["estab"] = s.gauges.estab;
     j["timewait"] = s.gauges.timewait;
+    j["timewait_bytes"] = s.gauges.timewait_bytes;
+    j["rss_bytes"] = s.rss_bytes;
     j["live"] = s.live;
     print_json_line(out, j);
     out << std::flush;
@@ -100,12 +105,35 @@ void print_second(std::ostream& out, bool json, const Second& s) {
   out << line << std::flush;
 }
 
+// The --listen ports, each once; a usage error for a bad list, a port given
+// twice, or more ports than the engine has listeners for.
+std::vector<std::uint16_t> listen_ports(const std::vector<std::string>& specs, std::uint32_t max_listeners) {
+  if (specs.empty()) return {80};
+  std::vector<std::uint16_t> ports;
+  std::vector<bool> seen(65536);
+  for (const std::string& spec : specs) {
+    const std::optional<std::vector<std::uint16_t>> got = parse_ports(spec);
+    if (!got) throw UsageError("option --listen: '" + spec + "' is not a port list (80, 1000-4999 or 80,8080)");
+    for (std::uint16_t p : *got) {
+      if (seen[p]) throw UsageError("option --listen: port " + std::to_string(p) + " is given twice");
+      seen[p] = true;
+      ports.push_back(p);
+    }
+  }
+  if (ports.size() > max_listeners) {
+    throw UsageError("option --listen: " + std::to_string(ports.size()) + " ports, but twstack.max_listeners is " +
+                     std::to_string(max_listeners) + " (--set twstack.max_listeners=" + std::to_string(ports.size()) +
+                     ")");
+  }
+  return ports;
+}
+
 int run_serve(const Args& a, std::ostream& out, std::ostream& err) {
   RuntimeSettings rs;
   rs.role = "serve";
   runtime_settings_from(a.runtime, &rs);
   ServeSettings ss;
-  ss.ports = a.listen.empty() ? std::vector<std::uint16_t>{80} : a.listen;
+  ss.ports = listen_ports(a.listen, rs.config.max_listeners);
   ss.mode = a.mode == "discard" ? ServeMode::kDiscard : a.mode == "echo" ? ServeMode::kEcho : ServeMode::kHttp;
   ss.closer = a.closer == "client" ? Closer::kClient : Closer::kServer;
   ss.body_bytes = a.body_bytes;
@@ -117,7 +145,9 @@ int run_serve(const Args& a, std::ostream& out, std::ostream& err) {
   };
   if (!rs.json) {
     out << "twstack serve: " << serve_mode_name(ss.mode) << " on " << rs.port << ", " << rs.ips.front() << ", port";
-    for (std::uint16_t p : ss.ports) out << " " << p;
+    if (a.listen.empty()) out << " 80";
+    for (const std::string& p : a.listen) out << " " << p;
+    if (ss.ports.size() > 1) out << " (" << ss.ports.size() << " ports)";
     out << ", closer " << closer_name(ss.closer) << ", " << rs.queues << (rs.queues == 1 ? " queue" : " queues")
         << "\n" << std::flush;
   }
