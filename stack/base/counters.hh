@@ -72,7 +72,11 @@ namespace twstack {
   X(TcpExtTCPAbortOnTimeout, "connections aborted: retransmissions exhausted")         \
   X(TcpExtListenOverflows, "handshakes completed into a full accept queue")            \
   X(TcpExtListenDrops, "SYNs and handshakes dropped at a listener")                    \
-  X(TcpExtTCPReqQFullDrop, "SYNs dropped: SYN queue full (tcp_max_syn_backlog)")       \
+  X(TcpExtTCPReqQFullDrop, "SYNs dropped: SYN queue full, cookies off")                \
+  X(TcpExtTCPReqQFullDoCookies, "SYNs answered with a cookie: SYN queue full or =2")     \
+  X(TcpExtSyncookiesSent, "SYN cookies sent")                                          \
+  X(TcpExtSyncookiesRecv, "SYN cookies received valid")                                \
+  X(TcpExtSyncookiesFailed, "ACKs to a listener whose cookie did not check")           \
   X(TcpExtTCPOrigDataSent, "segments with new data sent")                              \
   X(TcpExtEmbryonicRsts, "RSTs received in SYN_RCVD")                                  \
   /* twstack's own */                                                                   \

@@ -48,6 +48,7 @@ struct EngineOptions {
   std::uint32_t timer_budget;     // twstack.timer_budget: expiries per poll
   std::uint32_t max_syn_backlog;  // net.ipv4.tcp_max_syn_backlog
   std::uint32_t somaxconn;        // net.core.somaxconn
+  std::uint8_t syncookies;        // net.ipv4.tcp_syncookies: 0 off, 1 on overflow, 2 always
   // The TIME_WAIT table (docs/linux-timewait.md §4, §5): its capacity is the cap.
   std::uint32_t max_tw_buckets;   // net.ipv4.tcp_max_tw_buckets
   TwOverflowPolicy tw_overflow;   // twstack.tw_overflow_policy
@@ -140,6 +141,7 @@ class QueueEngine {
   void rx_tcp(std::span<const std::uint8_t> seg, wire::Ipv4Addr src, wire::Ipv4Addr dst);
   void rx_listen(flow::Listener& l, const wire::FourTuple& t, wire::Segment& s,
                  std::optional<Seq> isn = std::nullopt);
+  bool rx_cookie_ack(flow::Listener& l, const wire::FourTuple& t, wire::Segment& s);
 
   // engine_tw.cc
   void to_time_wait(tcp::Tcb& c, bool fin_wait2, std::int64_t timeout_us);

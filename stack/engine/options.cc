@@ -13,6 +13,7 @@ EngineOptions options_from(const StackConfig& c, Secret secret) {
       .timer_budget = c.timer_budget,
       .max_syn_backlog = c.tcp_max_syn_backlog,
       .somaxconn = c.somaxconn,
+      .syncookies = c.tcp_syncookies,
       .max_tw_buckets = c.tcp_max_tw_buckets,
       .tw_overflow = c.tw_overflow_policy,
       .tw_reuse = c.tcp_tw_reuse,
