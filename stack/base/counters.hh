@@ -81,6 +81,7 @@ namespace twstack {
   X(TcpExtEmbryonicRsts, "RSTs received in SYN_RCVD")                                  \
   /* twstack's own */                                                                   \
   X(TwstackRxMalformed, "frames dropped: too short or unparsable")                     \
+  X(TwstackRawFramesOut, "frames an application sent as they are (traffic generators)") \
   X(TwstackRxNotForUs, "frames dropped: other MAC, EtherType or protocol")             \
   X(TwstackTxPoolExhausted, "transmits dropped: TX frame pool empty")                  \
   X(TwstackConnPoolExhausted, "connections refused: connection pool full")             \

@@ -5,6 +5,7 @@
 #include "apps/common/json.hh"
 #include "apps/runtime/dpdk_runtime.hh"
 #include "apps/twstack/dpdk/dpdk_commands.hh"
+#include "apps/twstack/dpdk/flood_options.hh"
 #include "apps/twstack/dpdk/runtime_options.hh"
 #include "apps/twstack/dpdk/summary.hh"
 #include "apps/workloads/churn_client.hh"
@@ -34,7 +35,11 @@ constexpr std::string_view kDescription =
     "Example, port exhaustion against a kernel server:\n"
     "  twstack churn --port tap:tw0 --ip 10.99.0.2/24 --connect 10.99.0.1:8080 --rate 100 \\\n"
     "      --set net.ipv4.ip_local_port_range=\"40000 40499\" --set net.ipv4.tcp_tw_reuse=0 --duration 10\n"
-    "  (500 ports at 100/s, client closing: the first EADDRNOTAVAIL at 5.0 s)";
+    "  (500 ports at 100/s, client closing: the first EADDRNOTAVAIL at 5.0 s)\n"
+    "\n"
+    "--flood KIND sends a flood (twstack flood --help) from the same port while the connections\n"
+    "run, from --start-after to --duration (required then): how well a server serves ordinary\n"
+    "clients under a SYN flood, measured from one process. Its frames count as flood_sent.";
 
 // The options as given.
 struct Args {
@@ -46,6 +51,7 @@ struct Args {
   std::string proto = "http";
   std::uint32_t request_bytes = 100;
   double start_after_s = 0;
+  FloodArgs flood;
   RuntimeArgs runtime;
 };
 
@@ -67,13 +73,17 @@ void add_options(CLI::App& app, Args* a) {
                  "wait S seconds (decimal) before the first attempt, e.g. for the peer's interface to come up; the "
                  "schedule and first_failure_s count from then (default 0)")
       ->type_name("S")->transform(real(0, 3600));
+  add_flood_options(app, &a->flood, "--flood-");
   add_runtime_options(app, &a->runtime);
 }
 
 class ChurnQueue : public QueueApp {
  public:
-  ChurnQueue(engine::QueueEngine& eng, const ChurnClientSettings& s, std::uint32_t max_conns, Duration start_after)
-      : app_(eng, s, max_conns), start_after_(start_after) {}
+  ChurnQueue(engine::QueueEngine& eng, const ChurnClientSettings& s, std::uint32_t max_conns, Duration start_after,
+             const std::optional<FloodSettings>& flood)
+      : app_(eng, s, max_conns), start_after_(start_after) {
+    if (flood) flood_.emplace(eng, *flood);
+  }
   Errc start(Instant now) override {
     begin_ = now + start_after_;
     return Errc::kOk;
@@ -82,8 +92,10 @@ class ChurnQueue : public QueueApp {
     if (!started_ && now >= begin_) {
       started_ = true;
       app_.start(begin_);  // the schedule counts from the end of --start-after
+      if (flood_) flood_->start(begin_);
     }
     app_.tick(now);
+    if (flood_) flood_->tick(now);
   }
   void on_event(const engine::AppEvent& ev) override { app_.on_event(ev); }
   void stop() override { app_.stop(true); }
@@ -99,10 +111,15 @@ class ChurnQueue : public QueueApp {
     for (std::size_t e = 1; e < n.errors.size() && e <= static_cast<std::size_t>(Errc::kHostUnreach); ++e) {
       m->emplace_back(std::string("err_") + errno_name(static_cast<Errc>(e)), n.errors[e]);
     }
+    if (flood_) {
+      m->emplace_back("flood_sent", flood_->counts().sent);
+      m->emplace_back("flood_pool_full", flood_->counts().pool_full);
+    }
   }
 
  private:
   ChurnClient app_;
+  std::optional<Flooder> flood_;
   Duration start_after_;
   Instant begin_{};
   bool started_ = false;
@@ -176,18 +193,33 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
     if (Duration::seconds(rs.duration_s) <= start_after) throw UsageError("option --duration must be longer than --start-after");
     cs.window = Duration::seconds(rs.duration_s) - start_after;
   }
-  auto make = [&cs, start_after](engine::QueueEngine& eng, std::uint16_t q, std::uint16_t nq, std::uint32_t max_conns) {
+  std::optional<FloodSettings> flood;
+  if (!a.flood.kind.empty()) {
+    FloodArgs fa = a.flood;
+    if (fa.target.empty()) fa.target = a.connect.front();
+    flood = flood_settings_from(fa, "--flood-", cs.window);
+    flood->seed = rs.seed != 0 ? rs.seed : 1;
+  }
+  auto make = [&cs, start_after, flood](engine::QueueEngine& eng, std::uint16_t q, std::uint16_t nq,
+                                        std::uint32_t max_conns) {
     ChurnClientSettings mine = cs;
     mine.stride = nq;
     mine.offset = q;
-    return std::make_unique<ChurnQueue>(eng, mine, max_conns, start_after);
+    std::optional<FloodSettings> f = flood;
+    if (f) f->stride = nq, f->offset = q;
+    return std::make_unique<ChurnQueue>(eng, mine, max_conns, start_after, f);
   };
   if (!rs.json) {
     out << "twstack churn: " << rs.ips.front() << " ->";
     for (const ChurnTarget& t : cs.targets) out << " " << t.ip.to_string() << ":" << t.port;
     out << ", " << (cs.rate == 0 ? "flat out" : std::to_string(cs.rate) + "/s") << ", closer " << closer_name(cs.closer)
         << ", " << cs.requests_per_conn << (cs.requests_per_conn == 1 ? " request" : " requests") << " per connection, "
-        << rs.queues << (rs.queues == 1 ? " queue" : " queues") << "\n" << std::flush;
+        << rs.queues << (rs.queues == 1 ? " queue" : " queues");
+    if (flood) {
+      out << "; " << flood_kind_name(flood->kind) << " flood to " << flood->target.to_string() << ":" << flood->port
+          << " at " << (flood->rate == 0 ? "flat out" : std::to_string(flood->rate) + "/s");
+    }
+    out << "\n" << std::flush;
   }
   return run_and_print(rs, make, print_second, out, err);
 }
