@@ -52,7 +52,7 @@ struct FloodCounts {
 
 class Flooder {
  public:
-  static constexpr std::uint32_t kMaxBurst = 512;     // frames per tick
+  static constexpr std::uint32_t kMaxBurst = 128;     // frames per tick
   static constexpr std::uint32_t kReserveFrames = 256;  // TX frames left to the engine
 
   Flooder(engine::QueueEngine& eng, const FloodSettings& s);

@@ -112,8 +112,8 @@ class QueueEngine {
   Errc set_nodelay(ConnId id, bool on);
   // A whole Ethernet frame sent as it is, for traffic generators (the flood
   // of apps/workloads): copied into a TX frame, read and counted by nothing
-  // but TwstackRawFramesOut. False when it is longer than a frame or the TX
-  // pool is empty.
+  // but TwstackRawFramesOut, and sent after the stack's own frames of the
+  // same burst. False when it is longer than a frame or the TX pool is empty.
   bool send_frame(std::span<const std::uint8_t> frame);
   std::uint32_t free_tx_frames() const { return out_.free_frames(); }
   // What the ARP cache holds for `ip`, if anything.

@@ -139,7 +139,7 @@ bool QueueEngine::send_frame(std::span<const std::uint8_t> frame) {
   std::uint8_t* f = out_.begin_frame();
   if (f == nullptr) return false;
   std::memcpy(f, frame.data(), frame.size());
-  out_.push_frame(f, static_cast<std::uint16_t>(frame.size()));
+  out_.push_last(f, static_cast<std::uint16_t>(frame.size()));
   ctr_.inc(Counter::TwstackRawFramesOut);
   return true;
 }

@@ -51,6 +51,7 @@ struct Args {
   std::string proto = "http";
   std::uint32_t request_bytes = 100;
   double start_after_s = 0;
+  double open_for_s = 0;
   FloodArgs flood;
   RuntimeArgs runtime;
 };
@@ -73,6 +74,10 @@ void add_options(CLI::App& app, Args* a) {
                  "wait S seconds (decimal) before the first attempt, e.g. for the peer's interface to come up; the "
                  "schedule and first_failure_s count from then (default 0)")
       ->type_name("S")->transform(real(0, 3600));
+  app.add_option("--open-for", a->open_for_s,
+                 "make attempts (and the --flood) only for the first S seconds (decimal) after --start-after, so "
+                 "that what is in flight completes before --duration (default: until --duration)")
+      ->type_name("S")->transform(real(0, 100000000));
   add_flood_options(app, &a->flood, "--flood-");
   add_runtime_options(app, &a->runtime);
 }
@@ -192,6 +197,13 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
   if (rs.duration_s != 0) {
     if (Duration::seconds(rs.duration_s) <= start_after) throw UsageError("option --duration must be longer than --start-after");
     cs.window = Duration::seconds(rs.duration_s) - start_after;
+  }
+  if (a.open_for_s > 0) {
+    const Duration open_for = Duration::micros(static_cast<std::int64_t>(a.open_for_s * 1e6));
+    if (rs.duration_s == 0 || open_for > cs.window) {
+      throw UsageError("option --open-for must end within --duration, after --start-after");
+    }
+    cs.window = open_for;
   }
   std::optional<FloodSettings> flood;
   if (!a.flood.kind.empty()) {
