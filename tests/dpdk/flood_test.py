@@ -203,7 +203,7 @@ def kernel_main(binary):
     try:
         for cookies in (1, 0):
             ns.sysctl("net.ipv4.tcp_syncookies", cookies)
-            server = __import__("subprocess").Popen(ns.exec("python3", "-c", KERNEL_SERVER, "10.66.0.1", "8080"))
+            server = __import__("subprocess").Popen(ns.exec("python3", "-c", KERNEL_SERVER, "0.0.0.0", "8080"))
             try:
                 churn = Twstack(binary, churn_args("tap:twfl0", "10.66.0.2/24", "10.66.0.1:8080", "10.66.0.128/25",
                                                    start_after=2), netns=ns)
