@@ -25,19 +25,19 @@ Rates are reported, never asserted (a loaded machine runs the loops slower).
 Usage: flood_test.py TWSTACK_BINARY [--kernel]. Skips (77) without root.
 """
 
-import os
-import sys
 import json
+import os
+import subprocess
+import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dpdk_harness import (Namespace, Twstack, expect, poll_until, require_root_and_tun, run,  # noqa: E402
-                          skip)
+from dpdk_harness import Namespace, Twstack, expect, require_root_and_tun, run, skip  # noqa: E402
 
 SMALL = ["--set", "twstack.max_connections=8192", "--set", "twstack.buffer_chunks=4096"]
 BACKLOG = 4096  # serve's listen() backlog (ServeSettings), capped by somaxconn 4096
 RATE = 500
-EARLY = 50000  # flood SYNs refused before the first RSS sample
+EARLY = 50000  # flood SYNs refused between the RSS samples, at least
 FLOOD_S = 4
 
 
@@ -203,7 +203,7 @@ def kernel_main(binary):
     try:
         for cookies in (1, 0):
             ns.sysctl("net.ipv4.tcp_syncookies", cookies)
-            server = __import__("subprocess").Popen(ns.exec("python3", "-c", KERNEL_SERVER, "0.0.0.0", "8080"))
+            server = subprocess.Popen(ns.exec("python3", "-c", KERNEL_SERVER, "0.0.0.0", "8080"))
             try:
                 churn = Twstack(binary, churn_args("tap:twfl0", "10.66.0.2/24", "10.66.0.1:8080", "10.66.0.128/25",
                                                    start_after=2), netns=ns)
