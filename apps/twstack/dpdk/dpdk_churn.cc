@@ -38,8 +38,9 @@ constexpr std::string_view kDescription =
     "  (500 ports at 100/s, client closing: the first EADDRNOTAVAIL at 5.0 s)\n"
     "\n"
     "--flood KIND sends a flood (twstack flood --help) from the same port while the connections\n"
-    "run, from --start-after to --duration (required then): how well a server serves ordinary\n"
-    "clients under a SYN flood, measured from one process. Its frames count as flood_sent.";
+    "run, from --start-after to --duration (required then; --open-for ends the attempts sooner,\n"
+    "not the flood): how well a server serves ordinary clients under a SYN flood, measured from\n"
+    "one process. Its frames count as flood_sent.";
 
 // The options as given.
 struct Args {
@@ -75,8 +76,8 @@ void add_options(CLI::App& app, Args* a) {
                  "schedule and first_failure_s count from then (default 0)")
       ->type_name("S")->transform(real(0, 3600));
   app.add_option("--open-for", a->open_for_s,
-                 "make attempts (and the --flood) only for the first S seconds (decimal) after --start-after, so "
-                 "that what is in flight completes before --duration (default: until --duration)")
+                 "make attempts only for the first S seconds (decimal) after --start-after, so that what is in "
+                 "flight completes before --duration (default: until --duration); a --flood runs on to --duration")
       ->type_name("S")->transform(real(0, 100000000));
   add_flood_options(app, &a->flood, "--flood-");
   add_runtime_options(app, &a->runtime);
@@ -198,6 +199,7 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
     if (Duration::seconds(rs.duration_s) <= start_after) throw UsageError("option --duration must be longer than --start-after");
     cs.window = Duration::seconds(rs.duration_s) - start_after;
   }
+  const Duration flood_window = cs.window;
   if (a.open_for_s > 0) {
     const Duration open_for = Duration::micros(static_cast<std::int64_t>(a.open_for_s * 1e6));
     if (rs.duration_s == 0 || open_for > cs.window) {
@@ -209,7 +211,7 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
   if (!a.flood.kind.empty()) {
     FloodArgs fa = a.flood;
     if (fa.target.empty()) fa.target = a.connect.front();
-    flood = flood_settings_from(fa, "--flood-", cs.window);
+    flood = flood_settings_from(fa, "--flood-", flood_window);
     flood->seed = rs.seed != 0 ? rs.seed : 1;
   }
   auto make = [&cs, start_after, flood](engine::QueueEngine& eng, std::uint16_t q, std::uint16_t nq,
