@@ -137,7 +137,7 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     "RTO-based retransmissions before an established connection is aborted", "")                   \
   X("net.ipv4.tcp_max_syn_backlog", tcp_max_syn_backlog, std::uint32_t,                            \
     4096 /* max(128, ehash_entries / 128) */, 0, kSysctlIntMax, kEntries,                          \
-    "half-open connections per listener", "")                                                      \
+    "with cookies off, SYNs are dropped once a SYN queue is 3/4 this deep", "")                    \
   X("net.core.somaxconn", somaxconn, std::uint32_t,                                                \
     4096 /* SOMAXCONN */, 0, kSysctlIntMax, kEntries,                                              \
     "cap on a listener's accept queue (listen() backlog)", "")                                     \
@@ -146,8 +146,7 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     "challenge ACKs per second (RFC 5961 §7)", "")                                                 \
   X("net.ipv4.tcp_syncookies", tcp_syncookies, std::uint8_t,                                       \
     1, 0, 2, kNone,                                                                                \
-    "SYN cookies: 0 off, 1 when the SYN backlog is full, 2 always",                                \
-    "twstack does not send SYN cookies yet; a SYN that finds the backlog full is dropped")         \
+    "SYN cookies: 0 off, 1 when a listener's SYN queue is full, 2 always", "")                     \
   X("net.ipv4.tcp_keepalive_time", tcp_keepalive_time, Duration,                                   \
     Duration::seconds(7200) /* TCP_KEEPALIVE_TIME */, 1, 32767, kS,                                \
     "idle time before the first keepalive probe (MAX_TCP_KEEPIDLE)",                               \

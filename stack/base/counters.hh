@@ -72,11 +72,16 @@ namespace twstack {
   X(TcpExtTCPAbortOnTimeout, "connections aborted: retransmissions exhausted")         \
   X(TcpExtListenOverflows, "handshakes completed into a full accept queue")            \
   X(TcpExtListenDrops, "SYNs and handshakes dropped at a listener")                    \
-  X(TcpExtTCPReqQFullDrop, "SYNs dropped: SYN queue full (tcp_max_syn_backlog)")       \
+  X(TcpExtTCPReqQFullDrop, "SYNs dropped: SYN queue full, cookies off")                \
+  X(TcpExtTCPReqQFullDoCookies, "SYNs answered with a cookie: SYN queue full or =2")     \
+  X(TcpExtSyncookiesSent, "SYN cookies sent")                                          \
+  X(TcpExtSyncookiesRecv, "SYN cookies received valid")                                \
+  X(TcpExtSyncookiesFailed, "ACKs to a listener whose cookie did not check")           \
   X(TcpExtTCPOrigDataSent, "segments with new data sent")                              \
   X(TcpExtEmbryonicRsts, "RSTs received in SYN_RCVD")                                  \
   /* twstack's own */                                                                   \
   X(TwstackRxMalformed, "frames dropped: too short or unparsable")                     \
+  X(TwstackRawFramesOut, "frames an application sent as they are (traffic generators)") \
   X(TwstackRxNotForUs, "frames dropped: other MAC, EtherType or protocol")             \
   X(TwstackTxPoolExhausted, "transmits dropped: TX frame pool empty")                  \
   X(TwstackConnPoolExhausted, "connections refused: connection pool full")             \

@@ -49,6 +49,7 @@ struct EngineOptions {
   std::uint32_t max_listeners;    // twstack.max_listeners
   std::uint32_t max_syn_backlog;  // net.ipv4.tcp_max_syn_backlog
   std::uint32_t somaxconn;        // net.core.somaxconn
+  std::uint8_t syncookies;        // net.ipv4.tcp_syncookies: 0 off, 1 on overflow, 2 always
   // The TIME_WAIT table (docs/linux-timewait.md §4, §5): its capacity is the cap.
   std::uint32_t max_tw_buckets;   // net.ipv4.tcp_max_tw_buckets
   TwOverflowPolicy tw_overflow;   // twstack.tw_overflow_policy
@@ -110,6 +111,14 @@ class QueueEngine {
   Errc close(ConnId id);
   Errc abort(ConnId id);
   Errc set_nodelay(ConnId id, bool on);
+  // A whole Ethernet frame sent as it is, for traffic generators (the flood
+  // of apps/workloads): copied into a TX frame, read and counted by nothing
+  // but TwstackRawFramesOut, and sent after the stack's own frames of the
+  // same burst. False when it is longer than a frame or the TX pool is empty.
+  bool send_frame(std::span<const std::uint8_t> frame);
+  std::uint32_t free_tx_frames() const { return out_.free_frames(); }
+  // What the ARP cache holds for `ip`, if anything.
+  std::optional<wire::MacAddr> neighbour(wire::Ipv4Addr ip) const { return arp_.lookup(ip); }
 
   template <class F>
   void drain_events(F&& f);
@@ -141,6 +150,7 @@ class QueueEngine {
   void rx_tcp(std::span<const std::uint8_t> seg, wire::Ipv4Addr src, wire::Ipv4Addr dst);
   void rx_listen(flow::Listener& l, const wire::FourTuple& t, wire::Segment& s,
                  std::optional<Seq> isn = std::nullopt);
+  bool rx_cookie_ack(flow::Listener& l, const wire::FourTuple& t, wire::Segment& s);
 
   // engine_tw.cc
   void to_time_wait(tcp::Tcb& c, bool fin_wait2, std::int64_t timeout_us);

@@ -1,6 +1,8 @@
 // The application API of a QueueEngine (RFC 9293 §3.10 user calls).
 #include "stack/engine/engine.hh"
 
+#include <cstring>
+
 namespace twstack::engine {
 
 Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, wire::Ipv4Addr src,
@@ -130,6 +132,16 @@ Errc QueueEngine::set_nodelay(ConnId id, bool on) {
   if (c == nullptr) return Errc::kBadHandle;
   c->nodelay = on;
   return Errc::kOk;
+}
+
+bool QueueEngine::send_frame(std::span<const std::uint8_t> frame) {
+  if (frame.size() > kFrameSize) return false;
+  std::uint8_t* f = out_.begin_frame();
+  if (f == nullptr) return false;
+  std::memcpy(f, frame.data(), frame.size());
+  out_.push_last(f, static_cast<std::uint16_t>(frame.size()));
+  ctr_.inc(Counter::TwstackRawFramesOut);
+  return true;
 }
 
 }  // namespace twstack::engine

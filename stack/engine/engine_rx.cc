@@ -5,12 +5,19 @@
 #include "stack/engine/classify.hh"
 #include "stack/engine/engine.hh"
 #include "stack/flow/demux.hh"
+#include "stack/tcp/syncookie.hh"
 #include "stack/wire/arp.hh"
 #include "stack/wire/icmp.hh"
 #include "stack/wire/tcp.hh"
 #include "stack/wire/segment.hh"
 
 namespace twstack::engine {
+
+namespace {
+// SACK-permitted in a cookie: offered back and accepted only where tcp/
+// negotiates SACK (net.ipv4.tcp_sack is not implemented yet: never).
+constexpr bool kCookieSack = false;
+}  // namespace
 
 void QueueEngine::rx(std::span<const std::uint8_t> frame, Instant now) {
   set_now(now);
@@ -117,9 +124,17 @@ void QueueEngine::rx_tcp(std::span<const std::uint8_t> bytes, wire::Ipv4Addr src
 // RFC 9293 §3.10.7.2, LISTEN STATE: the table decides, the engine opens.
 void QueueEngine::rx_listen(flow::Listener& l, const wire::FourTuple& t, wire::Segment& s,
                             std::optional<Seq> isn) {
-  switch (listeners_.admit(l, s, isn.has_value(), opt_.max_syn_backlog, ctr_)) {
+  // Linux tcp_v4_do_rcv: a listener first looks for a cookie in a bare ACK.
+  if (flow::Listeners::cookie_expected(l, s, opt_.syncookies, env_.now_ms()) &&
+      rx_cookie_ack(l, t, s)) {
+    return;
+  }
+  switch (listeners_.admit(l, s, isn.has_value(), opt_.max_syn_backlog, opt_.syncookies, ctr_)) {
     case flow::ListenVerdict::kDrop: return;
     case flow::ListenVerdict::kReset: return tcp::send_reset_for(env_, t, s);
+    case flow::ListenVerdict::kCookie:
+      flow::Listeners::synq_overflow(l, env_.now_ms());
+      return tcp::send_cookie_synack(env_, t, s, kCookieSack);
     case flow::ListenVerdict::kOpen: break;
   }
   tcp::Tcb* c = alloc_tcb();
@@ -135,6 +150,36 @@ void QueueEngine::rx_listen(flow::Listener& l, const wire::FourTuple& t, wire::S
   if (ports_.hold(l.bind) == Errc::kOk) binds_[c->index] = l.bind;
   tcp::open_passive(env_, *c, t, s, isn);
   touched(*c);
+}
+
+// Linux cookie_v4_check and tcp_get_cookie_sock: the ACK completes a
+// handshake this listener answered with a cookie. A connection is made
+// only now, in SYN-RECEIVED, and the ACK runs through it as through any
+// (tcp_child_process). False: not a valid cookie, and the listener goes on
+// to answer the ACK with a reset.
+bool QueueEngine::rx_cookie_ack(flow::Listener& l, const wire::FourTuple& t, wire::Segment& s) {
+  tcp::CookieOptions o;
+  if (tcp::check_cookie_ack(env_, t, s, kCookieSack, &o) != tcp::CookieVerdict::kValid) return false;
+  // tcp_v4_syn_recv_sock: a full accept queue drops the ACK (the peer's
+  // retransmission finds no cookie state either way).
+  if (flow::Listeners::accept_full(l)) {
+    ctr_.inc(Counter::TcpExtListenOverflows);
+    ctr_.inc(Counter::TcpExtListenDrops);
+    return true;
+  }
+  tcp::Tcb* c = alloc_tcb();
+  if (c == nullptr) {
+    ctr_.inc(Counter::TcpExtListenDrops);
+    return true;
+  }
+  c->tuple = t;
+  table_.insert(*c);
+  listeners_.add_syn(l, *c);
+  if (ports_.hold(l.bind) == Errc::kOk) binds_[c->index] = l.bind;
+  tcp::open_from_cookie(env_, *c, t, s, o);
+  tcp::input(env_, *c, s);
+  touched(*c);
+  return true;
 }
 
 }  // namespace twstack::engine

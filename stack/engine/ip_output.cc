@@ -13,6 +13,7 @@ IpOutput::IpOutput(const Interface& ifc, FramePool& pool, std::uint32_t arp_queu
       arp_(arp),
       ctr_(ctr),
       ready_(std::make_unique<Ready[]>(pool.total())),
+      last_(std::make_unique<Ready[]>(pool.total())),
       parked_(std::make_unique<Parked[]>(arp_queue)),
       parked_cap_(arp_queue) {}
 

@@ -39,6 +39,10 @@ class IpOutput {
   // Raw frames (ARP, ICMP): a whole buffer, and its completed length.
   std::uint8_t* begin_frame();
   void push_frame(std::uint8_t* frame, std::uint16_t len);
+  // An application's frame sent as it is (QueueEngine::send_frame): it goes
+  // out after every frame of the stack's own, so a traffic generator that
+  // fills a full TX ring refuses its own frames, not the connections'.
+  void push_last(std::uint8_t* frame, std::uint16_t len) { last_[last_count_++] = Ready{index_of(frame), len}; }
   // IPv4 payload to `dst` (ICMP): adds the headers, resolves the next hop.
   void finish_ipv4(std::uint8_t* frame, wire::Ipv4Addr src, wire::Ipv4Addr dst, std::uint8_t proto,
                    std::uint16_t payload_len);
@@ -77,10 +81,17 @@ class IpOutput {
       pool_.release(frame(r.idx));
     }
     ready_count_ = 0;
+    for (std::size_t i = 0; i < last_count_; ++i) {
+      const Ready& r = last_[i];
+      f(std::span<const std::uint8_t>(frame(r.idx), r.len));
+      pool_.release(frame(r.idx));
+    }
+    n += last_count_;
+    last_count_ = 0;
     return n;
   }
 
-  std::size_t ready() const { return ready_count_; }
+  std::size_t ready() const { return ready_count_ + last_count_; }
   std::uint32_t free_frames() const { return pool_.available(); }
   std::uint32_t total_frames() const { return pool_.total(); }
 
@@ -108,6 +119,8 @@ class IpOutput {
   Counters& ctr_;
   Instant now_{};
   std::unique_ptr<Ready[]> ready_;
+  std::unique_ptr<Ready[]> last_;
+  std::uint32_t last_count_ = 0;
   std::unique_ptr<Parked[]> parked_;
   std::uint32_t ready_count_ = 0;
   std::uint32_t parked_cap_;

@@ -14,6 +14,7 @@ EngineOptions options_from(const StackConfig& c, Secret secret) {
       .max_listeners = c.max_listeners,
       .max_syn_backlog = c.tcp_max_syn_backlog,
       .somaxconn = c.somaxconn,
+      .syncookies = c.tcp_syncookies,
       .max_tw_buckets = c.tcp_max_tw_buckets,
       .tw_overflow = c.tw_overflow_policy,
       .tw_reuse = c.tcp_tw_reuse,

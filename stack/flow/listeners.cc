@@ -1,5 +1,7 @@
 #include "stack/flow/listeners.hh"
 
+#include "stack/tcp/syncookie.hh"
+
 #include <algorithm>
 
 namespace twstack::flow {
@@ -27,6 +29,7 @@ Listener* Listeners::open(wire::Ipv4Addr addr, std::uint16_t port, std::uint32_t
   l.port = port;
   l.backlog = std::min(backlog == 0 ? 1 : backlog, somaxconn);  // Linux inet_listen
   l.syn_pending = 0;
+  l.last_overflow_ms = kNeverOverflowed;
   l.bind = bind;
   l.active = true;
   l.next = by_port_[port];
@@ -67,28 +70,56 @@ Listener* Listeners::on_port(std::uint16_t port) {
 }
 
 ListenVerdict Listeners::admit(const Listener& l, const wire::Segment& s, bool takeover,
-                               std::uint32_t max_syn_backlog, Counters& ctr) const {
+                               std::uint32_t max_syn_backlog, std::uint8_t syncookies,
+                               Counters& ctr) const {
   if (s.has(wire::kRst)) return ListenVerdict::kDrop;   // first: ignore a reset
   if (s.has(wire::kAck)) return ListenVerdict::kReset;  // second: any ACK is reset
   if (!s.has(wire::kSyn)) return ListenVerdict::kDrop;  // fourth, other text or control
-  // Linux tcp_conn_request: a full accept queue or SYN backlog drops the SYN.
-  if (l.queue.size() >= l.backlog) {
+  // Linux tcp_conn_request. A SYN queue as deep as the listen() backlog
+  // (inet_csk_reqsk_queue_is_full), or tcp_syncookies=2: a cookie, or with
+  // cookies off a drop (tcp_syn_flood_action). A TIME-WAIT takeover is exempt.
+  bool cookie = false;
+  if (!takeover && (syncookies == 2 || l.syn_pending >= l.backlog)) {
+    if (syncookies == 0) {
+      ctr.inc(Counter::TcpExtTCPReqQFullDrop);
+      ctr.inc(Counter::TcpExtListenDrops);
+      return ListenVerdict::kDrop;
+    }
+    ctr.inc(Counter::TcpExtTCPReqQFullDoCookies);
+    cookie = true;
+  }
+  // sk_acceptq_is_full: no SYN-ACK, cookie or not, while accept() lags.
+  if (accept_full(l)) {
     ctr.inc(Counter::TcpExtListenOverflows);
     ctr.inc(Counter::TcpExtListenDrops);
     return ListenVerdict::kDrop;
   }
-  if (!takeover && l.syn_pending >= max_syn_backlog) {
-    ctr.inc(Counter::TcpExtTCPReqQFullDrop);
+  if (cookie) return ListenVerdict::kCookie;
+  // "Without syncookies last quarter of backlog is filled with destinations,
+  // proven to be alive": twstack keeps no peer metrics, so no peer is proven.
+  const auto max = static_cast<std::int64_t>(max_syn_backlog);
+  if (!takeover && syncookies == 0 && max - static_cast<std::int64_t>(l.syn_pending) < (max >> 2)) {
     ctr.inc(Counter::TcpExtListenDrops);
     return ListenVerdict::kDrop;
   }
   return ListenVerdict::kOpen;
 }
 
+void Listeners::synq_overflow(Listener& l, std::int64_t now_ms) {
+  if (now_ms >= l.last_overflow_ms && now_ms <= l.last_overflow_ms + 1000) return;
+  l.last_overflow_ms = now_ms;
+}
+
+bool Listeners::cookie_expected(const Listener& l, const wire::Segment& s, std::uint8_t syncookies,
+                                std::int64_t now_ms) {
+  if (syncookies == 0 || !s.has(wire::kAck) || s.has(wire::kRst | wire::kSyn)) return false;
+  return now_ms >= l.last_overflow_ms - 1000 && now_ms <= l.last_overflow_ms + tcp::kSyncookieValidMs;
+}
+
 bool Listeners::accept_queue_full(const tcp::Tcb& c, const wire::Segment& s, Counters& ctr) const {
   if (!c.in_syn_queue || !s.has(wire::kAck) || s.has(wire::kRst | wire::kSyn)) return false;
   const Listener& l = slots_[c.listener - 1];
-  if (l.queue.size() < l.backlog) return false;
+  if (!accept_full(l)) return false;
   ctr.inc(Counter::TcpExtListenOverflows);
   ctr.inc(Counter::TcpExtListenDrops);
   return true;

@@ -9,6 +9,7 @@
 // accept() or the listener goes.
 #pragma once
 
+#include <climits>
 #include <boost/intrusive/list.hpp>
 #include <cstdint>
 #include <memory>
@@ -20,6 +21,8 @@
 
 namespace twstack::flow {
 
+inline constexpr std::int64_t kNeverOverflowed = INT64_MIN / 2;
+
 struct Listener {
   using AcceptQueue = boost::intrusive::list<
       tcp::Tcb, boost::intrusive::member_hook<tcp::Tcb, tcp::LinkHook, &tcp::Tcb::accept_hook>>;
@@ -28,6 +31,9 @@ struct Listener {
   std::uint16_t port = 0;
   std::uint32_t backlog = 0;      // accept queue limit, after net.core.somaxconn
   std::uint32_t syn_pending = 0;  // connections in SYN-RECEIVED
+  // When the listener last sent a SYN cookie (Linux tcp_synq_overflow's
+  // last_overflow); it looks for cookies in ACKs only for a while after.
+  std::int64_t last_overflow_ms = kNeverOverflowed;
   ports::BindId bind{};
   bool active = false;
   bool ready = false;      // on the ready list: gained a connection to accept
@@ -40,6 +46,7 @@ enum class ListenVerdict : std::uint8_t {
   kDrop,   // ignored, or refused for a full queue (counted)
   kReset,  // <SEQ=SEG.ACK><CTL=RST>
   kOpen,   // a SYN that gets a new connection in SYN-RECEIVED
+  kCookie, // a SYN answered with a SYN cookie, keeping no state
 };
 
 class Listeners {
@@ -69,11 +76,24 @@ class Listeners {
   Listener* on_port(std::uint16_t port);
   Listener& of(const tcp::Tcb& c) { return slots_[c.listener - 1]; }
 
-  // RFC 9293 §3.10.7.2 LISTEN, and Linux tcp_conn_request's queue checks.
-  // `takeover`: the SYN took over a TIME-WAIT entry, which skips the SYN
-  // backlog check.
+  // RFC 9293 §3.10.7.2 LISTEN, and Linux tcp_conn_request's queue checks:
+  // the SYN queue is full at the listen() backlog (inet_csk_reqsk_queue_is_full),
+  // then net.ipv4.tcp_syncookies says cookie or drop (tcp_syn_flood_action);
+  // with cookies off the last quarter of tcp_max_syn_backlog is refused too.
+  // `takeover`: the SYN took over a TIME-WAIT entry, which skips both.
   ListenVerdict admit(const Listener& l, const wire::Segment& s, bool takeover,
-                      std::uint32_t max_syn_backlog, Counters& ctr) const;
+                      std::uint32_t max_syn_backlog, std::uint8_t syncookies, Counters& ctr) const;
+  // A cookie went out (tcp_synq_overflow: noted at most once a second).
+  static void synq_overflow(Listener& l, std::int64_t now_ms);
+  // Whether a segment to `l` is to be checked as a cookie's ACK (Linux
+  // tcp_v4_cookie_check, cookie_v4_check's first tests): cookies on, ACK
+  // without SYN or RST, and a cookie sent within TCP_SYNCOOKIE_VALID
+  // (tcp_synq_no_recent_overflow).
+  static bool cookie_expected(const Listener& l, const wire::Segment& s, std::uint8_t syncookies,
+                              std::int64_t now_ms);
+  // sk_acceptq_is_full, as tcp_v4_syn_recv_sock tests it for a cookie's
+  // connection (ListenOverflows and ListenDrops are the caller's to count).
+  static bool accept_full(const Listener& l) { return l.queue.size() >= l.backlog; }
   // Linux tcp_check_req: the handshake's final ACK is dropped while the
   // accept queue is full (ListenOverflows); the SYN-ACK will be resent.
   bool accept_queue_full(const tcp::Tcb& c, const wire::Segment& s, Counters& ctr) const;

@@ -2,6 +2,7 @@
 // and the state bookkeeping shared by every transition.
 #include <algorithm>
 
+#include "stack/tcp/syncookie.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -120,6 +121,36 @@ void open_passive(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& syn,
   c.snd_nxt = c.iss + 1;
   c.snd_max = c.snd_nxt;
   arm_rto(e, c);
+}
+
+// Linux tcp_get_cookie_sock (from cookie_v4_check): the connection a
+// validated cookie describes, in SYN-RECEIVED with its SYN-ACK as sent; no
+// SYN-ACK goes out and no timer runs. The ACK, run through input(), then
+// establishes it. Its ISN is the cookie, its options what the cookie kept.
+void open_from_cookie(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& ack,
+                      const CookieOptions& o) {
+  init_common(e, c, t);
+  c.iss = ack.ack - 1;
+  c.snd_una = c.recover = c.iss;
+  c.snd_nxt = c.snd_max = c.snd_buf_seq = c.iss + 1;
+  c.passive = true;
+  c.irs = ack.seq - 1;
+  c.rcv_nxt = ack.seq;
+  // The window the SYN-ACK offered (send_cookie_synack), unscaled.
+  c.rcv_adv = c.rcv_nxt + std::min<std::uint32_t>(c.rcv.space(), 0xffff);
+  c.mss = std::max<std::uint16_t>(std::min(o.mss, e.p.mss), 64);
+  c.wscale_ok = o.wscale_ok;
+  c.snd_wscale = o.wscale_ok ? o.snd_wscale : 0;
+  if (!c.wscale_ok) c.rcv_wscale = 0;
+  c.ts_ok = o.ts_ok;
+  if (c.ts_ok) {
+    c.ts_recent = ack.opt.tsval;
+    c.ts_recent_stamp_ms = e.now_ms();
+  }
+  // o.sack_ok is negotiated SACK (RFC 2018) for tcp/ to take up; the SYN-ACK
+  // offers it only where the engine says SACK is on.
+  init_congestion(c);
+  set_state(e, c, State::kSynReceived);
 }
 
 // RFC 6298 §5.7: if the SYN or SYN-ACK had to be retransmitted and no RTT

@@ -104,7 +104,7 @@ class Twstack:
     def wait_summary(self, timeout=60):
         """Reads stdout until the summary line (printed before --linger), without waiting for the exit."""
         end = time.time() + timeout
-        self.early = []
+        self.early = getattr(self, "early", [])
         while time.time() < end:
             line = self.p.stdout.readline()
             if not line:

@@ -50,6 +50,7 @@ TEST(Options, CarryEveryDefaultThrough) {
   EXPECT_EQ(o.timer_budget, d.timer_budget);
   EXPECT_EQ(o.max_syn_backlog, d.tcp_max_syn_backlog);
   EXPECT_EQ(o.somaxconn, d.somaxconn);
+  EXPECT_EQ(o.syncookies, d.tcp_syncookies);
   EXPECT_EQ(o.max_tw_buckets, d.tcp_max_tw_buckets);
   EXPECT_EQ(o.tw_overflow, d.tw_overflow_policy);
   EXPECT_EQ(o.tw_reuse, d.tcp_tw_reuse);

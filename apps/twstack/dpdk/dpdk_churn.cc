@@ -7,6 +7,7 @@
 #include "apps/common/text.hh"
 #include "apps/runtime/dpdk_runtime.hh"
 #include "apps/twstack/dpdk/dpdk_commands.hh"
+#include "apps/twstack/dpdk/flood_options.hh"
 #include "apps/twstack/dpdk/runtime_options.hh"
 #include "apps/twstack/dpdk/summary.hh"
 #include "apps/workloads/churn_client.hh"
@@ -43,7 +44,12 @@ constexpr std::string_view kDescription =
     "Example, port exhaustion against a kernel server:\n"
     "  twstack churn --port tap:tw0 --ip 10.99.0.2/24 --connect 10.99.0.1:8080 --rate 100 \\\n"
     "      --set net.ipv4.ip_local_port_range=\"40000 40499\" --set net.ipv4.tcp_tw_reuse=0 --duration 10\n"
-    "  (500 ports at 100/s, client closing: the first EADDRNOTAVAIL at 5.0 s)";
+    "  (500 ports at 100/s, client closing: the first EADDRNOTAVAIL at 5.0 s)\n"
+    "\n"
+    "--flood KIND sends a flood (twstack flood --help) from the same port while the connections\n"
+    "run, from --start-after to --duration (required then; --open-for ends the attempts sooner,\n"
+    "not the flood): how well a server serves ordinary clients under a SYN flood, measured from\n"
+    "one process. Its frames count as flood_sent.";
 
 // The options as given.
 struct Args {
@@ -55,6 +61,8 @@ struct Args {
   std::string proto = "http";
   std::uint32_t request_bytes = 100;
   double start_after_s = 0;
+  double open_for_s = 0;
+  FloodArgs flood;
   RuntimeArgs runtime;
 };
 
@@ -78,6 +86,11 @@ void add_options(CLI::App& app, Args* a) {
                  "wait S seconds (decimal) before the first attempt, e.g. for the peer's interface to come up; the "
                  "schedule and first_failure_s count from then (default 0)")
       ->type_name("S")->transform(real(0, 3600));
+  app.add_option("--open-for", a->open_for_s,
+                 "make attempts only for the first S seconds (decimal) after --start-after, so that what is in "
+                 "flight completes before --duration (default: until --duration); a --flood runs on to --duration")
+      ->type_name("S")->transform(real(0, 100000000));
+  add_flood_options(app, &a->flood, "--flood-");
   add_runtime_options(app, &a->runtime);
 }
 
@@ -87,8 +100,11 @@ constexpr std::string_view kResponseUs = "response_us";
 
 class ChurnQueue : public QueueApp {
  public:
-  ChurnQueue(engine::QueueEngine& eng, const ChurnClientSettings& s, std::uint32_t max_conns, Duration start_after)
-      : app_(eng, s, max_conns), start_after_(start_after) {}
+  ChurnQueue(engine::QueueEngine& eng, const ChurnClientSettings& s, std::uint32_t max_conns, Duration start_after,
+             const std::optional<FloodSettings>& flood)
+      : app_(eng, s, max_conns), start_after_(start_after) {
+    if (flood) flood_.emplace(eng, *flood);
+  }
   Errc start(Instant now) override {
     begin_ = now + start_after_;
     return Errc::kOk;
@@ -97,8 +113,10 @@ class ChurnQueue : public QueueApp {
     if (!started_ && now >= begin_) {
       started_ = true;
       app_.start(begin_);  // the schedule counts from the end of --start-after
+      if (flood_) flood_->start(begin_);
     }
     app_.tick(now);
+    if (flood_) flood_->tick(now);
   }
   void on_event(const engine::AppEvent& ev) override { app_.on_event(ev); }
   void histograms(Histograms* h) const override {
@@ -119,10 +137,15 @@ class ChurnQueue : public QueueApp {
     for (std::size_t e = 1; e < n.errors.size() && e <= static_cast<std::size_t>(Errc::kHostUnreach); ++e) {
       m->emplace_back(std::string("err_") + errno_name(static_cast<Errc>(e)), n.errors[e]);
     }
+    if (flood_) {
+      m->emplace_back("flood_sent", flood_->counts().sent);
+      m->emplace_back("flood_pool_full", flood_->counts().pool_full);
+    }
   }
 
  private:
   ChurnClient app_;
+  std::optional<Flooder> flood_;
   Duration start_after_;
   Instant begin_{};
   bool started_ = false;
@@ -244,11 +267,29 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
     if (Duration::seconds(rs.duration_s) <= start_after) throw UsageError("option --duration must be longer than --start-after");
     cs.window = Duration::seconds(rs.duration_s) - start_after;
   }
-  auto make = [&cs, start_after](engine::QueueEngine& eng, std::uint16_t q, std::uint16_t nq, std::uint32_t max_conns) {
+  const Duration flood_window = cs.window;
+  if (a.open_for_s > 0) {
+    const Duration open_for = Duration::micros(static_cast<std::int64_t>(a.open_for_s * 1e6));
+    if (rs.duration_s == 0 || open_for > cs.window) {
+      throw UsageError("option --open-for must end within --duration, after --start-after");
+    }
+    cs.window = open_for;
+  }
+  std::optional<FloodSettings> flood;
+  if (!a.flood.kind.empty()) {
+    FloodArgs fa = a.flood;
+    if (fa.target.empty()) fa.target = a.connect.front();
+    flood = flood_settings_from(fa, "--flood-", flood_window);
+    flood->seed = rs.seed != 0 ? rs.seed : 1;
+  }
+  auto make = [&cs, start_after, flood](engine::QueueEngine& eng, std::uint16_t q, std::uint16_t nq,
+                                        std::uint32_t max_conns) {
     ChurnClientSettings mine = cs;
     mine.stride = nq;
     mine.offset = q;
-    return std::make_unique<ChurnQueue>(eng, mine, max_conns, start_after);
+    std::optional<FloodSettings> f = flood;
+    if (f) f->stride = nq, f->offset = q;
+    return std::make_unique<ChurnQueue>(eng, mine, max_conns, start_after, f);
   };
   if (!rs.json) {
     out << "twstack churn: " << rs.ips.front() << " ->";
@@ -259,7 +300,12 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
     }
     out << ", " << (cs.rate == 0 ? "flat out" : std::to_string(cs.rate) + "/s") << ", closer " << closer_name(cs.closer)
         << ", " << cs.requests_per_conn << (cs.requests_per_conn == 1 ? " request" : " requests") << " per connection, "
-        << rs.queues << (rs.queues == 1 ? " queue" : " queues") << "\n" << std::flush;
+        << rs.queues << (rs.queues == 1 ? " queue" : " queues");
+    if (flood) {
+      out << "; " << flood_kind_name(flood->kind) << " flood to " << flood->target.to_string() << ":" << flood->port
+          << " at " << (flood->rate == 0 ? "flat out" : std::to_string(flood->rate) + "/s");
+    }
+    out << "\n" << std::flush;
   }
   StallWatch stall;
   return run_and_print(

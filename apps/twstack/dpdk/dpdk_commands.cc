@@ -8,7 +8,7 @@
 
 namespace twstack::app {
 
-std::vector<Command> add_dpdk_commands(CLI::App& top) { return {add_serve_command(top), add_churn_command(top)}; }
+std::vector<Command> add_dpdk_commands(CLI::App& top) { return {add_serve_command(top), add_churn_command(top), add_flood_command(top)}; }
 bool have_dpdk() { return true; }
 
 std::uint64_t metric(const Metrics& m, std::string_view name) {

@@ -15,5 +15,6 @@ bool have_dpdk();
 
 Command add_serve_command(CLI::App& top);
 Command add_churn_command(CLI::App& top);
+Command add_flood_command(CLI::App& top);
 
 }  // namespace twstack::app

@@ -22,7 +22,7 @@ Command unavailable(CLI::App& top, const char* name) {
 }  // namespace
 
 std::vector<Command> add_dpdk_commands(CLI::App& top) {
-  return {unavailable(top, "serve"), unavailable(top, "churn")};
+  return {unavailable(top, "serve"), unavailable(top, "churn"), unavailable(top, "flood")};
 }
 bool have_dpdk() { return false; }
 
