@@ -84,13 +84,30 @@ int on_app(const char*, const char*, rte_tel_data* d) {
   });
 }
 
+// {"q0": {"rx_packets": ..., ...}, "q1": {...}}: one dict per queue. DPDK
+// accepts only [A-Za-z0-9_/] in a dict key (telemetry_data.c valid_name), so
+// the flat "q0.rx_packets" names were each refused and the reply was {}.
 int on_queues(const char*, const char*, rte_tel_data* d) {
   return answer(d, [](rte_tel_data* t, const TelemetryView& v) {
-    std::size_t n = 0;
+    std::string current;
+    rte_tel_data* q = nullptr;
+    auto flush = [&] {
+      if (q != nullptr && rte_tel_data_add_dict_container(t, current.c_str(), q, 0) != 0) rte_tel_data_free(q);
+      q = nullptr;
+    };
     for (const auto& [k, x] : v.per_queue) {
-      if (++n > RTE_TEL_MAX_DICT_ENTRIES) break;  // 16 queues x 10 figures fit
-      add_u64(t, k, x);
+      const std::size_t dot = k.find('.');
+      if (dot == std::string::npos) continue;
+      if (q == nullptr || k.compare(0, dot, current) != 0) {
+        flush();
+        current = k.substr(0, dot);
+        q = rte_tel_data_alloc();
+        if (q == nullptr) return;
+        rte_tel_data_start_dict(q);
+      }
+      add_u64(q, k.substr(dot + 1), x);
     }
+    flush();
   });
 }
 

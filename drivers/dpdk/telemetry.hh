@@ -4,7 +4,7 @@
 //   /twstack/counters  every counter by its kernel name, summed over queues
 //   /twstack/gauges    estab, synsent, synrecv, closing, timewait, orphaned, closed, listen
 //   /twstack/app       the command's own figures (churn: attempts, ok, failed, ...)
-//   /twstack/queues    per queue: what the NIC adapter counted (q0.rx_packets, ...)
+//   /twstack/queues    per queue: what the NIC adapter counted ({"q0": {"rx_packets": ...}, ...})
 //
 // Read them with DPDK's client (`dpdk-telemetry.py -f <file prefix>`, from
 // Debian's dpdk-dev) or `twstack stat`. The socket is

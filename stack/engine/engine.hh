@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -86,6 +87,11 @@ class QueueEngine {
 
   // --- packet path
   void rx(std::span<const std::uint8_t> frame, Instant now);
+  // A frame whose checksums the NIC did not vouch for (its flags said bad
+  // or unknown): IPv4 and TCP checksums are checked in software whatever
+  // caps.rx_checksum_verified says, so a bad one is dropped and counted
+  // where the kernel counts it (IpExtInCsumErrors, TcpInCsumErrors).
+  void rx_unverified(std::span<const std::uint8_t> frame, Instant now);
   void poll(Instant now);
   template <class F>
   std::size_t drain_tx(F&& f) {
@@ -126,6 +132,11 @@ class QueueEngine {
   const tw::TimeWaitTable& time_wait() const { return tw_; }
   ports::RssStatus rss_status() const { return ports_.rss_status(); }
   Instant now() const { return env_.now; }
+  // Walks every table and pool and returns the first inconsistency found
+  // (buffer chunks free + held != total, a slot both free and linked, a
+  // 4-tuple in both tables, a send space out of order), or "" if none. For
+  // tests and fuzzers: it visits every connection slot (engine_check.cc).
+  std::string self_check() const;
 
  private:
   using TcbList = boost::intrusive::list<
@@ -135,6 +146,7 @@ class QueueEngine {
 
   // engine_rx.cc
   void rx_frame(FrameClass c, const FrameDetail& d);
+  void rx_ip_error(FrameClass c, const FrameDetail& d);
   void rx_arp(const wire::ArpView& arp, bool for_us);
   void rx_icmp(std::span<const std::uint8_t> icmp, wire::Ipv4Addr src, wire::Ipv4Addr dst);
   void rx_tcp(std::span<const std::uint8_t> seg, wire::Ipv4Addr src, wire::Ipv4Addr dst);
@@ -172,6 +184,7 @@ class QueueEngine {
   timer::TimerWheel wheel_;
   bool timers_done_ = false;  // the wheel's tick now() ran within the budget
   bool caught_up_ = false;    // nothing was left due at env_.now (set_now)
+  bool rx_verify_ = false;    // the frame in rx_unverified(): check every checksum
   tcp::ChunkPool pool_;
   ArpCache arp_;
   FramePool frames_;          // TX frames, shared by TCP's segments and IpOutput's
