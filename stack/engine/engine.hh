@@ -137,6 +137,10 @@ class QueueEngine {
   // 4-tuple in both tables, a send space out of order), or "" if none. For
   // tests and fuzzers: it visits every connection slot (engine_check.cc).
   std::string self_check() const;
+  // Resets (RST, as abort()) and frees every connection, accepted or not;
+  // the application's handles become stale. Listeners and TIME_WAIT entries
+  // stay. For harnesses that reuse one engine across runs.
+  void abort_all();
 
  private:
   using TcbList = boost::intrusive::list<

@@ -1,6 +1,7 @@
 // QueueEngine::self_check(): the engine's own accounting, walked in full,
-// for fuzzers and tests after each step. Not for the packet path: it visits
-// every connection slot.
+// for fuzzers and tests after each step; abort_all(): every connection
+// reset and freed, so one engine serves many runs. Not for the packet path:
+// both visit every connection slot.
 #include <string>
 
 #include "stack/engine/engine.hh"
@@ -18,7 +19,7 @@ std::string check_send_space(const tcp::Tcb& c) {
     return "send space out of order: snd_una " + num(c.snd_una.raw()) + " snd_nxt " + num(c.snd_nxt.raw()) +
            " snd_max " + num(c.snd_max.raw());
   }
-  const std::uint32_t flight = c.snd_max - c.snd_una;
+  const auto flight = static_cast<std::uint32_t>(c.snd_max - c.snd_una);
   if (flight > c.snd.size() + 2) {
     return "in flight " + num(flight) + " beyond the " + num(c.snd.size()) + " bytes buffered";
   }
@@ -58,6 +59,16 @@ std::string QueueEngine::self_check() const {
   if (hashed != table_.size()) return "connection table holds " + num(table_.size()) + ", slots say " + num(hashed);
   if (tw_.live() > tw_.max_live()) return "TIME_WAIT table beyond its cap";
   return {};
+}
+
+void QueueEngine::abort_all() {
+  for (std::uint32_t i = 0; i < opt_.max_connections; ++i) {
+    tcp::Tcb& c = tcbs_[i];
+    if (!c.in_use) continue;
+    c.orphaned = true;
+    if (c.state != tcp::State::kClosed) tcp::user_abort(env_, c);
+    touched(c);
+  }
 }
 
 }  // namespace twstack::engine
