@@ -111,6 +111,18 @@ int on_queues(const char*, const char*, rte_tel_data* d) {
   });
 }
 
+int on_ages(const char*, const char*, rte_tel_data* d) {
+  return answer(d, [](rte_tel_data* t, const TelemetryView& v) {
+    for (const auto& [state, buckets] : v.ages) {
+      rte_tel_data* s = rte_tel_data_alloc();
+      if (s == nullptr) return;
+      rte_tel_data_start_dict(s);
+      for (const auto& [b, n] : buckets) add_u64(s, b, n);
+      if (rte_tel_data_add_dict_container(t, state.c_str(), s, 0) != 0) rte_tel_data_free(s);
+    }
+  });
+}
+
 }  // namespace
 
 std::unique_ptr<Telemetry> Telemetry::attach(Reader reader, std::string* error) {
@@ -132,6 +144,7 @@ std::unique_ptr<Telemetry> Telemetry::attach(Reader reader, std::string* error) 
         {"/twstack/gauges", on_gauges, "twstack: connections by state, as ss -s counts them"},
         {"/twstack/app", on_app, "twstack: the running command's own figures"},
         {"/twstack/queues", on_queues, "twstack: per-queue NIC adapter counts"},
+        {"/twstack/ages", on_ages, "twstack: connections by state and age (a histogram per state)"},
     };
     for (const Cmd& c : cmds) {
       if (rte_telemetry_register_cmd(c.name, c.fn, c.help) != 0) {

@@ -11,6 +11,7 @@
 // different queues share nothing.
 #pragma once
 
+#include <array>
 #include <boost/intrusive/list.hpp>
 #include <cstdint>
 #include <memory>
@@ -78,6 +79,19 @@ struct AppEvent {
   std::uint16_t port = 0;   // the listener, for kAcceptReady
 };
 
+// Connections by state and by age (since the slot was taken: SYN sent or
+// received), so a leak shows as a column that only grows. For `twstack
+// stat`; TIME_WAIT entries are in their own table and not here.
+struct ConnAges {
+  static constexpr std::array<std::int64_t, 5> kBoundsS{1, 10, 60, 600, 3600};
+  static constexpr std::size_t kBuckets = kBoundsS.size() + 1;
+  static constexpr std::size_t kStates = static_cast<std::size_t>(tcp::State::kTimeWait) + 1;
+  // "<1s", "1s-10s", ..., ">=1h"
+  static const char* bucket_name(std::size_t b);
+  std::array<std::array<std::uint64_t, kBuckets>, kStates> n{};
+  void add(const ConnAges& o);
+};
+
 class QueueEngine {
  public:
   QueueEngine(const Interface& ifc, const EngineOptions& opt);
@@ -141,6 +155,8 @@ class QueueEngine {
   // the application's handles become stale. Listeners and TIME_WAIT entries
   // stay. For harnesses that reuse one engine across runs.
   void abort_all();
+  // Every connection slot by state and age; walks every slot (once a second).
+  ConnAges conn_ages() const;
 
  private:
   using TcbList = boost::intrusive::list<
@@ -207,6 +223,7 @@ class QueueEngine {
   // (tcp/ knows no allocator): a bound connect()'s own bind, or a passive
   // child's hold on its listener's (Linux inet_inherit_port).
   std::unique_ptr<ports::BindId[]> binds_;
+  std::unique_ptr<std::int64_t[]> born_us_;  // by Tcb index: when alloc_tcb() gave it out
   // TIME_WAIT entries of bound connections keep their bind, as Linux keeps
   // them on the bind bucket (docs/linux-timewait.md §8). Each was a bind()
   // of its own, so there are at most AllocatorConfig::max_binds of them: a

@@ -61,6 +61,30 @@ std::string QueueEngine::self_check() const {
   return {};
 }
 
+const char* ConnAges::bucket_name(std::size_t b) {
+  static constexpr const char* kNames[kBuckets] = {"lt_1s", "1s_10s", "10s_1m", "1m_10m", "10m_1h", "ge_1h"};
+  return b < kBuckets ? kNames[b] : "?";
+}
+
+void ConnAges::add(const ConnAges& o) {
+  for (std::size_t s = 0; s < kStates; ++s) {
+    for (std::size_t b = 0; b < kBuckets; ++b) n[s][b] += o.n[s][b];
+  }
+}
+
+ConnAges QueueEngine::conn_ages() const {
+  ConnAges a;
+  for (std::uint32_t i = 0; i < opt_.max_connections; ++i) {
+    const tcp::Tcb& c = tcbs_[i];
+    if (!c.in_use) continue;
+    const std::int64_t age_s = (env_.now.us - born_us_[i]) / 1000000;
+    std::size_t b = 0;
+    while (b < ConnAges::kBoundsS.size() && age_s >= ConnAges::kBoundsS[b]) ++b;
+    ++a.n[static_cast<std::size_t>(c.state)][b];
+  }
+  return a;
+}
+
 void QueueEngine::abort_all() {
   for (std::uint32_t i = 0; i < opt_.max_connections; ++i) {
     tcp::Tcb& c = tcbs_[i];

@@ -358,5 +358,27 @@ TEST(EngineLimits, ArpQueueFullDropsTheExcess) {
   EXPECT_EQ(x.e.self_check(), "");
 }
 
+// conn_ages(): every slot in use by state and age since it was taken.
+TEST(EngineLimits, ConnectionAgesByState) {
+  Engine x(false);
+  Peer p(x);
+  p.announce();
+  ASSERT_TRUE(p.handshake(41000));
+  x.now += Duration::seconds(15);
+  ASSERT_TRUE(p.handshake(41001));
+  EXPECT_EQ(p.in(syn(41002)).segs.size(), 1u);  // SYN_RECEIVED, just now
+  const engine::ConnAges a = x.e.conn_ages();
+  const auto est = static_cast<std::size_t>(tcp::State::kEstablished);
+  const auto syn_rcvd = static_cast<std::size_t>(tcp::State::kSynReceived);
+  EXPECT_EQ(a.n[est][0], 1u);  // < 1 s
+  EXPECT_EQ(a.n[est][2], 1u);  // 10 s - 1 min
+  EXPECT_EQ(a.n[syn_rcvd][0], 1u);
+  std::uint64_t total = 0;
+  for (const auto& row : a.n) {
+    for (std::uint64_t v : row) total += v;
+  }
+  EXPECT_EQ(total, 3u);
+}
+
 }  // namespace
 }  // namespace twstack
