@@ -19,7 +19,9 @@ Json counters_json(const Counters& c, bool include_zero) {
 std::optional<Json> parse_json(std::string_view text, std::string* error) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // parse_error, and out_of_range for a number beyond a double (406): a
+    // reply or file is refused with a message, never a terminate().
     *error = std::string("JSON: ") + e.what();
     return std::nullopt;
   }

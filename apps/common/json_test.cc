@@ -66,5 +66,14 @@ TEST(Json, ReadsWhatTheCommandsPrint) {
   }
 }
 
+// Found by json_fuzz: a number beyond a double made nlohmann throw
+// out_of_range, which escaped parse_json and ended the process.
+TEST(Json, NumberOutOfRangeIsAnErrorNotAnException) {
+  std::string err;
+  EXPECT_FALSE(parse_json("1e999", &err).has_value());
+  EXPECT_NE(err.find("JSON"), std::string::npos);
+  EXPECT_FALSE(parse_json("{\"a\": -1e400}", &err).has_value());
+}
+
 }  // namespace
 }  // namespace twstack::app

@@ -3,6 +3,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -40,6 +41,7 @@ struct Snapshot {
   Histograms hist;  // copied with the gauges, once a second
   std::uint64_t live = 0;
   dpdk::QueueStats nic{};
+  engine::ConnAges ages{};
   bool done = false;  // the loop has ended
 };
 
@@ -100,6 +102,7 @@ void publish(Worker& w, bool with_gauges, bool done) {
   if (with_gauges) {
     s.gauges = w.eng->gauges();  // walks every connection slot: once a second
     w.app->histograms(&s.hist);
+    s.ages = w.eng->conn_ages();
   } else {
     s.gauges.timewait = w.eng->time_wait().live();
   }
@@ -132,6 +135,7 @@ Snapshot sum(Shared& sh) {
     std::lock_guard<std::mutex> g(w->board.m);
     const Snapshot& s = w->board.s;
     t.counters.add(s.counters);
+    t.ages.add(s.ages);
     Gauges& a = t.gauges;
     const Gauges& b = s.gauges;
     a.estab += b.estab, a.synsent += b.synsent, a.synrecv += b.synrecv, a.closing += b.closing;
@@ -326,6 +330,17 @@ void read_view(Shared& sh, const dpdk::DpdkPort& port, dpdk::TelemetryView* v) {
   v->counters = t.counters;
   v->gauges = t.gauges;
   v->app = t.app;
+  for (std::size_t st = 0; st < engine::ConnAges::kStates; ++st) {
+    std::uint64_t any = 0;
+    for (std::uint64_t n : t.ages.n[st]) any += n;
+    if (any == 0) continue;
+    std::string name = tcp::to_string(static_cast<tcp::State>(st));
+    std::replace(name.begin(), name.end(), '-', '_');  // telemetry keys: [A-Za-z0-9_/]
+    auto& row = v->ages.emplace_back(name, std::vector<std::pair<std::string, std::uint64_t>>{}).second;
+    for (std::size_t b = 0; b < engine::ConnAges::kBuckets; ++b) {
+      row.emplace_back(engine::ConnAges::bucket_name(b), t.ages.n[st][b]);
+    }
+  }
   for (auto& w : sh.workers) {
     std::lock_guard<std::mutex> g(w->board.m);
     const dpdk::QueueStats& n = w->board.s.nic;

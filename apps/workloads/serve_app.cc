@@ -68,6 +68,7 @@ void ServeApp::accept_all(std::uint16_t port) {
     conns_[id->index] = Conn{};
     conns_[id->index].gen = id->gen;
     conns_[id->index].live = true;
+    conns_[id->index].last = eng_.now();
     ++stats_.accepted;
     ++live_;
     // Responses are whole messages written at once: Nagle would only delay them.
@@ -79,6 +80,7 @@ void ServeApp::on_event(const AppEvent& ev) {
   if (ev.kind == AppEvent::Kind::kAcceptReady) return accept_all(ev.port);
   Conn* c = conn_of(ev.conn);
   if (c == nullptr) return;
+  c->last = eng_.now();
   if ((ev.events & tcp::kEvClosed) != 0) {
     if (ev.error != Errc::kOk) ++stats_.aborted;
     return finish(*c, ev.conn, false);
@@ -101,6 +103,22 @@ void ServeApp::on_event(const AppEvent& ev) {
   }
   if (all_out && c->peer_closed) done = true;  // the peer's FIN: answer with ours
   if (done) finish(*c, ev.conn, !c->peer_closed);
+}
+
+void ServeApp::tick(Instant now) {
+  const Duration idle = s_.idle_timeout;
+  if (idle.us <= 0 || now < next_scan_) return;
+  next_scan_ = now + Duration::micros(std::min<std::int64_t>(idle.us / 16, 1000000));
+  for (std::uint32_t i = 0; i < conns_.size(); ++i) {
+    Conn& c = conns_[i];
+    if (!c.live || now - c.last < idle) continue;
+    c.live = false;
+    --live_;
+    ++stats_.closed;
+    ++stats_.server_closed;
+    ++stats_.idle_closed;
+    eng_.abort(ConnId{i, c.gen});
+  }
 }
 
 void ServeApp::read_all(Conn& c, ConnId id) {

@@ -18,6 +18,16 @@
 // Either way, once the peer's FIN has been read and every response queued,
 // the server closes too.
 //
+// Idle limit (idle_timeout, `--idle-timeout`): a connection on which
+// nothing has happened for that long -- no byte read, none taken for
+// sending, no event -- is reset (RST), as nginx's client timeouts end a
+// silent client (with reset_timedout_connection on): its peer has most
+// likely vanished without a FIN (a crashed host, a lost FIN, a NAT that
+// forgot it), and a reset frees the slot at once where a FIN would be
+// retransmitted into the void for minutes. tick() checks at most every
+// idle_timeout / 16 (and at least once a second), so a silent
+// connection goes within idle_timeout * 17/16.
+//
 // The engine, the clock and the event loop belong to the caller (the DPDK
 // runtime, or a SimPair in churn.hh and tests): ServeApp only reacts to events.
 #pragma once
@@ -45,6 +55,10 @@ struct ServeSettings {
   std::uint32_t request_bytes = 100;    // echo/discard with closer server: bytes per request
   std::uint32_t requests_per_conn = 1;  // echo/discard with closer server
   std::uint32_t backlog = 4096;         // capped by net.core.somaxconn
+  // 60 s: nginx's client_header_timeout, client_body_timeout and
+  // send_timeout (its keepalive_timeout is 75 s; Apache's Timeout is 60 s).
+  // Zero: no limit.
+  Duration idle_timeout = Duration::seconds(60);
 };
 
 // Totals since start (the runtime takes differences per second).
@@ -55,6 +69,7 @@ struct ServeStats {
   std::uint64_t aborted = 0;        // ended with an error (reset, timeout, ...)
   std::uint64_t requests = 0;       // http heads answered
   std::uint64_t bad_requests = 0;   // http heads that could not be parsed (answered 400)
+  std::uint64_t idle_closed = 0;    // reset after idle_timeout without activity (also in closed)
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
 };
@@ -69,6 +84,8 @@ class ServeApp {
   // Listens on every port; the first refusal is returned (EADDRINUSE, ...).
   Errc start();
   void on_event(const engine::AppEvent& ev);
+  // Enforces idle_timeout; call it from the event loop (cheap between scans).
+  void tick(Instant now);
   // Graceful stop: stop listening and close every connection (FIN).
   void stop();
   const ServeStats& stats() const { return stats_; }
@@ -84,6 +101,7 @@ class ServeApp {
     std::uint32_t offset = 0;      // http: bytes of the current response already sent
     bool pending_close = false;    // http: the current response is the "close" variant
     std::uint64_t read = 0;        // echo/discard: bytes read
+    Instant last{};                // the latest activity (event, accept)
     HttpHead head;
   };
 
@@ -106,6 +124,7 @@ class ServeApp {
   ServeStats stats_;
   std::uint64_t live_ = 0;
   bool stopping_ = false;
+  Instant next_scan_{};
 };
 
 }  // namespace twstack::app

@@ -11,6 +11,7 @@
 #include "apps/workloads/serve_app.hh"
 #include "drivers/memory/sim.hh"
 #include "stack/engine/options.hh"
+#include "tests/support/pair.hh"
 
 namespace twstack::app {
 namespace {
@@ -245,6 +246,77 @@ TEST(ServeChurn, ConnectAndResponseLatencyAreRecordedPerConnection) {
   EXPECT_LT(q.p50, 800u);
   EXPECT_GE(q.p50, c.p50 + 100);
   EXPECT_GE(c.max, c.p999);
+}
+
+// A client that vanishes without a FIN (every frame lost from then on, both
+// ways): its connection is reset and its slot freed within the idle limit
+// (plus the 1/16 scan step), not before; a client that keeps talking is
+// left alone.
+TEST(ServeIdle, VanishedClientFreesItsSlotWithinTheIdleLimit) {
+  test::DirectPair p;
+  ServeSettings ss;
+  ss.idle_timeout = Duration::seconds(10);
+  ServeApp srv(p.b(), ss, test::small_opts().max_connections);
+  ASSERT_EQ(srv.start(), Errc::kOk);
+  p.on_event = [&](int side, const AppEvent& ev) {
+    if (side == 1) srv.on_event(ev);
+  };
+  engine::ConnId gone, alive;
+  ASSERT_EQ(p.a().connect(p.addr(1), 80, &gone), Errc::kOk);
+  ASSERT_EQ(p.a().connect(p.addr(1), 80, &alive), Errc::kOk);
+  p.settle();
+  ASSERT_EQ(srv.live(), 2u);
+  const std::string part = "GET / HTTP/1.1\r\n";  // a head begun, never finished
+  Errc err = Errc::kOk;
+  p.a().send(gone, std::span(reinterpret_cast<const std::uint8_t*>(part.data()), part.size()), &err);
+  p.settle();
+  // From now on nothing of `gone` reaches the server, nor anything back.
+  const std::uint16_t gone_port = p.a().tcb(gone)->tuple.lport;
+  p.filter = [&](const test::Captured& c) {
+    auto eth = wire::EthernetView::parse(c.bytes);
+    if (!eth.ok() || eth->ethertype() != wire::kEtherTypeIpv4) return true;
+    auto ip = wire::Ipv4View::parse(eth->payload(), false);
+    if (!ip.ok() || ip->payload().size() < 4) return true;
+    const std::uint8_t* t = ip->payload().data();
+    const std::uint16_t client_port = c.from == 0 ? static_cast<std::uint16_t>(t[0] << 8 | t[1])
+                                                  : static_cast<std::uint16_t>(t[2] << 8 | t[3]);
+    return client_port != gone_port;
+  };
+  const std::string byte = "x";
+  const Instant start = p.now();
+  while (p.now() - start < Duration::seconds(12)) {
+    p.advance(Duration::millis(250));
+    srv.tick(p.now());
+    p.a().send(alive, std::span(reinterpret_cast<const std::uint8_t*>(byte.data()), 1), &err);
+    if (p.now() - start < Duration::seconds(9)) {
+      EXPECT_EQ(srv.live(), 2u) << "reset before the idle limit";
+    }
+  }
+  EXPECT_EQ(srv.live(), 1u);
+  EXPECT_EQ(srv.stats().idle_closed, 1u);
+  EXPECT_EQ(p.b().gauges().in_use(), 1u) << "the vanished client's slot is free";
+  EXPECT_EQ(p.b().self_check(), "");
+}
+
+// --idle-timeout 0: no limit.
+TEST(ServeIdle, ZeroMeansNoLimit) {
+  test::DirectPair p;
+  ServeSettings ss;
+  ss.idle_timeout = Duration{};
+  ServeApp srv(p.b(), ss, test::small_opts().max_connections);
+  ASSERT_EQ(srv.start(), Errc::kOk);
+  p.on_event = [&](int side, const AppEvent& ev) {
+    if (side == 1) srv.on_event(ev);
+  };
+  engine::ConnId id;
+  ASSERT_EQ(p.a().connect(p.addr(1), 80, &id), Errc::kOk);
+  p.settle();
+  for (int i = 0; i < 30; ++i) {
+    p.advance(Duration::seconds(1));
+    srv.tick(p.now());
+  }
+  EXPECT_EQ(srv.live(), 1u);
+  EXPECT_EQ(srv.stats().idle_closed, 0u);
 }
 
 }  // namespace

@@ -56,24 +56,22 @@ std::uint32_t pool_size(std::uint32_t want) { return std::bit_ceil(want + 1) - 1
 
 // --- the queue adapter ---------------------------------------------------
 
-// With the NIC's verdict on: a bad IPv4 or TCP checksum drops the frame; a
-// good one (or NONE: the data is known intact, the field may be partial)
-// passes. UNKNOWN leaves the TCP checksum to us, since the engine, told the
-// NIC verifies, would not.
-bool DpdkQueue::rx_checksum_ok(const rte_mbuf* m) {
+// With the NIC's verdict on: GOOD (or NONE: the data is known intact, the
+// field may be partial) for both IPv4 and L4 vouches for the frame. BAD or
+// UNKNOWN does not: the engine then checks every checksum itself
+// (rx_unverified), so a bad one is dropped and counted under the kernel's
+// names (IpExtInCsumErrors, TcpInCsumErrors), as Linux re-checks in software
+// what a driver marked CHECKSUM_NONE.
+bool DpdkQueue::rx_checksum_vouched(const rte_mbuf* m) {
   const std::uint64_t f = m->ol_flags;
-  if ((f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD) return false;
   const std::uint64_t l4 = f & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-  if (l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD) return false;
+  if ((f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD || l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
+    ++stats_.rx_bad_checksum;
+    return false;
+  }
   if (l4 != RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN) return true;
-  std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len);
-  auto eth = wire::EthernetView::parse(frame);
-  if (!eth.ok() || eth->ethertype() != wire::kEtherTypeIpv4) return true;
-  auto ip = wire::Ipv4View::parse(eth->payload(), false);
-  if (!ip.ok() || ip->protocol() != wire::kProtoTcp) return true;  // the engine judges the rest
   ++stats_.rx_sw_checksum;
-  auto tcp = wire::TcpView::parse(ip->payload(), ip->src(), ip->dst(), true);
-  return tcp.ok() || tcp.error() != wire::ParseError::kBadChecksum;
+  return false;
 }
 
 std::size_t DpdkQueue::rx_burst(engine::QueueEngine& eng, Instant now) {
@@ -91,14 +89,14 @@ bool DpdkQueue::deliver(engine::QueueEngine& eng, const rte_mbuf* m, Instant now
     ++stats_.rx_multiseg;
     return false;
   }
-  if (rx_csum_ && !rx_checksum_ok(m)) {
-    ++stats_.rx_bad_checksum;
-    return false;
-  }
   stats_.rx_bytes += m->data_len;
   const std::span<const std::uint8_t> frame(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len);
   if (tap_ != nullptr) tap_->frame(false, frame);
-  eng.rx(frame, now);
+  if (!rx_csum_ || rx_checksum_vouched(m)) {
+    eng.rx(frame, now);
+  } else {
+    eng.rx_unverified(frame, now);
+  }
   return true;
 }
 

@@ -75,8 +75,8 @@ struct QueueStats {
   std::uint64_t rx_packets = 0;      // taken from the NIC
   std::uint64_t rx_bytes = 0;        // handed to the engine
   std::uint64_t rx_multiseg = 0;     // dropped: more than one segment
-  std::uint64_t rx_bad_checksum = 0; // dropped: the NIC (or our check of what it left) found a bad checksum
-  std::uint64_t rx_sw_checksum = 0;  // NIC could not say; verified in software here
+  std::uint64_t rx_bad_checksum = 0; // the NIC flagged a bad checksum: the engine re-checked (and counted) it
+  std::uint64_t rx_sw_checksum = 0;  // the NIC could not say: the engine checked it in software
   std::uint64_t tx_packets = 0;      // accepted by the NIC
   std::uint64_t tx_bytes = 0;
   std::uint64_t tx_refused = 0;      // the NIC's ring was full: freed, TCP recovers
@@ -105,9 +105,10 @@ class alignas(64) DpdkQueue {
   // What rx_burst does with one frame, for an application that runs its own
   // rte_eth_rx_burst on this queue and hands the engine only its share
   // (engine::classify_frame): counts it in rx_packets, drops it (counted) if
-  // it has more than one segment or the NIC found a bad checksum, and
-  // otherwise passes it to eng.rx. The mbuf stays the caller's to free or
-  // reuse. True if the engine was given the frame.
+  // it has more than one segment, and otherwise passes it to eng.rx, or to
+  // eng.rx_unverified if the NIC did not vouch for its checksums (the
+  // engine drops and counts a bad one). The mbuf stays the caller's to free
+  // or reuse. True if the engine was given the frame.
   bool deliver(engine::QueueEngine& eng, const rte_mbuf* m, Instant now);
   // Drains the engine's ready frames into mbufs and transmits them in
   // bursts; what the NIC refuses is freed and counted. Returns frames sent.
@@ -123,7 +124,7 @@ class alignas(64) DpdkQueue {
       : port_(port), queue_(queue), burst_(burst), data_room_(data_room), rx_csum_(rx_csum),
         tx_csum_(tx_csum), pool_(pool) {}
 
-  bool rx_checksum_ok(const rte_mbuf* m);
+  bool rx_checksum_vouched(const rte_mbuf* m);
   static void prepare_tx_checksum(rte_mbuf* m, std::span<std::uint8_t> frame);
   std::size_t send_staged();
 

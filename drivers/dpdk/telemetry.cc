@@ -85,12 +85,41 @@ int on_app(const char*, const char*, rte_tel_data* d) {
   });
 }
 
+// {"q0": {"rx_packets": ..., ...}, "q1": {...}}: one dict per queue. DPDK
+// accepts only [A-Za-z0-9_/] in a dict key (telemetry_data.c valid_name), so
+// the flat "q0.rx_packets" names were each refused and the reply was {}.
 int on_queues(const char*, const char*, rte_tel_data* d) {
   return answer(d, [](rte_tel_data* t, const TelemetryView& v) {
-    std::size_t n = 0;
+    std::string current;
+    rte_tel_data* q = nullptr;
+    auto flush = [&] {
+      if (q != nullptr && rte_tel_data_add_dict_container(t, current.c_str(), q, 0) != 0) rte_tel_data_free(q);
+      q = nullptr;
+    };
     for (const auto& [k, x] : v.per_queue) {
-      if (++n > RTE_TEL_MAX_DICT_ENTRIES) break;  // 16 queues x 10 figures fit
-      add_u64(t, k, x);
+      const std::size_t dot = k.find('.');
+      if (dot == std::string::npos) continue;
+      if (q == nullptr || k.compare(0, dot, current) != 0) {
+        flush();
+        current = k.substr(0, dot);
+        q = rte_tel_data_alloc();
+        if (q == nullptr) return;
+        rte_tel_data_start_dict(q);
+      }
+      add_u64(q, k.substr(dot + 1), x);
+    }
+    flush();
+  });
+}
+
+int on_ages(const char*, const char*, rte_tel_data* d) {
+  return answer(d, [](rte_tel_data* t, const TelemetryView& v) {
+    for (const auto& [state, buckets] : v.ages) {
+      rte_tel_data* s = rte_tel_data_alloc();
+      if (s == nullptr) return;
+      rte_tel_data_start_dict(s);
+      for (const auto& [b, n] : buckets) add_u64(s, b, n);
+      if (rte_tel_data_add_dict_container(t, state.c_str(), s, 0) != 0) rte_tel_data_free(s);
     }
   });
 }
@@ -116,6 +145,7 @@ std::unique_ptr<Telemetry> Telemetry::attach(Reader reader, std::string* error) 
         {"/twstack/gauges", on_gauges, "twstack: connections by state, as ss -s counts them"},
         {"/twstack/app", on_app, "twstack: the running command's own figures"},
         {"/twstack/queues", on_queues, "twstack: per-queue NIC adapter counts"},
+        {"/twstack/ages", on_ages, "twstack: connections by state and age (a histogram per state)"},
     };
     for (const Cmd& c : cmds) {
       if (rte_telemetry_register_cmd(c.name, c.fn, c.help) != 0) {

@@ -4,7 +4,8 @@
 //   /twstack/counters  every counter by its kernel name, summed over queues
 //   /twstack/gauges    estab, synsent, synrecv, closing, timewait, orphaned, closed, listen
 //   /twstack/app       the command's own figures (churn: attempts, ok, failed, ...)
-//   /twstack/queues    per queue: what the NIC adapter counted (q0.rx_packets, ...)
+//   /twstack/ages      connections by state and age: {"ESTABLISHED": {"lt_1s": n, ...}, ...}
+//   /twstack/queues    per queue: what the NIC adapter counted ({"q0": {"rx_packets": ...}, ...})
 //
 // Read them with DPDK's client (`dpdk-telemetry.py -f <file prefix>`, from
 // Debian's dpdk-dev) or `twstack stat`. The socket is
@@ -38,6 +39,8 @@ struct TelemetryView {
   Gauges gauges{};
   std::vector<std::pair<std::string, std::uint64_t>> app;
   std::vector<std::pair<std::string, std::uint64_t>> per_queue;
+  // Connections by state ("ESTABLISHED", "SYN_RECEIVED", ...) and age bucket ("lt_1s", ...).
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::uint64_t>>>> ages;
 };
 
 class Telemetry {

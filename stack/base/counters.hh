@@ -25,6 +25,9 @@ namespace twstack {
   X(IpInDelivers, "delivered to ICMP or TCP")                                          \
   X(IpOutRequests, "IPv4 datagrams sent")                                              \
   X(IpReasmFails, "dropped fragments (twstack does no reassembly)")                    \
+  /* IpExt (/proc/net/netstat; ip_rcv_core) */                                          \
+  X(IpExtInTruncatedPkts, "dropped: IPv4 total length beyond the end of the frame")     \
+  X(IpExtInCsumErrors, "IPv4 headers with a bad checksum (NIC or software; also InHdrErrors)") \
   /* Icmp */                                                                            \
   X(IcmpInMsgs, "ICMP messages received")                                              \
   X(IcmpInErrors, "ICMP messages dropped as malformed")                                \

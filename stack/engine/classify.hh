@@ -62,14 +62,16 @@ struct FrameDetail {
   wire::ParseError error = wire::ParseError::kOk;
   const wire::ArpView* arp = nullptr;
   const wire::Ipv4View* ip = nullptr;
+  std::span<const std::uint8_t> l3;  // the Ethernet payload, for kIpv4
 };
 
 // The decision tree, once: parses the frame (padding allowed) a header at a
 // time and returns on(FrameClass, const FrameDetail&). The IPv4 header
-// checksum is checked unless ifc.caps.rx_checksum_verified; the TCP and ICMP
-// checksums are left to the engine.
+// checksum is checked unless ifc.caps.rx_checksum_verified (or always, with
+// verify_checksum); the TCP and ICMP checksums are left to the engine.
 template <class On>
-decltype(auto) classify(std::span<const std::uint8_t> frame, const Interface& ifc, On&& on) {
+decltype(auto) classify(std::span<const std::uint8_t> frame, const Interface& ifc, On&& on,
+                        bool verify_checksum = false) {
   using Layer = FrameDetail::Layer;
   FrameDetail d;
   auto eth = wire::EthernetView::parse(frame);
@@ -96,7 +98,8 @@ decltype(auto) classify(std::span<const std::uint8_t> frame, const Interface& if
   }
   if (eth->ethertype() != wire::kEtherTypeIpv4) return on(FrameClass::kOtherEtherType, d);
   d.layer = Layer::kIpv4;
-  auto ip = wire::Ipv4View::parse(eth->payload(), !ifc.caps.rx_checksum_verified);
+  d.l3 = eth->payload();
+  auto ip = wire::Ipv4View::parse(eth->payload(), verify_checksum || !ifc.caps.rx_checksum_verified);
   if (!ip.ok()) {
     // A header that fails its checks says nothing trustworthy about where it
     // goes, and a fragment offers no view to read it from: both pass on,

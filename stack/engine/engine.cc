@@ -67,6 +67,7 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       listeners_(opt.max_listeners),
       ports_(port_config(opt, ifc)),
       binds_(std::make_unique<ports::BindId[]>(opt.max_connections)),
+      born_us_(std::make_unique<std::int64_t[]>(opt.max_connections)),
       tw_(local_addrs(ifc), std::max<std::uint32_t>(1, opt.max_tw_buckets),
           opt.tcp.timewait_len, opt.secret.value() * 0xc2b2ae3d27d4eb4fULL,
           opt.tw_overflow),
@@ -202,6 +203,7 @@ tcp::Tcb* QueueEngine::alloc_tcb() {
   }
   tcp::Tcb* c = &tcbs_[free_tcbs_[--nfree_tcbs_]];
   c->in_use = true;
+  born_us_[c->index] = env_.now.us;
   return c;
 }
 

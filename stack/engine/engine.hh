@@ -11,11 +11,13 @@
 // different queues share nothing.
 #pragma once
 
+#include <array>
 #include <boost/intrusive/list.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -79,6 +81,19 @@ struct AppEvent {
   std::uint16_t port = 0;   // the listener, for kAcceptReady
 };
 
+// Connections by state and by age (since the slot was taken: SYN sent or
+// received), so a leak shows as a column that only grows. For `twstack
+// stat`; TIME_WAIT entries are in their own table and not here.
+struct ConnAges {
+  static constexpr std::array<std::int64_t, 5> kBoundsS{1, 10, 60, 600, 3600};
+  static constexpr std::size_t kBuckets = kBoundsS.size() + 1;
+  static constexpr std::size_t kStates = static_cast<std::size_t>(tcp::State::kTimeWait) + 1;
+  // "<1s", "1s-10s", ..., ">=1h"
+  static const char* bucket_name(std::size_t b);
+  std::array<std::array<std::uint64_t, kBuckets>, kStates> n{};
+  void add(const ConnAges& o);
+};
+
 class QueueEngine {
  public:
   QueueEngine(const Interface& ifc, const EngineOptions& opt);
@@ -88,6 +103,11 @@ class QueueEngine {
 
   // --- packet path
   void rx(std::span<const std::uint8_t> frame, Instant now);
+  // A frame whose checksums the NIC did not vouch for (its flags said bad
+  // or unknown): IPv4 and TCP checksums are checked in software whatever
+  // caps.rx_checksum_verified says, so a bad one is dropped and counted
+  // where the kernel counts it (IpExtInCsumErrors, TcpInCsumErrors).
+  void rx_unverified(std::span<const std::uint8_t> frame, Instant now);
   void poll(Instant now);
   template <class F>
   std::size_t drain_tx(F&& f) {
@@ -136,6 +156,17 @@ class QueueEngine {
   const tw::TimeWaitTable& time_wait() const { return tw_; }
   ports::RssStatus rss_status() const { return ports_.rss_status(); }
   Instant now() const { return env_.now; }
+  // Walks every table and pool and returns the first inconsistency found
+  // (buffer chunks free + held != total, a slot both free and linked, a
+  // 4-tuple in both tables, a send space out of order), or "" if none. For
+  // tests and fuzzers: it visits every connection slot (engine_check.cc).
+  std::string self_check() const;
+  // Resets (RST, as abort()) and frees every connection, accepted or not;
+  // the application's handles become stale. Listeners and TIME_WAIT entries
+  // stay. For harnesses that reuse one engine across runs.
+  void abort_all();
+  // Every connection slot by state and age; walks every slot (once a second).
+  ConnAges conn_ages() const;
 
  private:
   using TcbList = boost::intrusive::list<
@@ -145,6 +176,7 @@ class QueueEngine {
 
   // engine_rx.cc
   void rx_frame(FrameClass c, const FrameDetail& d);
+  void rx_ip_error(FrameClass c, const FrameDetail& d);
   void rx_arp(const wire::ArpView& arp, bool for_us);
   void rx_icmp(std::span<const std::uint8_t> icmp, wire::Ipv4Addr src, wire::Ipv4Addr dst);
   void rx_tcp(std::span<const std::uint8_t> seg, wire::Ipv4Addr src, wire::Ipv4Addr dst);
@@ -183,6 +215,7 @@ class QueueEngine {
   timer::TimerWheel wheel_;
   bool timers_done_ = false;  // the wheel's tick now() ran within the budget
   bool caught_up_ = false;    // nothing was left due at env_.now (set_now)
+  bool rx_verify_ = false;    // the frame in rx_unverified(): check every checksum
   tcp::ChunkPool pool_;
   ArpCache arp_;
   FramePool frames_;          // TX frames, shared by TCP's segments and IpOutput's
@@ -201,6 +234,7 @@ class QueueEngine {
   // (tcp/ knows no allocator): a bound connect()'s own bind, or a passive
   // child's hold on its listener's (Linux inet_inherit_port).
   std::unique_ptr<ports::BindId[]> binds_;
+  std::unique_ptr<std::int64_t[]> born_us_;  // by Tcb index: when alloc_tcb() gave it out
   // TIME_WAIT entries of bound connections keep their bind, as Linux keeps
   // them on the bind bucket (docs/linux-timewait.md §8). Each was a bind()
   // of its own, so there are at most AllocatorConfig::max_binds of them: a

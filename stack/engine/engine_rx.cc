@@ -24,6 +24,30 @@ void QueueEngine::rx(std::span<const std::uint8_t> frame, Instant now) {
   classify(frame, ifc_, [this](FrameClass c, const FrameDetail& d) { rx_frame(c, d); });
 }
 
+void QueueEngine::rx_unverified(std::span<const std::uint8_t> frame, Instant now) {
+  set_now(now);
+  rx_verify_ = true;
+  classify(frame, ifc_, [this](FrameClass c, const FrameDetail& d) { rx_frame(c, d); }, true);
+  rx_verify_ = false;
+}
+
+// A datagram whose IPv4 header did not parse, counted as ip_rcv_core counts
+// it: a fragment is IpReasmFails (no reassembly here); a total length beyond
+// the frame is IpExtInTruncatedPkts only; a bad checksum is
+// IpExtInCsumErrors and IpInHdrErrors; any other header fault IpInHdrErrors.
+void QueueEngine::rx_ip_error(FrameClass c, const FrameDetail& d) {
+  if (c == FrameClass::kFragment) {
+    ctr_.inc(Counter::IpReasmFails);
+    return;
+  }
+  if (d.error == wire::ParseError::kBadTotalLen && d.l3.size() >= 4 && load_be16(d.l3.data() + 2) > d.l3.size()) {
+    ctr_.inc(Counter::IpExtInTruncatedPkts);
+    return;
+  }
+  if (d.error == wire::ParseError::kBadChecksum) ctr_.inc(Counter::IpExtInCsumErrors);
+  ctr_.inc(Counter::IpInHdrErrors);
+}
+
 // What classify() decided, acted on and counted under the kernel's names.
 void QueueEngine::rx_frame(FrameClass c, const FrameDetail& d) {
   using Layer = FrameDetail::Layer;
@@ -38,11 +62,7 @@ void QueueEngine::rx_frame(FrameClass c, const FrameDetail& d) {
     return;
   }
   ctr_.inc(Counter::IpInReceives);
-  if (d.ip == nullptr) {
-    // twstack does no reassembly: fragments are dropped (IpReasmFails).
-    ctr_.inc(c == FrameClass::kFragment ? Counter::IpReasmFails : Counter::IpInHdrErrors);
-    return;
-  }
+  if (d.ip == nullptr) return rx_ip_error(c, d);
   if (c == FrameClass::kNotLocal) {
     ctr_.inc(Counter::IpInAddrErrors);
     return;
@@ -95,7 +115,7 @@ void QueueEngine::rx_icmp(std::span<const std::uint8_t> msg, wire::Ipv4Addr src,
 
 void QueueEngine::rx_tcp(std::span<const std::uint8_t> bytes, wire::Ipv4Addr src, wire::Ipv4Addr dst) {
   ctr_.inc(Counter::TcpInSegs);
-  auto th = wire::TcpView::parse(bytes, src, dst, !ifc_.caps.rx_checksum_verified);
+  auto th = wire::TcpView::parse(bytes, src, dst, rx_verify_ || !ifc_.caps.rx_checksum_verified);
   if (!th.ok()) {
     if (th.error() == wire::ParseError::kBadChecksum) ctr_.inc(Counter::TcpInCsumErrors);
     ctr_.inc(Counter::TcpInErrs);

@@ -8,42 +8,20 @@
 //   0x02 ms8           advance virtual time and poll (timers fire)
 //   0x03 op8           an application call (send, recv, close, abort, connect)
 // The engine listens on port 80 and auto-accepts; everything it sends is
-// discarded. Any crash, sanitizer report or assertion is a finding.
+// discarded. One engine serves the whole run (fuzz_engine.hh: reset between
+// inputs, not rebuilt). Any crash, sanitizer report, assertion or
+// inconsistency in the engine's own accounting (self_check) is a finding.
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
-#include "stack/engine/engine.hh"
-#include "stack/engine/options.hh"
-#include "stack/wire/checksum.hh"
-#include "stack/wire/ethernet.hh"
-#include "stack/wire/ipv4.hh"
-#include "stack/wire/tcp.hh"
-#include "tests/support/secret.hh"
+#include "tests/fuzz/fuzz_engine.hh"
 
 namespace {
 
 using namespace twstack;
-
-const wire::MacAddr kOurMac{{0x02, 0, 0, 0, 0, 1}};
-const wire::MacAddr kPeerMac{{0x02, 0, 0, 0, 0, 2}};
-const wire::Ipv4Addr kOurIp = wire::Ipv4Addr::from_octets(10, 0, 0, 1);
-const wire::Ipv4Addr kPeerIp = wire::Ipv4Addr::from_octets(10, 0, 0, 2);
-
-std::vector<std::uint8_t> wrap_tcp(const std::uint8_t* seg, std::size_t n) {
-  std::vector<std::uint8_t> f(wire::kEthHeaderLen + wire::kIpv4HeaderMin + n);
-  wire::write_ethernet(f.data(), kOurMac, kPeerMac, wire::kEtherTypeIpv4);
-  wire::write_ipv4(f.data() + wire::kEthHeaderLen, kPeerIp, kOurIp, wire::kProtoTcp,
-                   static_cast<std::uint16_t>(n), 1);
-  std::uint8_t* tcp = f.data() + wire::kEthHeaderLen + wire::kIpv4HeaderMin;
-  std::memcpy(tcp, seg, n);
-  if (n >= wire::kTcpHeaderMin) {
-    tcp[16] = tcp[17] = 0;
-    wire::finish_tcp_checksum(tcp, n, kPeerIp, kOurIp);
-  }
-  return f;
-}
+using fuzz::kPeerIp;
+using fuzz::wrap_tcp;
 
 void app_call(engine::QueueEngine& e, std::vector<engine::ConnId>& conns, std::uint8_t op) {
   std::uint8_t buf[3000] = {};
@@ -68,25 +46,11 @@ void app_call(engine::QueueEngine& e, std::vector<engine::ConnId>& conns, std::u
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  engine::Interface ifc;
-  ifc.mac = kOurMac;
-  ifc.add_addr(kOurIp);
-  engine::EngineOptions o = engine::options_from(StackConfig{}, test::kTestSecret);
-  o.max_connections = 64;
-  o.buffer_chunks = 64;
-  o.tx_frames = 64;
-  // A small allocator: building one per input must stay cheap.
-  o.ports.range = PortRange{40000, 40063};
-  o.ports.max_destinations = 4;
-  o.ports.max_binds = 16;
-  o.max_tw_buckets = 16;               // a TIME_WAIT table of 16 entries ...
-  o.tcp.timewait_len = Duration::seconds(2);  // ... and 2 s, so 2002 timer slots
-  o.tcp.sndbuf = 16384;
-  o.tcp.rcvbuf = 16384;
-  engine::QueueEngine e(ifc, o);
-  e.listen(80, 4);
+  static fuzz::ReusedEngine* reused = new fuzz::ReusedEngine();
+  reused->reset();
+  engine::QueueEngine& e = reused->e();
+  Instant& now = reused->now;
   std::vector<engine::ConnId> conns;
-  Instant now{5000000};
   auto pump = [&] {
     e.poll(now);
     e.drain_events([&](const engine::AppEvent& ev) {
@@ -119,5 +83,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     pump();
   }
+  reused->check();
   return 0;
 }

@@ -26,7 +26,9 @@ constexpr std::string_view kDescription =
     "\n"
     "Prints a line per second (connections accepted and closed per second, requests per\n"
     "second, established, TIME_WAIT) and a summary at the end (SIGINT, SIGTERM or --duration),\n"
-    "after closing every connection. --json prints the same as JSON lines. While it runs,\n"
+    "after closing every connection. --json prints the same as JSON lines. A connection on\n"
+    "which nothing happens for --idle-timeout seconds (default 60) is reset, so a client that\n"
+    "vanished without a FIN does not hold its slot for good. While it runs,\n"
     "`twstack stat` (or dpdk-telemetry.py) reads its counters.\n"
     "\n"
     "Example, the kernel as the client over a TAP interface:\n"
@@ -41,6 +43,7 @@ struct Args {
   std::uint32_t body_bytes = 100;
   std::uint32_t request_bytes = 100;
   std::uint32_t requests_per_conn = 1;
+  std::uint32_t idle_timeout_s = 60;
   RuntimeArgs runtime;
 };
 
@@ -60,6 +63,10 @@ void add_options(CLI::App& app, Args* a) {
   app.add_option("--requests-per-conn", a->requests_per_conn,
                  "echo/discard with --closer server: requests before closing (default 1)")
       ->type_name("N")->transform(whole(1, 1u << 30));
+  app.add_option("--idle-timeout", a->idle_timeout_s,
+                 "reset a connection silent for this long, a peer that vanished without a FIN "
+                 "(seconds, default 60 as nginx's client timeouts; 0: never)")
+      ->type_name("S")->transform(whole(0, 86400));
   add_runtime_options(app, &a->runtime);
 }
 
@@ -67,14 +74,15 @@ class ServeQueue : public QueueApp {
  public:
   ServeQueue(engine::QueueEngine& eng, const ServeSettings& s, std::uint32_t max_conns) : app_(eng, s, max_conns) {}
   Errc start(Instant) override { return app_.start(); }
-  void tick(Instant) override {}
+  void tick(Instant now) override { app_.tick(now); }
   void on_event(const engine::AppEvent& ev) override { app_.on_event(ev); }
   void stop() override { app_.stop(); }
   std::uint64_t live() const override { return app_.live(); }
   void metrics(Metrics* m) const override {
     const ServeStats& s = app_.stats();
     *m = {{"accepted", s.accepted}, {"closed", s.closed}, {"server_closed", s.server_closed},
-          {"aborted", s.aborted},   {"requests", s.requests}, {"bad_requests", s.bad_requests},
+          {"aborted", s.aborted},   {"idle_closed", s.idle_closed}, {"requests", s.requests},
+          {"bad_requests", s.bad_requests},
           {"bytes_in", s.bytes_in}, {"bytes_out", s.bytes_out}};
   }
 
@@ -139,6 +147,7 @@ int run_serve(const Args& a, std::ostream& out, std::ostream& err) {
   ss.body_bytes = a.body_bytes;
   ss.request_bytes = a.request_bytes;
   ss.requests_per_conn = a.requests_per_conn;
+  ss.idle_timeout = Duration::seconds(a.idle_timeout_s);
 
   auto make = [&ss](engine::QueueEngine& eng, std::uint16_t, std::uint16_t, std::uint32_t max_conns) {
     return std::make_unique<ServeQueue>(eng, ss, max_conns);

@@ -25,14 +25,15 @@ void add_options(CLI::App& app, Args* a) {
   app.add_option("--socket", a->socket, "a telemetry socket to read instead (any DPDK process's dpdk_telemetry.v2)")
       ->type_name("PATH");
   app.add_flag("--zero", a->zero, "also print counters that are zero (nstat -z)");
-  app.add_flag("--json", a->json, "one JSON object: info, gauges, app, counters");
+  app.add_flag("--json", a->json, "one JSON object: info, gauges, app, ages, queues, counters");
 }
 
 constexpr std::string_view kDescription =
     "Reads the counters of a running `twstack serve` or `twstack churn` through DPDK telemetry\n"
     "(its /twstack/... commands; dpdk-telemetry.py -f twstack-<pid> reads the same). Prints\n"
-    "the process, the gauges as `ss -s` does, the command's own figures and the counters in\n"
-    "nstat's format (kernel names). Exit status 1 if no process could be read.";
+    "the process, the gauges as `ss -s` does, the command's own figures, connections by state\n"
+    "and age (a leak shows as a column that only grows), each queue's adapter counts and the\n"
+    "counters in nstat's format (kernel names). Exit status 1 if no process could be read.";
 
 std::string socket_for(const Args& a) {
   if (a.socket) return *a.socket;
@@ -66,8 +67,38 @@ Json json_dict(const TelemetryDict& d, bool skip_zero) {
   return j;
 }
 
+// Connections by state and age: one row per state, a column per bucket.
+void print_ages(std::ostream& out, const TelemetryDict& ages) {
+  if (ages.empty()) return;
+  char line[160];
+  std::snprintf(line, sizeof line, "%-14s%9s%9s%9s%9s%9s%9s\n", "age", "<1s", "1s-10s", "10s-1m", "1m-10m", "10m-1h",
+                ">=1h");
+  out << line;
+  for (const auto& [state, row] : ages.items()) {
+    out << state;
+    for (std::size_t i = state.size(); i < 14; ++i) out << ' ';
+    for (const char* b : {"lt_1s", "1s_10s", "10s_1m", "1m_10m", "10m_1h", "ge_1h"}) {
+      std::snprintf(line, sizeof line, "%9s", row.is_object() ? value_of(row, b).c_str() : "?");
+      out << line;
+    }
+    out << "\n";
+  }
+}
+
+// Each queue's adapter counts, one line per queue, zeros left out.
+void print_queues(std::ostream& out, const TelemetryDict& queues) {
+  for (const auto& [q, row] : queues.items()) {
+    if (!row.is_object()) continue;
+    out << q << ":";
+    for (const auto& [k, v] : row.items()) {
+      if (!is_zero(v)) out << " " << k << " " << v.dump();
+    }
+    out << "\n";
+  }
+}
+
 void print_text(std::ostream& out, const TelemetryDict& info, const TelemetryDict& gauges, const TelemetryDict& app,
-                const TelemetryDict& counters, bool zero) {
+                const TelemetryDict& ages, const TelemetryDict& queues, const TelemetryDict& counters, bool zero) {
   out << "twstack " << value_of(info, "role") << ", pid " << value_of(info, "pid") << ", port "
       << value_of(info, "port") << ", " << value_of(info, "addresses") << ", " << value_of(info, "queues")
       << " queue(s), up " << value_of(info, "uptime_ms") << " ms\n";
@@ -79,7 +110,10 @@ void print_text(std::ostream& out, const TelemetryDict& info, const TelemetryDic
   for (const auto& [k, v] : app.items()) {
     if (!is_zero(v) || !k.starts_with("err_")) out << " " << k << " " << value_of(app, k);
   }
-  out << "\n#kernel\n";
+  out << "\n";
+  print_ages(out, ages);
+  print_queues(out, queues);
+  out << "#kernel\n";
   char line[128];
   for (const auto& [k, v] : counters.items()) {
     if (is_zero(v) && !zero) continue;
@@ -96,10 +130,12 @@ int run_stat(const Args& a, std::ostream& out, std::ostream& err) {
     err << "twstack stat: " << c.error() << "\n";
     return 1;
   }
-  std::optional<TelemetryDict> d[4];
-  const char* cmds[] = {"/twstack/info", "/twstack/gauges", "/twstack/app", "/twstack/counters"};
-  for (int i = 0; i < 4; ++i) {
+  std::optional<TelemetryDict> d[6];
+  const char* cmds[] = {"/twstack/info", "/twstack/gauges", "/twstack/app", "/twstack/counters", "/twstack/ages",
+                        "/twstack/queues"};
+  for (int i = 0; i < 6; ++i) {
     d[i] = c.query(cmds[i]);
+    if (!d[i] && i >= 4) d[i] = Json::object();  // an older twstack: no ages, no queues
     if (!d[i]) {
       err << "twstack stat: " << path << ": " << c.error() << "\n";
       return 1;
@@ -110,9 +146,11 @@ int run_stat(const Args& a, std::ostream& out, std::ostream& err) {
     print_json_line(out, Json{{"info", json_dict(*d[0], false)},
                               {"gauges", json_dict(*d[1], false)},
                               {"app", json_dict(*d[2], false)},
+                              {"ages", *d[4]},
+                              {"queues", *d[5]},
                               {"counters", json_dict(*d[3], !zero)}});
   } else {
-    print_text(out, *d[0], *d[1], *d[2], *d[3], zero);
+    print_text(out, *d[0], *d[1], *d[2], *d[4], *d[5], *d[3], zero);
   }
   return 0;
 }

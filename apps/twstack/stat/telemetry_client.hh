@@ -31,7 +31,8 @@ std::vector<std::string> find_twstack_sockets(const std::string& base);
 // in the order sent (numbers, strings).
 using TelemetryDict = Json;
 
-// Parses {"<cmd>": {"k": v, ...}}; nullopt and a message if it is not that shape.
+// Parses {"<cmd>": {"k": v, ...}} (v a number, a string, or one level of
+// object of them); nullopt and a message if it is not that shape.
 std::optional<TelemetryDict> parse_telemetry_reply(std::string_view json, std::string* error);
 
 class TelemetryClient {

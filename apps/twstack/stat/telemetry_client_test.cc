@@ -35,7 +35,16 @@ TEST(TelemetryReply, WhatIsNotADictionarySaysWhy) {
   EXPECT_FALSE(parse_telemetry_reply(R"({"/twstack/gauges": {"a": 1)", &e));
   EXPECT_NE(e.find("unexpected telemetry reply"), std::string::npos) << e;
   EXPECT_FALSE(parse_telemetry_reply(R"([])", &e));
-  EXPECT_FALSE(parse_telemetry_reply(R"({"/a": {"x": {"nested": 1}}})", &e));
+  EXPECT_FALSE(parse_telemetry_reply(R"({"/a": {"x": {"nested": {"deeper": 1}}}})", &e));
+  EXPECT_FALSE(parse_telemetry_reply(R"({"/a": {"x": [1]}})", &e));
+}
+
+// /twstack/ages and /twstack/queues: one level of dictionaries.
+TEST(TelemetryReply, OneLevelOfDictionaries) {
+  std::string e;
+  auto d = parse_telemetry_reply(R"({"/twstack/ages": {"ESTABLISHED": {"lt_1s": 3, "ge_1h": 2298}}})", &e);
+  ASSERT_TRUE(d) << e;
+  EXPECT_EQ((*d)["ESTABLISHED"]["ge_1h"], 2298);
 }
 
 }  // namespace
