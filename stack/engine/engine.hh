@@ -110,6 +110,13 @@ class QueueEngine {
   Errc abort(ConnId id);
   Errc set_nodelay(ConnId id, bool on);
 
+  // --- socket-call semantics as Linux (tcp::user_recv, tcp::user_so_error)
+  // read(): 0 bytes and kOk is the end of the stream; kAgain: nothing yet;
+  // the connection's error once after it failed (then the end of the stream).
+  std::uint32_t recv(ConnId id, std::span<std::uint8_t> out, Errc* err);
+  // getsockopt(SO_ERROR): the pending error, cleared.
+  Errc so_error(ConnId id);
+
   template <class F>
   void drain_events(F&& f);
 

@@ -99,6 +99,23 @@ std::uint32_t QueueEngine::recv(ConnId id, std::span<std::uint8_t> out) {
   return n;
 }
 
+std::uint32_t QueueEngine::recv(ConnId id, std::span<std::uint8_t> out, Errc* err) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) {
+    *err = Errc::kBadHandle;
+    return 0;
+  }
+  std::uint32_t n = tcp::user_recv(env_, *c, out, err);
+  touched(*c);
+  return n;
+}
+
+Errc QueueEngine::so_error(ConnId id) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  return tcp::user_so_error(*c);
+}
+
 Errc QueueEngine::shutdown(ConnId id) {
   tcp::Tcb* c = lookup(id);
   if (c == nullptr || c->orphaned) return Errc::kBadHandle;

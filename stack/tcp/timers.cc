@@ -24,6 +24,7 @@ void on_handshake_timeout(Env& e, Tcb& c) {
     return;
   }
   back_off(e, c);
+  c.rtt_active = false;  // Karn: a resent SYN is not timed (req->num_retrans)
   std::uint8_t flags = c.state == State::kSynSent ? wire::kSyn : wire::kSyn | wire::kAck;
   e.ctr.inc(Counter::TcpExtTCPSynRetrans);  // SYN and SYN-ACK alike (Linux tcp_rtx_synack)
   e.ctr.inc(Counter::TcpRetransSegs);
@@ -94,10 +95,7 @@ void on_timer(Env& e, Tcb& c, std::uint32_t tag) {
       }
       break;
     case kTimerDelack:
-      if (in_state(c.state, kSynchronized)) {
-        e.ctr.inc(Counter::TcpExtDelayedACKs);
-        send_ack(e, c);
-      }
+      if (in_state(c.state, kSynchronized)) on_delack_timer(e, c);
       break;
     case kTimerLife:
       // An orphan's FIN_WAIT2 wait as a full connection ran out (Linux
