@@ -107,9 +107,18 @@ void ack_on_data(Env& e, Tcb& c, const Segment& s, bool now) {
   // window would not shrink; twstack's receive buffer is its window, so that
   // test would hold every ACK until the application reads, which Linux's
   // larger buffers do not.)
-  if (e.p.delack.us == 0 || static_cast<std::uint32_t>(c.rcv_nxt - c.rcv_wup) > c.rcv_mss ||
-      in_quickack_mode(c) || now) {
+  if (e.p.delack.us == 0 || static_cast<std::uint32_t>(c.rcv_nxt - c.rcv_wup) > c.rcv_mss) {
     send_ack(e, c);
+    return;
+  }
+  if (in_quickack_mode(c) || now) {
+    // The ACK leaves at the engine's flush, which comes before any later
+    // segment is taken from a caller that hands them one at a time, so on
+    // the wire it is Linux's quick ACK; but a request the application
+    // answers within the same poll gets its ACK on the reply, and short
+    // segments of one received burst share one ACK (full ones are ACKed in
+    // twos above).
+    c.ack_pending = true;
     return;
   }
   send_delayed_ack(e, c);

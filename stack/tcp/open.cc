@@ -134,7 +134,7 @@ void open_passive(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& syn,
 void handshake_done_rto(const Env& e, Tcb& c) {
   bool retried = c.backoff > 0;
   c.backoff = 0;
-  if (c.srtt_us == 0) c.rto_us = retried ? std::max<std::int64_t>(3000000, e.p.rto_initial.us) : e.p.rto_initial.us;
+  if (c.rtte.srtt8_us == 0) c.rto_us = retried ? std::max<std::int64_t>(3000000, e.p.rto_initial.us) : e.p.rto_initial.us;
 }
 
 // Counters follow Linux tcp_set_state() and tcp_done().
