@@ -116,6 +116,25 @@ Errc QueueEngine::so_error(ConnId id) {
   return tcp::user_so_error(*c);
 }
 
+Errc QueueEngine::set_keepalive(ConnId id, bool on) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  tcp::set_keepalive(env_, *c, on);
+  return Errc::kOk;
+}
+
+Errc QueueEngine::set_keepalive_params(ConnId id, Duration idle, Duration intvl, std::uint32_t cnt) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  return tcp::set_keepalive_params(env_, *c, idle.us, intvl.us, cnt);
+}
+
+Errc QueueEngine::set_user_timeout(ConnId id, std::int64_t ms) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  return tcp::set_user_timeout(*c, ms);
+}
+
 Errc QueueEngine::shutdown(ConnId id) {
   tcp::Tcb* c = lookup(id);
   if (c == nullptr || c->orphaned) return Errc::kBadHandle;

@@ -52,6 +52,7 @@ void input_syn_sent(Env& e, Tcb& c, const Segment& s) {
     c.snd_una = s.ack;
     e.wheel.cancel(c.rtx_timer);
     take_rtt_sample(e, c, s);  // the SYN's RTT (tcp_ack_update_rtt)
+    c.rcv_tstamp_us = e.now.us;
     handshake_done_rto(e, c);
     set_state(e, c, State::kEstablished);
     c.events |= kEvEstablished;

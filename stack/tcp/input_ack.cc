@@ -115,6 +115,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     return false;
   }
   c.probes = 0;  // the peer is alive (Linux tcp_ack: icsk_probes_out = 0)
+  c.rcv_tstamp_us = e.now.us;  // tp->rcv_tstamp, for keep-alive
   bool dup = is_dupack(c, s);
   if (s.ack > c.snd_una) {
     if (!handshake) take_rtt_sample(e, c, s);

@@ -46,7 +46,7 @@ enum AckFlag : std::uint8_t {
 enum TimerTag : std::uint32_t {
   kTimerRetransmit = 1,  // RTO, SYN and SYN-ACK retries, zero-window probes
   kTimerDelack = 2,
-  kTimerLife = 3,        // orphaned FIN_WAIT2 (tcp_fin_timeout above TCP_TIMEWAIT_LEN)
+  kTimerLife = 3,        // orphaned FIN_WAIT2 (tcp_fin_timeout above TCP_TIMEWAIT_LEN), keep-alive
 };
 
 struct Tcb {
@@ -134,6 +134,16 @@ struct Tcb {
   // The socket's error as the calls report it (user.cc): sk_err, given once.
   Errc sk_err = Errc::kOk;
   bool rcv_done = false;         // SOCK_DONE: the peer's FIN was taken
+
+  // --- keep-alive and TCP_USER_TIMEOUT (keepalive.cc); the keep-alive timer
+  // is life_timer, as Linux shares sk_timer with the orphan FIN_WAIT2 wait
+  bool keepalive = false;             // SO_KEEPALIVE
+  std::uint8_t keepcnt = 0;           // TCP_KEEPCNT; 0: net.ipv4.tcp_keepalive_probes
+  std::int64_t keepidle_us = 0;       // TCP_KEEPIDLE; 0: net.ipv4.tcp_keepalive_time
+  std::int64_t keepintvl_us = 0;      // TCP_KEEPINTVL; 0: net.ipv4.tcp_keepalive_intvl
+  std::int64_t user_timeout_us = 0;   // TCP_USER_TIMEOUT; 0: off
+  std::int64_t rcv_tstamp_us = 0;     // tp->rcv_tstamp: when the peer's last ACK came
+  std::int64_t retrans_stamp_us = 0;  // tp->retrans_stamp: the unacked data's first send
 
   // --- buffers
   ChunkRing snd;

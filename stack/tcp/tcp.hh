@@ -65,6 +65,19 @@ void mark_pushes(Tcb& c, Seq from, Seq to);
 // Does the segment [seq, seq + len) carry PSH?
 bool push_due(const Tcb& c, Seq seq, std::uint32_t len);
 
+// --- keep-alive and TCP_USER_TIMEOUT (keepalive.cc)
+void on_keepalive_timer(Env& e, Tcb& c);
+// SO_KEEPALIVE.
+void set_keepalive(Env& e, Tcb& c, bool on);
+// TCP_KEEPIDLE, TCP_KEEPINTVL (µs, 1 s..32767 s), TCP_KEEPCNT (1..127); 0
+// leaves one unchanged. kInvalid when out of range.
+Errc set_keepalive_params(Env& e, Tcb& c, std::int64_t idle_us, std::int64_t intvl_us, std::uint32_t cnt);
+// TCP_USER_TIMEOUT in ms (0 = off).
+Errc set_user_timeout(Tcb& c, std::int64_t ms);
+bool user_timed_out(const Env& e, const Tcb& c);
+// The RTO to arm after a retransmission, clamped to the user timeout.
+std::int64_t rto_clamped(const Env& e, const Tcb& c);
+
 // --- segment arrives (input.cc, input_ack.cc, input_text.cc)
 void input(Env& e, Tcb& c, Segment& s);
 // Step five, "check the ACK field"; false when the segment is dropped.
