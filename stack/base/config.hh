@@ -149,16 +149,13 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     "SYN cookies: 0 off, 1 when a listener's SYN queue is full, 2 always", "")                     \
   X("net.ipv4.tcp_keepalive_time", tcp_keepalive_time, Duration,                                   \
     Duration::seconds(7200) /* TCP_KEEPALIVE_TIME */, 1, 32767, kS,                                \
-    "idle time before the first keepalive probe (MAX_TCP_KEEPIDLE)",                               \
-    "twstack does not send keepalive probes yet")                                                  \
+    "idle time before the first keepalive probe (MAX_TCP_KEEPIDLE)", "")                           \
   X("net.ipv4.tcp_keepalive_intvl", tcp_keepalive_intvl, Duration,                                 \
     Duration::seconds(75) /* TCP_KEEPALIVE_INTVL */, 1, 32767, kS,                                 \
-    "gap between keepalive probes (MAX_TCP_KEEPINTVL)",                                            \
-    "twstack does not send keepalive probes yet")                                                  \
+    "gap between keepalive probes (MAX_TCP_KEEPINTVL)", "")                                        \
   X("net.ipv4.tcp_keepalive_probes", tcp_keepalive_probes, std::uint8_t,                           \
     9 /* TCP_KEEPALIVE_PROBES */, 1, 127, kNone,                                                   \
-    "unanswered probes before the connection is dropped (MAX_TCP_KEEPCNT)",                        \
-    "twstack does not send keepalive probes yet")                                                  \
+    "unanswered probes before the connection is dropped (MAX_TCP_KEEPCNT)", "")                    \
   /* twstack.* */                                                                                  \
   X("twstack.tcp_timewait_len", tcp_timewait_len, Duration,                                        \
     Duration::seconds(60) /* TCP_TIMEWAIT_LEN */, 1, Duration::seconds(86400).us, kDecimalS,       \

@@ -70,6 +70,7 @@ namespace twstack {
   X(TcpExtTCPRcvQDrop, "in-order segments dropped: no buffer space")                   \
   X(TcpExtTCPZeroWindowDrop, "segments dropped: receive window is zero")               \
   X(TcpExtTCPWinProbe, "zero-window probes sent")                                      \
+  X(TcpExtTCPKeepAlive, "keepalive probes sent")                                       \
   X(TcpExtTCPAbortOnData, "RST sent: data arrived after close")                        \
   X(TcpExtTCPAbortOnClose, "RST sent: closed with unread data")                        \
   X(TcpExtTCPAbortOnTimeout, "connections aborted: retransmissions exhausted")         \

@@ -18,6 +18,7 @@ enum class Errc : std::uint8_t {
   kPipe,          // EPIPE: send after shutdown
   kBadHandle,     // EBADF: stale or unknown handle
   kHostUnreach,   // EHOSTUNREACH: ARP never resolved
+  kAgain,         // EAGAIN: nothing to read yet
 };
 
 constexpr const char* errno_name(Errc e) {
@@ -34,6 +35,7 @@ constexpr const char* errno_name(Errc e) {
     case Errc::kPipe: return "EPIPE";
     case Errc::kBadHandle: return "EBADF";
     case Errc::kHostUnreach: return "EHOSTUNREACH";
+    case Errc::kAgain: return "EAGAIN";
   }
   return "?";
 }

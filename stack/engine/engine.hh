@@ -140,6 +140,19 @@ class QueueEngine {
   // What the ARP cache holds for `ip`, if anything.
   std::optional<wire::MacAddr> neighbour(wire::Ipv4Addr ip) const { return arp_.lookup(ip); }
 
+  // --- socket-call semantics as Linux (tcp::user_recv, tcp::user_so_error)
+  // read(): 0 bytes and kOk is the end of the stream; kAgain: nothing yet;
+  // the connection's error once after it failed (then the end of the stream).
+  std::uint32_t recv(ConnId id, std::span<std::uint8_t> out, Errc* err);
+  // getsockopt(SO_ERROR): the pending error, cleared.
+  Errc so_error(ConnId id);
+  // SO_KEEPALIVE; TCP_KEEPIDLE/TCP_KEEPINTVL (1 s..32767 s) and TCP_KEEPCNT
+  // (1..127), a zero leaving one unchanged; TCP_USER_TIMEOUT in ms, 0 = off
+  // (tcp/keepalive.cc). kInvalid out of range.
+  Errc set_keepalive(ConnId id, bool on);
+  Errc set_keepalive_params(ConnId id, Duration idle, Duration intvl, std::uint32_t cnt);
+  Errc set_user_timeout(ConnId id, std::int64_t ms);
+
   template <class F>
   void drain_events(F&& f);
 

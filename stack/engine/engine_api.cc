@@ -101,6 +101,42 @@ std::uint32_t QueueEngine::recv(ConnId id, std::span<std::uint8_t> out) {
   return n;
 }
 
+std::uint32_t QueueEngine::recv(ConnId id, std::span<std::uint8_t> out, Errc* err) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) {
+    *err = Errc::kBadHandle;
+    return 0;
+  }
+  std::uint32_t n = tcp::user_recv(env_, *c, out, err);
+  touched(*c);
+  return n;
+}
+
+Errc QueueEngine::so_error(ConnId id) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  return tcp::user_so_error(*c);
+}
+
+Errc QueueEngine::set_keepalive(ConnId id, bool on) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  tcp::set_keepalive(env_, *c, on);
+  return Errc::kOk;
+}
+
+Errc QueueEngine::set_keepalive_params(ConnId id, Duration idle, Duration intvl, std::uint32_t cnt) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  return tcp::set_keepalive_params(env_, *c, idle.us, intvl.us, cnt);
+}
+
+Errc QueueEngine::set_user_timeout(ConnId id, std::int64_t ms) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  return tcp::set_user_timeout(*c, ms);
+}
+
 Errc QueueEngine::shutdown(ConnId id) {
   tcp::Tcb* c = lookup(id);
   if (c == nullptr || c->orphaned) return Errc::kBadHandle;

@@ -42,6 +42,9 @@ struct TcpParams {
   Duration fin_timeout;             // net.ipv4.tcp_fin_timeout
   Duration invalid_ratelimit;       // net.ipv4.tcp_invalid_ratelimit
   std::uint32_t challenge_ack_limit;  // net.ipv4.tcp_challenge_ack_limit
+  Duration keepalive_time;          // net.ipv4.tcp_keepalive_time
+  Duration keepalive_intvl;         // net.ipv4.tcp_keepalive_intvl
+  std::uint8_t keepalive_probes;    // net.ipv4.tcp_keepalive_probes
 
   bool operator==(const TcpParams&) const = default;
 };
@@ -63,7 +66,10 @@ inline TcpParams::TcpParams(const StackConfig& c)
       timewait_len(c.tcp_timewait_len),
       fin_timeout(c.tcp_fin_timeout),
       invalid_ratelimit(c.tcp_invalid_ratelimit),
-      challenge_ack_limit(c.tcp_challenge_ack_limit) {}
+      challenge_ack_limit(c.tcp_challenge_ack_limit),
+      keepalive_time(c.tcp_keepalive_time),
+      keepalive_intvl(c.tcp_keepalive_intvl),
+      keepalive_probes(c.tcp_keepalive_probes) {}
 
 struct Env {
   const TcpParams& p;

@@ -40,6 +40,7 @@ void input_syn_sent(Env& e, Tcb& c, const Segment& s) {
   }
   c.irs = s.seq;
   c.rcv_nxt = s.seq + 1;
+  c.rcv_wup = c.rcv_nxt;
   // The window our SYN offered, now anchored at the peer's sequence space.
   c.rcv_adv = c.rcv_nxt + std::min<std::uint32_t>(c.rcv.space(), 0xffff);
   negotiate(e, c, s);
@@ -50,6 +51,8 @@ void input_syn_sent(Env& e, Tcb& c, const Segment& s) {
   if (ack_ok) {
     c.snd_una = s.ack;
     e.wheel.cancel(c.rtx_timer);
+    take_rtt_sample(e, c, s);  // the SYN's RTT (tcp_ack_update_rtt)
+    c.rcv_tstamp_us = e.now.us;
     handshake_done_rto(e, c);
     set_state(e, c, State::kEstablished);
     c.events |= kEvEstablished;
@@ -150,6 +153,11 @@ void input_rst(Env& e, Tcb& c, const Segment& s) {
     case State::kClosing:
     case State::kLastAck:
       enter_closed(e, c, Errc::kOk);
+      return;
+    case State::kCloseWait:
+      // Linux tcp_reset: "the right error as BSD sees it" — the peer had
+      // closed, so the writer learns EPIPE, not ECONNRESET.
+      enter_closed(e, c, Errc::kPipe);
       return;
     default:
       enter_closed(e, c, Errc::kConnReset);

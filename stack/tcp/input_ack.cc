@@ -4,38 +4,17 @@
 #include <algorithm>
 
 #include "stack/tcp/congestion.hh"
-#include "stack/tcp/rtt.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
 
 namespace {
 
-// RFC 6298 §2: one RTT sample.
-void rtt_sample(Env& e, Tcb& c, std::int64_t r) {
-  rtt_update(c.srtt_us, c.rttvar_us, c.rto_us, e.p, r);
-}
-
-// Takes an RTT sample from an ACK of new data: from the echoed timestamp
-// when timestamps are on (RFC 7323 §4.1), else from the one timed segment,
-// which Karn's rule voids when it was retransmitted.
-void measure_rtt(Env& e, Tcb& c, const Segment& s) {
-  if (c.ts_ok && s.opt.has_timestamps && s.opt.tsecr != 0) {
-    std::int32_t ms = static_cast<std::int32_t>(ts_now(e, c) - s.opt.tsecr);
-    if (ms >= 0) rtt_sample(e, c, std::int64_t{ms} * 1000);
-    return;
-  }
-  if (c.rtt_active && s.ack > c.rtt_seq) {
-    rtt_sample(e, c, e.now.us - c.rtt_start_us);
-    c.rtt_active = false;
-  }
-}
-
 void retransmit_first(Env& e, Tcb& c) {
   std::uint32_t len = std::min(payload_mss(c), static_cast<std::uint32_t>(c.snd_data_end() - c.snd_una));
   bool fin = c.fin_queued && c.snd_una + len == c.snd_data_end() && c.fin_sent();
   if (len == 0 && !fin) return;
-  std::uint8_t flags = wire::kAck | (fin ? wire::kFin : 0);
+  std::uint8_t flags = wire::kAck | (fin ? wire::kFin : 0) | (push_due(c, c.snd_una, len) ? wire::kPsh : 0);
   if (emit(e, c, c.snd_una, flags, len)) {
     e.ctr.inc(Counter::TcpRetransSegs);
     e.ctr.inc(Counter::TcpExtTCPFastRetrans);
@@ -116,7 +95,8 @@ void on_fin_acked(Env& e, Tcb& c, const Segment& s) {
 }  // namespace
 
 bool input_ack(Env& e, Tcb& c, const Segment& s) {
-  if (c.state == State::kSynReceived) {
+  const bool handshake = c.state == State::kSynReceived;  // sampled below, once
+  if (handshake) {
     if (!(c.snd_una < s.ack && s.ack <= c.snd_max)) {
       send_reset_for(e, c.tuple, s);  // <SEQ=SEG.ACK><CTL=RST>
       return false;
@@ -125,6 +105,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     c.events |= kEvEstablished;
     if (c.passive) e.ctr.inc(Counter::TcpPassiveOpens);
     c.snd_wl1 = s.seq - 1;  // so the window below is taken
+    take_rtt_sample(e, c, s);  // the SYN-ACK's RTT (Linux tcp_synack_rtt_meas)
     handshake_done_rto(e, c);
   }
   if (c.state == State::kTimeWait) return true;  // nothing of ours is in flight
@@ -134,9 +115,10 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     return false;
   }
   c.probes = 0;  // the peer is alive (Linux tcp_ack: icsk_probes_out = 0)
+  c.rcv_tstamp_us = e.now.us;  // tp->rcv_tstamp, for keep-alive
   bool dup = is_dupack(c, s);
   if (s.ack > c.snd_una) {
-    measure_rtt(e, c, s);
+    if (!handshake) take_rtt_sample(e, c, s);
     std::uint32_t acked = take_ack(e, c, s.ack);
     c.backoff = 0;
     on_new_ack(e, c, acked);

@@ -12,6 +12,7 @@ namespace {
 void take_fin(Env& e, Tcb& c) {
   c.peer_fin_held = false;
   c.rcv_nxt += 1;
+  c.rcv_done = true;
   c.ack_pending = true;  // a FIN is acknowledged at once
   c.events |= kEvPeerClosed;
   switch (c.state) {
@@ -32,17 +33,6 @@ void take_fin(Env& e, Tcb& c) {
       break;
     default:
       break;  // CLOSE-WAIT, CLOSING, LAST-ACK: remain
-  }
-}
-
-// RFC 5681 §4.2 / RFC 1122 §4.2.3.2: ACK at least every second full-sized
-// segment, otherwise within the delayed-ACK time.
-void schedule_ack(Env& e, Tcb& c, std::uint32_t len) {
-  if (len >= payload_mss(c)) ++c.segs_unacked;
-  if (c.segs_unacked >= 2 || e.p.delack.us == 0) {
-    send_ack(e, c);  // at once: a burst must not collapse into one ACK
-  } else if (!c.delack_timer.active()) {
-    e.arm(c.delack_timer, e.p.delack.us);
   }
 }
 
@@ -75,6 +65,7 @@ void input_text(Env& e, Tcb& c, const Segment& s) {
       e.ctr.inc(Counter::TcpExtTCPOFODrop);
     }
     c.rcv.set_holds_beyond_tail(!c.ooo.empty());
+    enter_quickack(e, c);  // Linux tcp_data_queue_ofo
     send_ack(e, c);
     return;
   }
@@ -85,11 +76,8 @@ void input_text(Env& e, Tcb& c, const Segment& s) {
   c.rcv.set_holds_beyond_tail(!c.ooo.empty());
   c.rcv_nxt += n;
   c.events |= kEvReadable;
-  if (filled_gap) {
-    c.ack_pending = true;  // RFC 5681 §4.2: ACK at once when a gap fills
-  } else {
-    schedule_ack(e, c, s.len);
-  }
+  // RFC 5681 §4.2: ACK at once when a gap fills (Linux ICSK_ACK_NOW).
+  ack_on_data(e, c, s, filled_gap);  // delack.cc
   if (c.peer_fin_held && c.rcv_nxt == c.peer_fin_seq) take_fin(e, c);
 }
 

@@ -38,6 +38,7 @@ void init_common(Env& e, Tcb& c, const wire::FourTuple& t) {
   c.snd_max = c.iss;
   c.snd_buf_seq = c.iss + 1;
   c.recover = c.iss;
+  c.pushed_seq = c.snd_buf_seq;
   c.mss = 536;  // RFC 9293 §3.7.1: the default when the peer sends no MSS
 }
 
@@ -89,6 +90,7 @@ void open_active(Env& e, Tcb& c, const wire::FourTuple& t, const std::optional<S
     c.iss = from->iss;
     c.snd_una = c.snd_nxt = c.snd_max = c.recover = c.iss;
     c.snd_buf_seq = c.iss + 1;
+    c.pushed_seq = c.snd_buf_seq;
     c.ts_recent = from->ts_recent;
     c.ts_recent_stamp_ms = from->ts_recent_stamp_ms;
   }
@@ -96,6 +98,7 @@ void open_active(Env& e, Tcb& c, const wire::FourTuple& t, const std::optional<S
   c.ts_syn = ts_now(e, c);
   e.ctr.inc(Counter::TcpActiveOpens);
   emit(e, c, c.iss, wire::kSyn, 0);
+  time_segment(e, c, c.iss);  // the SYN gives the first RTT sample (rtt.cc)
   c.snd_nxt = c.iss + 1;
   c.snd_max = c.snd_nxt;
   arm_rto(e, c);
@@ -108,16 +111,19 @@ void open_passive(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& syn,
     c.iss = *iss;
     c.snd_una = c.snd_nxt = c.snd_max = c.recover = c.iss;
     c.snd_buf_seq = c.iss + 1;
+    c.pushed_seq = c.snd_buf_seq;
   }
   c.passive = true;
   c.irs = syn.seq;
   c.rcv_nxt = syn.seq + 1;
   c.rcv_adv = c.rcv_nxt;
+  c.rcv_wup = c.rcv_nxt;
   negotiate(e, c, syn);
   c.snd_wnd = syn.wnd;  // RFC 7323 §2.2: a SYN's window is never scaled
   c.max_snd_wnd = c.snd_wnd;
   set_state(e, c, State::kSynReceived);
   emit(e, c, c.iss, wire::kSyn | wire::kAck, 0);
+  time_segment(e, c, c.iss);  // tcp_synack_rtt_meas: snt_synack
   c.snd_nxt = c.iss + 1;
   c.snd_max = c.snd_nxt;
   arm_rto(e, c);
@@ -159,7 +165,7 @@ void open_from_cookie(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& a
 void handshake_done_rto(const Env& e, Tcb& c) {
   bool retried = c.backoff > 0;
   c.backoff = 0;
-  if (c.srtt_us == 0) c.rto_us = retried ? std::max<std::int64_t>(3000000, e.p.rto_initial.us) : e.p.rto_initial.us;
+  if (c.rtte.srtt8_us == 0) c.rto_us = retried ? std::max<std::int64_t>(3000000, e.p.rto_initial.us) : e.p.rto_initial.us;
 }
 
 // Counters follow Linux tcp_set_state() and tcp_done().
@@ -175,6 +181,7 @@ void set_state(Env& e, Tcb& c, State s) {
 void enter_closed(Env& e, Tcb& c, Errc why) {
   set_state(e, c, State::kClosed);
   c.error = why;
+  c.sk_err = why;  // tcp_done_with_error: reported once by the next call
   e.wheel.cancel(c.rtx_timer);
   e.wheel.cancel(c.delack_timer);
   e.wheel.cancel(c.life_timer);

@@ -89,7 +89,8 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   if (flags & wire::kRst) e.ctr.inc(Counter::TcpOutRsts);
   if (flags & wire::kAck) {
     c.ack_pending = false;
-    c.segs_unacked = 0;
+    if (!(flags & wire::kSyn)) c.rcv_wup = c.rcv_nxt;  // tcp_select_window
+    ack_sent(e, c);
     e.wheel.cancel(c.delack_timer);
   }
   return true;
@@ -138,18 +139,17 @@ void output(Env& e, Tcb& c) {
     bool half_window = len >= c.max_snd_wnd / 2 && len > 0;
     if (!retransmit && !full && !drains && !half_window && !(fin && len == avail)) break;
     std::uint8_t flags = wire::kAck;
-    if (len > 0 && len == avail) flags |= wire::kPsh;
+    if (len > 0 && push_due(c, c.snd_nxt, len)) flags |= wire::kPsh;  // push.cc
     if (fin) flags |= wire::kFin;
     if (!emit(e, c, c.snd_nxt, flags, len)) break;
     if (c.snd_nxt < c.snd_max) {
       e.ctr.inc(Counter::TcpRetransSegs);
     } else {
-      if (len > 0) e.ctr.inc(Counter::TcpExtTCPOrigDataSent);
-      if (!c.rtt_active && !c.ts_ok) {
-        c.rtt_active = true;
-        c.rtt_seq = c.snd_nxt;
-        c.rtt_start_us = e.now.us;
+      if (len > 0) {
+        e.ctr.inc(Counter::TcpExtTCPOrigDataSent);
+        data_sent(e, c);
       }
+      if (!c.rtt_active && !c.ts_ok) time_segment(e, c, c.snd_nxt);
     }
     c.snd_nxt += len + (fin ? 1u : 0u);
     c.snd_max = seq_max(c.snd_max, c.snd_nxt);

@@ -15,6 +15,7 @@
 #include "stack/wire/four_tuple.hh"
 #include "stack/tcp/assembler.hh"
 #include "stack/tcp/chunk_ring.hh"
+#include "stack/tcp/rtt.hh"
 #include "stack/tcp/state.hh"
 #include "stack/timer/timer_wheel.hh"
 
@@ -34,11 +35,18 @@ enum Event : std::uint8_t {
   kEvClosed = 1 << 4,      // the connection is over; `error` says why
 };
 
+// icsk_ack.pending bits (Linux enum inet_csk_ack_state_t).
+enum AckFlag : std::uint8_t {
+  kAckSched = 1 << 0,    // ICSK_ACK_SCHED: data arrived that an ACK must cover
+  kAckPushed = 1 << 1,   // ICSK_ACK_PUSHED: a short or PSH segment arrived
+  kAckPushed2 = 1 << 2,  // ICSK_ACK_PUSHED2: two of them
+};
+
 // Which timer of a connection a hook is (TimerHook::tag).
 enum TimerTag : std::uint32_t {
   kTimerRetransmit = 1,  // RTO, SYN and SYN-ACK retries, zero-window probes
   kTimerDelack = 2,
-  kTimerLife = 3,        // orphaned FIN_WAIT2 (tcp_fin_timeout above TCP_TIMEWAIT_LEN)
+  kTimerLife = 3,        // orphaned FIN_WAIT2 (tcp_fin_timeout above TCP_TIMEWAIT_LEN), keep-alive
 };
 
 struct Tcb {
@@ -88,8 +96,8 @@ struct Tcb {
   std::int64_t ts_recent_stamp_ms = 0;
 
   // --- retransmission (RFC 6298)
-  std::int64_t srtt_us = 0;       // 0: no sample yet
-  std::int64_t rttvar_us = 0;
+  std::int64_t srtt_us = 0;       // SRTT (rtte.srtt8_us / 8); 0: no sample yet
+  std::int64_t rttvar_us = 0;     // RTTVAR as RFC 6298 means it (rtte.mdev_us / 4)
   std::int64_t rto_us = 1000000;
   std::int64_t rtt_start_us = 0;
   Seq rtt_seq;
@@ -106,9 +114,36 @@ struct Tcb {
   bool in_recovery = false;
 
   // --- receive bookkeeping
-  std::uint8_t segs_unacked = 0;     // full segments since our last ACK
   std::int64_t last_oow_ack_ms = -1000000;  // tcp_invalid_ratelimit
   std::int64_t last_challenge_ms = -1000000;
+
+  // --- Linux's RTT estimator and ACK scheduling (rtt.hh, delack.cc)
+  RttEstimate rtte;
+  std::int64_t ato_us = 0;       // icsk_ack.ato; 0 until the first data arrives
+  std::int64_t lrcvtime_us = 0;  // icsk_ack.lrcvtime: when data last arrived
+  Seq rcv_wup;                   // RCV.NXT when we last sent a window (tp->rcv_wup)
+  std::uint16_t rcv_mss = 536;   // icsk_ack.rcv_mss: the peer's segment size, estimated
+  std::uint8_t quick = 0;        // icsk_ack.quick: ACKs left in quick-ACK mode
+  std::uint8_t ack_flags = 0;    // icsk_ack.pending: AckFlag bits
+  bool pingpong = false;         // interactive: ACKs wait to ride on replies
+  // PSH marks (push.cc): sequence numbers that end a write or a forced push.
+  static constexpr std::uint8_t kPushMarks = 4;
+  std::uint8_t push_count = 0;
+  Seq push_marks[kPushMarks];
+  Seq pushed_seq;                // tp->pushed_seq: the last mark
+  // The socket's error as the calls report it (user.cc): sk_err, given once.
+  Errc sk_err = Errc::kOk;
+  bool rcv_done = false;         // SOCK_DONE: the peer's FIN was taken
+
+  // --- keep-alive and TCP_USER_TIMEOUT (keepalive.cc); the keep-alive timer
+  // is life_timer, as Linux shares sk_timer with the orphan FIN_WAIT2 wait
+  bool keepalive = false;             // SO_KEEPALIVE
+  std::uint8_t keepcnt = 0;           // TCP_KEEPCNT; 0: net.ipv4.tcp_keepalive_probes
+  std::int64_t keepidle_us = 0;       // TCP_KEEPIDLE; 0: net.ipv4.tcp_keepalive_time
+  std::int64_t keepintvl_us = 0;      // TCP_KEEPINTVL; 0: net.ipv4.tcp_keepalive_intvl
+  std::int64_t user_timeout_us = 0;   // TCP_USER_TIMEOUT; 0: off
+  std::int64_t rcv_tstamp_us = 0;     // tp->rcv_tstamp: when the peer's last ACK came
+  std::int64_t retrans_stamp_us = 0;  // tp->retrans_stamp: the unacked data's first send
 
   // --- buffers
   ChunkRing snd;

@@ -39,6 +39,45 @@ void open_passive(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& syn,
 void negotiate(Env& e, Tcb& c, const Segment& syn);
 void handshake_done_rto(const Env& e, Tcb& c);
 
+// --- RTT samples (rtt.cc)
+// Times the segment at `seq` (one at a time, RFC 6298 §3 with Karn's rule).
+void time_segment(Env& e, Tcb& c, Seq seq);
+// An ACK of new sequence space: its RTT sample, if it gives one.
+void take_rtt_sample(Env& e, Tcb& c, const Segment& s);
+
+// --- delayed ACKs and quick-ACK mode (delack.cc)
+// In-order data arrived: update the ACK timing and send (`now`: always) or
+// delay the ACK.
+void ack_on_data(Env& e, Tcb& c, const Segment& s, bool now);
+// Out-of-order or duplicate data: ACK at once and for a while after.
+void enter_quickack(Env& e, Tcb& c);
+void on_delack_timer(Env& e, Tcb& c);
+// An ACK (bare or on data) went out.
+void ack_sent(const Env& e, Tcb& c);
+// New data went out.
+void data_sent(Env& e, Tcb& c);
+// The application read `copied` bytes: is an ACK due now?
+bool ack_due_after_read(const Tcb& c, std::uint32_t copied);
+
+// --- PSH (push.cc)
+// The application wrote the bytes [from, to): mark where PSH goes.
+void mark_pushes(Tcb& c, Seq from, Seq to);
+// Does the segment [seq, seq + len) carry PSH?
+bool push_due(const Tcb& c, Seq seq, std::uint32_t len);
+
+// --- keep-alive and TCP_USER_TIMEOUT (keepalive.cc)
+void on_keepalive_timer(Env& e, Tcb& c);
+// SO_KEEPALIVE.
+void set_keepalive(Env& e, Tcb& c, bool on);
+// TCP_KEEPIDLE, TCP_KEEPINTVL (µs, 1 s..32767 s), TCP_KEEPCNT (1..127); 0
+// leaves one unchanged. kInvalid when out of range.
+Errc set_keepalive_params(Env& e, Tcb& c, std::int64_t idle_us, std::int64_t intvl_us, std::uint32_t cnt);
+// TCP_USER_TIMEOUT in ms (0 = off).
+Errc set_user_timeout(Tcb& c, std::int64_t ms);
+bool user_timed_out(const Env& e, const Tcb& c);
+// The RTO to arm after a retransmission, clamped to the user timeout.
+std::int64_t rto_clamped(const Env& e, const Tcb& c);
+
 // --- segment arrives (input.cc, input_ack.cc, input_text.cc)
 void input(Env& e, Tcb& c, Segment& s);
 // Step five, "check the ACK field"; false when the segment is dropped.
@@ -63,6 +102,12 @@ void on_timer(Env& e, Tcb& c, std::uint32_t tag);
 // --- user calls (user.cc), RFC 9293 §3.10
 std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc* err);
 std::uint32_t user_recv(Env& e, Tcb& c, std::span<std::uint8_t> out);
+// As a socket's read(): `err` is kAgain when nothing is there yet, the
+// pending error once after the connection failed; 0 bytes with kOk is the
+// end of the stream.
+std::uint32_t user_recv(Env& e, Tcb& c, std::span<std::uint8_t> out, Errc* err);
+// getsockopt(SO_ERROR): the pending error, cleared (sock_error).
+Errc user_so_error(Tcb& c);
 Errc user_shutdown(Env& e, Tcb& c);
 void user_close(Env& e, Tcb& c);
 void user_abort(Env& e, Tcb& c);

@@ -24,6 +24,7 @@ void on_handshake_timeout(Env& e, Tcb& c) {
     return;
   }
   back_off(e, c);
+  c.rtt_active = false;  // Karn: a resent SYN is not timed (req->num_retrans)
   std::uint8_t flags = c.state == State::kSynSent ? wire::kSyn : wire::kSyn | wire::kAck;
   e.ctr.inc(Counter::TcpExtTCPSynRetrans);  // SYN and SYN-ACK alike (Linux tcp_rtx_synack)
   e.ctr.inc(Counter::TcpRetransSegs);
@@ -66,7 +67,10 @@ void on_persist(Env& e, Tcb& c) {
 // RFC 6298 §5.4-5.7 and RFC 5681 §3.1 eq. (4): retransmit the earliest
 // unacknowledged segment, back off, collapse to the loss window.
 void on_retransmit(Env& e, Tcb& c) {
-  if (c.backoff >= e.p.retries2) {
+  // tcp_write_timeout: with TCP_USER_TIMEOUT set, time since the data was
+  // first sent decides, not tcp_retries2 (retransmits_timed_out).
+  if (c.backoff == 0) c.retrans_stamp_us = e.now.us - c.rto_us;  // the RTO armed at its send
+  if (c.user_timeout_us != 0 ? user_timed_out(e, c) : c.backoff >= e.p.retries2) {
     e.ctr.inc(Counter::TcpExtTCPAbortOnTimeout);
     enter_closed(e, c, Errc::kTimedOut);
     return;
@@ -77,7 +81,7 @@ void on_retransmit(Env& e, Tcb& c) {
   c.snd_nxt = c.snd_una;  // go back: everything after snd_una is resent as acked
   back_off(e, c);
   output(e, c);
-  if (!c.rtx_timer.active()) arm_rto(e, c);
+  e.arm(c.rtx_timer, rto_clamped(e, c));  // tcp_clamp_rto_to_user_timeout
 }
 
 }  // namespace
@@ -94,16 +98,15 @@ void on_timer(Env& e, Tcb& c, std::uint32_t tag) {
       }
       break;
     case kTimerDelack:
-      if (in_state(c.state, kSynchronized)) {
-        e.ctr.inc(Counter::TcpExtDelayedACKs);
-        send_ack(e, c);
-      }
+      if (in_state(c.state, kSynchronized)) on_delack_timer(e, c);
       break;
     case kTimerLife:
       // An orphan's FIN_WAIT2 wait as a full connection ran out (Linux
       // tcp_keepalive_timer): the rest goes to the TIME_WAIT table as a
       // FIN_WAIT2 entry, or, with none left, a reset and CLOSED.
-      if (c.state == State::kFinWait2 && c.orphaned) {
+      if (c.state != State::kFinWait2 || !c.orphaned) {
+        on_keepalive_timer(e, c);
+      } else {
         const std::int64_t rest = fin_time_us(e, c) - e.p.timewait_len.us;
         if (rest > 0) {
           c.fw2_handoff_us = std::max(rest, c.rto_us * 7 / 2);  // tcp_time_wait: timeo >= 3.5 RTO

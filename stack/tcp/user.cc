@@ -20,25 +20,54 @@ void maybe_window_update(Tcb& c) {
   }
 }
 
+// sock_error(): the pending error, cleared.
+Errc take_error(Tcb& c) {
+  const Errc e = c.sk_err;
+  c.sk_err = Errc::kOk;
+  return e;
+}
+
 }  // namespace
 
+// Linux tcp_sendmsg_locked: a connection that is not (or no longer) open
+// for sending fails with the pending socket error, once, and EPIPE after it
+// (sk_stream_wait_connect, sk_stream_error: sock_error() ?: -EPIPE). So after
+// a reset a first write() learns ECONNRESET (EPIPE in CLOSE-WAIT, as
+// tcp_reset sets it), later ones EPIPE. twstack queues data in SYN-SENT
+// and SYN-RECEIVED where a blocking write would wait.
 std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc* err) {
   *err = Errc::kOk;
-  if (c.fin_queued) {
-    *err = Errc::kPipe;
-    return 0;
-  }
-  if (!in_state(c.state, State::kEstablished | State::kCloseWait | State::kSynSent |
-                             State::kSynReceived)) {
-    *err = Errc::kNotConn;
+  if (c.fin_queued || !in_state(c.state, State::kEstablished | State::kCloseWait |
+                                             State::kSynSent | State::kSynReceived)) {
+    *err = c.sk_err != Errc::kOk ? take_error(c) : Errc::kPipe;
     return 0;
   }
   std::uint32_t want = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), c.snd.space()));
+  const Seq from = c.snd_data_end();
   std::uint32_t n = c.snd.append(e.pool, data.data(), want);
   if (n < want) e.ctr.inc(Counter::TwstackBufPoolExhausted);
+  if (n > 0) mark_pushes(c, from, from + n);
   if (n < data.size()) c.want_writable = true;
   return n;
 }
+
+// Linux tcp_recvmsg_locked with nothing to copy: end of stream once the
+// peer's FIN was taken (SOCK_DONE); else the pending error, once; end of
+// stream on a closed connection (tcp_done set RCV_SHUTDOWN); else EAGAIN.
+// Queued data is read first even after a reset.
+std::uint32_t user_recv(Env& e, Tcb& c, std::span<std::uint8_t> out, Errc* err) {
+  *err = Errc::kOk;
+  const std::uint32_t n = user_recv(e, c, out);
+  if (n > 0 || out.empty() || c.rcv_done) return n;
+  if (c.sk_err != Errc::kOk) {
+    *err = take_error(c);
+  } else if (c.state != State::kClosed) {
+    *err = Errc::kAgain;
+  }
+  return 0;
+}
+
+Errc user_so_error(Tcb& c) { return take_error(c); }
 
 std::uint32_t user_recv(Env& e, Tcb& c, std::span<std::uint8_t> out) {
   std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), c.rcv.size()));
@@ -46,6 +75,7 @@ std::uint32_t user_recv(Env& e, Tcb& c, std::span<std::uint8_t> out) {
   c.rcv.read_at(e.pool, 0, out.data(), n);
   c.rcv.consume(e.pool, n);
   maybe_window_update(c);
+  if (ack_due_after_read(c, n)) c.ack_pending = true;
   return n;
 }
 

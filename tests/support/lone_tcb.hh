@@ -187,6 +187,15 @@ class LoneTcb {
     tcb.events = 0;
     EXPECT_EQ(tcb.state, target);
   }
+  // The receive side of a connection that has been taking data for a while:
+  // past Linux's quick-ACK mode at connection start (tcp_incr_quickack), so
+  // ACKs are delayed (ATO at its minimum) unless two full segments arrive.
+  void leave_quickack() {
+    tcb.quick = 0;
+    tcb.pingpong = false;
+    tcb.ato_us = p_.delack.us;
+    tcb.lrcvtime_us = env_.now.us;
+  }
   void close() {
     tcp::user_close(env_, tcb);
     flush();

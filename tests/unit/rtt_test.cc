@@ -1,5 +1,8 @@
-// The RTO estimator (RFC 6298 §2), against values worked by hand from the
-// RFC's formulas in integer microseconds (divisions truncate).
+// The RTO estimator as Linux computes it (RFC 6298 §2; tcp_rtt_estimator,
+// __tcp_set_rto, tcp_bound_rto), against values worked by hand from the
+// kernel's integer arithmetic: SRTT scaled by 8, the mean deviation by 4,
+// RTO = SRTT + RTTVAR' with RTTVAR' the round trip's largest deviation and at
+// least tcp_rto_min (200 ms).
 #include "stack/tcp/rtt.hh"
 
 #include <gtest/gtest.h>
@@ -9,119 +12,126 @@
 namespace twstack::tcp {
 namespace {
 
-// A connection's three estimator fields, as the Tcb holds them.
+// One connection's estimator. A sample either stays in the current round
+// trip (SND.UNA not past the epoch) or ends it.
 struct Estimate {
-  std::int64_t srtt_us = 0;
-  std::int64_t rttvar_us = 0;
-  std::int64_t rto_us = 1000000;  // RFC 6298 §2.1 initial RTO: not an input
+  RttEstimate r;
+  std::int64_t rto_us = 1000000;
+  Seq snd_nxt{1000};
 
-  void sample(const TcpParams& p, std::int64_t r_us) {
-    rtt_update(srtt_us, rttvar_us, rto_us, p, r_us);
+  void sample(const TcpParams& p, std::int64_t m_us, bool new_round = false) {
+    const Seq una = new_round ? snd_nxt + 1 : r.epoch;
+    if (new_round) snd_nxt += 1000;
+    rto_us = rtt_estimate(r, p, m_us, una, snd_nxt);
   }
+  std::int64_t srtt() const { return r.srtt8_us >> 3; }
 };
 
-// §2.2: SRTT <- R, RTTVAR <- R/2, RTO <- SRTT + max(G, K*RTTVAR), K = 4.
-TEST(Rtt, FirstSample) {
+// First sample: SRTT = R, 4 x RTTVAR = 2R (RFC 6298 §2.2), so RTO = 3R when
+// that is above the floor.
+TEST(Rtt, FirstSampleGivesThreeRtt) {
   TcpParams p(StackConfig{});
   Estimate e;
   e.sample(p, 100000);
-  EXPECT_EQ(e.srtt_us, 100000);
-  EXPECT_EQ(e.rttvar_us, 50000);
-  EXPECT_EQ(e.rto_us, 300000);  // 100000 + 4 * 50000
+  EXPECT_EQ(e.srtt(), 100000);
+  EXPECT_EQ(e.r.mdev_us, 200000);
+  EXPECT_EQ(e.r.rttvar_us, 200000);
+  EXPECT_EQ(e.rto_us, 300000);
 }
 
-// §2.3: RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'| with the old SRTT, then
-// SRTT <- 7/8 SRTT + 1/8 R'.
-TEST(Rtt, SequenceOfSamples) {
-  TcpParams p(StackConfig{});
-  Estimate e;
-  e.sample(p, 100000);
-  e.sample(p, 120000);
-  // err = 20000; RTTVAR = (150000 + 20000) / 4; SRTT = (700000 + 120000) / 8.
-  EXPECT_EQ(e.rttvar_us, 42500);
-  EXPECT_EQ(e.srtt_us, 102500);
-  EXPECT_EQ(e.rto_us, 272500);
-  e.sample(p, 80000);
-  // err = 22500; RTTVAR = (127500 + 22500) / 4; SRTT = 797500 / 8 = 99687.5.
-  EXPECT_EQ(e.rttvar_us, 37500);
-  EXPECT_EQ(e.srtt_us, 99687);
-  EXPECT_EQ(e.rto_us, 249687);
-  e.sample(p, 100000);
-  // err = 313; RTTVAR = 112813 / 4 = 28203.25; SRTT = 797809 / 8 = 99726.1.
-  EXPECT_EQ(e.rttvar_us, 28203);
-  EXPECT_EQ(e.srtt_us, 99726);
-  EXPECT_EQ(e.rto_us, 212538);
-}
-
-// §2.4 asks for at least 1 s; Linux uses TCP_RTO_MIN = 200 ms, and so does
-// TcpParams. A LAN round trip gets the floor.
-TEST(Rtt, MinimumRtoIs200Ms) {
+// The floor applies to the variance term, not to the RTO: on a fast path
+// the RTO is SRTT + 200 ms (Linux), where RFC 6298's max(RTO, 200 ms) would
+// give 200 ms.
+TEST(Rtt, FloorIsOnTheVarianceTerm) {
   TcpParams p(StackConfig{});
   ASSERT_EQ(p.rto_min.us, 200000);
   Estimate e;
   e.sample(p, 10000);
-  EXPECT_EQ(e.srtt_us, 10000);
-  EXPECT_EQ(e.rttvar_us, 5000);
-  EXPECT_EQ(e.rto_us, 200000);  // 10000 + 20000 = 30000, raised to the floor
-  // Steady 50 ms samples: RTTVAR decays toward 0, SRTT stays, RTO floors.
-  for (int i = 0; i < 30; ++i) e.sample(p, 50000);
-  EXPECT_EQ(e.rto_us, 200000);
-  // A configured floor is honoured exactly.
-  p.rto_min = Duration::micros(250000);
-  e.sample(p, 50000);
-  EXPECT_EQ(e.rto_us, 250000);
+  EXPECT_EQ(e.r.rttvar_us, 200000);
+  EXPECT_EQ(e.rto_us, 210000);
+  Estimate lan;
+  lan.sample(p, 1000);
+  EXPECT_EQ(lan.rto_us, 201000);
+  // A configured floor is honoured the same way.
+  p.rto_min = Duration::millis(250);
+  Estimate f;
+  f.sample(p, 10000);
+  EXPECT_EQ(f.rto_us, 260000);
 }
 
-// §2.5: a maximum may be placed on RTO provided it is at least 60 s; Linux
-// TCP_RTO_MAX is 120 s.
+// Later samples: SRTT += err/8; mdev += (|err| - mdev/4), where an error
+// below SRTT counts 1/8 as much; RTTVAR' rises at once to a larger mdev.
+TEST(Rtt, SequenceOfSamplesWithinOneRound) {
+  TcpParams p(StackConfig{});
+  Estimate e;
+  e.sample(p, 100000);
+  e.sample(p, 120000);
+  // err = 20000: srtt8 = 820000; mdev = 200000 + (20000 - 50000) = 170000.
+  EXPECT_EQ(e.r.srtt8_us, 820000);
+  EXPECT_EQ(e.r.mdev_us, 170000);
+  EXPECT_EQ(e.r.rttvar_us, 200000);
+  EXPECT_EQ(e.rto_us, 303000);  // 102500 + 200000, rounded up to a tick
+  e.sample(p, 20000);
+  // err = -82500: srtt8 = 737500; |err| - mdev/4 = 40000, / 8 = 5000;
+  // mdev = 175000, below mdev_max: RTTVAR' stays.
+  EXPECT_EQ(e.r.srtt8_us, 737500);
+  EXPECT_EQ(e.r.mdev_us, 175000);
+  EXPECT_EQ(e.rto_us, 293000);  // 92187 + 200000, rounded up
+}
+
+TEST(Rtt, LargeDeviationRaisesTheVarianceTerm) {
+  TcpParams p(StackConfig{});
+  Estimate e;
+  e.sample(p, 100000);
+  e.sample(p, 20000);
+  // err = -80000: (80000 - 50000) / 8 = 3750; mdev = 203750 > 200000.
+  EXPECT_EQ(e.r.mdev_us, 203750);
+  EXPECT_EQ(e.r.mdev_max_us, 203750);
+  EXPECT_EQ(e.r.rttvar_us, 203750);
+  EXPECT_EQ(e.rto_us, 294000);  // 90000 + 203750, rounded up
+}
+
+// Once per round trip RTTVAR' moves a quarter of the way down to the
+// round's largest mdev, and the round's maximum restarts at the floor.
+TEST(Rtt, VarianceTermDecaysOncePerRound) {
+  TcpParams p(StackConfig{});
+  Estimate e;
+  e.sample(p, 1000000);  // mdev = RTTVAR' = 2 s
+  e.sample(p, 1000000, true);
+  // err 0: mdev = 2000000 - 500000 = 1500000; mdev_max (2 s) is not below RTTVAR'.
+  EXPECT_EQ(e.r.mdev_us, 1500000);
+  EXPECT_EQ(e.r.rttvar_us, 2000000);
+  EXPECT_EQ(e.r.mdev_max_us, 200000);
+  EXPECT_EQ(e.rto_us, 3000000);
+  e.sample(p, 1000000, true);
+  // mdev = 1125000 = the round's max; RTTVAR' -= (2000000 - 1125000) / 4.
+  EXPECT_EQ(e.r.mdev_us, 1125000);
+  EXPECT_EQ(e.r.rttvar_us, 1781250);
+  EXPECT_EQ(e.rto_us, 2782000);
+}
+
+// tcp_bound_rto: at most TCP_RTO_MAX (120 s).
 TEST(Rtt, MaximumRtoIs120S) {
   TcpParams p(StackConfig{});
   ASSERT_EQ(p.rto_max.us, 120000000);
   Estimate e;
   e.sample(p, 50000000);
-  EXPECT_EQ(e.srtt_us, 50000000);
-  EXPECT_EQ(e.rttvar_us, 25000000);
+  EXPECT_EQ(e.srtt(), 50000000);
   EXPECT_EQ(e.rto_us, 120000000);  // 50 s + 100 s, capped
 }
 
-// §2: G is the clock granularity, here one 1 ms timer-wheel tick. With the
-// floor out of the way, max(G, 4*RTTVAR) shows once the variance is small.
-TEST(Rtt, GranularityIsOneTick) {
-  ASSERT_EQ(kUsPerTick, 1000);
+// A zero measurement keeps SRTT nonzero (max(1, srtt)), so the next sample
+// is not taken for a first one.
+TEST(Rtt, ZeroSampleKeepsAnEstimate) {
   TcpParams p(StackConfig{});
-  p.rto_min = Duration::micros(0);
-  Estimate first;
-  first.sample(p, 300);
-  EXPECT_EQ(first.rttvar_us, 150);
-  EXPECT_EQ(first.rto_us, 1300);  // 300 + max(1000, 600)
-
-  // Identical 2 ms samples: RTTVAR 1000, 750, 562, 421, 315, 236.
-  Estimate e;
-  const std::int64_t expect_rto[] = {6000, 5000, 4248, 3684, 3260, 3000};
-  for (std::int64_t want : expect_rto) {
-    e.sample(p, 2000);
-    EXPECT_EQ(e.srtt_us, 2000);
-    EXPECT_EQ(e.rto_us, want);
-  }
-  EXPECT_EQ(e.rttvar_us, 236);  // 4 * 236 = 944 < G
-}
-
-// A zero measurement (a timestamp echoed within the same millisecond) counts
-// as 1 us, so SRTT becomes nonzero and the next sample is not taken for a
-// first one.
-TEST(Rtt, ZeroSampleCountsAsOneMicrosecond) {
-  TcpParams p(StackConfig{});
-  p.rto_min = Duration::micros(0);
   Estimate e;
   e.sample(p, 0);
-  EXPECT_EQ(e.srtt_us, 1);
-  EXPECT_EQ(e.rttvar_us, 0);
-  EXPECT_EQ(e.rto_us, 1001);
-  e.sample(p, 100000);
-  // err = 99999; RTTVAR = 99999 / 4; SRTT = 100007 / 8.
-  EXPECT_EQ(e.rttvar_us, 24999);
-  EXPECT_EQ(e.srtt_us, 12500);
-  EXPECT_EQ(e.rto_us, 112496);
+  EXPECT_EQ(e.r.srtt8_us, 1);
+  EXPECT_EQ(e.rto_us, 200000);
+  e.sample(p, 80000);
+  // err = 80000: srtt8 = 80001; mdev = 0 + 80000.
+  EXPECT_EQ(e.r.srtt8_us, 80001);
+  EXPECT_EQ(e.r.mdev_us, 80000);
 }
 
 }  // namespace

@@ -1,0 +1,46 @@
+// RTT samples (RFC 6298 §3, RFC 7323 §4) and the estimate they feed
+// (rtt.hh), from the handshake on: Linux times the SYN and the SYN-ACK like
+// any other segment (tcp_ack_update_rtt from tcp_clean_rtx_queue on the
+// active side, tcp_synack_rtt_meas on the passive side), so once the
+// handshake is over the RTO is SRTT + 200 ms rather than the initial 1 s.
+#include "stack/tcp/rtt.hh"
+
+#include "stack/tcp/tcp.hh"
+
+namespace twstack::tcp {
+
+namespace {
+
+void rtt_sample(Env& e, Tcb& c, std::int64_t r_us, Seq ack) {
+  c.rto_us = rtt_estimate(c.rtte, e.p, r_us, ack, c.snd_max);
+  c.srtt_us = c.rtte.srtt8_us >> 3;
+  c.rttvar_us = c.rtte.mdev_us >> 2;
+}
+
+}  // namespace
+
+void time_segment(Env& e, Tcb& c, Seq seq) {
+  c.rtt_active = true;
+  c.rtt_seq = seq;
+  c.rtt_start_us = e.now.us;
+}
+
+// Takes an RTT sample from an ACK of new sequence space. As Linux
+// tcp_ack_update_rtt, the ACK's own timing is preferred: the one timed
+// segment (the SYN, the SYN-ACK or data), which Karn's rule voids once it
+// was retransmitted; else the echoed timestamp (RFC 7323 §4.1), which tells
+// copies apart and so is good for a retransmitted SYN too.
+void take_rtt_sample(Env& e, Tcb& c, const Segment& s) {
+  if (c.rtt_active && s.ack > c.rtt_seq) {
+    c.rtt_active = false;
+    rtt_sample(e, c, e.now.us - c.rtt_start_us, s.ack);
+    return;
+  }
+  if (c.ts_ok && s.opt.has_timestamps && s.opt.tsecr != 0) {
+    std::int32_t ms = static_cast<std::int32_t>(ts_now(e, c) - s.opt.tsecr);
+    // tcp_rtt_tsopt_us: a delta of 0 ms counts as 1 µs.
+    if (ms >= 0) rtt_sample(e, c, ms == 0 ? 1 : std::int64_t{ms} * 1000, s.ack);
+  }
+}
+
+}  // namespace twstack::tcp
