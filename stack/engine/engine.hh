@@ -103,8 +103,14 @@ class QueueEngine {
   Errc listen(std::uint16_t port, std::uint32_t backlog, wire::Ipv4Addr addr = {});
   Errc unlisten(std::uint16_t port);
   std::optional<ConnId> accept(std::uint16_t port);
+  // Connections waiting in the accept queue of the listener on `port`
+  // (what poll() reports as readable on a listening socket); 0 when none.
+  std::uint32_t accept_queue(std::uint16_t port) const;
   std::uint32_t send(ConnId id, std::span<const std::uint8_t> data, Errc* err);
   std::uint32_t recv(ConnId id, std::span<std::uint8_t> out);
+  // recv(MSG_PEEK): copies received data starting `offset` bytes in,
+  // consuming nothing and sending no window update.
+  std::uint32_t peek(ConnId id, std::span<std::uint8_t> out, std::uint32_t offset = 0) const;
   Errc shutdown(ConnId id);
   Errc close(ConnId id);
   Errc abort(ConnId id);

@@ -1,4 +1,6 @@
 // The application API of a QueueEngine (RFC 9293 §3.10 user calls).
+#include <algorithm>
+
 #include "stack/engine/engine.hh"
 
 namespace twstack::engine {
@@ -80,6 +82,11 @@ std::optional<ConnId> QueueEngine::accept(std::uint16_t port) {
   return ConnId{c->index, c->generation};
 }
 
+std::uint32_t QueueEngine::accept_queue(std::uint16_t port) const {
+  const flow::Listener* l = const_cast<flow::Listeners&>(listeners_).on_port(port);
+  return l == nullptr ? 0 : static_cast<std::uint32_t>(l->queue.size());
+}
+
 std::uint32_t QueueEngine::send(ConnId id, std::span<const std::uint8_t> data, Errc* err) {
   tcp::Tcb* c = lookup(id);
   if (c == nullptr || c->orphaned) {
@@ -96,6 +103,14 @@ std::uint32_t QueueEngine::recv(ConnId id, std::span<std::uint8_t> out) {
   if (c == nullptr || c->orphaned) return 0;
   std::uint32_t n = tcp::user_recv(env_, *c, out);
   touched(*c);
+  return n;
+}
+
+std::uint32_t QueueEngine::peek(ConnId id, std::span<std::uint8_t> out, std::uint32_t offset) const {
+  const tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned || offset >= c->rcv.size()) return 0;
+  std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), c->rcv.size() - offset));
+  c->rcv.read_at(const_cast<tcp::ChunkPool&>(pool_), offset, out.data(), n);
   return n;
 }
 
