@@ -64,8 +64,8 @@ struct Sock {
   bool wr_shut = false;       // shutdown(SHUT_WR)
   bool connect_reported = false;  // connect() returned its outcome once
   bool err_reported = false;      // the connection's error was returned once
-  wire::Ipv4Addr laddr{};     // bind()
-  std::uint16_t lport = 0;
+  std::optional<engine::Bound> bound;  // bind(), until listen() or connect() takes it
+  std::uint16_t lport = 0;             // a listener's port
   int backlog = 0;
   engine::ConnId conn{};
   std::uint64_t wake_gen = 0;  // bumped whenever the engine reports on this socket

@@ -2,6 +2,8 @@
 // each state (inet_stream_connect, inet_accept, tcp_recvmsg, tcp_sendmsg,
 // inet_shutdown).
 #include <netinet/in.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -57,6 +59,32 @@ std::optional<sockaddr_in> inet_addr(const sockaddr* a, socklen_t len, int* err)
   return in;
 }
 
+// The kernel's copy_from_user/copy_to_user fail with EFAULT on an unmapped
+// buffer; here each page of it is probed (a read of one byte through
+// process_vm_readv fails instead of faulting).
+bool mapped(const void* p, std::size_t n) {
+  if (n == 0) return true;
+  if (p == nullptr) return false;
+  const auto start = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t end = start + n - 1;
+  for (std::uintptr_t a = start;;) {
+    char b;
+    iovec local{&b, 1};
+    iovec remote{reinterpret_cast<void*>(a), 1};
+    if (::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) != 1) return false;
+    const std::uintptr_t next = (a | 4095) + 1;
+    if (next > end || next == 0) return true;
+    a = next;
+  }
+}
+
+bool iov_mapped(const iovec* iov, int n) {
+  for (int i = 0; i < n; ++i) {
+    if (!mapped(iov[i].iov_base, iov[i].iov_len)) return false;
+  }
+  return true;
+}
+
 std::size_t iov_total(const iovec* iov, int n) {
   std::size_t t = 0;
   for (int i = 0; i < n; ++i) t += iov[i].iov_len;
@@ -84,19 +112,11 @@ int Host::bind(int fd, const sockaddr* a, socklen_t len) {
   auto in = inet_addr(a, len, &err);
   if (!in) return fail(err);
   // inet_bind: a socket is bound once.
-  if (s->kind != Kind::kFresh || s->lport != 0) return fail(EINVAL);
-  wire::Ipv4Addr addr{ntohl(in->sin_addr.s_addr)};
-  if (!addr.is_unspecified() && !ifc_.is_local(addr)) return fail(EADDRNOTAVAIL);
-  std::uint16_t port = ntohs(in->sin_port);
-  if (port == 0) return fail(EOPNOTSUPP);  // twstack picks ports at connect() only
-  for (auto& [ofd, o] : socks_) {
-    bool overlap = o.laddr.is_unspecified() || addr.is_unspecified() || o.laddr == addr;
-    if (ofd != fd && o.lport == port && overlap && !(o.reuseaddr && s->reuseaddr && o.kind != Kind::kListener)) {
-      return fail(EADDRINUSE);
-    }
-  }
-  s->laddr = addr;
-  s->lport = port;
+  if (s->kind != Kind::kFresh || s->bound) return fail(EINVAL);
+  engine::Bound b;
+  Errc e = eng_->bind(wire::Ipv4Addr{ntohl(in->sin_addr.s_addr)}, ntohs(in->sin_port), s->reuseaddr, &b);
+  if (e != Errc::kOk) return fail(to_errno(e));
+  s->bound = b;
   return 0;
 }
 
@@ -106,11 +126,18 @@ int Host::listen(int fd, int backlog) {
   if (s == nullptr) return fail(EBADF);
   if (s->kind == Kind::kListener) return 0;  // Linux adjusts the backlog only
   if (s->kind != Kind::kFresh) return fail(EINVAL);
-  if (s->lport == 0) return fail(EOPNOTSUPP);  // listen on an unbound socket: not supported
+  // inet_listen on an unbound socket binds an ephemeral port (inet_autobind).
+  if (!s->bound) {
+    engine::Bound b;
+    if (Errc e = eng_->bind({}, 0, s->reuseaddr, &b); e != Errc::kOk) return fail(to_errno(e));
+    s->bound = b;
+  }
   // Linux inet_listen: a negative or zero backlog still admits one.
   std::uint32_t b = backlog < 0 ? 0u : static_cast<std::uint32_t>(backlog);
-  Errc e = eng_->listen(s->lport, b, s->laddr);
+  Errc e = eng_->listen(*s->bound, b);
   if (e != Errc::kOk) return fail(to_errno(e));
+  s->lport = s->bound->port;
+  s->bound.reset();
   s->kind = Kind::kListener;
   s->backlog = backlog;
   service();
@@ -167,9 +194,11 @@ int Host::connect(int fd, const sockaddr* a, socklen_t len) {
     auto in = inet_addr(a, len, &err);
     if (!in) return fail(err);
     engine::ConnId id;
-    Errc e = eng_->connect(wire::Ipv4Addr{ntohl(in->sin_addr.s_addr)}, ntohs(in->sin_port), &id,
-                           s->laddr, s->lport);
+    wire::Ipv4Addr dst{ntohl(in->sin_addr.s_addr)};
+    Errc e = s->bound ? eng_->connect(*s->bound, dst, ntohs(in->sin_port), &id)
+                      : eng_->connect(dst, ntohs(in->sin_port), &id);
     if (e != Errc::kOk) return fail(to_errno(e));
+    s->bound.reset();
     s->kind = Kind::kConn;
     s->conn = id;
     by_conn_[id.index] = fd;
@@ -229,6 +258,8 @@ ssize_t Host::recv(int fd, const iovec* iov, int n, int flags) {
   }
   s = find(fd);
   if (s == nullptr) return fail(EBADF);
+  t = tcb(*s);
+  if (t != nullptr && t->rcv.size() > 0 && !iov_mapped(iov, n)) return fail(EFAULT);
   std::size_t got = 0;
   for (int i = 0; i < n; ++i) {
     std::span<std::uint8_t> out(static_cast<std::uint8_t*>(iov[i].iov_base), iov[i].iov_len);
@@ -255,6 +286,7 @@ ssize_t Host::send(int fd, const iovec* iov, int n, int flags) {
   const bool nonblock = s->nonblock || (flags & MSG_DONTWAIT) != 0;
   if (int e = pending_error(*s, true); e != 0) return fail(e);
   if (s->wr_shut) return fail(EPIPE);
+  if (!iov_mapped(iov, n)) return fail(EFAULT);
   auto writable = [&] {
     Sock* x = find(fd);
     const tcp::Tcb* t = x == nullptr ? nullptr : tcb(*x);
@@ -306,6 +338,8 @@ int Host::close(int fd) {
     by_conn_.erase(s->conn.index);
   } else if (s->kind == Kind::kListener) {
     eng_->unlisten(s->lport);
+  } else if (s->bound) {
+    eng_->unbind(*s->bound);
   }
   for (auto& [efd, e] : socks_) e.interest.erase(fd);
   socks_.erase(fd);

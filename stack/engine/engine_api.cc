@@ -47,15 +47,57 @@ Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, 
 // allocator refuses a second listener on an overlapping address.
 Errc QueueEngine::listen(std::uint16_t port, std::uint32_t backlog, wire::Ipv4Addr addr) {
   if (port == 0) return Errc::kInvalid;
-  ports::BindResult b = ports_.bind(addr, port, ports::SocketOpts{true, false});
-  if (b.err != Errc::kOk) return b.err;
-  Errc e = ports_.listen(b.id);
-  if (e == Errc::kOk && listeners_.open(addr, port, backlog, opt_.somaxconn, b.id) == nullptr) {
-    ports_.unlisten(b.id);
-    e = Errc::kNoBufs;
-  }
-  if (e != Errc::kOk) ports_.release(b.id);
+  Bound b;
+  if (Errc e = bind(addr, port, true, &b); e != Errc::kOk) return e;
+  Errc e = listen(b, backlog);
+  if (e != Errc::kOk) unbind(b);
   return e;
+}
+
+Errc QueueEngine::bind(wire::Ipv4Addr addr, std::uint16_t port, bool reuseaddr, Bound* out) {
+  ports::BindResult r = ports_.bind(addr, port, ports::SocketOpts{reuseaddr, false});
+  if (r.err != Errc::kOk) return r.err;
+  *out = Bound{r.id, addr, r.port};
+  return Errc::kOk;
+}
+
+void QueueEngine::unbind(const Bound& b) { ports_.release(b.id); }
+
+Errc QueueEngine::listen(const Bound& b, std::uint32_t backlog) {
+  if (Errc e = ports_.listen(b.id); e != Errc::kOk) return e;
+  if (listeners_.open(b.addr, b.port, backlog, opt_.somaxconn, b.id) == nullptr) {
+    ports_.unlisten(b.id);
+    return Errc::kNoBufs;
+  }
+  return Errc::kOk;
+}
+
+// connect() on a bound socket: the 4-tuple must be free of connections and
+// of TIME_WAIT entries not bound themselves (__inet_hash_connect's check for
+// a bound port), or taken over from one (tcp_twsk_unique).
+Errc QueueEngine::connect(const Bound& b, wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out) {
+  if (dport == 0 || dst.is_unspecified() || dst.is_multicast() || dst.is_broadcast()) return Errc::kInvalid;
+  if (ifc_.naddrs == 0) return Errc::kAddrNotAvail;
+  if (nfree_tcbs_ == 0) return Errc::kNoBufs;
+  wire::FourTuple t{b.addr.is_unspecified() ? ifc_.addrs[0] : b.addr, dst, b.port, dport};
+  if (const tw::Handle h = tw_.find(t); h && !tw_.bound(h)) return Errc::kAddrInUse;
+  auto check = [this](const wire::FourTuple& cand, ports::PortOrigin origin) {
+    return tuple_state(cand, origin);
+  };
+  const ports::ConnectResult r = ports_.connect_bound(b.id, t.laddr, t.raddr, t.rport, check);
+  if (r.err != Errc::kOk) return r.err;
+  std::optional<tcp::Succession> from;
+  if (r.took_over) from = take_over(t);
+  tcp::Tcb* c = alloc_tcb();
+  c->tuple = t;
+  c->holds_port = false;
+  c->bound_port = true;
+  binds_[c->index] = b.id;
+  table_.insert(*c);
+  tcp::open_active(env_, *c, t, from);
+  touched(*c);
+  *out = ConnId{c->index, c->generation};
+  return Errc::kOk;
 }
 
 Errc QueueEngine::unlisten(std::uint16_t port) {
