@@ -1,7 +1,9 @@
 // packetdrill_interface_init: the one symbol packetdrill's --so_filename
 // loader looks up. Each member of the interface is a trampoline into Host.
+#include <dlfcn.h>
 #include <fcntl.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -14,6 +16,13 @@
 
 namespace twstack::pd {
 namespace {
+
+// packetdrill's `%{ ... }%` code events read TCP_INFO, TCP_CC_INFO and
+// SO_MEMINFO with libc's getsockopt() on the socket's descriptor, not
+// through the interface. Loaded with LD_PRELOAD as well (run.py does), this
+// library's getsockopt() below takes those calls for its own descriptors:
+// the one Host packetdrill made, process-wide by nature of the hook.
+std::atomic<Host*> g_host{nullptr};
 
 Host& H(void* u) { return *static_cast<Host*>(u); }
 
@@ -44,7 +53,10 @@ int do_ioctl(void* u, int fd, unsigned long req, ...) {
 }
 
 void fill(packetdrill_interface* ifc) {
-  ifc->free = [](void* u) { delete static_cast<Host*>(u); };
+  ifc->free = [](void* u) {
+    g_host.store(nullptr);
+    delete static_cast<Host*>(u);
+  };
   ifc->socket = [](void* u, int d, int t, int p) { return H(u).socket(d, t, p); };
   ifc->bind = [](void* u, int fd, const sockaddr* a, socklen_t l) { return H(u).bind(fd, a, l); };
   ifc->listen = [](void* u, int fd, int b) { return H(u).listen(fd, b); };
@@ -111,5 +123,21 @@ extern "C" __attribute__((visibility("default"))) void packetdrill_interface_ini
     std::exit(2);
   }
   fill(ifc);
-  ifc->userdata = new Host(o);
+  auto* h = new Host(o);
+  ifc->userdata = h;
+  g_host.store(h);
+}
+
+extern "C" __attribute__((visibility("default"))) int getsockopt(int fd, int level, int name, void* val,
+                                                                 socklen_t* len) noexcept {
+  using namespace twstack::pd;
+  Host* h = g_host.load();
+  if (h != nullptr && h->owns(fd)) return h->getsockopt(fd, level, name, val, len);
+  using Real = int (*)(int, int, int, void*, socklen_t*);
+  static const Real real = reinterpret_cast<Real>(::dlsym(RTLD_NEXT, "getsockopt"));
+  if (real == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return real(fd, level, name, val, len);
 }

@@ -195,6 +195,11 @@ int Host::netdev_receive(void* buf, std::size_t* n, long long* time_usecs) {
   return 0;
 }
 
+bool Host::owns(int fd) {
+  Lock lk(mu_);
+  return find(fd) != nullptr;
+}
+
 Sock* Host::find(int fd) {
   auto it = socks_.find(fd);
   return it == socks_.end() ? nullptr : &it->second;

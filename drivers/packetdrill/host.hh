@@ -79,6 +79,9 @@ class Host {
   Host(const Host&) = delete;
   Host& operator=(const Host&) = delete;
 
+  // True when `fd` is one of this host's sockets.
+  bool owns(int fd);
+
   // --- packets
   int netdev_send(const void* buf, std::size_t n);
   int netdev_receive(void* buf, std::size_t* n, long long* time_usecs);

@@ -2,10 +2,12 @@
 // twstack does not have fails with ENOPROTOOPT: never accepted and ignored.
 #include <fcntl.h>
 #include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/sock_diag.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -76,6 +78,14 @@ tcp_info info_of(const tcp::Tcb* t, tcp::State listen_or_closed) {
   i.tcpi_rttvar = us(t->rttvar_us);
   i.tcpi_snd_ssthresh = t->mss == 0 ? 0 : std::min<std::uint32_t>(t->ssthresh / t->mss, 0x7fffffff);
   i.tcpi_snd_cwnd = t->mss == 0 ? 0 : t->cwnd / t->mss;
+  i.tcpi_advmss = t->mss;
+  i.tcpi_pmtu = 1500;
+  i.tcpi_reordering = 3;  // net.ipv4.tcp_reordering: twstack's fixed dupthresh (RFC 5681)
+  i.tcpi_bytes_acked = t->snd_una - t->iss > 0 ? static_cast<std::uint32_t>(t->snd_una - t->iss) - 1 : 0;
+  i.tcpi_bytes_received = t->rcv_nxt - t->irs > 0 ? static_cast<std::uint32_t>(t->rcv_nxt - t->irs) - 1 : 0;
+  const std::uint32_t in_flight = t->snd_nxt - t->snd_una;
+  i.tcpi_notsent_bytes = t->snd.size() > in_flight ? t->snd.size() - in_flight : 0;
+  i.tcpi_snd_wnd = t->snd_wnd;
   return i;
 }
 
@@ -107,6 +117,18 @@ int Host::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
         linger l{s->linger_on ? 1 : 0, s->linger_secs};
         return put(val, len, &l, sizeof l);
       }
+      case SO_MEMINFO: {
+        // sk_get_meminfo's slots, in bytes of data (Linux counts buffer
+        // truesize); what twstack does not track stays 0.
+        std::uint32_t m[SK_MEMINFO_VARS] = {};
+        if (t != nullptr) {
+          m[SK_MEMINFO_RMEM_ALLOC] = t->rcv.size();
+          m[SK_MEMINFO_RCVBUF] = t->rcv.capacity();
+          m[SK_MEMINFO_SNDBUF] = t->snd.capacity();
+          m[SK_MEMINFO_WMEM_QUEUED] = t->snd.size();
+        }
+        return put(val, len, m, sizeof m);
+      }
       default: return fail(ENOPROTOOPT);
     }
   }
@@ -114,8 +136,21 @@ int Host::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
   switch (name) {
     case TCP_NODELAY: return put_int(val, len, s->nodelay ? 1 : 0);
     case TCP_MAXSEG: return put_int(val, len, t != nullptr ? t->mss : 536);
+    case TCP_CC_INFO:  // Reno and CUBIC have no get_info: Linux returns nothing
+      if (len == nullptr) return fail(EFAULT);
+      *len = 0;
+      return 0;
     case TCP_INFO: {
       tcp_info i = info_of(t, s->kind == Kind::kListener ? tcp::State::kListen : tcp::State::kClosed);
+      // Newer kernels' struct tcp_info is longer than these headers' (the
+      // caller's may be too): the fields past ours read as 0, not tracked.
+      if (len != nullptr && val != nullptr && *len > sizeof i) {
+        const socklen_t n = std::min<socklen_t>(*len, 1024);
+        std::memset(val, 0, n);
+        std::memcpy(val, &i, sizeof i);
+        *len = n;
+        return 0;
+      }
       return put(val, len, &i, sizeof i);
     }
     default: return fail(ENOPROTOOPT);

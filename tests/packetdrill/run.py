@@ -99,8 +99,11 @@ def script_knobs(script):
 
 def first_error(output):
     lines = [l for l in output.splitlines() if l.strip()]
-    for l in lines:
+    for i, l in enumerate(lines):
         if ": error" in l or "error:" in l or "assertion" in l.lower() or "libtwstack_packetdrill" in l:
+            if "error in Python code" in l:  # the assertion that failed says what differs
+                why = next((m.strip() for m in lines[i:] if m.startswith("AssertionError")), "")
+                return f"{l.strip()} {why}"
             return l.strip()
     return lines[-1].strip() if lines else "(no output)"
 
@@ -117,12 +120,51 @@ def run_one(cmd, cwd, env, timeout):
     return ok, ("" if ok else first_error(out)), time.monotonic() - t0
 
 
+def run_retrying(cmd, cwd, env, timeout):
+    """A timing error on a loaded machine may be the machine's: one more try."""
+    ok, err, secs = run_one(cmd, cwd, env, timeout)
+    if not ok and "timing error" in err:
+        ok, err, more = run_one(cmd, cwd, env, timeout)
+        secs += more
+    return ok, err, secs
+
+
+def relaxed_copy(script, wscale):
+    """A diagnostic copy of a script whose expected SYN and SYN-ACK options
+    drop SACK-permitted and take `wscale`: to see what differs after the
+    handshake while twstack lacks SACK and Linux's buffer sizing. Written
+    beside the script (its ../common paths must resolve); never a verdict."""
+    out = []
+    for line in open(script):
+        if re.search(r">\s+S", line):
+            line = line.replace("nop,nop,sackOK,", "").replace(",nop,nop,sackOK", "")
+            line = line.replace("sackOK,", "nop,nop,")
+            line = re.sub(r"wscale \d+", f"wscale {wscale}", line)
+        out.append(line)
+    path = os.path.join(os.path.dirname(script), f".relaxed-{os.getpid()}-{os.path.basename(script)}")
+    with open(path, "w") as f:
+        f.writelines(out)
+    return path
+
+
 def twstack_side(args, shims, script):
-    env = dict(os.environ, PATH=shims + ":" + os.environ.get("PATH", ""))
+    if args.relax_handshake is not None:
+        relaxed = relaxed_copy(script, args.relax_handshake)
+        try:
+            return twstack_run(args, shims, relaxed, script)
+        finally:
+            os.unlink(relaxed)
+    return twstack_run(args, shims, script, script)
+
+
+def twstack_run(args, shims, path, script):
+    # LD_PRELOAD too: packetdrill's code events call libc's getsockopt(TCP_INFO)
+    # on the socket's descriptor; the adapter answers those for its own.
+    env = dict(os.environ, PATH=shims + ":" + os.environ.get("PATH", ""), LD_PRELOAD=args.adapter)
     flags = ",".join(f for f in (f"local_ip={LOCAL_IP}", script_knobs(script)) if f)
     cmd = [args.packetdrill_bin, f"--so_filename={args.adapter}", f"--so_flags={flags}",
-           f"--local_ip={LOCAL_IP}", f"--tolerance_usecs={args.tolerance_usecs}", os.path.basename(script)]
-    return run_one(cmd, os.path.dirname(script), env, args.timeout)
+           f"--local_ip={LOCAL_IP}", f"--tolerance_usecs={args.tolerance_usecs}", os.path.basename(path)]
+    return run_retrying(cmd, os.path.dirname(script), env, args.timeout)
 
 
 def kernel_side(args, script, n):
@@ -133,7 +175,7 @@ def kernel_side(args, script, n):
         subprocess.call(["ip", "-n", ns, "link", "set", "lo", "up"])
         cmd = ["ip", "netns", "exec", ns, args.packetdrill_bin, f"--local_ip={LOCAL_IP}",
                f"--tolerance_usecs={args.tolerance_usecs}", os.path.basename(script)]
-        return run_one(cmd, os.path.dirname(script), dict(os.environ), args.timeout)
+        return run_retrying(cmd, os.path.dirname(script), dict(os.environ), args.timeout)
     finally:
         subprocess.call(["ip", "netns", "del", ns])
 
@@ -146,6 +188,32 @@ def can_use_netns():
         return False
     subprocess.call(["ip", "netns", "del", ns])
     return True
+
+
+ALLOWED_CC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
+
+
+def write_allowed_cc(value):
+    with open(ALLOWED_CC, "w") as f:
+        f.write(value)
+
+
+def kernel_cc_note(allow):
+    """A namespace may only select the congestion controls the host allows:
+    Linux's scripts set cubic (defaults.sh). Returns the value to restore."""
+    try:
+        allowed = open(ALLOWED_CC).read().split()
+    except OSError:
+        return None
+    if "cubic" in allowed:
+        return None
+    if not allow:
+        print(f"note: cubic is not in the host's net.ipv4.tcp_allowed_congestion_control ({' '.join(allowed)}): "
+              "on the kernel side scripts run with the host's default congestion control; "
+              "--allow-cubic adds it for the run")
+        return None
+    write_allowed_cc(" ".join(allowed + ["cubic"]))
+    return " ".join(allowed)
 
 
 def verdict(ok):
@@ -161,6 +229,12 @@ def main():
     ap.add_argument("--expectations", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "expectations.txt"))
     ap.add_argument("--kernel", choices=("auto", "yes", "no"), default="auto",
                     help="also run each script against the kernel in a namespace of its own")
+    ap.add_argument("--allow-cubic", action="store_true",
+                    help="add cubic to the host's net.ipv4.tcp_allowed_congestion_control for the run "
+                         "(restored after), so that scripts setting it get it in their namespace")
+    ap.add_argument("--relax-handshake", type=int, metavar="WSCALE", default=None,
+                    help="diagnosis: expect no SACK-permitted and this window scale in SYN and SYN-ACK, "
+                         "to see the first difference after the handshake (no expectations check)")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     # Scripts assert timing to packetdrill's tolerance (4 ms by default): too
     # tight for a loaded 2-core machine, where 30 ms still separates a
@@ -171,6 +245,8 @@ def main():
     args = ap.parse_args()
     args.adapter = os.path.abspath(args.adapter)
     args.build_dir = os.path.abspath(args.build_dir)
+    global RELAXED
+    RELAXED = args.relax_handshake is not None
 
     tarball = args.tarball or next(iter(sorted(glob.glob(
         os.path.join(root, "..", "shared", "third_party", "packetdrill", "packetdrill-*.tar.gz")))), None)
@@ -188,11 +264,16 @@ def main():
     if not scripts:
         print(f"no scripts in {', '.join(dirs)}")
         return 1
+    missing = sorted(n for n in expectations if not os.path.exists(os.path.join(tcp_dir, n)))
+    if missing:
+        print(f"{args.expectations}: no such script: {', '.join(missing)}")
+        return 1
     kernel = args.kernel == "yes" or (args.kernel == "auto" and can_use_netns())
     if args.kernel == "yes" and not can_use_netns():
         print("--kernel=yes: needs root, ip and /dev/net/tun")
         return 1
 
+    restore = kernel_cc_note(args.allow_cubic) if kernel else None
     shims = tempfile.mkdtemp(prefix="twpd-shims-")
     for name in SHIMS:
         path = os.path.join(shims, name)
@@ -213,6 +294,8 @@ def main():
                 results.setdefault(s, {})[side] = f.result()
     finally:
         shutil.rmtree(shims, ignore_errors=True)
+        if restore is not None:
+            write_allowed_cc(restore)
     return report(scripts, results, tcp_dir, expectations, kernel, time.monotonic() - t0)
 
 
@@ -255,17 +338,18 @@ def report(scripts, results, tcp_dir, expectations, kernel, elapsed):
     if kernel:
         both = sum(1 for s in scripts if results[s]["kernel"][0] and results[s]["twstack"][0])
         print(f"of {tot[1]} scripts passing on the kernel, twstack passes {both}")
-    stale = sorted(set(expectations) - {os.path.relpath(s, tcp_dir) for s in scripts})
     print(f"{elapsed:.0f} s")
+    if bad and RELAXED:
+        print("(--relax-handshake: expectations not checked)")
+        return 0
     if bad:
         print(f"\n{len(bad)} script(s) disagree with {os.path.basename(EXPECTATIONS_NAME)}: {', '.join(bad)}")
         return 1
-    if stale and not sys.argv[1:] or False:
-        pass
     return 0
 
 
 EXPECTATIONS_NAME = "expectations.txt"
+RELAXED = False
 VERBOSE_KERNEL = os.environ.get("TWPD_KERNEL_ERRORS") == "1"
 DEFAULT_DIRS = ("close", "shutdown", "ts_recent", "validate", "blocking", "sack", "fast_retransmit",
                 "fast_recovery", "limited_transmit", "nagle", "mss", "slow_start", "cwnd_moderation",
