@@ -171,6 +171,7 @@ int Host::setsockopt(int fd, int level, int name, const void* val, socklen_t len
     s->linger_secs = l.l_linger;
     return 0;
   }
+  if (level != SOL_SOCKET && level != IPPROTO_TCP) return fail(ENOPROTOOPT);  // IP_TOS, ...: not in twstack
   if (val == nullptr || len < sizeof(int)) return fail(EINVAL);
   int v = 0;
   std::memcpy(&v, val, sizeof v);

@@ -35,6 +35,7 @@ SKIP = 77
 LOCAL_IP = "192.168.0.1"
 # The shell commands scripts run; for twstack they must not touch the host.
 SHIMS = ("sysctl", "ip", "tc", "ethtool", "nstat", "ss")
+PROC_SYS_RE = re.compile(r"/proc/sys/(net/[a-z0-9_/]+)=(\S+)")
 SYSCTL_RE = re.compile(r"(net\.[a-z0-9_.]+)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s`\"']+)")
 
 
@@ -79,13 +80,14 @@ def load_expectations(path):
 def script_knobs(script):
     """The net.* sysctls a script (and ../common/defaults.sh, if it runs it) sets."""
     text = open(script).read()
-    cmds = "".join(re.findall(r"`([^`]*)`", text))
+    cmds = "\n".join(re.findall(r"`([^`]*)`", text))
     knobs = []
     if "defaults.sh" in cmds:
         defaults = os.path.join(os.path.dirname(script), "..", "common", "defaults.sh")
         if os.path.exists(defaults):
             knobs += SYSCTL_RE.findall(open(defaults).read())
     knobs += SYSCTL_RE.findall(cmds)
+    knobs += [(k.replace("/", "."), v) for k, v in PROC_SYS_RE.findall(cmds)]
     flags = []
     for key, value in knobs:
         value = value.strip("\"'")
@@ -147,35 +149,44 @@ def relaxed_copy(script, wscale):
     return path
 
 
-def twstack_side(args, shims, script):
+def twstack_side(args, shims, script, n):
     if args.relax_handshake is not None:
         relaxed = relaxed_copy(script, args.relax_handshake)
         try:
-            return twstack_run(args, shims, relaxed, script)
+            return twstack_run(args, shims, relaxed, script, n)
         finally:
             os.unlink(relaxed)
-    return twstack_run(args, shims, script, script)
+    return twstack_run(args, shims, script, script, n)
 
 
-def twstack_run(args, shims, path, script):
+def twstack_run(args, shims, path, script, n):
+    flags = ",".join(f for f in (f"local_ip={LOCAL_IP}", script_knobs(script)) if f)
     # LD_PRELOAD too: packetdrill's code events call libc's getsockopt(TCP_INFO)
     # on the socket's descriptor; the adapter answers those for its own.
-    env = dict(os.environ, PATH=shims + ":" + os.environ.get("PATH", ""), LD_PRELOAD=args.adapter)
-    flags = ",".join(f for f in (f"local_ip={LOCAL_IP}", script_knobs(script)) if f)
-    cmd = [args.packetdrill_bin, f"--so_filename={args.adapter}", f"--so_flags={flags}",
+    cmd = ["env", f"PATH={shims}:{os.environ.get('PATH', '')}", f"LD_PRELOAD={args.adapter}",
+           args.packetdrill_bin, f"--so_filename={args.adapter}", f"--so_flags={flags}",
            f"--local_ip={LOCAL_IP}", f"--tolerance_usecs={args.tolerance_usecs}", os.path.basename(path)]
-    return run_retrying(cmd, os.path.dirname(script), env, args.timeout)
+    if os.geteuid() != 0:
+        return run_retrying(cmd, os.path.dirname(script), dict(os.environ), args.timeout)
+    # As root, a script's own shell commands (set_sysctls.py writes
+    # /proc/sys) would change the host: they run in a namespace of their own.
+    if not args.netns_ok:
+        return False, "not run: root without network namespaces (the script's commands would change the host)", 0.0
+    return in_netns(f"twpd-{os.getpid()}-t{n}", cmd, os.path.dirname(script), args.timeout)
 
 
 def kernel_side(args, script, n):
-    ns = f"twpd-{os.getpid()}-{n}"
+    cmd = [args.packetdrill_bin, f"--local_ip={LOCAL_IP}", f"--tolerance_usecs={args.tolerance_usecs}",
+           os.path.basename(script)]
+    return in_netns(f"twpd-{os.getpid()}-k{n}", cmd, os.path.dirname(script), args.timeout)
+
+
+def in_netns(ns, cmd, cwd, timeout):
     if subprocess.call(["ip", "netns", "add", ns], stderr=subprocess.DEVNULL) != 0:
         return None, "could not create a network namespace", 0.0
     try:
         subprocess.call(["ip", "-n", ns, "link", "set", "lo", "up"])
-        cmd = ["ip", "netns", "exec", ns, args.packetdrill_bin, f"--local_ip={LOCAL_IP}",
-               f"--tolerance_usecs={args.tolerance_usecs}", os.path.basename(script)]
-        return run_retrying(cmd, os.path.dirname(script), dict(os.environ), args.timeout)
+        return run_retrying(["ip", "netns", "exec", ns] + cmd, cwd, dict(os.environ), timeout)
     finally:
         subprocess.call(["ip", "netns", "del", ns])
 
@@ -268,8 +279,9 @@ def main():
     if missing:
         print(f"{args.expectations}: no such script: {', '.join(missing)}")
         return 1
-    kernel = args.kernel == "yes" or (args.kernel == "auto" and can_use_netns())
-    if args.kernel == "yes" and not can_use_netns():
+    args.netns_ok = can_use_netns()
+    kernel = args.kernel == "yes" or (args.kernel == "auto" and args.netns_ok)
+    if args.kernel == "yes" and not args.netns_ok:
         print("--kernel=yes: needs root, ip and /dev/net/tun")
         return 1
 
@@ -286,7 +298,7 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             futs = {}
             for n, s in enumerate(scripts):
-                futs[pool.submit(twstack_side, args, shims, s)] = (s, "twstack")
+                futs[pool.submit(twstack_side, args, shims, s, n)] = (s, "twstack")
                 if kernel:
                     futs[pool.submit(kernel_side, args, s, n)] = (s, "kernel")
             for f in concurrent.futures.as_completed(futs):
