@@ -124,6 +124,7 @@ class Host {
   // Readiness (readiness.cc): Linux tcp_poll's mask for a socket.
   std::uint32_t mask(const Sock& s) const;
   int pending_error(Sock& s, bool clear);
+  std::size_t copy_out(const Sock& s, const iovec* iov, int n, std::size_t from, bool peek);
   void apply_opts(Sock& s);
   const tcp::Tcb* tcb(const Sock& s) const;
 

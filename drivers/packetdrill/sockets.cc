@@ -233,48 +233,67 @@ int Host::pending_error(Sock& s, bool clear) {
   return to_errno(t->error);
 }
 
+// Copies received data into the iovec from byte `from` on (recv consumes,
+// peek reads from `from` bytes into the queue); returns how many.
+std::size_t Host::copy_out(const Sock& s, const iovec* iov, int n, std::size_t from, bool peek) {
+  std::size_t got = 0;
+  std::size_t pos = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::size_t len = iov[i].iov_len;
+    if (pos + len <= from) {
+      pos += len;
+      continue;
+    }
+    const std::size_t off = from > pos ? from - pos : 0;
+    std::span<std::uint8_t> out(static_cast<std::uint8_t*>(iov[i].iov_base) + off, len - off);
+    const std::uint32_t k = peek ? eng_->peek(s.conn, out, static_cast<std::uint32_t>(from + got))
+                                 : eng_->recv(s.conn, out);
+    got += k;
+    pos += len;
+    if (k < out.size()) break;
+  }
+  return got;
+}
+
+// tcp_recvmsg: data first; then the connection's error once; then 0 at the
+// peer's FIN or after SHUT_RD; else EAGAIN or sleep. MSG_WAITALL sleeps
+// until the whole request is read (or FIN, error, SHUT_RD).
 ssize_t Host::recv(int fd, const iovec* iov, int n, int flags) {
   Lock lk(mu_);
   Sock* s = find(fd);
   if (s == nullptr) return fail(EBADF);
   if (s->kind != Kind::kConn) return fail(ENOTCONN);
   const bool peek = (flags & MSG_PEEK) != 0;
+  const bool waitall = (flags & MSG_WAITALL) != 0 && !peek;
   const bool nonblock = s->nonblock || (flags & MSG_DONTWAIT) != 0;
   const std::size_t want = iov_total(iov, n);
-  const std::size_t need = (flags & MSG_WAITALL) != 0 && !peek ? want : 1;
   if (want == 0) return 0;
-  auto done = [&] {
+  auto ready = [&] {
     Sock* x = find(fd);
     const tcp::Tcb* t = x == nullptr ? nullptr : tcb(*x);
-    return t == nullptr || t->rcv.size() >= need || x->rd_shut || in(t->state, kPeerDone);
+    return t == nullptr || t->rcv.size() > 0 || x->rd_shut || in(t->state, kPeerDone);
   };
-  const tcp::Tcb* t = tcb(*s);
-  if (t != nullptr && t->state == tcp::State::kClosed && t->rcv.size() == 0) {
+  std::size_t total = 0;
+  for (;;) {
+    if (!ready()) {
+      if (nonblock) break;
+      wait(lk, std::nullopt, ready);
+    }
+    s = find(fd);
+    if (s == nullptr) return fail(EBADF);
+    const tcp::Tcb* t = tcb(*s);
+    if (t != nullptr && t->rcv.size() > 0 && !iov_mapped(iov, n)) return fail(EFAULT);
+    const std::size_t k = copy_out(*s, iov, n, total, peek);
+    total += k;
+    if (!waitall || total >= want || k == 0) break;
+  }
+  if (total == 0) {
     if (int e = pending_error(*s, true); e != 0) return fail(e);
-  }
-  if (!done()) {
-    if (nonblock && (t == nullptr || t->rcv.size() == 0)) return fail(EAGAIN);
-    if (!nonblock) wait(lk, std::nullopt, done);
-  }
-  s = find(fd);
-  if (s == nullptr) return fail(EBADF);
-  t = tcb(*s);
-  if (t != nullptr && t->rcv.size() > 0 && !iov_mapped(iov, n)) return fail(EFAULT);
-  std::size_t got = 0;
-  for (int i = 0; i < n; ++i) {
-    std::span<std::uint8_t> out(static_cast<std::uint8_t*>(iov[i].iov_base), iov[i].iov_len);
-    std::uint32_t k = peek ? eng_->peek(s->conn, out, static_cast<std::uint32_t>(got))
-                           : eng_->recv(s->conn, out);
-    got += k;
-    if (k < out.size()) break;
-  }
-  if (got == 0) {
-    if (int e = pending_error(*s, true); e != 0) return fail(e);
-    t = tcb(*s);
+    const tcp::Tcb* t = tcb(*s);
     if (t != nullptr && !s->rd_shut && !in(t->state, kPeerDone)) return fail(EAGAIN);
   }
   service();
-  return static_cast<ssize_t>(got);
+  return static_cast<ssize_t>(total);
 }
 
 ssize_t Host::send(int fd, const iovec* iov, int n, int flags) {

@@ -318,6 +318,28 @@ TEST_F(Adapter, PeekAndShutRd) {
   EXPECT_EQ(ifc_.read(u_, fd, buf, sizeof buf), 0);
 }
 
+// MSG_WAITALL: one recv() returns the whole request, across two arrivals.
+TEST_F(Adapter, WaitallGathersTwoArrivals) {
+  engine::ConnId peer;
+  int fd = accepted(&peer);
+  ASSERT_GE(fd, 0);
+  remote_send(peer, "ab");
+  ASSERT_TRUE(pump(2000, [&] {
+    int n = 0;
+    return ifc_.ioctl(u_, fd, FIONREAD, &n) == 0 && n == 2;
+  }));
+  std::atomic<ssize_t> got{-2};
+  char buf[4];
+  std::thread reader([&] { got = ifc_.recv(u_, fd, buf, 4, MSG_WAITALL); });
+  pump(100);
+  EXPECT_EQ(got, -2);  // two bytes are not the four asked for
+  remote_send(peer, "cd");
+  EXPECT_TRUE(pump(3000, [&] { return got != -2; }));
+  reader.join();
+  EXPECT_EQ(got, 4);
+  EXPECT_EQ(std::string(buf, 4), "abcd");
+}
+
 // connect(): nonblocking gives EINPROGRESS, then the remote's listener
 // completes it; a second connect() returns 0 once, then EISCONN.
 TEST_F(Adapter, NonblockingConnect) {
