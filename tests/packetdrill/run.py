@@ -110,6 +110,17 @@ def first_error(output):
     return lines[-1].strip() if lines else "(no output)"
 
 
+def annotate(err, script):
+    """A failed call's error names no option: add the script's line."""
+    m = re.match(r"\S+\.pkt:(\d+): runtime error in \w+ call", err)
+    if m:
+        lines = open(script).read().splitlines()
+        n = int(m[1])
+        if 0 < n <= len(lines):
+            err += f" [{lines[n - 1].strip()}]"
+    return err
+
+
 def run_one(cmd, cwd, env, timeout):
     t0 = time.monotonic()
     try:
@@ -167,12 +178,14 @@ def twstack_run(args, shims, path, script, n):
            args.packetdrill_bin, f"--so_filename={args.adapter}", f"--so_flags={flags}",
            f"--local_ip={LOCAL_IP}", f"--tolerance_usecs={args.tolerance_usecs}", os.path.basename(path)]
     if os.geteuid() != 0:
-        return run_retrying(cmd, os.path.dirname(script), dict(os.environ), args.timeout)
+        ok, err, secs = run_retrying(cmd, os.path.dirname(script), dict(os.environ), args.timeout)
+        return ok, annotate(err, script), secs
     # As root, a script's own shell commands (set_sysctls.py writes
     # /proc/sys) would change the host: they run in a namespace of their own.
     if not args.netns_ok:
         return False, "not run: root without network namespaces (the script's commands would change the host)", 0.0
-    return in_netns(f"twpd-{os.getpid()}-t{n}", cmd, os.path.dirname(script), args.timeout)
+    ok, err, secs = in_netns(f"twpd-{os.getpid()}-t{n}", cmd, os.path.dirname(script), args.timeout)
+    return ok, annotate(err, script), secs
 
 
 def kernel_side(args, script, n):
@@ -314,6 +327,32 @@ def main():
     return report(scripts, results, tcp_dir, expectations, kernel, time.monotonic() - t0)
 
 
+def cause(err):
+    """A first difference without its script, line and times: what to group by."""
+    err = re.sub(r"^\S+\.pkt:\d+: ", "", err)
+    err = re.sub(r"expected (inbound|outbound) packet (in relative time range )?at? ?[-+0-9.~ ]+sec but happened at [-+0-9.]+ sec.*",
+                 r"\1 packet at the wrong time", err)
+    err = re.sub(r"expected outbound packet in relative time range.*", "outbound packet at the wrong time", err)
+    err = re.sub(r"AssertionError: .*", "AssertionError", err)
+    m = re.search(r"but got (-1 with errno \d+ \([^)]*\)) \[\S+\s+(\w+)\(\d+, *(\w+), *(\w+)", err)
+    if m and m[2] in ("setsockopt", "getsockopt"):
+        err = f"{m[2]} {m[3]}, {m[4]}: {m[1]}"
+    return err
+
+
+def print_causes(scripts, results, tcp_dir):
+    groups = {}
+    for s in scripts:
+        ok, err, _ = results[s]["twstack"]
+        if not ok:
+            groups.setdefault(cause(err), []).append(os.path.relpath(s, tcp_dir))
+    if not groups:
+        return
+    print("\ntwstack's first differences, grouped:")
+    for c, names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        print(f"{len(names):>4}  {c}")
+
+
 def report(scripts, results, tcp_dir, expectations, kernel, elapsed):
     bad = []
     rows = []
@@ -355,6 +394,7 @@ def report(scripts, results, tcp_dir, expectations, kernel, elapsed):
     if kernel:
         both = sum(1 for s in scripts if results[s]["kernel"][0] and results[s]["twstack"][0])
         print(f"of {tot[1]} scripts passing on the kernel, twstack passes {both}")
+    print_causes(scripts, results, tcp_dir)
     print(f"{elapsed:.0f} s")
     if bad and RELAXED:
         print("(--relax-handshake: expectations not checked)")
