@@ -40,7 +40,8 @@ SYSCTL_RE = re.compile(r"(net\.[a-z0-9_.]+)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s`\"']+
 
 
 def build_packetdrill(tarball, dest):
-    """Unpacks and builds packetdrill under dest once; returns the binary or None."""
+    """Unpacks and builds packetdrill under dest once; returns the binary, or
+    None where a build tool is missing (a skip), or "" when the build fails."""
     binary = os.path.join(dest, "gtests/net/packetdrill/packetdrill")
     os.makedirs(dest, exist_ok=True)
     with open(os.path.join(dest, ".lock"), "w") as lock:
@@ -60,7 +61,7 @@ def build_packetdrill(tarball, dest):
                                  stdout=out, stderr=subprocess.STDOUT) == 0
         if not ok:
             print(f"packetdrill: build failed, see {log}")
-            return None
+            return ""
     return binary
 
 
@@ -284,6 +285,8 @@ def main():
     args.packetdrill_bin = build_packetdrill(tarball, dest)
     if args.packetdrill_bin is None:
         return SKIP
+    if not args.packetdrill_bin:
+        return 1
     tcp_dir = os.path.join(dest, "gtests", "net", "tcp")
     expectations = load_expectations(args.expectations)
     dirs = args.dirs or sorted({name.split("/")[0] for name in expectations} | set(DEFAULT_DIRS))
