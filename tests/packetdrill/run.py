@@ -245,8 +245,7 @@ def verdict(ok):
     return "-" if ok is None else ("pass" if ok else "FAIL")
 
 
-def main():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+def parse_args(root):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--adapter", required=True, help="libtwstack_packetdrill.so")
     ap.add_argument("--build-dir", required=True, help="where packetdrill is built")
@@ -269,7 +268,12 @@ def main():
     ap.add_argument("--tolerance-usecs", type=int, default=30000)
     ap.add_argument("--timeout", type=int, default=60, help="seconds per script")
     ap.add_argument("dirs", nargs="*", help="directories under gtests/net/tcp (default: the chosen set)")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    args = parse_args(root)
     args.adapter = os.path.abspath(args.adapter)
     args.build_dir = os.path.abspath(args.build_dir)
     global RELAXED, KERNEL_ERRORS
