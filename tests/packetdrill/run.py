@@ -12,11 +12,12 @@ packetdrill is not in Debian: it is built from the snapshot in
 ../shared/third_party/packetdrill (beside the repository) into the build
 tree. Without it the run is skipped (exit 77) with the reason.
 
-The scripts' shell commands (sysctl, ip, tc, ethtool in backticks) run on
-the host in twstack's case: a folder of no-op stand-ins goes first on PATH
-so they touch nothing, and the net.* settings they name are passed to the
-adapter as configuration knobs instead (unknown keys skipped, as sysctl -e;
-a value twstack refuses fails the script with the knob's reason).
+The scripts' shell commands (sysctl, ip, tc, ethtool, set_sysctls.py in
+backticks) must not change the host: on twstack's side a folder of no-op
+stand-ins goes first on PATH, and as root the script runs in a namespace of
+its own as well; the net.* settings they name are passed to the adapter as
+configuration knobs instead (unknown keys skipped, as sysctl -e; a value
+twstack refuses fails the script with the knob's reason).
 """
 import argparse
 import concurrent.futures
