@@ -87,6 +87,10 @@ TEST(EngineApi, BoundConnectUsesThePort) {
   EXPECT_EQ(p.a().bind({}, 5555, false, &again), Errc::kAddrInUse);
   ConnId c2;
   EXPECT_EQ(p.a().connect(b, p.addr(1), 0, &c2), Errc::kInvalid);
+  // An aborted connection (no TIME_WAIT) gives its bind back.
+  ASSERT_EQ(p.a().abort(c), Errc::kOk);
+  p.settle();
+  EXPECT_EQ(p.a().bind({}, 5555, false, &again), Errc::kOk);
 }
 
 // recv(MSG_PEEK): the same bytes again, from any offset, nothing consumed.
