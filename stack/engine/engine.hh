@@ -72,6 +72,14 @@ struct ConnId {
   bool operator==(const ConnId&) const = default;
 };
 
+// A bind() not yet listened on or connected from: the port allocator's
+// reservation of addr:port (docs/linux-timewait.md §8 for its rules).
+struct Bound {
+  ports::BindId id{};
+  wire::Ipv4Addr addr{};   // unspecified: INADDR_ANY
+  std::uint16_t port = 0;  // the port bound (picked, when 0 was asked for)
+};
+
 struct AppEvent {
   enum class Kind : std::uint8_t { kConnection, kAcceptReady };
   Kind kind = Kind::kConnection;
@@ -123,10 +131,24 @@ class QueueEngine {
   Errc connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, wire::Ipv4Addr src = {},
                std::uint16_t sport = 0);
   Errc listen(std::uint16_t port, std::uint32_t backlog, wire::Ipv4Addr addr = {});
+  // bind() as a socket does it before listen() or connect() (inet_bind):
+  // reserves addr:port, port 0 picking one as inet_csk_find_open_port. The
+  // reservation then goes to listen() or connect() below, which take it
+  // over (on success only), or back with unbind().
+  Errc bind(wire::Ipv4Addr addr, std::uint16_t port, bool reuseaddr, Bound* out);
+  Errc listen(const Bound& b, std::uint32_t backlog);
+  Errc connect(const Bound& b, wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out);
+  void unbind(const Bound& b);
   Errc unlisten(std::uint16_t port);
   std::optional<ConnId> accept(std::uint16_t port);
+  // Connections waiting in the accept queue of the listener on `port`
+  // (what poll() reports as readable on a listening socket); 0 when none.
+  std::uint32_t accept_queue(std::uint16_t port) const;
   std::uint32_t send(ConnId id, std::span<const std::uint8_t> data, Errc* err);
   std::uint32_t recv(ConnId id, std::span<std::uint8_t> out);
+  // recv(MSG_PEEK): copies received data starting `offset` bytes in,
+  // consuming nothing and sending no window update.
+  std::uint32_t peek(ConnId id, std::span<std::uint8_t> out, std::uint32_t offset = 0) const;
   Errc shutdown(ConnId id);
   Errc close(ConnId id);
   Errc abort(ConnId id);

@@ -1,4 +1,6 @@
 // The application API of a QueueEngine (RFC 9293 §3.10 user calls).
+#include <algorithm>
+
 #include "stack/engine/engine.hh"
 
 #include <cstring>
@@ -47,15 +49,57 @@ Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, 
 // allocator refuses a second listener on an overlapping address.
 Errc QueueEngine::listen(std::uint16_t port, std::uint32_t backlog, wire::Ipv4Addr addr) {
   if (port == 0) return Errc::kInvalid;
-  ports::BindResult b = ports_.bind(addr, port, ports::SocketOpts{true, false});
-  if (b.err != Errc::kOk) return b.err;
-  Errc e = ports_.listen(b.id);
-  if (e == Errc::kOk && listeners_.open(addr, port, backlog, opt_.somaxconn, b.id) == nullptr) {
-    ports_.unlisten(b.id);
-    e = Errc::kNoBufs;
-  }
-  if (e != Errc::kOk) ports_.release(b.id);
+  Bound b;
+  if (Errc e = bind(addr, port, true, &b); e != Errc::kOk) return e;
+  Errc e = listen(b, backlog);
+  if (e != Errc::kOk) unbind(b);
   return e;
+}
+
+Errc QueueEngine::bind(wire::Ipv4Addr addr, std::uint16_t port, bool reuseaddr, Bound* out) {
+  ports::BindResult r = ports_.bind(addr, port, ports::SocketOpts{reuseaddr, false});
+  if (r.err != Errc::kOk) return r.err;
+  *out = Bound{r.id, addr, r.port};
+  return Errc::kOk;
+}
+
+void QueueEngine::unbind(const Bound& b) { ports_.release(b.id); }
+
+Errc QueueEngine::listen(const Bound& b, std::uint32_t backlog) {
+  if (Errc e = ports_.listen(b.id); e != Errc::kOk) return e;
+  if (listeners_.open(b.addr, b.port, backlog, opt_.somaxconn, b.id) == nullptr) {
+    ports_.unlisten(b.id);
+    return Errc::kNoBufs;
+  }
+  return Errc::kOk;
+}
+
+// connect() on a bound socket: the 4-tuple must be free of connections and
+// of TIME_WAIT entries not bound themselves (__inet_hash_connect's check for
+// a bound port), or taken over from one (tcp_twsk_unique).
+Errc QueueEngine::connect(const Bound& b, wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out) {
+  if (dport == 0 || dst.is_unspecified() || dst.is_multicast() || dst.is_broadcast()) return Errc::kInvalid;
+  if (ifc_.naddrs == 0) return Errc::kAddrNotAvail;
+  if (nfree_tcbs_ == 0) return Errc::kNoBufs;
+  wire::FourTuple t{b.addr.is_unspecified() ? ifc_.addrs[0] : b.addr, dst, b.port, dport};
+  if (const tw::Handle h = tw_.find(t); h && !tw_.bound(h)) return Errc::kAddrInUse;
+  auto check = [this](const wire::FourTuple& cand, ports::PortOrigin origin) {
+    return tuple_state(cand, origin);
+  };
+  const ports::ConnectResult r = ports_.connect_bound(b.id, t.laddr, t.raddr, t.rport, check);
+  if (r.err != Errc::kOk) return r.err;
+  std::optional<tcp::Succession> from;
+  if (r.took_over) from = take_over(t);
+  tcp::Tcb* c = alloc_tcb();
+  c->tuple = t;
+  c->holds_port = false;
+  c->bound_port = true;
+  binds_[c->index] = b.id;
+  table_.insert(*c);
+  tcp::open_active(env_, *c, t, from);
+  touched(*c);
+  *out = ConnId{c->index, c->generation};
+  return Errc::kOk;
 }
 
 Errc QueueEngine::unlisten(std::uint16_t port) {
@@ -80,6 +124,11 @@ std::optional<ConnId> QueueEngine::accept(std::uint16_t port) {
   c->events |= tcp::kEvEstablished;
   touched(*c);
   return ConnId{c->index, c->generation};
+}
+
+std::uint32_t QueueEngine::accept_queue(std::uint16_t port) const {
+  const flow::Listener* l = const_cast<flow::Listeners&>(listeners_).on_port(port);
+  return l == nullptr ? 0 : static_cast<std::uint32_t>(l->queue.size());
 }
 
 std::uint32_t QueueEngine::send(ConnId id, std::span<const std::uint8_t> data, Errc* err) {
@@ -135,6 +184,14 @@ Errc QueueEngine::set_user_timeout(ConnId id, std::int64_t ms) {
   tcp::Tcb* c = lookup(id);
   if (c == nullptr || c->orphaned) return Errc::kBadHandle;
   return tcp::set_user_timeout(*c, ms);
+}
+
+std::uint32_t QueueEngine::peek(ConnId id, std::span<std::uint8_t> out, std::uint32_t offset) const {
+  const tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned || offset >= c->rcv.size()) return 0;
+  std::uint32_t n = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), c->rcv.size() - offset));
+  c->rcv.read_at(const_cast<tcp::ChunkPool&>(pool_), offset, out.data(), n);
+  return n;
 }
 
 Errc QueueEngine::shutdown(ConnId id) {

@@ -1,0 +1,233 @@
+// setsockopt/getsockopt, fcntl and ioctl. An option that maps to behaviour
+// twstack does not have fails with ENOPROTOOPT: never accepted and ignored.
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <linux/sock_diag.h>
+#include <sys/ioctl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "drivers/packetdrill/host.hh"
+
+namespace twstack::pd {
+
+namespace {
+
+int fail(int e) {
+  errno = e;
+  return -1;
+}
+
+int put(void* val, socklen_t* len, const void* src, std::size_t n) {
+  if (val == nullptr || len == nullptr) return fail(EFAULT);
+  std::size_t k = std::min<std::size_t>(*len, n);
+  std::memcpy(val, src, k);
+  *len = static_cast<socklen_t>(k);
+  return 0;
+}
+
+int put_int(void* val, socklen_t* len, int v) {
+  if (len != nullptr && *len < sizeof(int)) return fail(EINVAL);
+  return put(val, len, &v, sizeof v);
+}
+
+// Linux's TCP_* state numbers (include/net/tcp_states.h).
+std::uint8_t linux_state(tcp::State s) {
+  switch (s) {
+    case tcp::State::kEstablished: return 1;
+    case tcp::State::kSynSent: return 2;
+    case tcp::State::kSynReceived: return 3;
+    case tcp::State::kFinWait1: return 4;
+    case tcp::State::kFinWait2: return 5;
+    case tcp::State::kTimeWait: return 6;
+    case tcp::State::kClosed: return 7;
+    case tcp::State::kCloseWait: return 8;
+    case tcp::State::kLastAck: return 9;
+    case tcp::State::kListen: return 10;
+    case tcp::State::kClosing: return 11;
+  }
+  return 7;
+}
+
+std::uint32_t us(std::int64_t v) { return v < 0 ? 0 : static_cast<std::uint32_t>(v); }
+
+// TCP_INFO with Linux's field names, for what twstack tracks (tcp_get_info).
+tcp_info info_of(const tcp::Tcb* t, tcp::State listen_or_closed) {
+  tcp_info i{};
+  if (t == nullptr) {
+    i.tcpi_state = linux_state(listen_or_closed);
+    return i;
+  }
+  i.tcpi_state = linux_state(t->state);
+  i.tcpi_ca_state = t->in_recovery ? 3 /* TCP_CA_Recovery */ : 0;
+  i.tcpi_backoff = t->backoff;
+  i.tcpi_retransmits = t->backoff;
+  i.tcpi_probes = t->probes;
+  i.tcpi_options = static_cast<std::uint8_t>((t->ts_ok ? TCPI_OPT_TIMESTAMPS : 0) |
+                                             (t->wscale_ok ? TCPI_OPT_WSCALE : 0));
+  i.tcpi_snd_wscale = t->snd_wscale & 0xf;
+  i.tcpi_rcv_wscale = t->rcv_wscale & 0xf;
+  i.tcpi_rto = us(t->rto_us);
+  i.tcpi_snd_mss = t->mss;
+  i.tcpi_unacked = t->mss == 0 ? 0 : (t->snd_nxt - t->snd_una + t->mss - 1) / t->mss;
+  i.tcpi_rtt = us(t->srtt_us);
+  i.tcpi_rttvar = us(t->rttvar_us);
+  i.tcpi_snd_ssthresh = t->mss == 0 ? 0 : std::min<std::uint32_t>(t->ssthresh / t->mss, 0x7fffffff);
+  i.tcpi_snd_cwnd = t->mss == 0 ? 0 : t->cwnd / t->mss;
+  i.tcpi_advmss = t->mss;
+  i.tcpi_pmtu = 1500;
+  i.tcpi_reordering = 3;  // net.ipv4.tcp_reordering: twstack's fixed dupthresh (RFC 5681)
+  i.tcpi_bytes_acked = t->snd_una - t->iss > 0 ? static_cast<std::uint32_t>(t->snd_una - t->iss) - 1 : 0;
+  i.tcpi_bytes_received = t->rcv_nxt - t->irs > 0 ? static_cast<std::uint32_t>(t->rcv_nxt - t->irs) - 1 : 0;
+  const std::uint32_t in_flight = t->snd_nxt - t->snd_una;
+  i.tcpi_notsent_bytes = t->snd.size() > in_flight ? t->snd.size() - in_flight : 0;
+  i.tcpi_snd_wnd = t->snd_wnd;
+  return i;
+}
+
+}  // namespace
+
+void Host::apply_opts(Sock& s) {
+  if (s.kind == Kind::kConn) eng_->set_nodelay(s.conn, s.nodelay);
+}
+
+int Host::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
+  Lock lk(mu_);
+  Sock* s = find(fd);
+  if (s == nullptr) return fail(EBADF);
+  const tcp::Tcb* t = tcb(*s);
+  if (level == SOL_SOCKET) {
+    switch (name) {
+      case SO_ERROR: {
+        int e = pending_error(*s, true);
+        return put_int(val, len, e);
+      }
+      case SO_REUSEADDR: return put_int(val, len, s->reuseaddr ? 1 : 0);
+      case SO_KEEPALIVE: return put_int(val, len, 0);  // twstack sends no keep-alives
+      case SO_TYPE: return put_int(val, len, SOCK_STREAM);
+      case SO_SNDBUF:
+        return put_int(val, len, static_cast<int>(t != nullptr ? t->snd.capacity() : opt_.cfg.sndbuf));
+      case SO_RCVBUF:
+        return put_int(val, len, static_cast<int>(t != nullptr ? t->rcv.capacity() : opt_.cfg.rcvbuf));
+      case SO_LINGER: {
+        linger l{s->linger_on ? 1 : 0, s->linger_secs};
+        return put(val, len, &l, sizeof l);
+      }
+      case SO_MEMINFO: {
+        // sk_get_meminfo's slots, in bytes of data (Linux counts buffer
+        // truesize); what twstack does not track stays 0.
+        std::uint32_t m[SK_MEMINFO_VARS] = {};
+        if (t != nullptr) {
+          m[SK_MEMINFO_RMEM_ALLOC] = t->rcv.size();
+          m[SK_MEMINFO_RCVBUF] = t->rcv.capacity();
+          m[SK_MEMINFO_SNDBUF] = t->snd.capacity();
+          m[SK_MEMINFO_WMEM_QUEUED] = t->snd.size();
+        }
+        return put(val, len, m, sizeof m);
+      }
+      default: return fail(ENOPROTOOPT);
+    }
+  }
+  if (level != IPPROTO_TCP) return fail(ENOPROTOOPT);
+  switch (name) {
+    case TCP_NODELAY: return put_int(val, len, s->nodelay ? 1 : 0);
+    case TCP_MAXSEG: return put_int(val, len, t != nullptr ? t->mss : 536);
+    case TCP_CC_INFO:  // Reno and CUBIC have no get_info: Linux returns nothing
+      if (len == nullptr) return fail(EFAULT);
+      *len = 0;
+      return 0;
+    case TCP_INFO: {
+      tcp_info i = info_of(t, s->kind == Kind::kListener ? tcp::State::kListen : tcp::State::kClosed);
+      // Newer kernels' struct tcp_info is longer than these headers' (the
+      // caller's may be too): the fields past ours read as 0, not tracked.
+      if (len != nullptr && val != nullptr && *len > sizeof i) {
+        const socklen_t n = std::min<socklen_t>(*len, 1024);
+        std::memset(val, 0, n);
+        std::memcpy(val, &i, sizeof i);
+        *len = n;
+        return 0;
+      }
+      return put(val, len, &i, sizeof i);
+    }
+    default: return fail(ENOPROTOOPT);
+  }
+}
+
+int Host::setsockopt(int fd, int level, int name, const void* val, socklen_t len) {
+  Lock lk(mu_);
+  Sock* s = find(fd);
+  if (s == nullptr) return fail(EBADF);
+  if (level == SOL_SOCKET && name == SO_LINGER) {
+    if (val == nullptr || len < sizeof(linger)) return fail(EINVAL);
+    linger l{};
+    std::memcpy(&l, val, sizeof l);
+    // Only the abortive close (a zero timeout) is twstack's; a lingering close() is not.
+    if (l.l_onoff != 0 && l.l_linger != 0) return fail(ENOPROTOOPT);
+    s->linger_on = l.l_onoff != 0;
+    s->linger_secs = l.l_linger;
+    return 0;
+  }
+  if (level != SOL_SOCKET && level != IPPROTO_TCP) return fail(ENOPROTOOPT);  // IP_TOS, ...: not in twstack
+  if (val == nullptr || len < sizeof(int)) return fail(EINVAL);
+  int v = 0;
+  std::memcpy(&v, val, sizeof v);
+  if (level == SOL_SOCKET) {
+    switch (name) {
+      case SO_REUSEADDR: s->reuseaddr = v != 0; return 0;
+      case SO_KEEPALIVE: return v == 0 ? 0 : fail(ENOPROTOOPT);  // no keep-alive in twstack yet
+      default: return fail(ENOPROTOOPT);  // SO_SNDBUF/SO_RCVBUF: no per-socket buffers yet
+    }
+  }
+  if (level != IPPROTO_TCP) return fail(ENOPROTOOPT);
+  switch (name) {
+    case TCP_NODELAY:
+      s->nodelay = v != 0;
+      apply_opts(*s);
+      service();  // Linux pushes pending data when Nagle is turned off
+      return 0;
+    default: return fail(ENOPROTOOPT);  // TCP_MAXSEG, TCP_KEEP*, TCP_USER_TIMEOUT, ...
+  }
+}
+
+int Host::fcntl(int fd, int cmd, long arg) {
+  Lock lk(mu_);
+  Sock* s = find(fd);
+  if (s == nullptr) return fail(EBADF);
+  switch (cmd) {
+    case F_GETFL: return O_RDWR | (s->nonblock ? O_NONBLOCK : 0);
+    case F_SETFL: s->nonblock = (arg & O_NONBLOCK) != 0; return 0;
+    default: return fail(EINVAL);
+  }
+}
+
+int Host::ioctl(int fd, unsigned long req, void* arg) {
+  Lock lk(mu_);
+  Sock* s = find(fd);
+  if (s == nullptr) return fail(EBADF);
+  if (arg == nullptr) return fail(EFAULT);
+  const tcp::Tcb* t = tcb(*s);
+  int v = 0;
+  switch (req) {
+    case SIOCINQ:  // == FIONREAD; tcp_ioctl: EINVAL on a listener
+      if (s->kind == Kind::kListener) return fail(EINVAL);
+      v = t == nullptr ? 0 : static_cast<int>(t->rcv.size());
+      break;
+    case SIOCOUTQ:
+      if (s->kind == Kind::kListener) return fail(EINVAL);
+      v = t == nullptr ? 0 : static_cast<int>(t->snd.size());
+      break;
+    case FIONBIO:
+      std::memcpy(&v, arg, sizeof v);
+      s->nonblock = v != 0;
+      return 0;
+    default: return fail(ENOTTY);
+  }
+  std::memcpy(arg, &v, sizeof v);
+  return 0;
+}
+
+}  // namespace twstack::pd
