@@ -44,6 +44,9 @@ struct HostOptions {
 // A message on error.
 std::optional<std::string> parse_flags(const std::string& flags, HostOptions* out);
 
+// The errno a socket call gives for an engine error (sockets.cc).
+int to_errno(Errc e);
+
 enum class Kind : std::uint8_t { kFresh, kListener, kConn, kEpoll };
 
 struct EpollItem {
@@ -63,7 +66,14 @@ struct Sock {
   bool rd_shut = false;       // shutdown(SHUT_RD)
   bool wr_shut = false;       // shutdown(SHUT_WR)
   bool connect_reported = false;  // connect() returned its outcome once
-  bool err_reported = false;      // the connection's error was returned once
+  // SO_KEEPALIVE, TCP_KEEPIDLE/INTVL (s), TCP_KEEPCNT (0: the sysctl's) and
+  // TCP_USER_TIMEOUT (ms), kept for getsockopt and for the connection that
+  // connect() makes or accept() hands out (inherited, as sk_clone does).
+  bool keepalive = false;
+  int keepidle_s = 0;
+  int keepintvl_s = 0;
+  int keepcnt = 0;
+  int user_timeout_ms = 0;
   std::optional<engine::Bound> bound;  // bind(), until listen() or connect() takes it
   std::uint16_t lport = 0;             // a listener's port
   int backlog = 0;
@@ -123,9 +133,11 @@ class Host {
   bool wait(Lock& lk, std::optional<Clock::time_point> until, P ready);
   // Readiness (readiness.cc): Linux tcp_poll's mask for a socket.
   std::uint32_t mask(const Sock& s) const;
-  int pending_error(Sock& s, bool clear);
+  int so_error(const Sock& s);  // SO_ERROR: the connection's pending error, cleared
   std::size_t copy_out(const Sock& s, const iovec* iov, int n, std::size_t from, bool peek);
-  void apply_opts(Sock& s);
+  // Hands the socket's options to its connection; an errno, or 0.
+  int apply_opts(Sock& s);
+  int set_conn_opts(Sock& s);  // apply_opts as a setsockopt result: 0, or -1 and errno
   const tcp::Tcb* tcb(const Sock& s) const;
 
   HostOptions opt_;

@@ -89,11 +89,22 @@ tcp_info info_of(const tcp::Tcb* t, tcp::State listen_or_closed) {
   return i;
 }
 
+// TCP_KEEPIDLE/TCP_KEEPINTVL as getsockopt reports them: the socket's own,
+// else the sysctl's (keepalive_time_when, keepalive_intvl_when), in seconds.
+int keep_secs(int own, Duration sysctl) { return own != 0 ? own : static_cast<int>(sysctl.us / 1000000); }
+
 }  // namespace
 
-void Host::apply_opts(Sock& s) {
-  if (s.kind == Kind::kConn) eng_->set_nodelay(s.conn, s.nodelay);
+int Host::apply_opts(Sock& s) {
+  if (s.kind != Kind::kConn) return 0;
+  eng_->set_nodelay(s.conn, s.nodelay);
+  Errc e = eng_->set_keepalive_params(s.conn, Duration::seconds(s.keepidle_s), Duration::seconds(s.keepintvl_s),
+                                      static_cast<std::uint32_t>(s.keepcnt));
+  if (e == Errc::kOk) e = eng_->set_user_timeout(s.conn, s.user_timeout_ms);
+  if (e == Errc::kOk) e = eng_->set_keepalive(s.conn, s.keepalive);
+  return e == Errc::kOk ? 0 : to_errno(e);
 }
+
 
 int Host::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
   Lock lk(mu_);
@@ -102,12 +113,9 @@ int Host::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
   const tcp::Tcb* t = tcb(*s);
   if (level == SOL_SOCKET) {
     switch (name) {
-      case SO_ERROR: {
-        int e = pending_error(*s, true);
-        return put_int(val, len, e);
-      }
+      case SO_ERROR: return put_int(val, len, so_error(*s));
       case SO_REUSEADDR: return put_int(val, len, s->reuseaddr ? 1 : 0);
-      case SO_KEEPALIVE: return put_int(val, len, 0);  // twstack sends no keep-alives
+      case SO_KEEPALIVE: return put_int(val, len, s->keepalive ? 1 : 0);
       case SO_TYPE: return put_int(val, len, SOCK_STREAM);
       case SO_SNDBUF:
         return put_int(val, len, static_cast<int>(t != nullptr ? t->snd.capacity() : opt_.cfg.sndbuf));
@@ -136,6 +144,11 @@ int Host::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
   switch (name) {
     case TCP_NODELAY: return put_int(val, len, s->nodelay ? 1 : 0);
     case TCP_MAXSEG: return put_int(val, len, t != nullptr ? t->mss : 536);
+    case TCP_KEEPIDLE: return put_int(val, len, keep_secs(s->keepidle_s, opt_.cfg.tcp_keepalive_time));
+    case TCP_KEEPINTVL: return put_int(val, len, keep_secs(s->keepintvl_s, opt_.cfg.tcp_keepalive_intvl));
+    case TCP_KEEPCNT:
+      return put_int(val, len, s->keepcnt != 0 ? s->keepcnt : opt_.cfg.tcp_keepalive_probes);
+    case TCP_USER_TIMEOUT: return put_int(val, len, s->user_timeout_ms);
     case TCP_CC_INFO:  // Reno and CUBIC have no get_info: Linux returns nothing
       if (len == nullptr) return fail(EFAULT);
       *len = 0;
@@ -178,7 +191,9 @@ int Host::setsockopt(int fd, int level, int name, const void* val, socklen_t len
   if (level == SOL_SOCKET) {
     switch (name) {
       case SO_REUSEADDR: s->reuseaddr = v != 0; return 0;
-      case SO_KEEPALIVE: return v == 0 ? 0 : fail(ENOPROTOOPT);  // no keep-alive in twstack yet
+      case SO_KEEPALIVE:  // sock_valbool_flag(SOCK_KEEPOPEN), tcp_set_keepalive
+        s->keepalive = v != 0;
+        return set_conn_opts(*s);
       default: return fail(ENOPROTOOPT);  // SO_SNDBUF/SO_RCVBUF: no per-socket buffers yet
     }
   }
@@ -189,8 +204,31 @@ int Host::setsockopt(int fd, int level, int name, const void* val, socklen_t len
       apply_opts(*s);
       service();  // Linux pushes pending data when Nagle is turned off
       return 0;
-    default: return fail(ENOPROTOOPT);  // TCP_MAXSEG, TCP_KEEP*, TCP_USER_TIMEOUT, ...
+    // do_tcp_setsockopt's ranges: 1..MAX_TCP_KEEPIDLE, 1..MAX_TCP_KEEPINTVL
+    // (32767 s), 1..MAX_TCP_KEEPCNT (127); TCP_USER_TIMEOUT not negative.
+    case TCP_KEEPIDLE:
+      if (v < 1 || v > 32767) return fail(EINVAL);
+      s->keepidle_s = v;
+      return set_conn_opts(*s);
+    case TCP_KEEPINTVL:
+      if (v < 1 || v > 32767) return fail(EINVAL);
+      s->keepintvl_s = v;
+      return set_conn_opts(*s);
+    case TCP_KEEPCNT:
+      if (v < 1 || v > 127) return fail(EINVAL);
+      s->keepcnt = v;
+      return set_conn_opts(*s);
+    case TCP_USER_TIMEOUT:
+      if (v < 0) return fail(EINVAL);
+      s->user_timeout_ms = v;
+      return set_conn_opts(*s);
+    default: return fail(ENOPROTOOPT);  // TCP_MAXSEG, TCP_CORK, TCP_NOTSENT_LOWAT, ...
   }
+}
+
+int Host::set_conn_opts(Sock& s) {
+  const int e = apply_opts(s);
+  return e == 0 ? 0 : fail(e);
 }
 
 int Host::fcntl(int fd, int cmd, long arg) {

@@ -47,7 +47,7 @@ std::uint32_t Host::mask(const Sock& s) const {
       m |= EPOLLOUT | EPOLLWRNORM;
     }
   }
-  if (closed && t->error != Errc::kOk && !s.err_reported) m |= EPOLLERR;
+  if (t->sk_err != Errc::kOk) m |= EPOLLERR;  // tcp_poll: sk->sk_err
   return m;
 }
 

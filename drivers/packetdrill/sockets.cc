@@ -14,24 +14,6 @@ namespace twstack::pd {
 
 namespace {
 
-int to_errno(Errc e) {
-  switch (e) {
-    case Errc::kOk: return 0;
-    case Errc::kAddrNotAvail: return EADDRNOTAVAIL;
-    case Errc::kAddrInUse: return EADDRINUSE;
-    case Errc::kConnRefused: return ECONNREFUSED;
-    case Errc::kConnReset: return ECONNRESET;
-    case Errc::kTimedOut: return ETIMEDOUT;
-    case Errc::kNoBufs: return ENOBUFS;
-    case Errc::kNotConn: return ENOTCONN;
-    case Errc::kInvalid: return EINVAL;
-    case Errc::kPipe: return EPIPE;
-    case Errc::kBadHandle: return EBADF;
-    case Errc::kHostUnreach: return EHOSTUNREACH;
-  }
-  return EIO;
-}
-
 int fail(int e) {
   errno = e;
   return -1;
@@ -39,10 +21,6 @@ int fail(int e) {
 
 bool in(tcp::State s, tcp::StateSet set) { return (tcp::bit(s) & set) != 0; }
 
-// States in which the peer's FIN has been received (RCV_SHUTDOWN).
-constexpr tcp::StateSet kPeerDone = tcp::State::kCloseWait | tcp::State::kLastAck |
-                                    tcp::bit(tcp::State::kClosing) | tcp::bit(tcp::State::kTimeWait) |
-                                    tcp::bit(tcp::State::kClosed);
 constexpr tcp::StateSet kOpening = tcp::State::kSynSent | tcp::State::kSynReceived;
 
 std::optional<sockaddr_in> inet_addr(const sockaddr* a, socklen_t len, int* err) {
@@ -92,6 +70,25 @@ std::size_t iov_total(const iovec* iov, int n) {
 }
 
 }  // namespace
+
+int to_errno(Errc e) {
+  switch (e) {
+    case Errc::kOk: return 0;
+    case Errc::kAddrNotAvail: return EADDRNOTAVAIL;
+    case Errc::kAddrInUse: return EADDRINUSE;
+    case Errc::kConnRefused: return ECONNREFUSED;
+    case Errc::kConnReset: return ECONNRESET;
+    case Errc::kTimedOut: return ETIMEDOUT;
+    case Errc::kNoBufs: return ENOBUFS;
+    case Errc::kNotConn: return ENOTCONN;
+    case Errc::kInvalid: return EINVAL;
+    case Errc::kPipe: return EPIPE;
+    case Errc::kBadHandle: return EBADF;
+    case Errc::kHostUnreach: return EHOSTUNREACH;
+    case Errc::kAgain: return EAGAIN;
+  }
+  return EIO;
+}
 
 int Host::socket(int domain, int type, int protocol) {
   if (domain != AF_INET) return fail(EAFNOSUPPORT);
@@ -168,6 +165,11 @@ int Host::accept(int fd, sockaddr* a, socklen_t* len) {
   c.nodelay = parent.nodelay;  // inherited, as Linux's sk_clone
   c.linger_on = parent.linger_on;
   c.linger_secs = parent.linger_secs;
+  c.keepalive = parent.keepalive;
+  c.keepidle_s = parent.keepidle_s;
+  c.keepintvl_s = parent.keepintvl_s;
+  c.keepcnt = parent.keepcnt;
+  c.user_timeout_ms = parent.user_timeout_ms;
   c.connect_reported = true;
   by_conn_[id->index] = nfd;
   apply_opts(c);
@@ -218,19 +220,20 @@ int Host::connect(int fd, const sockaddr* a, socklen_t len) {
   });
   s = find(fd);
   if (s == nullptr) return fail(EBADF);
-  if (int e = pending_error(*s, true); e != 0) return fail(e);
   const tcp::Tcb* t = tcb(*s);
-  if (t == nullptr || t->state == tcp::State::kClosed) return fail(ECONNABORTED);
+  if (t == nullptr || t->state == tcp::State::kClosed) {
+    const int e = so_error(*s);  // sock_error() ?: ECONNABORTED
+    return fail(e != 0 ? e : ECONNABORTED);
+  }
   s->connect_reported = true;
   return 0;
 }
 
-// The connection's error, once (sock_error clears sk_err).
-int Host::pending_error(Sock& s, bool clear) {
-  const tcp::Tcb* t = tcb(s);
-  if (t == nullptr || s.err_reported || t->state != tcp::State::kClosed || t->error == Errc::kOk) return 0;
-  if (clear) s.err_reported = true;
-  return to_errno(t->error);
+// The connection's error, once (sock_error clears sk_err): the engine's.
+int Host::so_error(const Sock& s) {
+  if (s.kind != Kind::kConn) return 0;
+  const Errc e = eng_->so_error(s.conn);
+  return e == Errc::kBadHandle ? 0 : to_errno(e);
 }
 
 // Copies received data into the iovec from byte `from` on (recv consumes,
@@ -255,8 +258,10 @@ std::size_t Host::copy_out(const Sock& s, const iovec* iov, int n, std::size_t f
   return got;
 }
 
-// tcp_recvmsg: data first; then the connection's error once; then 0 at the
-// peer's FIN or after SHUT_RD; else EAGAIN or sleep. MSG_WAITALL sleeps
+// tcp_recvmsg: data first; with nothing to copy, the engine's answer
+// (QueueEngine::recv: 0 at the end of the stream, the connection's error
+// once, else EAGAIN), where SHUT_RD also reads as the end of the stream;
+// a blocking call sleeps until it would not be EAGAIN. MSG_WAITALL sleeps
 // until the whole request is read (or FIN, error, SHUT_RD).
 ssize_t Host::recv(int fd, const iovec* iov, int n, int flags) {
   Lock lk(mu_);
@@ -271,7 +276,8 @@ ssize_t Host::recv(int fd, const iovec* iov, int n, int flags) {
   auto ready = [&] {
     Sock* x = find(fd);
     const tcp::Tcb* t = x == nullptr ? nullptr : tcb(*x);
-    return t == nullptr || t->rcv.size() > 0 || x->rd_shut || in(t->state, kPeerDone);
+    return t == nullptr || t->rcv.size() > 0 || x->rd_shut || t->rcv_done || t->sk_err != Errc::kOk ||
+           t->state == tcp::State::kClosed;
   };
   std::size_t total = 0;
   for (;;) {
@@ -288,9 +294,12 @@ ssize_t Host::recv(int fd, const iovec* iov, int n, int flags) {
     if (!waitall || total >= want || k == 0) break;
   }
   if (total == 0) {
-    if (int e = pending_error(*s, true); e != 0) return fail(e);
-    const tcp::Tcb* t = tcb(*s);
-    if (t != nullptr && !s->rd_shut && !in(t->state, kPeerDone)) return fail(EAGAIN);
+    // Nothing is queued, so this reads nothing: it gives the errno only.
+    std::uint8_t none = 0;
+    Errc e = Errc::kOk;
+    eng_->recv(s->conn, std::span<std::uint8_t>(&none, 1), &e);
+    if (e == Errc::kAgain && !s->rd_shut) return fail(EAGAIN);
+    if (e != Errc::kOk && e != Errc::kAgain && e != Errc::kBadHandle) return fail(to_errno(e));
   }
   service();
   return static_cast<ssize_t>(total);
@@ -303,8 +312,12 @@ ssize_t Host::send(int fd, const iovec* iov, int n, int flags) {
   if ((flags & MSG_MORE) != 0) return fail(EOPNOTSUPP);  // corking: not in twstack
   if (s->kind != Kind::kConn) return fail(EPIPE);        // sk_stream_wait_connect
   const bool nonblock = s->nonblock || (flags & MSG_DONTWAIT) != 0;
-  if (int e = pending_error(*s, true); e != 0) return fail(e);
-  if (s->wr_shut) return fail(EPIPE);
+  // tcp_sendmsg_locked: a connection closed for sending fails with
+  // sock_error() ?: EPIPE before any copy; the engine decides (a send of
+  // nothing queues nothing).
+  Errc early = Errc::kOk;
+  eng_->send(s->conn, {}, &early);
+  if (early != Errc::kOk) return fail(early == Errc::kNotConn ? EPIPE : to_errno(early));
   if (!iov_mapped(iov, n)) return fail(EFAULT);
   auto writable = [&] {
     Sock* x = find(fd);
@@ -324,7 +337,6 @@ ssize_t Host::send(int fd, const iovec* iov, int n, int flags) {
         wait(lk, std::nullopt, writable);
         s = find(fd);
         if (s == nullptr) return fail(EBADF);
-        if (int e = pending_error(*s, true); e != 0) return sent > 0 ? static_cast<ssize_t>(sent) : fail(e);
       }
       Errc err = Errc::kOk;
       std::span<const std::uint8_t> data(static_cast<const std::uint8_t*>(iov[i].iov_base) + off,
