@@ -98,8 +98,10 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     "RFC 7323 window scaling", "")                                                                 \
   X("net.ipv4.tcp_sack", tcp_sack, bool,                                                           \
     true, 0, 1, kNone,                                                                             \
-    "RFC 2018 selective acknowledgements",                                                         \
-    "twstack does not do SACK yet")                                                                \
+    "RFC 2018 selective acknowledgements (SACK-permitted, blocks, RFC 6675 recovery)", "")         \
+  X("net.ipv4.tcp_dsack", tcp_dsack, bool,                                                         \
+    true, 0, 1, kNone,                                                                             \
+    "RFC 2883 duplicate SACK: report duplicate segments received", "")                             \
   X("net.ipv4.tcp_rfc1337", tcp_rfc1337, bool,                                                     \
     false, 0, 1, kNone,                                                                            \
     "1: TIME_WAIT ignores RST (RFC 1337); 0: a RST ends TIME_WAIT", "")                            \

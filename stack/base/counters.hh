@@ -75,6 +75,13 @@ namespace twstack {
   X(TcpExtTCPReqQFullDrop, "SYNs dropped: SYN queue full (tcp_max_syn_backlog)")       \
   X(TcpExtTCPOrigDataSent, "segments with new data sent")                              \
   X(TcpExtEmbryonicRsts, "RSTs received in SYN_RCVD")                                  \
+  /* SACK (RFC 2018, RFC 2883, RFC 6675) */                                              \
+  X(TcpExtTCPSackRecovery, "entries into SACK-based loss recovery (RFC 6675)")         \
+  X(TcpExtTCPSACKReneging, "SACKed data the receiver later discarded")                 \
+  X(TcpExtTCPDSACKRecv, "D-SACKs received for data below the cumulative ACK")          \
+  X(TcpExtTCPDSACKOfoRecv, "D-SACKs received for out-of-order data")                   \
+  X(TcpExtTCPDSACKOldSent, "D-SACKs sent for data below RCV.NXT")                      \
+  X(TcpExtTCPDSACKOfoSent, "D-SACKs sent for out-of-order data held twice")            \
   /* twstack's own */                                                                   \
   X(TwstackRxMalformed, "frames dropped: too short or unparsable")                     \
   X(TwstackRxNotForUs, "frames dropped: other MAC, EtherType or protocol")             \

@@ -30,6 +30,8 @@ struct TcpParams {
   std::uint32_t rcvbuf;             // twstack.rcvbuf
   std::uint8_t timestamps;          // net.ipv4.tcp_timestamps: 0, 1, 2 (no offset)
   bool window_scaling;              // net.ipv4.tcp_window_scaling
+  bool sack;                        // net.ipv4.tcp_sack
+  bool dsack;                       // net.ipv4.tcp_dsack
   bool rfc1337;                     // net.ipv4.tcp_rfc1337 (for the TIME_WAIT policy)
   std::uint8_t syn_retries;         // net.ipv4.tcp_syn_retries
   std::uint8_t synack_retries;      // net.ipv4.tcp_synack_retries
@@ -52,6 +54,8 @@ inline TcpParams::TcpParams(const StackConfig& c)
       rcvbuf(c.rcvbuf),
       timestamps(c.tcp_timestamps),
       window_scaling(c.tcp_window_scaling),
+      sack(c.tcp_sack),
+      dsack(c.tcp_dsack),
       rfc1337(c.tcp_rfc1337),
       syn_retries(c.tcp_syn_retries),
       synack_retries(c.tcp_synack_retries),

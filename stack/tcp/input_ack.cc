@@ -5,6 +5,7 @@
 
 #include "stack/tcp/congestion.hh"
 #include "stack/tcp/rtt.hh"
+#include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -135,17 +136,22 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
   }
   c.probes = 0;  // the peer is alive (Linux tcp_ack: icsk_probes_out = 0)
   bool dup = is_dupack(c, s);
+  // With SACK, loss recovery is RFC 6675's (sack.cc), NewReno's without.
+  const bool new_sack = c.sack.ok && s.opt.sack_count != 0 && sack_on_ack(e, c, s);
   if (s.ack > c.snd_una) {
     measure_rtt(e, c, s);
     std::uint32_t acked = take_ack(e, c, s.ack);
     c.backoff = 0;
-    on_new_ack(e, c, acked);
+    if (!c.sack.ok) on_new_ack(e, c, acked);
     // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else restart it.
     if (c.snd_una == c.snd_max) {
       e.wheel.cancel(c.rtx_timer);
     } else {
       arm_rto(e, c);
     }
+    if (c.sack.ok) sack_on_new_ack(e, c, acked);
+  } else if (c.sack.ok) {
+    if (s.ack == c.snd_una && c.snd_max > c.snd_una) sack_on_dupack(e, c, new_sack);
   } else if (dup) {
     on_dupack(e, c);
   }

@@ -72,6 +72,7 @@ void negotiate(Env& e, Tcb& c, const Segment& syn) {
   c.snd_wscale = c.wscale_ok ? syn.opt.wscale : 0;
   if (!c.wscale_ok) c.rcv_wscale = 0;
   c.ts_ok = e.p.timestamps != 0 && syn.opt.has_timestamps;
+  c.sack.ok = e.p.sack && syn.opt.sack_permitted;  // RFC 2018 §2, Linux tcp_parse_options
   if (c.ts_ok) {
     c.ts_recent = syn.opt.tsval;
     c.ts_recent_stamp_ms = e.now_ms();

@@ -15,6 +15,7 @@
 #include "stack/wire/four_tuple.hh"
 #include "stack/tcp/assembler.hh"
 #include "stack/tcp/chunk_ring.hh"
+#include "stack/tcp/sack_state.hh"
 #include "stack/tcp/state.hh"
 #include "stack/timer/timer_wheel.hh"
 
@@ -131,6 +132,9 @@ struct Tcb {
   std::uint8_t events = 0;
   bool in_use = false;          // allocated to the application or the stack
   Errc error = Errc::kOk;
+
+  // --- selective acknowledgment (RFC 2018, RFC 2883, RFC 6675): sack.hh
+  SackState sack;
 
   Tcb() {
     rtx_timer.tag = kTimerRetransmit;

@@ -29,6 +29,7 @@ const KeyCase kCases[] = {
     {"net.ipv4.tcp_timestamps", "1", "2"},
     {"net.ipv4.tcp_window_scaling", "1", "0"},
     {"net.ipv4.tcp_sack", "1", "0"},
+    {"net.ipv4.tcp_dsack", "1", "0"},
     {"net.ipv4.tcp_rfc1337", "0", "1"},
     {"net.ipv4.tcp_tw_reuse", "2", "1"},
     {"net.ipv4.tcp_tw_reuse_delay", "1000", "60000"},
@@ -157,7 +158,7 @@ TEST(Config, EveryKeyRoundTrips) {
 // may set them to Linux's default, and any other value is refused.
 TEST(Config, NotImplementedTakeTheirDefaultOnly) {
   const std::set<std::string> missing = not_implemented();
-  EXPECT_EQ(missing, (std::set<std::string>{"net.ipv4.tcp_sack", "net.ipv4.tcp_syncookies",
+  EXPECT_EQ(missing, (std::set<std::string>{"net.ipv4.tcp_syncookies",
                                             "net.ipv4.tcp_keepalive_time",
                                             "net.ipv4.tcp_keepalive_intvl",
                                             "net.ipv4.tcp_keepalive_probes"}));
@@ -172,10 +173,9 @@ TEST(Config, NotImplementedTakeTheirDefaultOnly) {
     EXPECT_EQ(c, StackConfig{}) << kc.key;
   }
   StackConfig c;
-  EXPECT_EQ(c.set("net.ipv4.tcp_sack", "0"),
-            "net.ipv4.tcp_sack: not implemented yet (twstack does not do SACK yet); allowed: 1 only");
-  EXPECT_EQ(c.set("net.ipv4.tcp_sack", "2"),
-            "net.ipv4.tcp_sack: invalid value '2' (not 0 or 1); allowed: 1 only");
+  EXPECT_EQ(c.set("net.ipv4.tcp_syncookies", "0"),
+            "net.ipv4.tcp_syncookies: not implemented yet (twstack does not send SYN cookies yet; a "
+            "SYN that finds the backlog full is dropped); allowed: 1 only");
   // A field set directly stays as it was when set() refuses.
   c.tcp_keepalive_probes = 3;
   EXPECT_THAT(c.set("net.ipv4.tcp_keepalive_probes", "5"), testing::Optional(HasSubstr("not implemented")));
@@ -366,9 +366,8 @@ TEST(Config, DescribeMarkdown) {
   EXPECT_THAT(md, HasSubstr("\n| `net.ipv4.tcp_tw_reuse_delay` | 1000 | ms | 1..60000 "
                             "| minimum TIME_WAIT age before tcp_tw_reuse applies"));
   EXPECT_THAT(md, HasSubstr("\n| `net.ipv4.ip_local_reserved_ports` | (empty) | ports |"));
-  EXPECT_THAT(md, HasSubstr("\n| `net.ipv4.tcp_sack` | 1 |  | 1 only | RFC 2018 selective "
-                            "acknowledgements (not implemented yet: twstack does not do SACK "
-                            "yet) |\n"));
+  EXPECT_THAT(md, HasSubstr("\n| `net.ipv4.tcp_sack` | 1 |  | 0 or 1 | RFC 2018 selective "
+                            "acknowledgements (SACK-permitted, blocks, RFC 6675 recovery) |\n"));
   EXPECT_EQ(std::count(md.begin(), md.end(), '\n'), std::ssize(kCases) + 2);
 }
 
