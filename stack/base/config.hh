@@ -102,6 +102,13 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
   X("net.ipv4.tcp_dsack", tcp_dsack, bool,                                                         \
     true, 0, 1, kNone,                                                                             \
     "RFC 2883 duplicate SACK: report duplicate segments received", "")                             \
+  X("net.ipv4.tcp_early_retrans", tcp_early_retrans, std::uint8_t,                                 \
+    3, 0, 4, kNone,                                                                                \
+    "tail loss probes (RFC 8985 §7): 3 or 4 on (with SACK), 0 to 2 off", "")                       \
+  X("net.ipv4.tcp_recovery", tcp_recovery, std::uint8_t,                                           \
+    1 /* TCP_RACK_LOSS_DETECTION */, 0, 255, kNone,                                                \
+    "RACK loss detection flags: 1 RACK, 2 static reordering window, 4 no DupThresh",               \
+    "twstack has no RACK time-based loss marking yet: loss is RFC 6675's DupThresh")               \
   X("net.ipv4.tcp_rfc1337", tcp_rfc1337, bool,                                                     \
     false, 0, 1, kNone,                                                                            \
     "1: TIME_WAIT ignores RST (RFC 1337); 0: a RST ends TIME_WAIT", "")                            \

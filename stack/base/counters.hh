@@ -82,6 +82,8 @@ namespace twstack {
   X(TcpExtTCPDSACKOfoRecv, "D-SACKs received for out-of-order data")                   \
   X(TcpExtTCPDSACKOldSent, "D-SACKs sent for data below RCV.NXT")                      \
   X(TcpExtTCPDSACKOfoSent, "D-SACKs sent for out-of-order data held twice")            \
+  X(TcpExtTCPLossProbes, "tail loss probes sent (RFC 8985 §7)")                        \
+  X(TcpExtTCPLossProbeRecovery, "losses repaired by a tail loss probe")                \
   /* twstack's own */                                                                   \
   X(TwstackRxMalformed, "frames dropped: too short or unparsable")                     \
   X(TwstackRxNotForUs, "frames dropped: other MAC, EtherType or protocol")             \

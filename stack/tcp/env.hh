@@ -32,6 +32,7 @@ struct TcpParams {
   bool window_scaling;              // net.ipv4.tcp_window_scaling
   bool sack;                        // net.ipv4.tcp_sack
   bool dsack;                       // net.ipv4.tcp_dsack
+  std::uint8_t early_retrans;       // net.ipv4.tcp_early_retrans
   bool rfc1337;                     // net.ipv4.tcp_rfc1337 (for the TIME_WAIT policy)
   std::uint8_t syn_retries;         // net.ipv4.tcp_syn_retries
   std::uint8_t synack_retries;      // net.ipv4.tcp_synack_retries
@@ -56,6 +57,7 @@ inline TcpParams::TcpParams(const StackConfig& c)
       window_scaling(c.tcp_window_scaling),
       sack(c.tcp_sack),
       dsack(c.tcp_dsack),
+      early_retrans(c.tcp_early_retrans),
       rfc1337(c.tcp_rfc1337),
       syn_retries(c.tcp_syn_retries),
       synack_retries(c.tcp_synack_retries),

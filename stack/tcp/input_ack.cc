@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "stack/tcp/congestion.hh"
+#include "stack/tcp/loss_probe.hh"
 #include "stack/tcp/rtt.hh"
 #include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
@@ -137,7 +138,9 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
   c.probes = 0;  // the peer is alive (Linux tcp_ack: icsk_probes_out = 0)
   bool dup = is_dupack(c, s);
   // With SACK, loss recovery is RFC 6675's (sack.cc), NewReno's without.
-  const bool new_sack = c.sack.ok && s.opt.sack_count != 0 && sack_on_ack(e, c, s);
+  const unsigned sacked = c.sack.ok && s.opt.sack_count != 0 ? sack_on_ack(e, c, s) : 0u;
+  const bool new_sack = (sacked & kSackNew) != 0;
+  if (c.tlp.out) tlp_on_ack(e, c, s.ack, (sacked & kSackDsack) != 0, dup && !new_sack);
   if (s.ack > c.snd_una) {
     measure_rtt(e, c, s);
     std::uint32_t acked = take_ack(e, c, s.ack);
@@ -149,7 +152,8 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     } else {
       arm_rto(e, c);
     }
-    if (c.sack.ok) sack_on_new_ack(e, c, acked);
+    // RFC 8985 §7.2 (tcp_set_xmit_timer): the PTO in place of the RTO.
+    if (!c.sack.ok || sack_on_new_ack(e, c, acked)) tlp_schedule(e, c, true);
   } else if (c.sack.ok) {
     if (s.ack == c.snd_una && c.snd_max > c.snd_una) sack_on_dupack(e, c, new_sack);
   } else if (dup) {

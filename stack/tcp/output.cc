@@ -2,6 +2,7 @@
 // Nagle and sender-side SWS avoidance, ACKs and resets.
 #include <algorithm>
 
+#include "stack/tcp/loss_probe.hh"
 #include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
 
@@ -105,7 +106,10 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
 // a peer's window and be dropped unread (Linux never rewinds snd_nxt).
 void send_ack(Env& e, Tcb& c) { emit(e, c, c.snd_max, wire::kAck, 0); }
 
-void arm_rto(Env& e, Tcb& c) { e.arm(c.rtx_timer, c.rto_us); }
+void arm_rto(Env& e, Tcb& c) {
+  e.arm(c.rtx_timer, c.rto_us);
+  c.tlp.pto_armed = false;
+}
 
 bool wants_output(const Tcb& c) {
   if (c.ack_pending) return true;
@@ -124,6 +128,7 @@ void output(Env& e, Tcb& c) {
   }
   // Linux tcp_current_mss: SACK blocks on the segment take from its payload.
   const std::uint32_t smss = payload_mss(c) - sack_option_bytes(c);
+  const Seq sent_before = c.snd_max;
   for (;;) {
     // RFC 6675: SACKed bytes are neither resent nor counted in flight.
     const bool scored = c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok);
@@ -165,6 +170,8 @@ void output(Env& e, Tcb& c) {
     if (!c.rtx_timer.active()) arm_rto(e, c);
     if (fin) break;
   }
+  // Linux tcp_write_xmit: new data sent, a tail loss probe is scheduled.
+  if (c.snd_max != sent_before) tlp_schedule(e, c, false);
   // Data is queued but nothing is in flight to bring an ACK back: the
   // persist timer probes the window (RFC 9293 §3.8.6.1).
   if (c.snd_una == c.snd_max && c.snd_nxt < c.snd_data_end() && !c.rtx_timer.active()) arm_rto(e, c);

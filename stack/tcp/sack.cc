@@ -157,7 +157,7 @@ void sack_clear_scoreboard(Tcb& c) {
 // block below the cumulative ACK, or inside the second block, reports a
 // duplicate and marks nothing. Blocks beyond what was sent are ignored
 // (tcp_is_sackblock_valid); our FIN is never taken as SACKed.
-bool sack_on_ack(Env& e, Tcb& c, const Segment& s) {
+unsigned sack_on_ack(Env& e, Tcb& c, const Segment& s) {
   const wire::TcpOptions& o = s.opt;
   std::uint8_t first = 0;
   const Seq b0(o.sack[0].left);
@@ -178,11 +178,12 @@ bool sack_on_ack(Env& e, Tcb& c, const Segment& s) {
     const Seq x = seq_min(end, c.snd_data_end());
     if (b < x) fresh |= scoreboard_add(c.sack, b, x);
   }
-  return fresh;
+  return (fresh ? kSackNew : 0u) | (first != 0 ? kSackDsack : 0u);
 }
 
-void sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
+bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
   SackState& st = c.sack;
+  bool timer_set = false;
   if (st.num_sacked != 0) {
     scoreboard_prune(st, c.snd_una);
     // Linux tcp_check_sack_reneging: SND.UNA stops at data the receiver
@@ -192,6 +193,8 @@ void sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
       e.ctr.inc(Counter::TcpExtTCPSACKReneging);
       sack_clear_scoreboard(c);
       e.arm(c.rtx_timer, std::max<std::int64_t>(c.srtt_us / 2, 10000));
+      c.tlp.pto_armed = false;
+      timer_set = true;
     }
   }
   const std::uint32_t smss = payload_mss(c);
@@ -199,14 +202,15 @@ void sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
     c.dupacks = 0;  // RFC 6675 §5: a cumulative ACK resets DupAcks
     grow_cwnd(c, smss, acked);
     if (st.num_sacked != 0 && c.snd_una < lost_edge(c)) enter_recovery(e, c);  // IsLost(HighACK + 1)
-    return;
+    return !timer_set;
   }
   if (c.snd_una >= c.recover) {  // RFC 6675 §5: RecoveryPoint acknowledged
     c.in_recovery = false;
     c.cwnd = std::min(c.ssthresh, std::max(c.flight(), smss) + smss);
-    return;
+    return !timer_set;
   }
   recovery_send(e, c);
+  return !timer_set;
 }
 
 // RFC 6675 §5: an ACK that SACKs new data is a duplicate; at DupThresh of

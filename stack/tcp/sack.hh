@@ -32,11 +32,16 @@ std::uint32_t sack_option_bytes(const Tcb& c);
 
 // --- sender
 // Takes the SACK blocks of an acceptable ACK into the scoreboard, before
-// SND.UNA moves. True when they SACK bytes not SACKed before.
-bool sack_on_ack(Env& e, Tcb& c, const Segment& s);
+// SND.UNA moves. Returns kSackNew when they SACK bytes not SACKed before,
+// kSackDsack when the first block was a D-SACK.
+inline constexpr unsigned kSackNew = 1;
+inline constexpr unsigned kSackDsack = 2;
+unsigned sack_on_ack(Env& e, Tcb& c, const Segment& s);
 // SND.UNA moved forward by `acked` data bytes (the RTO is already rearmed).
-void sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked);
-// An ACK at SND.UNA; `new_sack` as sack_on_ack returned.
+// False when it set the retransmission timer itself (reneging), which the
+// caller then leaves alone (Linux clears FLAG_SET_XMIT_TIMER).
+bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked);
+// An ACK at SND.UNA; `new_sack`: sack_on_ack returned kSackNew.
 void sack_on_dupack(Env& e, Tcb& c, bool new_sack);
 // RFC 6675 §4 SetPipe(): bytes the sender believes are in the network.
 std::uint32_t sack_pipe(const Tcb& c);

@@ -35,4 +35,12 @@ struct SackState {
   std::array<SackRange, kScoreboard> sacked{};       // ascending, disjoint
 };
 
+// A tail loss probe (RFC 8985 §7, Linux tcp_send_loss_probe) in progress.
+struct LossProbe {
+  bool pto_armed = false;  // the retransmission timer is the probe timeout
+  bool out = false;        // a probe is unacknowledged: high_seq is set
+  bool retrans = false;    // that probe resent data (else it sent new data)
+  Seq high_seq;            // SND.NXT when it went (Linux tlp_high_seq)
+};
+
 }  // namespace twstack::tcp

@@ -135,6 +135,7 @@ struct Tcb {
 
   // --- selective acknowledgment (RFC 2018, RFC 2883, RFC 6675): sack.hh
   SackState sack;
+  LossProbe tlp;  // RFC 8985 §7: loss_probe.cc
 
   Tcb() {
     rtx_timer.tag = kTimerRetransmit;

@@ -30,6 +30,8 @@ const KeyCase kCases[] = {
     {"net.ipv4.tcp_window_scaling", "1", "0"},
     {"net.ipv4.tcp_sack", "1", "0"},
     {"net.ipv4.tcp_dsack", "1", "0"},
+    {"net.ipv4.tcp_early_retrans", "3", "0"},
+    {"net.ipv4.tcp_recovery", "1", "0"},
     {"net.ipv4.tcp_rfc1337", "0", "1"},
     {"net.ipv4.tcp_tw_reuse", "2", "1"},
     {"net.ipv4.tcp_tw_reuse_delay", "1000", "60000"},
@@ -158,7 +160,7 @@ TEST(Config, EveryKeyRoundTrips) {
 // may set them to Linux's default, and any other value is refused.
 TEST(Config, NotImplementedTakeTheirDefaultOnly) {
   const std::set<std::string> missing = not_implemented();
-  EXPECT_EQ(missing, (std::set<std::string>{"net.ipv4.tcp_syncookies",
+  EXPECT_EQ(missing, (std::set<std::string>{"net.ipv4.tcp_recovery", "net.ipv4.tcp_syncookies",
                                             "net.ipv4.tcp_keepalive_time",
                                             "net.ipv4.tcp_keepalive_intvl",
                                             "net.ipv4.tcp_keepalive_probes"}));

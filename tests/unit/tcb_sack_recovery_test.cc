@@ -30,6 +30,7 @@ class SackSender : public ::testing::Test {
   static tcp::TcpParams params() {
     tcp::TcpParams p(StackConfig{});
     p.timestamps = 0;
+    p.early_retrans = 0;  // no tail loss probe: the timer is the RTO
     return p;
   }
   Seq seg(std::uint32_t i) const { return base + i * kMss; }
