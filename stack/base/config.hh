@@ -40,6 +40,12 @@ enum class PortSelection : std::uint8_t {
   kLinux,    // "linux": the kernel's __inet_hash_connect search (keyed offset, parity)
 };
 
+// net.ipv4.tcp_congestion_control: the algorithms twstack has.
+enum class CongestionControl : std::uint8_t {
+  kCubic,  // "cubic": RFC 9438, Linux's default
+  kReno,   // "reno": RFC 5681 with NewReno (RFC 6582) or SACK (RFC 6675) recovery
+};
+
 // net.ipv4.ip_local_port_range, inclusive. Its default is the knob's.
 struct PortRange {
   std::uint16_t low;
@@ -102,6 +108,9 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
   X("net.ipv4.tcp_dsack", tcp_dsack, bool,                                                         \
     true, 0, 1, kNone,                                                                             \
     "RFC 2883 duplicate SACK: report duplicate segments received", "")                             \
+  X("net.ipv4.tcp_congestion_control", tcp_congestion_control, CongestionControl,                  \
+    CongestionControl::kCubic, 0, 0, kNone,                                                        \
+    "congestion control: cubic (RFC 9438, HyStart) or reno", "")                                   \
   X("net.ipv4.tcp_early_retrans", tcp_early_retrans, std::uint8_t,                                 \
     3, 0, 4, kNone,                                                                                \
     "tail loss probes (RFC 8985 §7): 3 or 4 on (with SACK), 0 to 2 off", "")                       \

@@ -84,6 +84,8 @@ namespace twstack {
   X(TcpExtTCPDSACKOfoSent, "D-SACKs sent for out-of-order data held twice")            \
   X(TcpExtTCPLossProbes, "tail loss probes sent (RFC 8985 §7)")                        \
   X(TcpExtTCPLossProbeRecovery, "losses repaired by a tail loss probe")                \
+  X(TcpExtTCPHystartTrainDetect, "slow starts ended by HyStart ACK-train detection")   \
+  X(TcpExtTCPHystartDelayDetect, "slow starts ended by HyStart delay detection")        \
   /* twstack's own */                                                                   \
   X(TwstackRxMalformed, "frames dropped: too short or unparsable")                     \
   X(TwstackRxNotForUs, "frames dropped: other MAC, EtherType or protocol")             \

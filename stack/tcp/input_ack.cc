@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "stack/tcp/congestion.hh"
+#include "stack/tcp/cubic.hh"
 #include "stack/tcp/loss_probe.hh"
 #include "stack/tcp/rtt.hh"
 #include "stack/tcp/sack.hh"
@@ -16,6 +17,7 @@ namespace {
 // RFC 6298 §2: one RTT sample.
 void rtt_sample(Env& e, Tcb& c, std::int64_t r) {
   rtt_update(c.srtt_us, c.rttvar_us, c.rto_us, e.p, r);
+  if (c.cubic.algo == CongestionAlgo::kCubic) cubic_on_rtt(e, c, r);
 }
 
 // Takes an RTT sample from an ACK of new data: from the echoed timestamp
@@ -55,6 +57,11 @@ void on_dupack(Env& e, Tcb& c) {
 
 // New data acknowledged during or outside recovery (RFC 6582 §3.2 steps 4-5).
 void on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
+  if (!c.in_recovery && c.cubic.algo == CongestionAlgo::kCubic && c.cwnd >= c.ssthresh) {
+    c.dupacks = 0;
+    cubic_cong_avoid(e, c, payload_mss(c), acked);
+    return;
+  }
   // Partial acknowledgment: retransmit the next hole.
   if (cwnd_on_new_ack(c, payload_mss(c), acked)) retransmit_first(e, c);
 }

@@ -96,7 +96,7 @@ void tlp_on_ack(Env& e, Tcb& c, Seq ack, bool dsack, bool dup) {
     // The probe repaired a loss: reduce cwnd once (tcp_init_cwnd_reduction
     // and tcp_end_cwnd_reduction, the CWR state entered and left at once).
     c.tlp.out = false;
-    c.ssthresh = loss_ssthresh(c.cwnd, payload_mss(c));
+    c.ssthresh = reduced_ssthresh(c, payload_mss(c));
     c.cwnd = c.ssthresh;
     e.ctr.inc(Counter::TcpExtTCPLossProbeRecovery);
   } else if (dup) {

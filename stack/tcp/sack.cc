@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "stack/tcp/congestion.hh"
+#include "stack/tcp/cubic.hh"
 #include "stack/tcp/sack.hh"
 
 namespace twstack::tcp {
@@ -135,7 +136,7 @@ void enter_recovery(Env& e, Tcb& c) {
   if (c.snd_una - 1 < c.recover && c.recover != c.iss) return;
   const std::uint32_t smss = payload_mss(c);
   c.recover = c.snd_max;                                 // (4.1) RecoveryPoint = HighData
-  c.ssthresh = loss_ssthresh(c.flight(), smss);          // (4.2) RFC 5681 eq. (4)
+  c.ssthresh = reduced_ssthresh(c, smss);                // (4.2) RFC 5681 eq. (4) or CUBIC
   c.cwnd = c.ssthresh;
   c.in_recovery = true;
   c.dupacks = 0;
@@ -200,7 +201,7 @@ bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
   const std::uint32_t smss = payload_mss(c);
   if (!c.in_recovery) {
     c.dupacks = 0;  // RFC 6675 §5: a cumulative ACK resets DupAcks
-    grow_cwnd(c, smss, acked);
+    cc_grow(e, c, smss, acked);
     if (st.num_sacked != 0 && c.snd_una < lost_edge(c)) enter_recovery(e, c);  // IsLost(HighACK + 1)
     return !timer_set;
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "stack/tcp/congestion.hh"
+#include "stack/tcp/cubic.hh"
 #include "stack/tcp/loss_probe.hh"
 #include "stack/tcp/tcp.hh"
 
@@ -75,6 +76,7 @@ void on_retransmit(Env& e, Tcb& c) {
   e.ctr.inc(Counter::TcpExtTCPTimeouts);
   cwnd_on_timeout(c, payload_mss(c));
   c.tlp.out = false;  // RFC 8985 §7.4: a timeout ends the probe's episode
+  if (c.cubic.algo == CongestionAlgo::kCubic) cubic_on_timeout(e, c);  // cubictcp_state(TCP_CA_Loss)
   c.rtt_active = false;  // Karn's rule
   c.snd_nxt = c.snd_una;  // go back: everything after snd_una is resent as acked
   back_off(e, c);

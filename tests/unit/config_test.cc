@@ -30,6 +30,7 @@ const KeyCase kCases[] = {
     {"net.ipv4.tcp_window_scaling", "1", "0"},
     {"net.ipv4.tcp_sack", "1", "0"},
     {"net.ipv4.tcp_dsack", "1", "0"},
+    {"net.ipv4.tcp_congestion_control", "cubic", "reno"},
     {"net.ipv4.tcp_early_retrans", "3", "0"},
     {"net.ipv4.tcp_recovery", "1", "0"},
     {"net.ipv4.tcp_rfc1337", "0", "1"},
@@ -329,8 +330,8 @@ TEST(Config, UnknownKeySuggestsClosest) {
   EXPECT_EQ(c.set("net.ipv4.tcp_timewait_len", "1"),
             "unknown key 'net.ipv4.tcp_timewait_len'; did you mean 'twstack.tcp_timewait_len'?");
   // Nothing close.
-  EXPECT_EQ(c.set("net.ipv4.tcp_congestion_control", "cubic"),
-            "unknown key 'net.ipv4.tcp_congestion_control'");
+  EXPECT_EQ(c.set("net.ipv4.tcp_notsent_lowat", "16384"),
+            "unknown key 'net.ipv4.tcp_notsent_lowat'");
   EXPECT_EQ(c, StackConfig{});
 }
 
@@ -352,8 +353,10 @@ TEST(Config, DescribeListsEveryKey) {
   EXPECT_THAT(d, HasSubstr("integer 1..60000 (ms)"));
   EXPECT_THAT(d, HasSubstr("32768 60999"));
   EXPECT_THAT(d, HasSubstr("(empty)"));
-  EXPECT_THAT(d, HasSubstr("RFC 2018 selective acknowledgements (not implemented yet: twstack "
-                           "does not do SACK yet); allowed: 1 only"));
+  EXPECT_THAT(d, HasSubstr("RFC 2018 selective acknowledgements (SACK-permitted, blocks, RFC 6675 "
+                           "recovery); allowed: 0 or 1"));
+  EXPECT_THAT(d, HasSubstr("(not implemented yet: twstack has no RACK time-based loss marking yet: "
+                           "loss is RFC 6675's DupThresh); allowed: 1 only"));
   for (const std::string& key : not_implemented()) {
     const std::size_t line = d.find(key);
     ASSERT_NE(line, std::string::npos);

@@ -31,6 +31,7 @@ class SackSender : public ::testing::Test {
     tcp::TcpParams p(StackConfig{});
     p.timestamps = 0;
     p.early_retrans = 0;  // no tail loss probe: the timer is the RTO
+    p.cubic = false;      // RFC 6675's ssthresh = FlightSize / 2
     return p;
   }
   Seq seg(std::uint32_t i) const { return base + i * kMss; }
