@@ -52,7 +52,7 @@ std::uint32_t hystart_ack_delay(const Tcb& c) {
 void hystart_update(Env& e, Tcb& c, std::uint32_t delay, std::uint32_t smss) {
   CubicState& ca = c.cubic;
   if (c.snd_una > ca.end_seq) hystart_reset(e, c);
-  if (c.cwnd / smss < kHystartLowWindow) return;
+  if (c.cwnd < kHystartLowWindow * smss) return;
   const std::uint32_t now = now_us(e);
   if (static_cast<std::int32_t>(now - ca.last_ack_us) <= static_cast<std::int32_t>(kHystartAckDeltaUs)) {
     ca.last_ack_us = now;
@@ -177,8 +177,7 @@ void cubic_on_rtt(Env& e, Tcb& c, std::int64_t rtt_us) {
   if (ca.epoch_start != 0 && static_cast<std::int32_t>(now_ms(e) - ca.epoch_start) < 1000) return;
   const auto delay = static_cast<std::uint32_t>(std::clamp<std::int64_t>(rtt_us, 1, 0x7fffffff));
   if (ca.delay_min_us == 0 || ca.delay_min_us > delay) ca.delay_min_us = delay;
-  const std::uint32_t smss = payload_mss(c);
-  if (!ca.found && c.cwnd < c.ssthresh) hystart_update(e, c, delay, smss);
+  if (!ca.found && c.cwnd < c.ssthresh) hystart_update(e, c, delay, payload_mss(c));
 }
 
 }  // namespace twstack::tcp

@@ -152,15 +152,22 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     measure_rtt(e, c, s);
     std::uint32_t acked = take_ack(e, c, s.ack);
     c.backoff = 0;
-    if (!c.sack.ok) on_new_ack(e, c, acked);
-    // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else restart it.
+    // With SACK, false when reneging set the timer itself (Linux clears
+    // FLAG_SET_XMIT_TIMER).
+    bool set_timer = true;
+    if (c.sack.ok) {
+      set_timer = sack_on_new_ack(e, c, acked);
+    } else {
+      on_new_ack(e, c, acked);
+    }
+    // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else
+    // restart it, as the PTO where a tail loss probe may go (RFC 8985 §7.2,
+    // tcp_set_xmit_timer).
     if (c.snd_una == c.snd_max) {
       e.wheel.cancel(c.rtx_timer);
-    } else {
+    } else if (set_timer && !tlp_schedule(e, c, true)) {
       arm_rto(e, c);
     }
-    // RFC 8985 §7.2 (tcp_set_xmit_timer): the PTO in place of the RTO.
-    if (!c.sack.ok || sack_on_new_ack(e, c, acked)) tlp_schedule(e, c, true);
   } else if (c.sack.ok) {
     if (s.ack == c.snd_una && c.snd_max > c.snd_una) sack_on_dupack(e, c, new_sack);
   } else if (dup) {

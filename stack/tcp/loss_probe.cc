@@ -55,19 +55,22 @@ bool probe_last_segment(Env& e, Tcb& c) {
 
 }  // namespace
 
-void tlp_schedule(Env& e, Tcb& c, bool advancing) {
+bool tlp_schedule(Env& e, Tcb& c, bool advancing) {
   // tcp_early_retrans 3 or 4, a SACK connection, data in flight, and
   // neither fast recovery nor a timeout's recovery under way (Open state).
-  if ((e.p.early_retrans != 3 && e.p.early_retrans != 4) || !c.sack.ok) return;
-  if (c.snd_max == c.snd_una || c.in_recovery || c.snd_una < c.recover) return;
-  if (!in_state(c.state, kSynchronized) || !c.syn_acked() || c.state == State::kTimeWait) return;
+  if ((e.p.early_retrans != 3 && e.p.early_retrans != 4) || !c.sack.ok) return false;
+  if (c.snd_max == c.snd_una || c.in_recovery || c.snd_una < c.recover) return false;
+  if (!in_state(c.state, kSynchronized) || !c.syn_acked() || c.state == State::kTimeWait) return false;
   // "If the RTO formula yields an earlier time, then use that time."
   std::int64_t cap = c.rto_us;
-  if (!advancing && c.rtx_timer.active() && !c.tlp.pto_armed) {
-    cap = static_cast<std::int64_t>(c.rtx_timer.expiry()) * kUsPerTick - e.now.us;
-  }
-  e.arm(c.rtx_timer, std::min(pto_us(e, c), cap));
+  const bool running = !advancing && c.rtx_timer.active();
+  if (running && !c.tlp.pto_armed) cap = static_cast<std::int64_t>(c.rtx_timer.expiry()) * kUsPerTick - e.now.us;
+  const std::int64_t pto = std::min(pto_us(e, c), cap);
+  // The timer already falls on that tick (the RTO just armed, with no RTT
+  // sample or one segment in flight): it only changes meaning.
+  if (!(running && c.rtx_timer.expiry() == e.tick_now() + (pto <= 0 ? 1 : e.ticks(pto)))) e.arm(c.rtx_timer, pto);
   c.tlp.pto_armed = true;
+  return true;
 }
 
 void tlp_on_timeout(Env& e, Tcb& c) {

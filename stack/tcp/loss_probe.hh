@@ -11,10 +11,10 @@
 namespace twstack::tcp {
 
 // Linux tcp_schedule_loss_probe: arms the PTO in place of the RTO when a
-// probe is allowed; otherwise leaves the timer as it is.
+// probe is allowed (true); otherwise leaves the timer as it is (false).
 // `advancing`: on an ACK, the PTO is capped by a whole RTO; after a send,
 // by what is left of the RTO already running (tcp_rto_delta_us).
-void tlp_schedule(Env& e, Tcb& c, bool advancing);
+bool tlp_schedule(Env& e, Tcb& c, bool advancing);
 // Linux tcp_send_loss_probe: the PTO fired.
 void tlp_on_timeout(Env& e, Tcb& c);
 // Linux tcp_process_tlp_ack, for every acceptable ACK while a probe is

@@ -91,5 +91,49 @@ TEST(Sack, ReceiverAcksCarryTheBlockBeyondAHole) {
   EXPECT_TRUE(saw);
 }
 
+// RFC 8985 §7: the last segment of a write is lost. A tail loss probe
+// resends it and the transfer ends without a timeout (cwnd is kept); with
+// tcp_early_retrans=0 the RTO has to fire.
+struct TailResult {
+  std::uint64_t timeouts = 0;
+  std::uint64_t probes = 0;
+  Duration took{};
+};
+
+TailResult tail_loss(std::uint8_t early_retrans) {
+  FaultSpec f;
+  f.delay = Duration::millis(5);
+  EngineOptions o = opts(true);
+  o.tcp.early_retrans = early_retrans;
+  Scenario sc(o, o, f, 1);
+  Conn c = sc.establish();
+  {
+    Transfer warm(sc, c, 30000, 0);  // RTT samples first
+    warm.start();
+    EXPECT_TRUE(sc.run_until([&] { return warm.done(); }, Duration::seconds(10)));
+  }
+  int data = 0;
+  sc.drop = [&](const Seg& s) { return s.from == 0 && s.len > 0 && ++data == 4; };
+  Transfer t(sc, c, 4 * 1448, 0);
+  const Instant t0 = sc.now();
+  t.start();
+  EXPECT_TRUE(sc.run_until([&] { return t.done(); }, Duration::seconds(10)));
+  EXPECT_TRUE(t.server.received == t.client.to_send);
+  return TailResult{sc.ctr(0, Counter::TcpExtTCPTimeouts), sc.ctr(0, Counter::TcpExtTCPLossProbes),
+                    sc.now() - t0};
+}
+
+TEST(Sack, TailLossIsRepairedByAProbeNotATimeout) {
+  const TailResult tlp = tail_loss(3);
+  EXPECT_EQ(tlp.timeouts, 0u);
+  EXPECT_GE(tlp.probes, 1u);
+  const TailResult rto = tail_loss(0);
+  EXPECT_EQ(rto.timeouts, 1u);
+  EXPECT_EQ(rto.probes, 0u);
+  // One segment was in flight: the PTO allows for a delayed ACK and is
+  // capped by the RTO, so the probe comes no later than the timeout would.
+  EXPECT_LE(tlp.took, rto.took) << "TLP " << tlp.took.ms() << " ms, RTO " << rto.took.ms() << " ms";
+}
+
 }  // namespace
 }  // namespace twstack
