@@ -51,8 +51,11 @@ std::uint32_t hystart_ack_delay(const Tcb& c) {
 // half the minimum delay, or when the round's RTT rises an eighth above it.
 void hystart_update(Env& e, Tcb& c, std::uint32_t delay, std::uint32_t smss) {
   CubicState& ca = c.cubic;
-  if (c.snd_una > ca.end_seq) hystart_reset(e, c);
+  // Below hystart_low_window nothing is decided. The round is not restarted
+  // there either: the first sample above it finds SND.UNA past the old
+  // round's end and starts a fresh one, as Linux would by then.
   if (c.cwnd < kHystartLowWindow * smss) return;
+  if (c.snd_una > ca.end_seq) hystart_reset(e, c);
   const std::uint32_t now = now_us(e);
   if (static_cast<std::int32_t>(now - ca.last_ack_us) <= static_cast<std::int32_t>(kHystartAckDeltaUs)) {
     ca.last_ack_us = now;

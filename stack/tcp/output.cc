@@ -127,7 +127,8 @@ void output(Env& e, Tcb& c) {
     return;
   }
   // Linux tcp_current_mss: SACK blocks on the segment take from its payload.
-  const std::uint32_t smss = payload_mss(c) - sack_option_bytes(c);
+  const std::uint32_t smss =
+      payload_mss(c) - (c.sack.num_rcv != 0 || c.sack.dsack ? sack_option_bytes(c) : 0u);
   const Seq sent_before = c.snd_max;
   for (;;) {
     // RFC 6675: SACKed bytes are neither resent nor counted in flight.
