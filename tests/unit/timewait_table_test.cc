@@ -53,7 +53,10 @@ std::vector<FourTuple> expire_all(TimeWaitTable& t, std::int64_t now) {
   return out;
 }
 
-TEST(TimeWaitTable, EntryIsCompact) { EXPECT_EQ(sizeof(TimeWaitTable::Entry), 36u); }
+TEST(TimeWaitTable, EntryIsCompact) {
+  EXPECT_EQ(sizeof(TimeWaitTable::Entry), 32u);
+  EXPECT_EQ(sizeof(TimeWaitTable::Bucket), 64u);
+}
 
 TEST(TimeWaitTable, InsertFindKill) {
   TimeWaitTable t(kLocal, 100, Duration::seconds(60), 42, TwOverflowPolicy::kDrop);
