@@ -146,6 +146,28 @@ void BM_ChurnAtCapacity(benchmark::State& state) {
 }
 BENCHMARK(BM_ChurnAtCapacity)->Arg(1'000'000)->Arg(10'000'000);
 
+// The same churn in bursts of kBatch, as a burst rx path would run it: the
+// burst's TIME_WAIT tuples are known when its segments are parsed, so their
+// buckets are prefetched (prefetch()) before the first insert; expire() runs
+// once per burst with the engine's default budget. Items are insert+expire pairs.
+void BM_ChurnAtCapacityBurst(benchmark::State& state) {
+  const auto n = static_cast<std::uint32_t>(state.range(0));
+  auto t = filled(n);
+  std::uint32_t next = n;
+  std::int64_t now = 60000;
+  std::array<TwEntryInit, TimeWaitTable::kBatch> burst;
+  for (auto _ : state) {
+    for (auto& in : burst) in = init_n(next++);
+    t->expire(now, 2 * burst.size(), [](Handle) {});
+    for (const auto& in : burst) t->prefetch(in.tuple);
+    for (const auto& in : burst) t->insert(in, now);
+    if (next % 10016 < burst.size()) ++now;  // about 10000 per ms, as above
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * burst.size()));
+  state.counters["live"] = static_cast<double>(t->live());
+}
+BENCHMARK(BM_ChurnAtCapacityBurst)->Arg(1'000'000)->Arg(10'000'000);
+
 // Expire a full table, everything due; range(1) is the budget per call (0: none).
 void BM_ExpireAll(benchmark::State& state) {
   const auto n = static_cast<std::uint32_t>(state.range(0));

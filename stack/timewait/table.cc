@@ -25,9 +25,9 @@ TimeWaitTable::TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs,
   gran_ms_ = std::max<std::uint32_t>(1, (len_ms_ + (kMaxSlots - 3)) / (kMaxSlots - 2));
   nslots_ = (len_ms_ + gran_ms_ - 1) / gran_ms_ + 2;
 
-  // 8.5 entries per 12-slot bucket at capacity: 64 / 8.5 = 7.5 B per entry, so
-  // 32 + 7.5 + the timer slots stays under 40 B at 10M.
-  nbuckets_ = static_cast<std::uint32_t>((std::uint64_t{capacity_} * 2 + 16) / 17);
+  // 17.5 entries per 24-slot bucket at capacity: 128 / 17.5 = 7.3 B per entry,
+  // so 32 + 7.3 + the timer slots (0.5 B at 1M) stays under 40 B from 1M up.
+  nbuckets_ = static_cast<std::uint32_t>((std::uint64_t{capacity_} * 2 + 34) / 35);
   nbuckets_ = std::max<std::uint32_t>(nbuckets_, 2);
 
   entries_ = std::make_unique_for_overwrite<Entry[]>(capacity_);
@@ -300,7 +300,7 @@ void TimeWaitTable::prefetch_ahead() {
   }
   while (ahead_dist_ < kAhead && ahead_ < unused_) {
     const Entry& a = entries_[ahead_];
-    __builtin_prefetch(&buckets_[home_of(hash(tuple(Handle{ahead_})))]);
+    prefetch_bucket(home_of(hash(tuple(Handle{ahead_}))));
     ahead_ = a.tnext & kIdx;
     if (ahead_ < unused_) __builtin_prefetch(&entries_[ahead_]);
     ++ahead_dist_;
