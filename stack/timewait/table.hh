@@ -140,9 +140,14 @@ class TimeWaitTable {
   Handle find(const FourTuple& t) const;
   // Batched lookups: out[k] = find(ts[k]) (out.size() >= ts.size()). Each burst of
   // up to kBatch tuples issues all its bucket loads, then all its candidate entry
-  // loads, before it compares any key. Answers exactly as find().
+  // loads, before it compares any key. Answers exactly as find(). A burst rx
+  // path calls it once per burst with the tuples of the segments the
+  // connection table did not claim (QueueEngine::rx takes one frame at a time
+  // today and calls find()).
   void find_batch(std::span<const FourTuple> ts, std::span<Handle> out) const;
-  // Start loading the home bucket of t (for a caller that looks t up later).
+  // Start loading the home bucket of t, for a caller that inserts or looks t up
+  // a little later (a burst path: for the connections its segments will move
+  // to TIME_WAIT, before the first insert()).
   void prefetch(const FourTuple& t) const;
   // Unhash at once (RST, SYN takeover, tw_reuse); the slot is free for reuse.
   void kill(Handle h);
