@@ -156,8 +156,9 @@ void open_from_cookie(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& a
     c.ts_recent = ack.opt.tsval;
     c.ts_recent_stamp_ms = e.now_ms();
   }
-  // o.sack_ok is negotiated SACK (RFC 2018) for tcp/ to take up; the SYN-ACK
-  // offers it only where the engine says SACK is on.
+  // SACK as the SYN-ACK offered it: only with timestamps, where the cookie
+  // could keep it (cookie_timestamp_decode; RFC 2018 §2).
+  c.sack.ok = e.p.sack && o.sack_ok;
   init_congestion(c);
   set_state(e, c, State::kSynReceived);
 }
