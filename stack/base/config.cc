@@ -18,7 +18,8 @@ using Member = T StackConfig::*;
 
 using Field = std::variant<Member<bool>, Member<std::uint8_t>, Member<std::uint16_t>,
                            Member<std::uint32_t>, Member<Duration>, Member<TwOverflowPolicy>,
-                           Member<PortSelection>, Member<PortRange>, Member<PortBitmap>>;
+                           Member<PortSelection>, Member<CongestionControl>, Member<PortRange>,
+                           Member<PortBitmap>>;
 
 struct KeySpec {
   std::string_view key;
@@ -65,11 +66,14 @@ constexpr std::string_view unit_name(KnobUnit u) {
 
 constexpr std::string_view kTwOverflowNames[] = {"drop", "evict-oldest"};
 constexpr std::string_view kPortSelectionNames[] = {"uniform", "linux"};
+constexpr std::string_view kCongestionNames[] = {"cubic", "reno"};
 
 template <class E>
 constexpr auto enum_names() {
   if constexpr (std::is_same_v<E, TwOverflowPolicy>) {
     return std::span<const std::string_view>(kTwOverflowNames);
+  } else if constexpr (std::is_same_v<E, CongestionControl>) {
+    return std::span<const std::string_view>(kCongestionNames);
   } else {
     return std::span<const std::string_view>(kPortSelectionNames);
   }
@@ -215,6 +219,9 @@ std::string allowed(const KeySpec& k, bool terse = false) {
   }
   if (std::holds_alternative<Member<PortSelection>>(k.field)) {
     return allowed_names<PortSelection>();
+  }
+  if (std::holds_alternative<Member<CongestionControl>>(k.field)) {
+    return allowed_names<CongestionControl>();
   }
   if (std::holds_alternative<Member<PortRange>>(k.field)) {
     return "two ports 'low high', each 1..65535, low <= high";

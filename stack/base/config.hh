@@ -40,6 +40,12 @@ enum class PortSelection : std::uint8_t {
   kLinux,    // "linux": the kernel's __inet_hash_connect search (keyed offset, parity)
 };
 
+// net.ipv4.tcp_congestion_control: the algorithms twstack has.
+enum class CongestionControl : std::uint8_t {
+  kCubic,  // "cubic": RFC 9438, Linux's default
+  kReno,   // "reno": RFC 5681 with NewReno (RFC 6582) or SACK (RFC 6675) recovery
+};
+
 // net.ipv4.ip_local_port_range, inclusive. Its default is the knob's.
 struct PortRange {
   std::uint16_t low;
@@ -98,8 +104,20 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     "RFC 7323 window scaling", "")                                                                 \
   X("net.ipv4.tcp_sack", tcp_sack, bool,                                                           \
     true, 0, 1, kNone,                                                                             \
-    "RFC 2018 selective acknowledgements",                                                         \
-    "twstack does not do SACK yet")                                                                \
+    "RFC 2018 selective acknowledgements (SACK-permitted, blocks, RFC 6675 recovery)", "")         \
+  X("net.ipv4.tcp_dsack", tcp_dsack, bool,                                                         \
+    true, 0, 1, kNone,                                                                             \
+    "RFC 2883 duplicate SACK: report duplicate segments received", "")                             \
+  X("net.ipv4.tcp_congestion_control", tcp_congestion_control, CongestionControl,                  \
+    CongestionControl::kCubic, 0, 0, kNone,                                                        \
+    "congestion control: cubic (RFC 9438, HyStart) or reno", "")                                   \
+  X("net.ipv4.tcp_early_retrans", tcp_early_retrans, std::uint8_t,                                 \
+    3, 0, 4, kNone,                                                                                \
+    "tail loss probes (RFC 8985 §7): 3 or 4 on (with SACK), 0 to 2 off", "")                       \
+  X("net.ipv4.tcp_recovery", tcp_recovery, std::uint8_t,                                           \
+    1 /* TCP_RACK_LOSS_DETECTION */, 0, 255, kNone,                                                \
+    "RACK loss detection flags: 1 RACK, 2 static reordering window, 4 no DupThresh",               \
+    "twstack has no RACK time-based loss marking yet: loss is RFC 6675's DupThresh")               \
   X("net.ipv4.tcp_rfc1337", tcp_rfc1337, bool,                                                     \
     false, 0, 1, kNone,                                                                            \
     "1: TIME_WAIT ignores RST (RFC 1337); 0: a RST ends TIME_WAIT", "")                            \

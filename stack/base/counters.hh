@@ -83,6 +83,17 @@ namespace twstack {
   X(TcpExtSyncookiesFailed, "ACKs to a listener whose cookie did not check")           \
   X(TcpExtTCPOrigDataSent, "segments with new data sent")                              \
   X(TcpExtEmbryonicRsts, "RSTs received in SYN_RCVD")                                  \
+  /* SACK (RFC 2018, RFC 2883, RFC 6675) */                                              \
+  X(TcpExtTCPSackRecovery, "entries into SACK-based loss recovery (RFC 6675)")         \
+  X(TcpExtTCPSACKReneging, "SACKed data the receiver later discarded")                 \
+  X(TcpExtTCPDSACKRecv, "D-SACKs received for data below the cumulative ACK")          \
+  X(TcpExtTCPDSACKOfoRecv, "D-SACKs received for out-of-order data")                   \
+  X(TcpExtTCPDSACKOldSent, "D-SACKs sent for data below RCV.NXT")                      \
+  X(TcpExtTCPDSACKOfoSent, "D-SACKs sent for out-of-order data held twice")            \
+  X(TcpExtTCPLossProbes, "tail loss probes sent (RFC 8985 §7)")                        \
+  X(TcpExtTCPLossProbeRecovery, "losses repaired by a tail loss probe")                \
+  X(TcpExtTCPHystartTrainDetect, "slow starts ended by HyStart ACK-train detection")   \
+  X(TcpExtTCPHystartDelayDetect, "slow starts ended by HyStart delay detection")        \
   /* twstack's own */                                                                   \
   X(TwstackRxMalformed, "frames dropped: too short or unparsable")                     \
   X(TwstackRawFramesOut, "frames an application sent as they are (traffic generators)") \

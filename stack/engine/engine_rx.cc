@@ -13,12 +13,6 @@
 
 namespace twstack::engine {
 
-namespace {
-// SACK-permitted in a cookie: offered back and accepted only where tcp/
-// negotiates SACK (net.ipv4.tcp_sack is not implemented yet: never).
-constexpr bool kCookieSack = false;
-}  // namespace
-
 void QueueEngine::rx(std::span<const std::uint8_t> frame, Instant now) {
   set_now(now);
   classify(frame, ifc_, [this](FrameClass c, const FrameDetail& d) { rx_frame(c, d); });
@@ -154,7 +148,7 @@ void QueueEngine::rx_listen(flow::Listener& l, const wire::FourTuple& t, wire::S
     case flow::ListenVerdict::kReset: return tcp::send_reset_for(env_, t, s);
     case flow::ListenVerdict::kCookie:
       flow::Listeners::synq_overflow(l, env_.now_ms());
-      return tcp::send_cookie_synack(env_, t, s, kCookieSack);
+      return tcp::send_cookie_synack(env_, t, s, env_.p.sack);
     case flow::ListenVerdict::kOpen: break;
   }
   tcp::Tcb* c = alloc_tcb();
@@ -179,7 +173,7 @@ void QueueEngine::rx_listen(flow::Listener& l, const wire::FourTuple& t, wire::S
 // to answer the ACK with a reset.
 bool QueueEngine::rx_cookie_ack(flow::Listener& l, const wire::FourTuple& t, wire::Segment& s) {
   tcp::CookieOptions o;
-  if (tcp::check_cookie_ack(env_, t, s, kCookieSack, &o) != tcp::CookieVerdict::kValid) return false;
+  if (tcp::check_cookie_ack(env_, t, s, env_.p.sack, &o) != tcp::CookieVerdict::kValid) return false;
   // tcp_v4_syn_recv_sock: a full accept queue drops the ACK (the peer's
   // retransmission finds no cookie state either way).
   if (flow::Listeners::accept_full(l)) {

@@ -16,6 +16,13 @@ inline std::uint32_t loss_ssthresh(std::uint32_t flight, std::uint32_t smss) {
   return std::max(flight / 2, 2 * smss);
 }
 
+// The ssthresh a loss leaves: CUBIC's multiplicative decrease (RFC 9438
+// §4.6, Linux cubictcp_recalc_ssthresh) or RFC 5681 eq. (4).
+inline std::uint32_t reduced_ssthresh(Tcb& c, std::uint32_t smss) {
+  if (c.cubic.algo == CongestionAlgo::kCubic) return cubic_ssthresh(c, smss);
+  return loss_ssthresh(c.flight(), smss);
+}
+
 // RFC 5681 §3.1: slow start and congestion avoidance on new ACKs.
 inline void grow_cwnd(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
   if (c.cwnd < c.ssthresh) {
@@ -40,7 +47,7 @@ inline bool cwnd_on_dupack(Tcb& c, std::uint32_t smss) {
   }
   if (++c.dupacks != 3) return false;
   if (c.snd_una - 1 < c.recover && c.recover != c.iss) return false;  // RFC 6582 §4.1
-  c.ssthresh = loss_ssthresh(c.flight(), smss);                       // RFC 5681 eq. (4)
+  c.ssthresh = reduced_ssthresh(c, smss);                             // RFC 5681 eq. (4)
   c.recover = c.snd_max;
   c.in_recovery = true;
   c.cwnd = c.ssthresh + 3 * smss;
@@ -70,7 +77,7 @@ inline bool cwnd_on_new_ack(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
 // RFC 5681 §3.1 and eq. (4) after a retransmission timeout: the loss
 // window is one segment.
 inline void cwnd_on_timeout(Tcb& c, std::uint32_t smss) {
-  c.ssthresh = loss_ssthresh(c.flight(), smss);
+  c.ssthresh = reduced_ssthresh(c, smss);
   c.cwnd = smss;
   c.bytes_acked_ca = 0;
   c.in_recovery = false;

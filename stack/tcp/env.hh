@@ -30,6 +30,10 @@ struct TcpParams {
   std::uint32_t rcvbuf;             // twstack.rcvbuf
   std::uint8_t timestamps;          // net.ipv4.tcp_timestamps: 0, 1, 2 (no offset)
   bool window_scaling;              // net.ipv4.tcp_window_scaling
+  bool sack;                        // net.ipv4.tcp_sack
+  bool dsack;                       // net.ipv4.tcp_dsack
+  std::uint8_t early_retrans;       // net.ipv4.tcp_early_retrans
+  bool cubic;                       // net.ipv4.tcp_congestion_control: cubic (else reno)
   bool rfc1337;                     // net.ipv4.tcp_rfc1337 (for the TIME_WAIT policy)
   std::uint8_t syn_retries;         // net.ipv4.tcp_syn_retries
   std::uint8_t synack_retries;      // net.ipv4.tcp_synack_retries
@@ -55,6 +59,10 @@ inline TcpParams::TcpParams(const StackConfig& c)
       rcvbuf(c.rcvbuf),
       timestamps(c.tcp_timestamps),
       window_scaling(c.tcp_window_scaling),
+      sack(c.tcp_sack),
+      dsack(c.tcp_dsack),
+      early_retrans(c.tcp_early_retrans),
+      cubic(c.tcp_congestion_control == CongestionControl::kCubic),
       rfc1337(c.tcp_rfc1337),
       syn_retries(c.tcp_syn_retries),
       synack_retries(c.tcp_synack_retries),

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "stack/tcp/paws.hh"
+#include "stack/tcp/sack.hh"
+#include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -126,6 +128,11 @@ bool check_sequence(Env& e, Tcb& c, Segment& s) {
     if (s.len > 0 && s.seq == c.rcv_nxt && c.rcv_adv <= c.rcv_nxt) {
       e.ctr.inc(Counter::TcpExtTCPZeroWindowDrop);
     }
+    // Linux tcp_send_dupack: data wholly below RCV.NXT is reported as a
+    // D-SACK (RFC 2883 §4 (1)).
+    if (s.len > 0 && s.seq < c.rcv_nxt && c.sack.ok) {
+      sack_dsack_set(e, c, s.seq, seq_min(s.seq + s.len, c.rcv_nxt));
+    }
     if (s.has(wire::kSyn) && in_state(c.state, kSynchronized)) {
       e.ctr.inc(Counter::TcpExtTCPSYNChallenge);
       send_challenge_ack(e, c, s);  // RFC 5961 §4.2
@@ -134,6 +141,9 @@ bool check_sequence(Env& e, Tcb& c, Segment& s) {
     }
     return false;
   }
+  // Linux tcp_data_queue, "partial packet": the part below RCV.NXT is a
+  // duplicate (RFC 2883 §4 (1)).
+  if (s.len > 0 && s.seq < c.rcv_nxt && c.sack.ok) sack_dsack_set(e, c, s.seq, c.rcv_nxt);
   trim(c, s);
   return true;
 }

@@ -4,6 +4,10 @@
 #include <algorithm>
 
 #include "stack/tcp/congestion.hh"
+#include "stack/tcp/cubic.hh"
+#include "stack/tcp/loss_probe.hh"
+#include "stack/tcp/rtt.hh"
+#include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -32,6 +36,11 @@ void on_dupack(Env& e, Tcb& c) {
 
 // New data acknowledged during or outside recovery (RFC 6582 §3.2 steps 4-5).
 void on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
+  if (!c.in_recovery && c.cubic.algo == CongestionAlgo::kCubic && c.cwnd >= c.ssthresh) {
+    c.dupacks = 0;
+    cubic_cong_avoid(e, c, payload_mss(c), acked);
+    return;
+  }
   // Partial acknowledgment: retransmit the next hole.
   if (cwnd_on_new_ack(c, payload_mss(c), acked)) retransmit_first(e, c);
 }
@@ -117,17 +126,32 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
   c.probes = 0;  // the peer is alive (Linux tcp_ack: icsk_probes_out = 0)
   c.rcv_tstamp_us = e.now.us;  // tp->rcv_tstamp, for keep-alive
   bool dup = is_dupack(c, s);
+  // With SACK, loss recovery is RFC 6675's (sack.cc), NewReno's without.
+  const unsigned sacked = c.sack.ok && s.opt.sack_count != 0 ? sack_on_ack(e, c, s) : 0u;
+  const bool new_sack = (sacked & kSackNew) != 0;
+  if (c.tlp.out) tlp_on_ack(e, c, s.ack, (sacked & kSackDsack) != 0, dup && !new_sack);
   if (s.ack > c.snd_una) {
     if (!handshake) take_rtt_sample(e, c, s);
     std::uint32_t acked = take_ack(e, c, s.ack);
     c.backoff = 0;
-    on_new_ack(e, c, acked);
-    // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else restart it.
+    // With SACK, false when reneging set the timer itself (Linux clears
+    // FLAG_SET_XMIT_TIMER).
+    bool set_timer = true;
+    if (c.sack.ok) {
+      set_timer = sack_on_new_ack(e, c, acked);
+    } else {
+      on_new_ack(e, c, acked);
+    }
+    // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else
+    // restart it, as the PTO where a tail loss probe may go (RFC 8985 §7.2,
+    // tcp_set_xmit_timer).
     if (c.snd_una == c.snd_max) {
       e.wheel.cancel(c.rtx_timer);
-    } else {
+    } else if (set_timer && !tlp_schedule(e, c, true)) {
       arm_rto(e, c);
     }
+  } else if (c.sack.ok) {
+    if (s.ack == c.snd_una && c.snd_max > c.snd_una) sack_on_dupack(e, c, new_sack);
   } else if (dup) {
     on_dupack(e, c);
   }

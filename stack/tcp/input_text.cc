@@ -2,6 +2,7 @@
 // the segment text, then the FIN bit.
 #include <algorithm>
 
+#include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -59,8 +60,10 @@ void input_text(Env& e, Tcb& c, const Segment& s) {
   }
   if (off > 0) {
     // Out of order: hold it and send an immediate duplicate ACK (RFC 5681 §4.2).
+    if (c.sack.ok) sack_rcv_ofo_dsack(e, c, s.seq, s.seq + s.len);
     if (c.ooo.add(off, s.len)) {
       e.ctr.inc(Counter::TcpExtTCPOFOQueue);
+      if (c.sack.ok) sack_rcv_ofo(c, s.seq, s.seq + s.len);
     } else {
       e.ctr.inc(Counter::TcpExtTCPOFODrop);
     }
@@ -75,6 +78,7 @@ void input_text(Env& e, Tcb& c, const Segment& s) {
   c.rcv.extend(n);
   c.rcv.set_holds_beyond_tail(!c.ooo.empty());
   c.rcv_nxt += n;
+  if (c.sack.num_rcv != 0) sack_rcv_advance(c);
   c.events |= kEvReadable;
   // RFC 5681 §4.2: ACK at once when a gap fills (Linux ICSK_ACK_NOW).
   ack_on_data(e, c, s, filled_gap);  // delack.cc

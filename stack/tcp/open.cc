@@ -2,6 +2,7 @@
 // and the state bookkeeping shared by every transition.
 #include <algorithm>
 
+#include "stack/tcp/cubic.hh"
 #include "stack/tcp/syncookie.hh"
 #include "stack/tcp/tcp.hh"
 
@@ -74,6 +75,8 @@ void negotiate(Env& e, Tcb& c, const Segment& syn) {
   c.snd_wscale = c.wscale_ok ? syn.opt.wscale : 0;
   if (!c.wscale_ok) c.rcv_wscale = 0;
   c.ts_ok = e.p.timestamps != 0 && syn.opt.has_timestamps;
+  c.sack.ok = e.p.sack && syn.opt.sack_permitted;  // RFC 2018 §2, Linux tcp_parse_options
+  if (e.p.cubic) cubic_init(e, c);                 // net.ipv4.tcp_congestion_control
   if (c.ts_ok) {
     c.ts_recent = syn.opt.tsval;
     c.ts_recent_stamp_ms = e.now_ms();
@@ -153,8 +156,9 @@ void open_from_cookie(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& a
     c.ts_recent = ack.opt.tsval;
     c.ts_recent_stamp_ms = e.now_ms();
   }
-  // o.sack_ok is negotiated SACK (RFC 2018) for tcp/ to take up; the SYN-ACK
-  // offers it only where the engine says SACK is on.
+  // SACK as the SYN-ACK offered it: only with timestamps, where the cookie
+  // could keep it (cookie_timestamp_decode; RFC 2018 §2).
+  c.sack.ok = e.p.sack && o.sack_ok;
   init_congestion(c);
   set_state(e, c, State::kSynReceived);
 }

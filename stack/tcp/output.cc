@@ -2,6 +2,8 @@
 // Nagle and sender-side SWS avoidance, ACKs and resets.
 #include <algorithm>
 
+#include "stack/tcp/loss_probe.hh"
+#include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -37,6 +39,9 @@ wire::TcpOptions segment_options(const Env& e, const Tcb& c, std::uint8_t flags)
   if (syn) {
     o.has_mss = true;
     o.mss = e.p.mss;
+    // RFC 2018 §2: SACK-permitted only on SYNs; wire::write_tcp_options
+    // lays it out with the timestamps as Linux tcp_options_write does.
+    o.sack_permitted = offer ? e.p.sack : c.sack.ok;
     if (offer ? e.p.window_scaling : c.wscale_ok) {
       o.has_wscale = true;
       o.wscale = c.rcv_wscale;
@@ -69,6 +74,7 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   std::uint8_t* tcp = begin_segment(e);
   if (tcp == nullptr) return false;
   wire::TcpOptions o = segment_options(e, c, flags);
+  if ((c.sack.num_rcv != 0 || c.sack.dsack) && !(flags & (wire::kSyn | wire::kRst))) sack_fill_options(c, o);
   std::uint8_t opts[40];
   std::size_t olen = wire::write_tcp_options(opts, o);
   std::uint16_t win = (flags & wire::kSyn) ? syn_window(c) : advertise_window(c);
@@ -101,7 +107,10 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
 // a peer's window and be dropped unread (Linux never rewinds snd_nxt).
 void send_ack(Env& e, Tcb& c) { emit(e, c, c.snd_max, wire::kAck, 0); }
 
-void arm_rto(Env& e, Tcb& c) { e.arm(c.rtx_timer, c.rto_us); }
+void arm_rto(Env& e, Tcb& c) {
+  e.arm(c.rtx_timer, c.rto_us);
+  c.tlp.pto_armed = false;
+}
 
 bool wants_output(const Tcb& c) {
   if (c.ack_pending) return true;
@@ -118,14 +127,20 @@ void output(Env& e, Tcb& c) {
     if (c.ack_pending && in_state(c.state, kSynchronized)) send_ack(e, c);
     return;
   }
-  const std::uint32_t smss = payload_mss(c);
+  // Linux tcp_current_mss: SACK blocks on the segment take from its payload.
+  const std::uint32_t smss =
+      payload_mss(c) - (c.sack.num_rcv != 0 || c.sack.dsack ? sack_option_bytes(c) : 0u);
+  const Seq sent_before = c.snd_max;
   for (;;) {
+    // RFC 6675: SACKed bytes are neither resent nor counted in flight.
+    const bool scored = c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok);
+    std::uint32_t room = scored && c.snd_nxt < c.snd_max ? sack_skip_sacked(c) : smss;
     Seq end = c.snd_data_end();
     std::uint32_t avail = c.snd_nxt < end ? static_cast<std::uint32_t>(end - c.snd_nxt) : 0;
-    std::uint32_t wnd = std::min(c.snd_wnd, c.cwnd);
     std::uint32_t out = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
-    std::uint32_t usable = wnd > out ? wnd - out : 0;
-    std::uint32_t len = std::min({avail, usable, smss});
+    std::uint32_t pipe = scored ? sack_out(c) : out;
+    std::uint32_t usable = std::min(c.cwnd > pipe ? c.cwnd - pipe : 0, c.snd_wnd > out ? c.snd_wnd - out : 0);
+    std::uint32_t len = std::min({avail, usable, smss, room});
     bool fin = c.fin_queued && c.snd_nxt + len == end;
     if (len == 0 && !fin) break;
     // RFC 9293 §3.7.4 (Nagle) and §3.8.6.2.1 (sender SWS avoidance): send a
@@ -156,6 +171,8 @@ void output(Env& e, Tcb& c) {
     if (!c.rtx_timer.active()) arm_rto(e, c);
     if (fin) break;
   }
+  // Linux tcp_write_xmit: new data sent, a tail loss probe is scheduled.
+  if (c.snd_max != sent_before) tlp_schedule(e, c, false);
   // Data is queued but nothing is in flight to bring an ACK back: the
   // persist timer probes the window (RFC 9293 §3.8.6.1).
   if (c.snd_una == c.snd_max && c.snd_nxt < c.snd_data_end() && !c.rtx_timer.active()) arm_rto(e, c);

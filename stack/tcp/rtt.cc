@@ -5,6 +5,7 @@
 // handshake is over the RTO is SRTT + 200 ms rather than the initial 1 s.
 #include "stack/tcp/rtt.hh"
 
+#include "stack/tcp/cubic.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -15,6 +16,9 @@ void rtt_sample(Env& e, Tcb& c, std::int64_t r_us, Seq ack) {
   c.rto_us = rtt_estimate(c.rtte, e.p, r_us, ack, c.snd_max);
   c.srtt_us = c.rtte.srtt8_us >> 3;
   c.rttvar_us = c.rtte.mdev_us >> 2;
+  // Each sample also reaches the congestion control (tcp_cong_ops.pkts_acked:
+  // CUBIC's delay_min and HyStart's delay detection).
+  if (c.cubic.algo == CongestionAlgo::kCubic) cubic_on_rtt(e, c, r_us);
 }
 
 }  // namespace

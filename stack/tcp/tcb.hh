@@ -15,6 +15,8 @@
 #include "stack/wire/four_tuple.hh"
 #include "stack/tcp/assembler.hh"
 #include "stack/tcp/chunk_ring.hh"
+#include "stack/tcp/cubic_state.hh"
+#include "stack/tcp/sack_state.hh"
 #include "stack/tcp/rtt.hh"
 #include "stack/tcp/state.hh"
 #include "stack/timer/timer_wheel.hh"
@@ -166,6 +168,13 @@ struct Tcb {
   std::uint8_t events = 0;
   bool in_use = false;          // allocated to the application or the stack
   Errc error = Errc::kOk;
+
+  // --- selective acknowledgment (RFC 2018, RFC 2883, RFC 6675): sack.hh
+  SackState sack;
+  LossProbe tlp;  // RFC 8985 §7: loss_probe.cc
+
+  // --- CUBIC (RFC 9438): cubic.hh; algo says whether it or NewReno runs
+  CubicState cubic;
 
   Tcb() {
     rtx_timer.tag = kTimerRetransmit;

@@ -4,6 +4,8 @@
 #include <algorithm>
 
 #include "stack/tcp/congestion.hh"
+#include "stack/tcp/cubic.hh"
+#include "stack/tcp/loss_probe.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -77,6 +79,8 @@ void on_retransmit(Env& e, Tcb& c) {
   }
   e.ctr.inc(Counter::TcpExtTCPTimeouts);
   cwnd_on_timeout(c, payload_mss(c));
+  c.tlp.out = false;  // RFC 8985 §7.4: a timeout ends the probe's episode
+  if (c.cubic.algo == CongestionAlgo::kCubic) cubic_on_timeout(e, c);  // cubictcp_state(TCP_CA_Loss)
   c.rtt_active = false;  // Karn's rule
   c.snd_nxt = c.snd_una;  // go back: everything after snd_una is resent as acked
   back_off(e, c);
@@ -89,7 +93,9 @@ void on_retransmit(Env& e, Tcb& c) {
 void on_timer(Env& e, Tcb& c, std::uint32_t tag) {
   switch (tag) {
     case kTimerRetransmit:
-      if (c.state == State::kSynSent || c.state == State::kSynReceived) {
+      if (c.tlp.pto_armed) {
+        tlp_on_timeout(e, c);  // the probe timeout, not the RTO (loss_probe.hh)
+      } else if (c.state == State::kSynSent || c.state == State::kSynReceived) {
         on_handshake_timeout(e, c);
       } else if (c.snd_max == c.snd_una) {
         if (c.snd_nxt < c.snd_data_end() || (c.fin_queued && !c.fin_sent())) on_persist(e, c);

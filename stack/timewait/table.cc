@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <cstring>
 
 namespace twstack::tw {
 
@@ -19,49 +20,43 @@ TimeWaitTable::TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs,
   nladdrs_ = std::min(local_addrs.size(), kMaxLocalAddrs);
   std::copy_n(local_addrs.begin(), nladdrs_, laddrs_);
 
-  const std::int64_t len_ms = std::max<std::int64_t>(1, len.ms());
-  len_ms_ = static_cast<std::uint32_t>(std::min<std::int64_t>(len_ms, 0x7fffffff));
+  len_ms_ = static_cast<std::uint32_t>(std::clamp<std::int64_t>(len.ms(), 1, kMaxLenMs));
   // Slots of gran_ms_ so that one TIME_WAIT length (+2 for rounding) fits the ring.
   gran_ms_ = std::max<std::uint32_t>(1, (len_ms_ + (kMaxSlots - 3)) / (kMaxSlots - 2));
   nslots_ = (len_ms_ + gran_ms_ - 1) / gran_ms_ + 2;
 
-  // Load factor up to 8/7 at full capacity keeps the total under 40 B/entry.
-  nbuckets_ = std::max<std::uint32_t>(1, capacity_ - capacity_ / 8);
+  // 17.5 entries per 24-slot bucket at capacity: 128 / 17.5 = 7.3 B per entry,
+  // so 32 + 7.3 + the timer slots (0.5 B at 1M) stays under 40 B from 1M up.
+  nbuckets_ = static_cast<std::uint32_t>((std::uint64_t{capacity_} * 2 + 34) / 35);
+  nbuckets_ = std::max<std::uint32_t>(nbuckets_, 2);
 
   entries_ = std::make_unique_for_overwrite<Entry[]>(capacity_);
-  buckets_ = std::make_unique_for_overwrite<std::uint32_t[]>(nbuckets_);
-  std::fill_n(buckets_.get(), nbuckets_, kNil);
+  buckets_ = std::make_unique_for_overwrite<Bucket[]>(nbuckets_);
+  std::memset(static_cast<void*>(buckets_.get()), 0, std::size_t{nbuckets_} * sizeof(Bucket));
   slots_ = std::make_unique_for_overwrite<Slot[]>(nslots_);
   std::fill_n(slots_.get(), nslots_, Slot{kNone, kNone});
   nonempty_ = std::make_unique<std::uint64_t[]>((nslots_ + 63) / 64);
 }
 
 std::size_t TimeWaitTable::memory_bytes() const {
-  return std::size_t{capacity_} * sizeof(Entry) + std::size_t{nbuckets_} * sizeof(std::uint32_t) +
+  return std::size_t{capacity_} * sizeof(Entry) + std::size_t{nbuckets_} * sizeof(Bucket) +
          std::size_t{nslots_} * sizeof(Slot) + (nslots_ + 63) / 64 * sizeof(std::uint64_t);
 }
 
 std::int64_t TimeWaitTable::abs_ms(std::uint32_t rel) const {
+  // The 28-bit difference to the cursor, sign-extended: entries are due within
+  // len() of the cursor (or behind it while expire() lags).
   const std::int64_t base = cursor_ * gran_ms_;
-  const auto diff = static_cast<std::int32_t>(rel - static_cast<std::uint32_t>(base));
+  const std::uint32_t d = (rel - static_cast<std::uint32_t>(base)) & kTimeMask;
+  const auto diff = static_cast<std::int32_t>(d << 4) >> 4;
   return epoch_ms_ + base + diff;
 }
 
 std::int64_t TimeWaitTable::expiry_tick(std::uint32_t expiry) const {
   const std::int64_t ms = abs_ms(expiry) - epoch_ms_;
   if (ms <= 0) return 0;
+  if (gran_ms_ == 1) return ms;  // len() up to 65.5 s: no division
   return (ms + gran_ms_ - 1) / gran_ms_;
-}
-
-std::uint32_t TimeWaitTable::bucket_of(const FourTuple& t) const {
-  // Lemire's multiply-shift range reduction: nbuckets_ need not be a power of two.
-  const std::uint64_t h = wire::mix_tuple(t, seed_) >> 32;
-  return static_cast<std::uint32_t>((h * nbuckets_) >> 32);
-}
-
-bool TimeWaitTable::matches(const Entry& x, const FourTuple& t) const {
-  return x.raddr == t.raddr.v && x.lport == t.lport && x.rport == t.rport &&
-         laddrs_[addr_index(x)] == t.laddr;
 }
 
 FourTuple TimeWaitTable::tuple(Handle h) const {
@@ -78,29 +73,24 @@ void TimeWaitTable::set_ts_recent(Handle h, std::uint32_t v) {
   e(h).tnext |= kHasTs;
 }
 
-Handle TimeWaitTable::find(const FourTuple& t) const {
-  // Every connect() candidate and every segment without a connection asks;
-  // an empty table (TIME_WAIT on the peer) answers without a bucket miss.
-  if (live_ == 0) return Handle{};
-  for (std::uint32_t i = buckets_[bucket_of(t)]; i != kNil; i = entries_[i].hnext & kIdx) {
-    if (matches(entries_[i], t)) return Handle{i};
-  }
-  return Handle{};
-}
-
-void TimeWaitTable::unhash(std::uint32_t i) {
-  std::uint32_t* link = &buckets_[bucket_of(tuple(Handle{i}))];
-  while ((*link & kIdx) != i) {
-    assert((*link & kIdx) != kNil);
-    link = &entries_[*link & kIdx].hnext;
-  }
-  *link = (*link & ~kIdx) | (entries_[i].hnext & kIdx);
-}
-
+// Tombstones are reused last freed first. Entries out of the timer are reused
+// in the order they were freed (a queue): under steady churn the expiry FIFOs
+// then keep running through the array in address order, which the
+// hardware prefetcher and prefetch_ahead() follow, instead of being scrambled
+// a little more on each lap.
 void TimeWaitTable::free_entry(std::uint32_t i, bool tombstone) {
-  std::uint32_t& head = tombstone ? free_tomb_ : free_plain_;
-  entries_[i].hnext = head;
-  head = i;
+  if (tombstone) {
+    entries_[i].raddr = free_tomb_;
+    free_tomb_ = i;
+    return;
+  }
+  entries_[i].raddr = kNil;
+  if (free_plain_ == kNil) {
+    free_plain_ = i;
+  } else {
+    entries_[free_plain_tail_].raddr = i;
+  }
+  free_plain_tail_ = i;
 }
 
 // A TIME_WAIT-length entry may reuse any tombstone in place: its expiry is no
@@ -111,7 +101,7 @@ void TimeWaitTable::free_entry(std::uint32_t i, bool tombstone) {
 std::uint32_t TimeWaitTable::alloc_entry(bool full_length, std::uint32_t expiry) {
   auto pop_list = [this](std::uint32_t& head) {
     const std::uint32_t i = head;
-    head = entries_[i].hnext & kIdx;
+    head = entries_[i].raddr;
     return i;
   };
   if (full_length && free_tomb_ != kNil) return pop_list(free_tomb_);
@@ -123,12 +113,12 @@ std::uint32_t TimeWaitTable::alloc_entry(bool full_length, std::uint32_t expiry)
   if (free_tomb_ == kNil) return kNone;
   const std::uint32_t i = pop_list(free_tomb_);
   const Entry& x = entries_[i];
-  if ((x.tnext & kInFifo) != 0 && expiry_tick(x.expiry) > expiry_tick(expiry)) ++late_expiries_;
+  if (in_fifo(x) && expiry_tick(x.expiry) > expiry_tick(expiry)) ++late_expiries_;
   return i;
 }
 
 void TimeWaitTable::append(Slot& s, std::uint32_t i) {
-  entries_[i].tnext = (entries_[i].tnext & ~kIdx) | kNil | kInFifo;
+  entries_[i].tnext = (entries_[i].tnext & ~kIdx) | kNil;
   if (s.tail == kNone) {
     s.head = i;
   } else {
@@ -200,10 +190,13 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
     r.status = InsertStatus::kUnknownLocalAddr;
     return r;
   }
-  if (Handle h = find(init.tuple)) {
-    r.status = InsertStatus::kExists;
-    r.handle = h;
-    return r;
+  const std::uint64_t h = hash(init.tuple);
+  if (live_ != 0) {
+    if (Handle old = probe(init.tuple, h)) {
+      r.status = InsertStatus::kExists;
+      r.handle = old;
+      return r;
+    }
   }
   if (live_ >= max_live_) {  // tcp_max_tw_buckets: inet_twsk_alloc fails (§4)
     // Evict one entry at most, so that the caller learns every freed tuple; above
@@ -219,7 +212,8 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
   }
 
   const std::uint32_t expiry =
-      rel_ms(now_ms) + static_cast<std::uint32_t>(std::clamp<std::int64_t>(timeout_ms, 0, len_ms_));
+      (rel_ms(now_ms) + static_cast<std::uint32_t>(std::clamp<std::int64_t>(timeout_ms, 0, len_ms_))) &
+      kTimeMask;
   const std::uint32_t i = alloc_entry(timeout_ms >= len_ms_, expiry);
   assert(i != kNone);
   Entry& x = entries_[i];
@@ -229,19 +223,17 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
   x.snd_nxt = init.snd_nxt.raw();
   x.rcv_nxt = init.rcv_nxt.raw();
   x.ts_recent = init.ts_recent;
-  x.expiry = expiry;
+  x.expiry = expiry | (static_cast<std::uint32_t>(la - laddrs_) << kAddrShift);
   x.window = init.window;
   x.entry_age = 0;
-  const std::uint32_t bucket = bucket_of(init.tuple);
-  x.hnext = buckets_[bucket] | (static_cast<std::uint32_t>(la - laddrs_) << kAddrShift) |
-            (init.active ? kActive : 0) | (init.bound ? kBound : 0);
-  buckets_[bucket] = i;
+  index_add(i, h);
   // A reused tombstone stays where it is in the timer FIFO: its old slot is due
   // no later than the new expiry, and then it is moved lazily.
-  const bool in_fifo = (x.tnext & kInFifo) != 0;
-  x.tnext = (x.tnext & (kIdx | kInFifo)) | kLive | (init.has_ts ? kHasTs : 0) |
-            (init.fin_wait2 ? kFinWait2 : 0) | (init.wscale ? kWscale : 0);
-  if (!in_fifo) link_timer(i);
+  const bool was_in_fifo = in_fifo(x);
+  x.tnext = (x.tnext & kIdx) | kLive | (init.has_ts ? kHasTs : 0) |
+            (init.fin_wait2 ? kFinWait2 : 0) | (init.wscale ? kWscale : 0) |
+            (init.active ? kActive : 0) | (init.bound ? kBound : 0);
+  if (!was_in_fifo) link_timer(i);
   ++live_;
   r.handle = Handle{i};
   return r;
@@ -251,7 +243,7 @@ void TimeWaitTable::kill(Handle h) {
   const std::uint32_t i = h.index;
   assert(entries_[i].tnext & kLive);
   unhash(i);
-  entries_[i].tnext &= ~(kLive | kEntryFlags);  // a tombstone while kInFifo
+  entries_[i].tnext = (entries_[i].tnext & kIdx) | kTombInFifo;  // a tombstone in its FIFO
   --live_;
   free_entry(i, true);
 }
@@ -259,7 +251,7 @@ void TimeWaitTable::kill(Handle h) {
 void TimeWaitTable::rearm(Handle h, std::int64_t now_ms, bool refresh_entry_stamp) {
   Entry& x = e(h);
   const std::int64_t entered = refresh_entry_stamp ? now_ms : entry_ms(h);
-  x.expiry = rel_ms(now_ms) + len_ms_;
+  x.expiry = ((rel_ms(now_ms) + len_ms_) & kTimeMask) | (x.expiry & ~kTimeMask);
   x.entry_age = static_cast<std::uint16_t>(std::clamp<std::int64_t>(now_ms - entered, 0, 0xffff));
   // No FIFO move: the old slot is due first and re-links the entry then.
 }
@@ -278,12 +270,15 @@ TimeWaitTable::Step TimeWaitTable::step(std::int64_t now_tick, std::uint32_t* ex
     drain_ = slots_[k];
     slots_[k] = Slot{kNone, kNone};
     nonempty_[k / 64] &= ~(std::uint64_t{1} << (k % 64));
+    ahead_ = drain_.head;
+    ahead_dist_ = 0;
     return Step::kWork;
   }
   const std::uint32_t i = pop(drain_);
+  prefetch_ahead();
   Entry& x = entries_[i];
   if ((x.tnext & kLive) == 0) {  // tombstone: already on the free list
-    x.tnext &= ~kInFifo;
+    x.tnext &= ~kTombInFifo;
     return Step::kWork;
   }
   if (expiry_tick(x.expiry) > cursor_) {  // re-armed: lazy move
@@ -292,6 +287,24 @@ TimeWaitTable::Step TimeWaitTable::step(std::int64_t now_tick, std::uint32_t* ex
   }
   *expired = i;
   return Step::kExpired;
+}
+
+// Keeps the loads of the entries and buckets kAhead places down the FIFO being
+// drained in flight. Only a hint: `ahead_` may go stale (evict_oldest, lazy
+// moves), which costs useless prefetches, never a wrong answer.
+void TimeWaitTable::prefetch_ahead() {
+  if (ahead_dist_ > 0) {
+    --ahead_dist_;
+  } else {
+    ahead_ = drain_.head;
+  }
+  while (ahead_dist_ < kAhead && ahead_ < unused_) {
+    const Entry& a = entries_[ahead_];
+    prefetch_bucket(home_of(hash(tuple(Handle{ahead_}))));
+    ahead_ = a.tnext & kIdx;
+    if (ahead_ < unused_) __builtin_prefetch(&entries_[ahead_]);
+    ++ahead_dist_;
+  }
 }
 
 void TimeWaitTable::release_expired(std::uint32_t i) {
@@ -318,7 +331,7 @@ bool TimeWaitTable::evict_oldest(std::int64_t now_ms, FourTuple* evicted, bool* 
       const std::uint32_t i = draining ? pop(s) : pop_slot(k);
       Entry& x = entries_[i];
       if ((x.tnext & kLive) == 0) {
-        x.tnext &= ~kInFifo;
+        x.tnext &= ~kTombInFifo;
         continue;
       }
       if (expiry_tick(x.expiry) > t) {
@@ -327,7 +340,7 @@ bool TimeWaitTable::evict_oldest(std::int64_t now_ms, FourTuple* evicted, bool* 
         continue;
       }
       *evicted = tuple(Handle{i});
-      *evicted_active = (x.hnext & kActive) != 0;
+      *evicted_active = (x.tnext & kActive) != 0;
       release_expired(i);
       return true;
     }

@@ -1,16 +1,28 @@
-// The TIME_WAIT table: compact timewait entries, a keyed hash on the 4-tuple,
-// and a FIFO-per-slot expiry timer with bounded work per poll.
+// The TIME_WAIT table: compact timewait entries, a bucketized keyed-hash index
+// on the 4-tuple, and a FIFO-per-slot expiry timer with bounded work per poll.
 //
 // Linux keeps a 248-byte tw_sock per TIME_WAIT connection (docs/linux-timewait.md §12); this
-// table keeps 36 bytes, and at most 40 bytes per entry counting the bucket
-// array and the timer slots (memory_bytes() / capacity(), checked at 10M).
+// table keeps 32 bytes, and at most 40 bytes per entry counting the index
+// and the timer slots (memory_bytes() / capacity(), checked at 10M).
 //
 // Deliberate deviation from STYLE.md idiom 7 ("Boost.Intrusive hashing"):
-// pointer hooks cost 8 bytes per link, and an entry needs two links (hash
-// chain, timer FIFO) plus a bucket pointer, which alone is 24 of the 40 bytes.
-// So entries live in one array preallocated at construction and link to each
-// other by 26-bit index (64M entries per table); the top 6 bits of each link
-// word carry the local address index and the flags. Nothing allocates after construction.
+// pointer hooks cost 8 bytes per link, and a chained hash costs a dependent
+// cache miss per link. Entries live in one array preallocated at construction
+// and are found through an index of 128-byte buckets (an adjacent pair of
+// cache lines): 24 one-byte tags, an occupancy mask and overflow counts in the
+// first line, 24 entry indexes (26 bits, with 6 more tag bits above) after.
+// A key's home bucket is chosen by the keyed hash (wire::mix_tuple with the
+// engine's secret, so a peer cannot aim tuples at one bucket); a full bucket
+// sends new keys on along their probe sequence (a second hashed bucket, then
+// the ones after it) and counts them in one of 8 overflow classes, so a lookup
+// reads on only while its class's count says a key went past (F14/Swiss-table
+// style). The index is sized for 17.5 entries per 24-slot bucket at capacity
+// (73% full); under steady churn at capacity a miss reads 1.08 buckets on
+// average: a miss is answered from one line, a hit from the bucket and the
+// entry. find_batch() issues the bucket loads of a whole burst before it
+// reads any, then the entry loads of every candidate, so a burst costs about
+// one memory latency instead of two per tuple; prefetch() lets a caller do the
+// same ahead of insert(). Nothing allocates after construction.
 //
 // Expiry. The TIME_WAIT length is constant per table (TCP_TIMEWAIT_LEN, §0),
 // so entries expire in insertion order except after a re-arm (§2) or for a
@@ -20,7 +32,7 @@
 // processed: never before its expiry, at most one granularity after.
 // - Re-arm only updates the expiry. When the old slot comes due, an entry whose
 //   expiry is later is re-linked into the right slot (a "lazy move").
-// - Kill unlinks from the hash at once and frees the entry for reuse. It stays
+// - Kill unindexes at once and frees the entry for reuse. It stays
 //   in the timer FIFO as a tombstone until its slot comes due. A new insert may
 //   reuse a tombstone in place: its expiry is later than the slot it sits in,
 //   so it is lazily moved like a re-armed entry. Tombstones therefore never
@@ -28,16 +40,21 @@
 // - expire() counts expiries, lazy moves, tombstones and slot advances against
 //   its budget, so a million entries due at once spread over many polls. A
 //   bitmap of non-empty slots lets it (and evict-oldest) skip empty slots a
-//   word at a time, so an idle gap costs one step.
+//   word at a time, so an idle gap costs one step. While it drains a slot it
+//   prefetches the next entries of the FIFO and their buckets.
+// - Entries are reused most recently freed first, so under steady churn an
+//   entry is rewritten while its line is still cached, and a slot's FIFO runs
+//   through the array mostly in address order.
 //
 // Cap: tcp_max_tw_buckets (§4). insert() fails when live() >= max_live(), and
 // counts an overflow; TwOverflowPolicy::kEvictOldest instead kills the live entry
 // nearest to expiry to make room (not a Linux behaviour).
 //
 // Time is passed in as int64 milliseconds on the caller's clock and must not go
-// backwards. Internally times are 32-bit ms relative to the table's epoch (the
-// `epoch_ms` constructor argument), compared modulo 2^32: expire() must be
-// called at least every 24 days.
+// backwards. Internally times are 28-bit ms relative to the table's epoch (the
+// `epoch_ms` constructor argument), compared modulo 2^28 (74 hours): len() is at
+// most 24 hours (twstack.tcp_timewait_len's bound) and expire() must be called
+// at least every 13 hours.
 //
 // What the table does not do: segment verdicts (§3) and counters beyond
 // overflow/eviction belong to the TIME_WAIT policy and the engine.
@@ -101,13 +118,20 @@ struct InsertResult {
   }
 };
 
+// The table's internal helpers are not interposable, so that the compiler
+// inlines them on the hot paths even in position-independent code (-fPIC
+// costs a third of the churn time otherwise). The library is linked statically.
+#define TWSTACK_TW_LOCAL [[gnu::visibility("hidden")]]
+
 class TimeWaitTable {
  public:
   static constexpr std::size_t kMaxLocalAddrs = 16;
   static constexpr std::uint32_t kMaxCapacity = (1u << 26) - 2;
   static constexpr std::uint32_t kMaxSlots = 65536;
+  static constexpr std::int64_t kMaxLenMs = 86'400'000;  // len() is clamped to 24 h
+  static constexpr std::size_t kBatch = 32;  // find_batch() works in bursts of this size
 
-  // local_addrs: at most 16; capacity: 1..kMaxCapacity; len > 0.
+  // local_addrs: at most 16; capacity: 1..kMaxCapacity; len: 1 ms..kMaxLenMs.
   TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs, std::uint32_t capacity,
                 Duration len, std::uint64_t seed,
                 TwOverflowPolicy policy, std::int64_t epoch_ms = 0);
@@ -119,6 +143,17 @@ class TimeWaitTable {
   InsertResult insert(const TwEntryInit& init, std::int64_t now_ms);
   InsertResult insert(const TwEntryInit& init, std::int64_t now_ms, std::int64_t timeout_ms);
   Handle find(const FourTuple& t) const;
+  // Batched lookups: out[k] = find(ts[k]) (out.size() >= ts.size()). Each burst of
+  // up to kBatch tuples issues all its bucket loads, then all its candidate entry
+  // loads, before it compares any key. Answers exactly as find(). A burst rx
+  // path calls it once per burst with the tuples of the segments the
+  // connection table did not claim (QueueEngine::rx takes one frame at a time
+  // today and calls find()).
+  void find_batch(std::span<const FourTuple> ts, std::span<Handle> out) const;
+  // Start loading the home bucket of t, for a caller that inserts or looks t up
+  // a little later (a burst path: for the connections its segments will move
+  // to TIME_WAIT, before the first insert()).
+  void prefetch(const FourTuple& t) const;
   // Unhash at once (RST, SYN takeover, tw_reuse); the slot is free for reuse.
   void kill(Handle h);
   // Restart the TIME_WAIT timer: expiry = now + len (inet_twsk_reschedule).
@@ -150,9 +185,14 @@ class TimeWaitTable {
   bool has_ts(Handle h) const { return (e(h).tnext & kHasTs) != 0; }
   bool fin_wait2(Handle h) const { return (e(h).tnext & kFinWait2) != 0; }
   bool wscale(Handle h) const { return (e(h).tnext & kWscale) != 0; }
-  bool active(Handle h) const { return (e(h).hnext & kActive) != 0; }
-  bool bound(Handle h) const { return (e(h).hnext & kBound) != 0; }
+  bool active(Handle h) const { return (e(h).tnext & kActive) != 0; }
+  bool bound(Handle h) const { return (e(h).tnext & kBound) != 0; }
   std::int64_t expiry_ms(Handle h) const { return abs_ms(e(h).expiry); }
+
+  // Calls f(Handle) for every live entry, in array order (statistics, tests;
+  // reads the whole array). f must not modify the table.
+  template <typename F>
+  void for_each(F&& f) const;
   // tw_entry_stamp. Exact while the entry was (re)armed less than 65.535 s after it
   // entered; beyond that it reads as 65.535 s before the last arming, which keeps
   // every "entered at least d ago" test with d <= 65.535 s exact (tcp_tw_reuse_delay
@@ -179,44 +219,63 @@ class TimeWaitTable {
   std::uint64_t late_expiries() const { return late_expiries_; }
   std::size_t memory_bytes() const;
   std::size_t bucket_count() const { return nbuckets_; }
+  static constexpr std::size_t kBucketSlots = 24;
+  // Buckets whose overflow count is non-zero (keys probed past them); reads the index.
+  std::size_t overflowed_buckets() const;
   std::size_t slot_count() const { return nslots_; }
   std::uint32_t granularity_ms() const { return gran_ms_; }
   Duration len() const { return Duration::millis(len_ms_); }
 
-  struct Entry {
-    std::uint32_t raddr;
+  // 32 bytes, aligned: an entry never straddles two cache lines.
+  struct alignas(32) Entry {
+    std::uint32_t raddr;       // a free entry: the free list link
     std::uint16_t lport;
     std::uint16_t rport;
     std::uint32_t snd_nxt;
     std::uint32_t rcv_nxt;
     std::uint32_t ts_recent;
-    std::uint32_t expiry;      // ms since the epoch, mod 2^32
+    std::uint32_t expiry;      // bits 0..27: ms since the epoch, mod 2^28;
+                               // 28..31: local address index
     std::uint16_t window;
     std::uint16_t entry_age;   // (expiry - len) - entry time, ms, saturating
-    std::uint32_t hnext;       // hash chain / free list; bits 26..29: local address
-                               // index, 30..31: kActive, kBound
     std::uint32_t tnext;       // timer FIFO; bits 26..31: flags
   };
-  static_assert(sizeof(Entry) == 36, "TIME_WAIT entry must stay at 36 bytes");
+  static_assert(sizeof(Entry) == 32, "TIME_WAIT entry must stay at 32 bytes");
+
+  // Two cache lines of the index, 128-byte aligned (an adjacent-line pair): the
+  // first holds every tag, so a miss reads one line.
+  struct alignas(128) Bucket {
+    std::uint8_t tag[kBucketSlots];
+    std::uint32_t occupied;    // bit s: slot s holds an entry
+    std::uint32_t overflow;    // 8 four-bit counts, one per overflow class (3 bits
+                               // of the hash): keys whose probe passed this bucket
+                               // and went on (a count saturates at 15 and stays)
+    std::uint32_t slot[kBucketSlots];  // bits 0..25: entry index, 26..31: tag bits
+  };
+  static_assert(sizeof(Bucket) == 128, "an index bucket is two cache lines");
 
  private:
   static constexpr std::uint32_t kIdx = 0x03ffffffu;   // index bits of a link word
   static constexpr std::uint32_t kNil = kIdx;          // null link (index field)
-  static constexpr std::uint32_t kNone = kNil;         // null bucket / slot head
-  // hnext flags
-  static constexpr int kAddrShift = 26;
-  static constexpr std::uint32_t kAddrMask = 0xfu;
+  static constexpr std::uint32_t kNone = kNil;         // null slot head
+  // expiry word: 28 bits of time, the local address index above
+  static constexpr std::uint32_t kTimeMask = 0x0fffffffu;
+  static constexpr int kAddrShift = 28;
+  // tnext flags. A live entry is always in a timer FIFO; a free one is in a FIFO
+  // (a tombstone) when kTombInFifo, which shares a bit with a live-only flag.
+  static constexpr std::uint32_t kLive = 1u << 26;
+  static constexpr std::uint32_t kFinWait2 = 1u << 27;
+  static constexpr std::uint32_t kHasTs = 1u << 28;
+  static constexpr std::uint32_t kWscale = 1u << 29;
   static constexpr std::uint32_t kActive = 1u << 30;
   static constexpr std::uint32_t kBound = 1u << 31;
-  // tnext flags
-  static constexpr std::uint32_t kInFifo = 1u << 26;
-  static constexpr std::uint32_t kLive = 1u << 27;
-  static constexpr std::uint32_t kFinWait2 = 1u << 28;
-  static constexpr std::uint32_t kHasTs = 1u << 29;
-  static constexpr std::uint32_t kWscale = 1u << 30;
-  static constexpr std::uint32_t kEntryFlags = kFinWait2 | kHasTs | kWscale;
+  static constexpr std::uint32_t kTombInFifo = kFinWait2;
+  static constexpr std::uint32_t kEntryFlags = kFinWait2 | kHasTs | kWscale | kActive | kBound;
 
-  std::uint32_t addr_index(const Entry& x) const { return (x.hnext >> kAddrShift) & kAddrMask; }
+  std::uint32_t addr_index(const Entry& x) const { return x.expiry >> kAddrShift; }
+  bool in_fifo(const Entry& x) const {
+    return (x.tnext & kLive) != 0 || (x.tnext & kTombInFifo) != 0;
+  }
 
   struct Slot {
     std::uint32_t head;
@@ -228,26 +287,49 @@ class TimeWaitTable {
   std::uint32_t rel_ms(std::int64_t ms) const {
     return static_cast<std::uint32_t>(ms - epoch_ms_);
   }
-  std::int64_t abs_ms(std::uint32_t rel) const;
+  TWSTACK_TW_LOCAL std::int64_t abs_ms(std::uint32_t rel) const;  // rel: an expiry word (its time bits)
   // Tick of the slot an expiry belongs to: ceil(expiry / granularity), as a tick
   // relative to the cursor (wraparound-safe).
-  std::int64_t expiry_tick(std::uint32_t expiry) const;
-  std::uint32_t bucket_of(const FourTuple& t) const;
-  bool matches(const Entry& x, const FourTuple& t) const;
-  void unhash(std::uint32_t i);
-  void free_entry(std::uint32_t i, bool tombstone);
-  std::uint32_t alloc_entry(bool full_length, std::uint32_t expiry);
-  void link_timer(std::uint32_t i);
-  void append(Slot& s, std::uint32_t i);
-  std::uint32_t pop(Slot& s);
-  std::uint32_t pop_slot(std::uint32_t k);  // pop from slots_[k], keeping nonempty_
+  TWSTACK_TW_LOCAL std::int64_t expiry_tick(std::uint32_t expiry) const;
+  std::uint64_t hash(const FourTuple& t) const { return wire::mix_tuple(t, seed_); }
+  std::uint32_t home_of(std::uint64_t h) const {
+    // Lemire's multiply-shift range reduction: nbuckets_ need not be a power of two.
+    return static_cast<std::uint32_t>(((h >> 32) * nbuckets_) >> 32);
+  }
+  // A key's probe sequence: its home bucket, then a second bucket chosen by
+  // another function of the hash, then the buckets after that one. Going on to
+  // an independent bucket rather than the next keeps full buckets from
+  // growing into clusters under churn (linear probing from the home bucket
+  // left a quarter of all buckets overflowed after one lap of a full table).
+  std::uint32_t next_bucket(std::uint64_t h, std::uint32_t b, std::uint32_t step) const {
+    if (step == 0) {
+      const std::uint32_t b2 = home_of(h * 0x9e3779b97f4a7c15ULL);
+      if (b2 != b) return b2;
+    }
+    return b + 1 == nbuckets_ ? 0 : b + 1;
+  }
+  TWSTACK_TW_LOCAL static std::uint32_t tag_mask(const Bucket& b, std::uint8_t tag);
+  TWSTACK_TW_LOCAL void prefetch_bucket(std::uint32_t b) const;
+  TWSTACK_TW_LOCAL bool matches(const Entry& x, const FourTuple& t) const;
+  // Index operations; h is hash(tuple).
+  TWSTACK_TW_LOCAL Handle probe(const FourTuple& t, std::uint64_t h) const;
+  TWSTACK_TW_LOCAL void index_add(std::uint32_t i, std::uint64_t h);
+  TWSTACK_TW_LOCAL void unhash(std::uint32_t i);
+  TWSTACK_TW_LOCAL void free_entry(std::uint32_t i, bool tombstone);
+  TWSTACK_TW_LOCAL std::uint32_t alloc_entry(bool full_length, std::uint32_t expiry);
+  TWSTACK_TW_LOCAL void link_timer(std::uint32_t i);
+  TWSTACK_TW_LOCAL void append(Slot& s, std::uint32_t i);
+  TWSTACK_TW_LOCAL std::uint32_t pop(Slot& s);
+  TWSTACK_TW_LOCAL std::uint32_t pop_slot(std::uint32_t k);  // pop from slots_[k], keeping nonempty_
   // First tick in [from, limit] whose slot is non-empty, or limit + 1.
   std::int64_t next_nonempty(std::int64_t from, std::int64_t limit) const;
   bool evict_oldest(std::int64_t now_ms, FourTuple* evicted, bool* evicted_active);
   // One unit of expire() work; kExpired hands back an entry due for on_expire.
   enum class Step : std::uint8_t { kIdle, kWork, kExpired };
-  Step step(std::int64_t now_tick, std::uint32_t* expired);
-  void release_expired(std::uint32_t i);
+  TWSTACK_TW_LOCAL Step step(std::int64_t now_tick, std::uint32_t* expired);
+  static constexpr std::uint32_t kAhead = 8;
+  TWSTACK_TW_LOCAL void prefetch_ahead();
+  TWSTACK_TW_LOCAL void release_expired(std::uint32_t i);
 
   wire::Ipv4Addr laddrs_[kMaxLocalAddrs]{};
   std::size_t nladdrs_ = 0;
@@ -260,16 +342,17 @@ class TimeWaitTable {
   std::int64_t epoch_ms_ = 0;
 
   std::unique_ptr<Entry[]> entries_;
-  std::unique_ptr<std::uint32_t[]> buckets_;
+  std::unique_ptr<Bucket[]> buckets_;
   std::unique_ptr<Slot[]> slots_;
   std::unique_ptr<std::uint64_t[]> nonempty_;  // one bit per slot: head != kNone
   std::uint32_t nbuckets_ = 0;
   std::uint32_t nslots_ = 0;
 
-  // Free entries, through hnext: killed ones (tombstones while still in a timer
+  // Free entries, through raddr: killed ones (tombstones while still in a timer
   // FIFO) and expired or evicted ones (out of the timer).
   std::uint32_t free_tomb_ = kNil;
-  std::uint32_t free_plain_ = kNil;
+  std::uint32_t free_plain_ = kNil;       // head of the queue
+  std::uint32_t free_plain_tail_ = kNil;
   std::uint64_t late_expiries_ = 0;
   std::uint32_t unused_ = 0;        // entries [unused_, capacity_) never used yet
   std::size_t live_ = 0;
@@ -278,7 +361,16 @@ class TimeWaitTable {
 
   std::int64_t cursor_ = 0;  // tick being drained (relative to the epoch)
   Slot drain_{kNone, kNone};  // what is left of the cursor's slot
+  std::uint32_t ahead_ = kNil;     // next entry of drain_ to prefetch (a hint)
+  std::uint32_t ahead_dist_ = 0;   // entries prefetched ahead of drain_.head
 };
+
+template <typename F>
+void TimeWaitTable::for_each(F&& f) const {
+  for (std::uint32_t i = 0; i < unused_; ++i) {
+    if ((entries_[i].tnext & kLive) != 0) f(Handle{i});
+  }
+}
 
 template <typename F>
 bool TimeWaitTable::expire(std::int64_t now_ms, std::size_t budget, F&& on_expire) {
@@ -302,5 +394,7 @@ bool TimeWaitTable::expire(std::int64_t now_ms, std::size_t budget, F&& on_expir
   // Out of budget: done only if nothing due is left.
   return drain_.head == kNone && cursor_ >= now_tick;
 }
+
+#undef TWSTACK_TW_LOCAL
 
 }  // namespace twstack::tw

@@ -59,6 +59,7 @@ struct PeerSyn {
   std::uint16_t window = 65535;
   std::optional<std::uint8_t> wscale;  // the window scale option, this shift
   std::optional<std::uint32_t> tsval;  // the timestamps option, this TSval
+  bool sack_permitted = false;         // the SACK-permitted option
 };
 
 class LoneTcb {
@@ -225,12 +226,16 @@ class LoneTcb {
       s.opt.tsval = peer_ts_->tsval;
       s.opt.tsecr = peer_ts_->tsecr;
     }
+    s.opt.sack_count = static_cast<std::uint8_t>(peer_sack_.size());
+    std::copy(peer_sack_.begin(), peer_sack_.end(), s.opt.sack.begin());
     tcp::input(env_, tcb, s);
     flush();
   }
 
   // The window field of the peer's next segments (scaled by snd_wscale).
   void set_peer_window(std::uint16_t field) { peer_window_ = field; }
+  // The SACK blocks on the peer's next segments (none: {}).
+  void peer_sack(std::vector<wire::SackBlock> blocks) { peer_sack_ = std::move(blocks); }
   // The timestamps option on the peer's next segments.
   void peer_timestamps(std::uint32_t tsval, std::uint32_t tsecr) { peer_ts_ = Ts{tsval, tsecr}; }
 
@@ -331,6 +336,7 @@ class LoneTcb {
       s.opt.has_timestamps = true;
       s.opt.tsval = *syn.tsval;
     }
+    s.opt.sack_permitted = syn.sack_permitted;
     return s;
   }
 
@@ -343,6 +349,7 @@ class LoneTcb {
   tcp::Env env_;
   std::uint16_t peer_window_ = 0;
   std::optional<Ts> peer_ts_;
+  std::vector<wire::SackBlock> peer_sack_;
 };
 
 }  // namespace twstack::test

@@ -29,6 +29,10 @@ const KeyCase kCases[] = {
     {"net.ipv4.tcp_timestamps", "1", "2"},
     {"net.ipv4.tcp_window_scaling", "1", "0"},
     {"net.ipv4.tcp_sack", "1", "0"},
+    {"net.ipv4.tcp_dsack", "1", "0"},
+    {"net.ipv4.tcp_congestion_control", "cubic", "reno"},
+    {"net.ipv4.tcp_early_retrans", "3", "0"},
+    {"net.ipv4.tcp_recovery", "1", "0"},
     {"net.ipv4.tcp_rfc1337", "0", "1"},
     {"net.ipv4.tcp_tw_reuse", "2", "1"},
     {"net.ipv4.tcp_tw_reuse_delay", "1000", "60000"},
@@ -158,7 +162,7 @@ TEST(Config, EveryKeyRoundTrips) {
 // may set them to Linux's default, and any other value is refused.
 TEST(Config, NotImplementedTakeTheirDefaultOnly) {
   const std::set<std::string> missing = not_implemented();
-  EXPECT_EQ(missing, (std::set<std::string>{"net.ipv4.tcp_sack"}));
+  EXPECT_EQ(missing, (std::set<std::string>{"net.ipv4.tcp_recovery"}));
   for (const auto& kc : kCases) {
     if (missing.count(kc.key) == 0) continue;
     StackConfig c;
@@ -170,14 +174,13 @@ TEST(Config, NotImplementedTakeTheirDefaultOnly) {
     EXPECT_EQ(c, StackConfig{}) << kc.key;
   }
   StackConfig c;
-  EXPECT_EQ(c.set("net.ipv4.tcp_sack", "0"),
-            "net.ipv4.tcp_sack: not implemented yet (twstack does not do SACK yet); allowed: 1 only");
-  EXPECT_EQ(c.set("net.ipv4.tcp_sack", "2"),
-            "net.ipv4.tcp_sack: invalid value '2' (not 0 or 1); allowed: 1 only");
+  EXPECT_EQ(c.set("net.ipv4.tcp_recovery", "0"),
+            "net.ipv4.tcp_recovery: not implemented yet (twstack has no RACK time-based loss marking yet: loss "
+            "is RFC 6675's DupThresh); allowed: 1 only");
   // A field set directly stays as it was when set() refuses.
-  c.tcp_syncookies = 0;
-  EXPECT_THAT(c.set("net.ipv4.tcp_syncookies", "2"), testing::Optional(HasSubstr("not implemented")));
-  EXPECT_EQ(c.tcp_syncookies, 0);
+  c.tcp_recovery = 0;
+  EXPECT_THAT(c.set("net.ipv4.tcp_recovery", "4"), testing::Optional(HasSubstr("not implemented")));
+  EXPECT_EQ(c.tcp_recovery, 0);
 }
 
 TEST(Config, SetsTypedFields) {
@@ -325,8 +328,8 @@ TEST(Config, UnknownKeySuggestsClosest) {
   EXPECT_EQ(c.set("net.ipv4.tcp_timewait_len", "1"),
             "unknown key 'net.ipv4.tcp_timewait_len'; did you mean 'twstack.tcp_timewait_len'?");
   // Nothing close.
-  EXPECT_EQ(c.set("net.ipv4.tcp_congestion_control", "cubic"),
-            "unknown key 'net.ipv4.tcp_congestion_control'");
+  EXPECT_EQ(c.set("net.ipv4.tcp_notsent_lowat", "16384"),
+            "unknown key 'net.ipv4.tcp_notsent_lowat'");
   EXPECT_EQ(c, StackConfig{});
 }
 
@@ -348,8 +351,10 @@ TEST(Config, DescribeListsEveryKey) {
   EXPECT_THAT(d, HasSubstr("integer 1..60000 (ms)"));
   EXPECT_THAT(d, HasSubstr("32768 60999"));
   EXPECT_THAT(d, HasSubstr("(empty)"));
-  EXPECT_THAT(d, HasSubstr("RFC 2018 selective acknowledgements (not implemented yet: twstack "
-                           "does not do SACK yet); allowed: 1 only"));
+  EXPECT_THAT(d, HasSubstr("RFC 2018 selective acknowledgements (SACK-permitted, blocks, RFC 6675 "
+                           "recovery); allowed: 0 or 1"));
+  EXPECT_THAT(d, HasSubstr("(not implemented yet: twstack has no RACK time-based loss marking yet: "
+                           "loss is RFC 6675's DupThresh); allowed: 1 only"));
   for (const std::string& key : not_implemented()) {
     const std::size_t line = d.find(key);
     ASSERT_NE(line, std::string::npos);
@@ -364,9 +369,8 @@ TEST(Config, DescribeMarkdown) {
   EXPECT_THAT(md, HasSubstr("\n| `net.ipv4.tcp_tw_reuse_delay` | 1000 | ms | 1..60000 "
                             "| minimum TIME_WAIT age before tcp_tw_reuse applies"));
   EXPECT_THAT(md, HasSubstr("\n| `net.ipv4.ip_local_reserved_ports` | (empty) | ports |"));
-  EXPECT_THAT(md, HasSubstr("\n| `net.ipv4.tcp_sack` | 1 |  | 1 only | RFC 2018 selective "
-                            "acknowledgements (not implemented yet: twstack does not do SACK "
-                            "yet) |\n"));
+  EXPECT_THAT(md, HasSubstr("\n| `net.ipv4.tcp_sack` | 1 |  | 0 or 1 | RFC 2018 selective "
+                            "acknowledgements (SACK-permitted, blocks, RFC 6675 recovery) |\n"));
   EXPECT_EQ(std::count(md.begin(), md.end(), '\n'), std::ssize(kCases) + 2);
 }
 

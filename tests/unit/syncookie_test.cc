@@ -204,6 +204,8 @@ TEST(SynCookieListener, AlwaysModeKeepsNoStateUntilTheFinalAck) {
   EXPECT_EQ(s->rcv_wscale, c->snd_wscale);
   EXPECT_EQ(s->mss, 1460);
   EXPECT_EQ(s->iss, c->irs);
+  EXPECT_TRUE(c->sack.ok);  // offered in the cookie's SYN-ACK (net.ipv4.tcp_sack=1)
+  EXPECT_TRUE(s->sack.ok);  // and taken up from the timestamp
   // Data flows both ways on the rebuilt connection.
   const std::uint8_t msg[] = {'h', 'i'};
   Errc err;

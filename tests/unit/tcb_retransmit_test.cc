@@ -21,6 +21,7 @@ constexpr Duration kRtt = Duration::millis(40);
 
 tcp::TcpParams params() {
   tcp::TcpParams p(StackConfig{});
+  p.cubic = false;  // NewReno's arithmetic (RFC 5681, RFC 6582)
   p.timestamps = 0;
   return p;
 }

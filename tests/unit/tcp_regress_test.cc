@@ -19,7 +19,10 @@ std::size_t tcp_payload(const test::Captured& f) {
 // sequence sent: both sides had rewound below the other's RCV.NXT, their
 // ACKs failed the zero-length acceptability test, and nothing moved again.
 TEST(TcpRegress, BothSidesRtoWithDataAlreadyReceivedRecovers) {
-  test::DirectPair p;
+  // The RTO itself, not a tail loss probe before it (RFC 8985 §7).
+  engine::EngineOptions o = test::small_opts();
+  o.tcp.early_retrans = 0;
+  test::DirectPair p(o, o);
   auto est = p.establish();
   ASSERT_TRUE(est);
   auto [c, s] = *est;

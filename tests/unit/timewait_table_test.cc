@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <random>
+#include <span>
 #include <tuple>
 #include <vector>
 
@@ -53,7 +54,10 @@ std::vector<FourTuple> expire_all(TimeWaitTable& t, std::int64_t now) {
   return out;
 }
 
-TEST(TimeWaitTable, EntryIsCompact) { EXPECT_EQ(sizeof(TimeWaitTable::Entry), 36u); }
+TEST(TimeWaitTable, EntryIsCompact) {
+  EXPECT_EQ(sizeof(TimeWaitTable::Entry), 32u);
+  EXPECT_EQ(sizeof(TimeWaitTable::Bucket), 128u);
+}
 
 TEST(TimeWaitTable, InsertFindKill) {
   TimeWaitTable t(kLocal, 100, Duration::seconds(60), 42, TwOverflowPolicy::kDrop);
@@ -440,10 +444,113 @@ TEST(TimeWaitTable, ModelCoarseLagging) {
   run_model(TwOverflowPolicy::kEvictOldest, 9, 2000, true);
 }
 
+// The bucketized index at 72% of its slots (capacity 1000, 58 buckets of 24):
+// buckets overflow, keys are found wherever they were placed, and every
+// overflow count returns to zero when the keys leave (by kill and by expiry).
+TEST(TimeWaitTable, FullBucketsOverflowAndDrainExactly) {
+  TimeWaitTable t(kLocal, 1000, Duration::seconds(60), 5, TwOverflowPolicy::kDrop);
+  ASSERT_LT(t.bucket_count() * TimeWaitTable::kBucketSlots, 1500u);
+  for (int lap = 0; lap < 3; ++lap) {
+    const std::uint32_t base = static_cast<std::uint32_t>(lap) * 5000;
+    for (std::uint32_t n = 0; n < 1000; ++n) {
+      ASSERT_EQ(t.insert(init_n(base + n), lap * 60000).status, InsertStatus::kOk) << n;
+    }
+    EXPECT_GT(t.overflowed_buckets(), 0u) << "the overflow path did not run";
+    EXPECT_EQ(t.insert(init_n(base + 1000), lap * 60000).status, InsertStatus::kOverflow);
+    for (std::uint32_t n = 0; n < 1000; ++n) ASSERT_TRUE(t.find(tuple_n(base + n))) << n;
+    for (std::uint32_t n = 1000; n < 3000; ++n) ASSERT_FALSE(t.find(tuple_n(base + n))) << n;
+    // Half killed (every other one), the rest expire.
+    for (std::uint32_t n = 0; n < 1000; n += 2) t.kill(t.find(tuple_n(base + n)));
+    for (std::uint32_t n = 1; n < 1000; n += 2) ASSERT_TRUE(t.find(tuple_n(base + n))) << n;
+    EXPECT_EQ(expire_all(t, lap * 60000 + 60000).size(), 500u);
+    EXPECT_EQ(t.live(), 0u);
+    EXPECT_EQ(t.overflowed_buckets(), 0u);
+  }
+}
+
+// find_batch answers as find() does, for hits, misses, killed keys and sizes
+// that are not a multiple of the burst.
+TEST(TimeWaitTable, FindBatchMatchesFind) {
+  TimeWaitTable t(kLocal, 2000, Duration::seconds(60), 11, TwOverflowPolicy::kDrop);
+  std::vector<FourTuple> ts;
+  std::vector<Handle> out(1, Handle{7});
+  t.find_batch(std::span<const FourTuple>(ts.data(), 0), out);  // empty burst: nothing written
+  EXPECT_EQ(out[0], Handle{7});
+  ts.push_back(tuple_n(1));
+  t.find_batch(ts, out);  // empty table
+  EXPECT_FALSE(out[0]);
+  for (std::uint32_t n = 0; n < 2000; ++n) ASSERT_TRUE(t.insert(init_n(n), 0).inserted());
+  for (std::uint32_t n = 0; n < 2000; n += 3) t.kill(t.find(tuple_n(n)));
+  std::mt19937 rng(3);
+  ts.clear();
+  for (int k = 0; k < 4001; ++k) ts.push_back(tuple_n(rng() % 4000));
+  out.assign(ts.size(), Handle{});
+  t.find_batch(ts, out);
+  std::size_t hits = 0;
+  for (std::size_t k = 0; k < ts.size(); ++k) {
+    ASSERT_EQ(out[k], t.find(ts[k])) << k;
+    hits += out[k] ? 1 : 0;
+  }
+  EXPECT_GT(hits, 1000u);
+  EXPECT_LT(hits, 3000u);
+}
+
+// Entries due in one slot expire in the order they entered, and entries out
+// of the timer are reused in the order they were freed (the free queue that
+// keeps the FIFOs in address order under churn).
+TEST(TimeWaitTable, ExpiryOrderAndReuseOrder) {
+  TimeWaitTable t(kLocal, 8, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
+  std::vector<Handle> in;
+  for (std::uint32_t n = 0; n < 8; ++n) in.push_back(t.insert(init_n(n), 0).handle);
+  std::vector<Handle> gone;
+  EXPECT_TRUE(t.expire(60000, kNoBudget, [&](Handle h) { gone.push_back(h); }));
+  EXPECT_EQ(gone, in);
+  for (std::uint32_t n = 0; n < 8; ++n) {
+    EXPECT_EQ(t.insert(init_n(100 + n), 60000).handle, in[n]) << n;
+  }
+}
+
+// Times are kept in 28 bits: exact far from the epoch and across the wrap,
+// with expire() called as the engine calls it; len() is clamped to 24 hours.
+TEST(TimeWaitTable, TimesExactAcrossTheWrap) {
+  const std::int64_t wrap = std::int64_t{1} << 28;
+  TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
+  std::int64_t now = 0;
+  for (const std::int64_t at : {wrap - 30000, 2 * wrap - 1, 3 * wrap + 12345}) {
+    for (; now < at; now += 3'600'000) ASSERT_TRUE(expire_all(t, now).empty());
+    ASSERT_TRUE(expire_all(t, at).empty());
+    Handle h = t.insert(init_n(1), at).handle;
+    ASSERT_TRUE(h);
+    EXPECT_EQ(t.expiry_ms(h), at + 60000);
+    EXPECT_EQ(t.entry_ms(h), at);
+    t.rearm(h, at + 20000);
+    EXPECT_EQ(t.expiry_ms(h), at + 80000);
+    EXPECT_TRUE(expire_all(t, at + 79999).empty());
+    EXPECT_EQ(expire_all(t, at + 80000).size(), 1u);
+    now = at + 80000;
+  }
+  TimeWaitTable longest(kLocal, 10, Duration::seconds(100 * 3600), 1, TwOverflowPolicy::kDrop);
+  EXPECT_EQ(longest.len().ms(), TimeWaitTable::kMaxLenMs);
+  Handle h = longest.insert(init_n(1), 5).handle;
+  EXPECT_EQ(longest.expiry_ms(h), 5 + TimeWaitTable::kMaxLenMs);
+}
+
+TEST(TimeWaitTable, ForEachVisitsLiveEntries) {
+  TimeWaitTable t(kLocal, 16, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
+  for (std::uint32_t n = 0; n < 10; ++n) t.insert(init_n(n), 0);
+  t.kill(t.find(tuple_n(4)));
+  std::vector<FourTuple> seen;
+  t.for_each([&](Handle h) { seen.push_back(t.tuple(h)); });
+  ASSERT_EQ(seen.size(), 9u);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), tuple_n(4)), 0);
+}
+
 TEST(TimeWaitTable, AtMost40BytesPerEntryAt10M) {
   TimeWaitTable t(kLocal, 10'000'000, Duration::seconds(60), 7, TwOverflowPolicy::kDrop);
   const double per_entry = static_cast<double>(t.memory_bytes()) / static_cast<double>(t.capacity());
   EXPECT_LE(per_entry, 40.0) << per_entry;
+  TimeWaitTable m(kLocal, 1'000'000, Duration::seconds(60), 7, TwOverflowPolicy::kDrop);
+  EXPECT_LE(static_cast<double>(m.memory_bytes()) / static_cast<double>(m.capacity()), 40.0);
   // Still usable at that size.
   ASSERT_EQ(t.insert(init_n(3), 0).status, InsertStatus::kOk);
   EXPECT_TRUE(t.find(tuple_n(3)));

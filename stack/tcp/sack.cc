@@ -1,0 +1,251 @@
+// The sender's half of SACK: the scoreboard (Linux tcp_sacktag_write_queue)
+// and SACK-based loss recovery (RFC 6675: IsLost, NextSeg, SetPipe).
+#include <algorithm>
+
+#include "stack/tcp/congestion.hh"
+#include "stack/tcp/cubic.hh"
+#include "stack/tcp/sack.hh"
+
+namespace twstack::tcp {
+
+namespace {
+
+// RFC 6675 §2: DupThresh.
+constexpr std::uint32_t kDupThresh = 3;
+
+// Adds [begin, end) to the sorted, disjoint scoreboard. True when it SACKs
+// bytes not SACKed before.
+bool scoreboard_add(SackState& st, Seq begin, Seq end) {
+  auto& r = st.sacked;
+  std::uint8_t n = st.num_sacked;
+  std::uint8_t i = 0;
+  while (i < n && r[i].end < begin) ++i;
+  std::uint8_t j = i;
+  SackRange nr{begin, end};
+  std::uint32_t had = 0;
+  while (j < n && r[j].begin <= nr.end) {
+    nr.begin = seq_min(nr.begin, r[j].begin);
+    nr.end = seq_max(nr.end, r[j].end);
+    had += r[j].size();
+    ++j;
+  }
+  const auto merged = static_cast<std::uint8_t>(j - i);
+  if (merged == 0) {
+    if (n == SackState::kScoreboard) {
+      if (i == n) return true;  // above every range: forgotten (sack_state.hh)
+      st.sacked_bytes -= r[n - 1].size();
+      --n;
+    }
+    for (std::uint8_t k = n; k > i; --k) r[k] = r[k - 1];
+    ++n;
+  } else if (merged > 1) {
+    for (std::uint8_t k = j; k < n; ++k) r[k - merged + 1] = r[k];
+    n = static_cast<std::uint8_t>(n - merged + 1);
+  }
+  r[i] = nr;
+  st.num_sacked = n;
+  st.sacked_bytes += nr.size() - had;
+  return nr.size() > had;
+}
+
+// Drops what SND.UNA has passed.
+void scoreboard_prune(SackState& st, Seq una) {
+  std::uint8_t drop = 0;
+  while (drop < st.num_sacked && st.sacked[drop].end <= una) st.sacked_bytes -= st.sacked[drop++].size();
+  if (drop == 0) return;
+  for (std::uint8_t k = drop; k < st.num_sacked; ++k) st.sacked[k - drop] = st.sacked[k];
+  st.num_sacked = static_cast<std::uint8_t>(st.num_sacked - drop);
+}
+
+// SACKed bytes below `x`.
+std::uint32_t sacked_below(const SackState& st, Seq x) {
+  std::uint32_t n = 0;
+  for (std::uint8_t i = 0; i < st.num_sacked && st.sacked[i].begin < x; ++i) {
+    n += static_cast<std::uint32_t>(seq_min(st.sacked[i].end, x) - st.sacked[i].begin);
+  }
+  return n;
+}
+
+// RFC 6675 §4 IsLost(): a byte is lost when DupThresh SACKed ranges, or
+// more than (DupThresh - 1) * SMSS SACKed bytes, lie above it. Returns the
+// edge below which every byte not SACKed is lost (SND.UNA: none).
+Seq lost_edge(const Tcb& c) {
+  const SackState& st = c.sack;
+  const std::uint32_t smss = payload_mss(c);
+  std::uint32_t above = 0;
+  for (std::uint8_t i = st.num_sacked; i > 0; --i) {
+    above += st.sacked[i - 1].size();
+    if (static_cast<std::uint32_t>(st.num_sacked - i + 1) >= kDupThresh || above > (kDupThresh - 1) * smss) {
+      return st.sacked[i - 1].begin;
+    }
+  }
+  return c.snd_una;
+}
+
+// The first byte at or above `x` that is not SACKed.
+Seq next_unsacked(const SackState& st, Seq x) {
+  for (std::uint8_t i = 0; i < st.num_sacked; ++i) {
+    if (st.sacked[i].begin <= x && x < st.sacked[i].end) x = st.sacked[i].end;
+  }
+  return x;
+}
+
+// Bytes from `x` to the next SACKed range, or to the end of the data.
+std::uint32_t hole_room(const Tcb& c, Seq x) {
+  Seq limit = c.snd_data_end();
+  for (std::uint8_t i = 0; i < c.sack.num_sacked; ++i) {
+    if (c.sack.sacked[i].begin > x) {
+      limit = seq_min(limit, c.sack.sacked[i].begin);
+      break;
+    }
+  }
+  return limit > x ? static_cast<std::uint32_t>(limit - x) : 0;
+}
+
+// Retransmits one segment of the hole at `at` (with our FIN if it ends the
+// data); HighRxt moves past it. Linux tcp_xmit_retransmit_queue counts it
+// as a fast retransmission.
+bool retransmit_hole(Env& e, Tcb& c, Seq at) {
+  const std::uint32_t len = std::min(payload_mss(c), hole_room(c, at));
+  const bool fin = c.fin_sent() && at + len == c.snd_data_end();
+  if (len == 0 && !fin) return false;
+  if (!emit(e, c, at, wire::kAck | (fin ? wire::kFin : 0), len)) return false;
+  e.ctr.inc(Counter::TcpRetransSegs);
+  e.ctr.inc(Counter::TcpExtTCPFastRetrans);
+  c.sack.high_rxt = at + len + (fin ? 1u : 0u);
+  return true;
+}
+
+// RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS, NextSeg() rule 1
+// (the first lost hole above HighRxt). Rule 2, new data, is output()'s,
+// which counts SetPipe() as its flight during recovery; rules 3 and 4
+// (MAY) are not used, as Linux does not.
+void recovery_send(Env& e, Tcb& c) {
+  const std::uint32_t smss = payload_mss(c);
+  const Seq edge = lost_edge(c);
+  while (c.cwnd >= sack_pipe(c) + smss) {
+    const Seq at = next_unsacked(c.sack, seq_max(c.sack.high_rxt, c.snd_una));
+    if (!(at < edge)) return;
+    if (!retransmit_hole(e, c, at)) return;
+  }
+}
+
+// RFC 6675 §5 step (4): enter loss recovery, unless a timeout's recovery
+// point has not been passed yet (RFC 6582 §4.1, as cwnd_on_dupack).
+void enter_recovery(Env& e, Tcb& c) {
+  if (c.snd_una - 1 < c.recover && c.recover != c.iss) return;
+  const std::uint32_t smss = payload_mss(c);
+  c.recover = c.snd_max;                                 // (4.1) RecoveryPoint = HighData
+  c.ssthresh = reduced_ssthresh(c, smss);                // (4.2) RFC 5681 eq. (4) or CUBIC
+  c.cwnd = c.ssthresh;
+  c.in_recovery = true;
+  c.dupacks = 0;
+  c.rtt_active = false;  // Karn: the timed segment may be the lost one
+  c.sack.high_rxt = c.snd_una;
+  e.ctr.inc(Counter::TcpExtTCPSackRecovery);
+  retransmit_hole(e, c, c.snd_una);                      // (4.3) HighACK + 1
+  recovery_send(e, c);                                   // (4.4) step (C)
+}
+
+}  // namespace
+
+void sack_clear_scoreboard(Tcb& c) {
+  c.sack.num_sacked = 0;
+  c.sack.sacked_bytes = 0;
+}
+
+// Linux tcp_sacktag_write_queue with tcp_check_dsack (RFC 2883 §4): a first
+// block below the cumulative ACK, or inside the second block, reports a
+// duplicate and marks nothing. Blocks beyond what was sent are ignored
+// (tcp_is_sackblock_valid); our FIN is never taken as SACKed.
+unsigned sack_on_ack(Env& e, Tcb& c, const Segment& s) {
+  const wire::TcpOptions& o = s.opt;
+  std::uint8_t first = 0;
+  const Seq b0(o.sack[0].left);
+  const Seq e0(o.sack[0].right);
+  if (b0 < s.ack) {
+    e.ctr.inc(Counter::TcpExtTCPDSACKRecv);
+    first = 1;
+  } else if (o.sack_count > 1 && Seq(o.sack[1].left) <= b0 && e0 <= Seq(o.sack[1].right)) {
+    e.ctr.inc(Counter::TcpExtTCPDSACKOfoRecv);
+    first = 1;
+  }
+  bool fresh = false;
+  const Seq low = seq_max(s.ack, c.snd_una);
+  for (std::uint8_t i = first; i < o.sack_count; ++i) {
+    const Seq end(o.sack[i].right);
+    if (end > c.snd_max) continue;
+    const Seq b = seq_max(Seq(o.sack[i].left), low);
+    const Seq x = seq_min(end, c.snd_data_end());
+    if (b < x) fresh |= scoreboard_add(c.sack, b, x);
+  }
+  return (fresh ? kSackNew : 0u) | (first != 0 ? kSackDsack : 0u);
+}
+
+bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
+  SackState& st = c.sack;
+  bool timer_set = false;
+  if (st.num_sacked != 0) {
+    scoreboard_prune(st, c.snd_una);
+    // Linux tcp_check_sack_reneging: SND.UNA stops at data the receiver
+    // SACKed, so it has thrown that away. Forget the scoreboard and let a
+    // short timer (max(SRTT/2, 10 ms)) start a timeout recovery.
+    if (st.num_sacked != 0 && st.sacked[0].begin <= c.snd_una) {
+      e.ctr.inc(Counter::TcpExtTCPSACKReneging);
+      sack_clear_scoreboard(c);
+      e.arm(c.rtx_timer, std::max<std::int64_t>(c.srtt_us / 2, 10000));
+      c.tlp.pto_armed = false;
+      timer_set = true;
+    }
+  }
+  const std::uint32_t smss = payload_mss(c);
+  if (!c.in_recovery) {
+    c.dupacks = 0;  // RFC 6675 §5: a cumulative ACK resets DupAcks
+    cc_grow(e, c, smss, acked);
+    if (st.num_sacked != 0 && c.snd_una < lost_edge(c)) enter_recovery(e, c);  // IsLost(HighACK + 1)
+    return !timer_set;
+  }
+  if (c.snd_una >= c.recover) {  // RFC 6675 §5: RecoveryPoint acknowledged
+    c.in_recovery = false;
+    c.cwnd = std::min(c.ssthresh, std::max(c.flight(), smss) + smss);
+    return !timer_set;
+  }
+  recovery_send(e, c);
+  return !timer_set;
+}
+
+// RFC 6675 §5: an ACK that SACKs new data is a duplicate; at DupThresh of
+// them, or once IsLost(HighACK + 1), loss recovery starts.
+void sack_on_dupack(Env& e, Tcb& c, bool new_sack) {
+  if (!new_sack) return;
+  if (c.in_recovery) {
+    recovery_send(e, c);
+    return;
+  }
+  if (++c.dupacks >= kDupThresh || c.snd_una < lost_edge(c)) enter_recovery(e, c);
+}
+
+// RFC 6675 §4 SetPipe(): each byte not SACKed counts once if not lost, and
+// once more if retransmitted (below HighRxt).
+std::uint32_t sack_pipe(const Tcb& c) {
+  const SackState& st = c.sack;
+  auto unsacked_to = [&](Seq x) {
+    x = seq_max(c.snd_una, seq_min(x, c.snd_max));
+    return static_cast<std::uint32_t>(x - c.snd_una) - sacked_below(st, x);
+  };
+  const std::uint32_t total = static_cast<std::uint32_t>(c.snd_max - c.snd_una) - st.sacked_bytes;
+  const Seq rxt = c.in_recovery ? st.high_rxt : c.snd_una;
+  return total - unsacked_to(lost_edge(c)) + unsacked_to(rxt);
+}
+
+std::uint32_t sack_out(const Tcb& c) {
+  if (c.in_recovery) return sack_pipe(c);
+  return static_cast<std::uint32_t>(c.snd_nxt - c.snd_una) - sacked_below(c.sack, c.snd_nxt);
+}
+
+std::uint32_t sack_skip_sacked(Tcb& c) {
+  c.snd_nxt = next_unsacked(c.sack, c.snd_nxt);
+  return hole_room(c, c.snd_nxt);
+}
+
+}  // namespace twstack::tcp
