@@ -63,7 +63,15 @@ tcp_info info_of(const tcp::Tcb* t, tcp::State listen_or_closed) {
     return i;
   }
   i.tcpi_state = linux_state(t->state);
-  i.tcpi_ca_state = t->in_recovery ? 3 /* TCP_CA_Recovery */ : 0;
+  // tcp_get_info: sacked_out counts SACKed segments; icsk_ca_state is
+  // TCP_CA_Disorder while any are (tcp_try_to_open), TCP_CA_Recovery in
+  // fast recovery.
+  std::uint32_t sacked = 0;
+  for (std::uint8_t k = 0; k < t->sack.num_sacked && t->mss != 0; ++k) {
+    sacked += (t->sack.sacked[k].size() + t->mss - 1) / t->mss;
+  }
+  i.tcpi_sacked = sacked;
+  i.tcpi_ca_state = t->in_recovery ? 3 /* TCP_CA_Recovery */ : sacked > 0 ? 1 /* TCP_CA_Disorder */ : 0;
   i.tcpi_backoff = t->backoff;
   i.tcpi_retransmits = t->backoff;
   i.tcpi_probes = t->probes;

@@ -146,14 +146,13 @@ def run_retrying(cmd, cwd, env, timeout):
 
 def relaxed_copy(script, wscale):
     """A diagnostic copy of a script whose expected SYN and SYN-ACK options
-    drop SACK-permitted and take `wscale`: to see what differs after the
-    handshake while twstack lacks SACK and Linux's buffer sizing. Written
-    beside the script (its ../common paths must resolve); never a verdict."""
+    take `wscale`: to see what differs after the handshake while twstack
+    lacks Linux's buffer sizing (tcp_select_initial_window from tcp_rmem).
+    Written beside the script (its ../common paths must resolve); never a
+    verdict."""
     out = []
     for line in open(script):
         if re.search(r">\s+S", line):
-            line = line.replace("nop,nop,sackOK,", "").replace(",nop,nop,sackOK", "")
-            line = line.replace("sackOK,", "nop,nop,")
             line = re.sub(r"wscale \d+", f"wscale {wscale}", line)
         out.append(line)
     path = os.path.join(os.path.dirname(script), f".relaxed-{os.getpid()}-{os.path.basename(script)}")
@@ -260,7 +259,7 @@ def parse_args(root):
                     help="add cubic to the host's net.ipv4.tcp_allowed_congestion_control for the run "
                          "(restored after), so that scripts setting it get it in their namespace")
     ap.add_argument("--relax-handshake", type=int, metavar="WSCALE", default=None,
-                    help="diagnosis: expect no SACK-permitted and this window scale in SYN and SYN-ACK, "
+                    help="diagnosis: expect this window scale in SYN and SYN-ACK, "
                          "to see the first difference after the handshake (no expectations check)")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     # Scripts assert timing to packetdrill's tolerance (4 ms by default): too
