@@ -28,6 +28,7 @@ int to_errno(Errc e) {
     case Errc::kPipe: return EPIPE;
     case Errc::kBadHandle: return EBADF;
     case Errc::kHostUnreach: return EHOSTUNREACH;
+    case Errc::kAgain: return EAGAIN;
   }
   return EIO;
 }
