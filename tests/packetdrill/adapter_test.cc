@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -109,6 +110,7 @@ class Adapter : public ::testing::Test {
       std::size_t n = sizeof buf;
       long long t = 0;
       EXPECT_EQ(ifc_.netdev_receive(u_, buf, &n, &t), 0);
+      if (n > 0 && drop_ && drop_(buf, n)) n = 0;  // lost on the way to the remote
       if (n > 0) {
         std::vector<std::uint8_t> f(14 + n);
         wire::write_ethernet(f.data(), kRemoteMac, kWireMac, wire::kEtherTypeIpv4);
@@ -158,6 +160,8 @@ class Adapter : public ::testing::Test {
   Clock::time_point t0_ = Clock::now();
   int listener_ = -1;
   int received_ = 0;
+  // When set, an IPv4 packet from the adapter it returns true for is dropped.
+  std::function<bool(const std::uint8_t*, std::size_t)> drop_;
 };
 
 // The thread's scheduler state from /proc: 'S' while it sleeps in a wait.
@@ -339,6 +343,37 @@ TEST_F(Adapter, ErrnoAfterReset) {
   socklen_t len = sizeof err;
   EXPECT_EQ(ifc_.getsockopt(u_, fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
   EXPECT_EQ(err, 0);
+}
+
+// TCP_INFO from the SACK scoreboard (tcp_get_info): with the first of three
+// segments lost, the peer SACKs the other two; tcpi_sacked counts them and
+// tcpi_ca_state is TCP_CA_Disorder until the hole is filled.
+TEST_F(Adapter, TcpInfoCountsSackedSegments) {
+  engine::ConnId peer;
+  int fd = accepted(&peer);
+  ASSERT_GE(fd, 0);
+  std::uint8_t first = 0;
+  drop_ = [&](const std::uint8_t* ip, std::size_t n) {
+    const std::size_t ihl = (ip[0] & 0xf) * 4u;
+    const std::size_t payload = n - ihl - (ip[ihl + 12] >> 4) * 4u;
+    return payload > 0 && first++ == 0;  // the first data segment only
+  };
+  std::vector<char> data(3000, 'x');
+  ASSERT_EQ(ifc_.write(u_, fd, data.data(), data.size()), 3000);
+  tcp_info info{};
+  std::uint32_t most_sacked = 0;
+  bool disorder = false;
+  EXPECT_TRUE(pump(3000, [&] {
+    socklen_t len = sizeof info;
+    EXPECT_EQ(ifc_.getsockopt(u_, fd, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
+    most_sacked = std::max(most_sacked, info.tcpi_sacked);
+    disorder = disorder || (info.tcpi_sacked > 0 && info.tcpi_ca_state == 1);
+    return most_sacked > 0 && info.tcpi_unacked == 0;
+  }));
+  EXPECT_EQ(most_sacked, 2u);  // 3000 bytes at MSS 1460: 1460, 1460, 80; the last two SACKed
+  EXPECT_TRUE(disorder);
+  EXPECT_EQ(info.tcpi_sacked, 0u);  // all acknowledged at last
+  EXPECT_EQ(info.tcpi_ca_state, 0);
 }
 
 // A blocking read sleeps (packetdrill waits for that) and returns the data
