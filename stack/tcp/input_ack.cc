@@ -114,7 +114,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     c.events |= kEvEstablished;
     if (c.passive) e.ctr.inc(Counter::TcpPassiveOpens);
     c.snd_wl1 = s.seq - 1;  // so the window below is taken
-    take_rtt_sample(e, c, s);  // the SYN-ACK's RTT (Linux tcp_synack_rtt_meas)
+    take_rtt_sample(e, c, s, false);  // the SYN-ACK's RTT (Linux tcp_synack_rtt_meas)
     handshake_done_rto(e, c);
   }
   if (c.state == State::kTimeWait) return true;  // nothing of ours is in flight

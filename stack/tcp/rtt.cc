@@ -12,13 +12,13 @@ namespace twstack::tcp {
 
 namespace {
 
-void rtt_sample(Env& e, Tcb& c, std::int64_t r_us, Seq ack) {
+void rtt_sample(Env& e, Tcb& c, std::int64_t r_us, Seq ack, bool to_congestion) {
   c.rto_us = rtt_estimate(c.rtte, e.p, r_us, ack, c.snd_max);
   c.srtt_us = c.rtte.srtt8_us >> 3;
   c.rttvar_us = c.rtte.mdev_us >> 2;
   // Each sample also reaches the congestion control (tcp_cong_ops.pkts_acked:
   // CUBIC's delay_min and HyStart's delay detection).
-  if (c.cubic.algo == CongestionAlgo::kCubic) cubic_on_rtt(e, c, r_us);
+  if (to_congestion && c.cubic.algo == CongestionAlgo::kCubic) cubic_on_rtt(e, c, r_us);
 }
 
 }  // namespace
@@ -34,16 +34,16 @@ void time_segment(Env& e, Tcb& c, Seq seq) {
 // segment (the SYN, the SYN-ACK or data), which Karn's rule voids once it
 // was retransmitted; else the echoed timestamp (RFC 7323 §4.1), which tells
 // copies apart and so is good for a retransmitted SYN too.
-void take_rtt_sample(Env& e, Tcb& c, const Segment& s) {
+void take_rtt_sample(Env& e, Tcb& c, const Segment& s, bool to_congestion) {
   if (c.rtt_active && s.ack > c.rtt_seq) {
     c.rtt_active = false;
-    rtt_sample(e, c, e.now.us - c.rtt_start_us, s.ack);
+    rtt_sample(e, c, e.now.us - c.rtt_start_us, s.ack, to_congestion);
     return;
   }
   if (c.ts_ok && s.opt.has_timestamps && s.opt.tsecr != 0) {
     std::int32_t ms = static_cast<std::int32_t>(ts_now(e, c) - s.opt.tsecr);
     // tcp_rtt_tsopt_us: a delta of 0 ms counts as 1 µs.
-    if (ms >= 0) rtt_sample(e, c, ms == 0 ? 1 : std::int64_t{ms} * 1000, s.ack);
+    if (ms >= 0) rtt_sample(e, c, ms == 0 ? 1 : std::int64_t{ms} * 1000, s.ack, to_congestion);
   }
 }
 

@@ -43,7 +43,10 @@ void handshake_done_rto(const Env& e, Tcb& c);
 // Times the segment at `seq` (one at a time, RFC 6298 §3 with Karn's rule).
 void time_segment(Env& e, Tcb& c, Seq seq);
 // An ACK of new sequence space: its RTT sample, if it gives one.
-void take_rtt_sample(Env& e, Tcb& c, const Segment& s);
+// `to_congestion`: the sample also reaches the congestion control, as
+// Linux's tcp_clean_rtx_queue hands it to pkts_acked; the passive side's
+// SYN-ACK sample (tcp_synack_rtt_meas) feeds the estimator only.
+void take_rtt_sample(Env& e, Tcb& c, const Segment& s, bool to_congestion = true);
 
 // --- delayed ACKs and quick-ACK mode (delack.cc)
 // In-order data arrived: update the ACK timing and send (`now`: always) or

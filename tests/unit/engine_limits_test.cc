@@ -236,19 +236,20 @@ TEST(EngineLimits, ConnectionTableFullRefusesAndRecovers) {
 // dropped with the connection left in SYN_RCVD, retransmitting its SYN-ACK
 // until the application makes room (tcp_check_req with
 // tcp_abort_on_overflow=0). Both count ListenOverflows and ListenDrops.
+// With a backlog of 2 the SYN queue holds two too (reqsk_queue_is_full), so
+// the third connection's SYN comes once the first is established.
 TEST(EngineLimits, FullAcceptQueueDropsUntilTheApplicationAccepts) {
   Engine x(false, no_cookies(opts()));
   ASSERT_EQ(x.e.unlisten(80), Errc::kOk);
-  ASSERT_EQ(x.e.listen(80, 1), Errc::kOk);
+  ASSERT_EQ(x.e.listen(80, 2), Errc::kOk);
   Peer p(x);
   p.announce();
-  // Two SYNs while the queue is empty: both answered.
-  Seq synack[2];
-  for (int i = 0; i < 2; ++i) {
+  Seq synack[3];
+  auto syn_of = [&](int i) {
     Sent& r = p.in(syn(static_cast<std::uint16_t>(41000 + i)));
-    ASSERT_EQ(r.segs.size(), 1u);
+    ASSERT_EQ(r.segs.size(), 1u) << i;
     synack[i] = r.segs[0].seq;
-  }
+  };
   auto ack_of = [&](int i) {
     SegSpec s = syn(static_cast<std::uint16_t>(41000 + i));
     s.flags = wire::kAck;
@@ -256,13 +257,17 @@ TEST(EngineLimits, FullAcceptQueueDropsUntilTheApplicationAccepts) {
     s.ack = synack[i] + 1;
     return s;
   };
-  p.in(ack_of(0));  // established: the queue (1) is full
-  EXPECT_EQ(x.e.gauges().estab, 1u);
-  p.in(ack_of(1));  // no room: dropped, still SYN_RCVD
+  syn_of(0);
+  syn_of(1);
+  p.in(ack_of(0));  // established: one waits to be accepted
+  syn_of(2);        // room in both queues again
+  p.in(ack_of(1));  // established: the accept queue (2) is full
+  EXPECT_EQ(x.e.gauges().estab, 2u);
+  p.in(ack_of(2));  // no room: dropped, still SYN_RCVD
   EXPECT_EQ(x.ctr(Counter::TcpExtListenOverflows), 1u);
   EXPECT_EQ(x.ctr(Counter::TcpExtListenDrops), 1u);
   EXPECT_EQ(x.e.gauges().synrecv, 1u);
-  EXPECT_TRUE(p.in(syn(41002)).segs.empty());  // a new SYN: dropped too
+  EXPECT_TRUE(p.in(syn(41003)).segs.empty());  // a new SYN: dropped too
   EXPECT_EQ(x.ctr(Counter::TcpExtListenOverflows), 2u);
   EXPECT_EQ(x.ctr(Counter::TcpExtListenDrops), 2u);
   EXPECT_EQ(x.e.self_check(), "");
@@ -273,27 +278,36 @@ TEST(EngineLimits, FullAcceptQueueDropsUntilTheApplicationAccepts) {
   Sent& r = p.pump();
   ASSERT_FALSE(r.segs.empty());
   EXPECT_TRUE(r.segs[0].has(wire::kSyn | wire::kAck));
-  p.in(ack_of(1));
+  p.in(ack_of(2));
   EXPECT_EQ(x.e.gauges().synrecv, 0u);
+  EXPECT_TRUE(x.e.accept(80).has_value());
   EXPECT_TRUE(x.e.accept(80).has_value());
   EXPECT_EQ(x.e.self_check(), "");
 }
 
-// The SYN backlog (tcp_max_syn_backlog) full, cookies off: further SYNs
-// are dropped (TcpExtTCPReqQFullDrop, ListenDrops); a completed handshake
-// makes room.
-TEST(EngineLimits, FullSynBacklogDropsSyns) {
-  engine::EngineOptions o = no_cookies(opts());
-  o.max_syn_backlog = 2;
-  Engine x(false, o);
+// The SYN queue full at the listen() backlog (inet_csk_reqsk_queue_is_full),
+// cookies off: further SYNs are dropped (tcp_conn_request:
+// TcpExtTCPReqQFullDrop, ListenDrops); a completed handshake makes room.
+TEST(EngineLimits, FullSynQueueDropsSyns) {
+  Engine x(false, no_cookies(opts()));
+  ASSERT_EQ(x.e.unlisten(80), Errc::kOk);
+  ASSERT_EQ(x.e.listen(80, 2), Errc::kOk);
   Peer p(x);
   p.announce();
-  EXPECT_EQ(p.in(syn(41000)).segs.size(), 1u);
+  Sent& first = p.in(syn(41000));
+  ASSERT_EQ(first.segs.size(), 1u);
+  const Seq synack = first.segs[0].seq;
   EXPECT_EQ(p.in(syn(41001)).segs.size(), 1u);
   EXPECT_TRUE(p.in(syn(41002)).segs.empty());
   EXPECT_EQ(x.ctr(Counter::TcpExtTCPReqQFullDrop), 1u);
   EXPECT_EQ(x.ctr(Counter::TcpExtListenDrops), 1u);
   EXPECT_EQ(x.e.gauges().synrecv, 2u);
+  SegSpec ack = syn(41000);
+  ack.flags = wire::kAck;
+  ack.seq = Seq(1001);
+  ack.ack = synack + 1;
+  p.in(ack);
+  EXPECT_EQ(p.in(syn(41003)).segs.size(), 1u);
   EXPECT_EQ(x.e.self_check(), "");
 }
 

@@ -89,6 +89,24 @@ TEST(Cubic, ClimbsBackToWmaxAroundK) {
   EXPECT_EQ(c.tcb.cubic.k, 4316u);  // 4.2 s in 2^-10 s
 }
 
+// The RTT of the handshake reaches the congestion control on the active
+// side (tcp_clean_rtx_queue acks the SYN and calls pkts_acked), not on the
+// passive side, whose SYN-ACK is timed by tcp_synack_rtt_meas alone.
+TEST(Cubic, OnlyTheActiveHandshakeSampleReachesHystart) {
+  LoneTcb passive(params());
+  passive.open(PeerSyn{});
+  passive.advance(Duration::millis(7));
+  passive.receive(LoneTcb::kIrs + 1, {}, wire::kAck);
+  EXPECT_EQ(passive.tcb.srtt_us, 7000);
+  EXPECT_EQ(passive.tcb.cubic.delay_min_us, 0u);
+  LoneTcb active(params());
+  active.connect();
+  active.advance(Duration::millis(7));
+  active.syn_ack(PeerSyn{});
+  EXPECT_EQ(active.tcb.srtt_us, 7000);
+  EXPECT_EQ(active.tcb.cubic.delay_min_us, 7000u);
+}
+
 // HyStart (Linux hystart_update, HYSTART_DELAY): at 16 segments or more,
 // a round whose minimum RTT exceeds delay_min + max(4 ms, delay_min / 8)
 // ends slow start there.

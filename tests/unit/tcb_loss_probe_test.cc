@@ -22,14 +22,18 @@ tcp::TcpParams params() {
   return p;
 }
 
-// ESTABLISHED with SACK (unless `sack` is false) and one RTT sample of
-// 40 ms: SRTT 40 ms, RTO 200 ms.
+// ESTABLISHED with SACK (unless `sack` is false) and RTT samples of 40 ms,
+// the handshake's and one of data: SRTT 40 ms, RTO = SRTT + max(RTTVAR,
+// tcp_rto_min) = 240 ms (Linux __tcp_set_rto, tcp_rtt_estimator).
 class LossProbe : public ::testing::Test {
  protected:
   explicit LossProbe(const tcp::TcpParams& p = params(), bool sack = true) : c(p) {
     PeerSyn s;
     s.sack_permitted = sack;
-    c.establish(s);
+    c.open(s);
+    c.advance(Duration::millis(40));
+    c.receive(kNext, {}, wire::kAck);  // the SYN-ACK's RTT (tcp_synack_rtt_meas)
+    c.sent();
     const std::vector<std::uint8_t> first(100, 1);
     c.send(first);
     c.sent();
@@ -37,7 +41,7 @@ class LossProbe : public ::testing::Test {
     c.receive(kNext, {});
     c.sent();
     EXPECT_EQ(c.tcb.srtt_us, 40000);
-    EXPECT_EQ(c.tcb.rto_us, 200000);
+    EXPECT_EQ(c.tcb.rto_us, 240000);
     base = c.tcb.snd_nxt;
   }
   std::vector<SentSegment> send_segments(std::uint32_t n) {
@@ -64,14 +68,14 @@ TEST_F(LossProbe, ResendsTheLastSegmentAfterTwoSrtt) {
   EXPECT_EQ(c.counters().get(Counter::TcpRetransSegs), 1u);
   EXPECT_EQ(c.counters().get(Counter::TcpExtTCPTimeouts), 0u);
   // Behind the probe the RTO runs (tcp_rearm_rto).
-  EXPECT_EQ(timer_in_us(), 200000);
+  EXPECT_EQ(timer_in_us(), 240000);
 }
 
 // One segment in flight: the PTO allows for a delayed ACK (+ rto_min),
 // and is capped by the RTO.
 TEST_F(LossProbe, OneSegmentInFlightWaitsNoLongerThanTheRto) {
   send_segments(1);
-  EXPECT_EQ(timer_in_us(), 200000);  // min(2 * 40 + 200, RTO 200) ms
+  EXPECT_EQ(timer_in_us(), 240000);  // min(2 * 40 + 200, RTO 240) ms
   EXPECT_TRUE(c.tcb.tlp.pto_armed);
 }
 
@@ -139,7 +143,7 @@ class NoProbeKnob : public LossProbe {
 
 TEST_F(NoProbeKnob, EarlyRetrans2WaitsForTheRto) {
   send_segments(3);
-  EXPECT_EQ(timer_in_us(), 200000);
+  EXPECT_EQ(timer_in_us(), 240000);
   EXPECT_FALSE(c.tcb.tlp.pto_armed);
 }
 
@@ -150,7 +154,7 @@ class NoProbeWithoutSack : public LossProbe {
 
 TEST_F(NoProbeWithoutSack, WaitsForTheRto) {
   send_segments(3);
-  EXPECT_EQ(timer_in_us(), 200000);
+  EXPECT_EQ(timer_in_us(), 240000);
 }
 
 }  // namespace

@@ -79,6 +79,9 @@ class SackReceiver : public ::testing::Test {
     PeerSyn s = sack_syn();
     if (ts) s.tsval = 100;
     c.establish(s);
+    // Past the quick ACKs of a connection's start, so that in-order data
+    // waits for the delayed ACK as the cases below assume.
+    c.leave_quickack();
   }
   // `len` bytes at kNext + off; returns the one ACK it draws.
   SentSegment data_at(std::uint32_t off, std::uint32_t len) {
