@@ -37,12 +37,12 @@ client_set = net.ipv4.ip_local_port_range=40000 40199
 client_set = net.ipv4.tcp_tw_reuse=0
 """
 
-# 2 s of FIN_WAIT2 at 100/s: at most 200 entries (400 if they lasted 60 s).
+# 2 s of FIN_WAIT2 at 100/s: 200 entries (500 after 5 s if they lasted 60 s).
 HOLD_RESTART = """
 [hold]
 title = the server never closes: the client's FIN_WAIT2 lasts tcp_fin_timeout=2 s
 rate = 100
-duration = 4
+duration = 5
 closer = never
 set = net.ipv4.tcp_fin_timeout=2
 client_set = net.ipv4.ip_local_port_range=40000 40999
@@ -106,10 +106,11 @@ def hold_and_restart(binary, d):
     hold, restart = json.loads(r.stdout.splitlines()[0])["scenarios"]
     for who, m in (("twstack", hold["measured"]), ("Linux", hold["linux"]["measured"])):
         # A loaded machine makes fewer attempts per 2 s, never more.
-        # Linux's timer wheel may end a 2 s timer up to 64 ms late (1/8 at most).
-        expect(100 <= m["client_timewait_peak"] <= 230,
-               f"{who}: the client's FIN_WAIT2 entries end at tcp_fin_timeout: peak {m['client_timewait_peak']} "
-               "(200 due, 400 if they lasted 60 s)")
+        # An entry lasts max(tcp_fin_timeout, 3.5 RTO) (tcp_fin_time), and a
+        # loaded machine inflates the RTO; Linux's timer wheel may fire late.
+        expect(100 <= m["client_timewait_peak"] <= 320,
+               f"{who}: the client's FIN_WAIT2 entries end near tcp_fin_timeout: peak {m['client_timewait_peak']} "
+               "(200 due, 500 if they lasted 60 s)")
         expect(m["server_timewait_peak"] <= 2, f"{who}: the server never closes ({m['server_timewait_peak']})")
         expect(m["failed"] == 0, f"{who}: no failure ({m['failed']})")
     for who, m in (("twstack", restart["measured"]), ("Linux", restart["linux"]["measured"])):
