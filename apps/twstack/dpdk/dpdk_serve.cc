@@ -176,7 +176,8 @@ int run_serve(const Args& a, std::ostream& out, std::ostream& err) {
     if (a.listen.empty()) out << " 80";
     for (const std::string& p : a.listen) out << " " << p;
     if (ss.ports.size() > 1) out << " (" << ss.ports.size() << " ports)";
-    out << ", closer " << (ss.hold ? "never" : closer_name(ss.closer)) << ", " << rs.queues << (rs.queues == 1 ? " queue" : " queues")
+    out << ", closer " << (ss.hold ? "never" : closer_name(ss.closer)) << ", " << rs.queues
+        << (rs.queues == 1 ? " queue" : " queues")
         << "\n" << std::flush;
   }
   return run_and_print(rs, make, print_second, out, err);

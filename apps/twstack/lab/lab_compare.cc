@@ -84,7 +84,8 @@ LabVerdict compare_with_linux(const LabScenario& s, const LabMeasurement& l, con
   check(&v, close_counts(lo, to, server_rel), "overflow (TcpExtTCPTimeWaitOverflow): " + both(lo, to), unexplained);
   if (s.restart_after_s != 0) {
     const auto restart = [](const LabMeasurement& m) {
-      return m.restart_bind.empty() ? std::string("none") : m.restart_bind + (m.restart_rebind.empty() ? "" : ", then " + m.restart_rebind);
+      if (m.restart_bind.empty()) return std::string("none");
+      return m.restart_bind + (m.restart_rebind.empty() ? "" : ", then " + m.restart_rebind);
     };
     check(&v, l.restart_bind == t.restart_bind && l.restart_rebind == t.restart_rebind,
           "listener restart bind: Linux " + restart(l) + ", twstack " + restart(t),

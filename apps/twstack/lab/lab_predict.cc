@@ -34,7 +34,8 @@ const char* entry_name(const LabScenario& s) { return s.hold ? "FIN_WAIT2" : "TW
 // EADDRINUSE, with it ok".
 std::string restart_text(const LabScenario& s, const std::string& bind, const std::string& rebind) {
   if (bind.empty()) return {};
-  std::string t = std::string(", restart: bind ") + (s.restart_reuseaddr ? "with" : "without") + " SO_REUSEADDR " + bind;
+  std::string t =
+      std::string(", restart: bind ") + (s.restart_reuseaddr ? "with" : "without") + " SO_REUSEADDR " + bind;
   if (!rebind.empty()) t += ", with it " + rebind;
   return t;
 }
@@ -269,7 +270,8 @@ LabVerdict judge(const LabScenario& s, const LabPrediction& p, const LabMeasurem
   if (!p.restart_bind.empty()) {
     check(&v, m.restart_bind == p.restart_bind && m.restart_rebind == p.restart_rebind,
           "listener restart predicted" + restart_text(s, p.restart_bind, p.restart_rebind).substr(10) + ", measured" +
-              (m.restart_bind.empty() ? std::string(" no restart") : restart_text(s, m.restart_bind, m.restart_rebind).substr(10)),
+              (m.restart_bind.empty() ? std::string(" no restart")
+                                      : restart_text(s, m.restart_bind, m.restart_rebind).substr(10)),
           search == PortSearch::kAsConfigured && p.restart_bind == "EADDRINUSE" && m.restart_bind == "ok"
               ? kTwstackRestartBind
               : "");
