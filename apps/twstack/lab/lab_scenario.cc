@@ -120,8 +120,11 @@ rate = 100
 duration = 8
 closer = never
 set = net.ipv4.tcp_fin_timeout=5
-client_set = net.ipv4.ip_local_port_range=40000 41999
 client_set = net.ipv4.tcp_tw_reuse=0
+# Linux's whole port range: a port whose FIN_WAIT2 entry has gone may be picked
+# again while the server still holds its old connection (the SYN meets it, an
+# RST, a retry a second later); twstack's uniform choice among 2000 ports would
+# do that often, Linux's sequential search not within these 8 s.
 
 [reuseaddr-restart]
 title = the server closes, then restarts its listener at 2 s: bind without SO_REUSEADDR, then with it
