@@ -131,10 +131,15 @@ def memif_main(binary):
     cookies = k.get("TcpExtSyncookiesSent", 0)
     drops = k.get("TcpExtListenDrops", 0)
     ordinary_syns = c["counters"]["TcpActiveOpens"] + c["counters"].get("TcpRetransSegs", 0)
+    # A flood SYN whose random 4-tuple is already half-open in the SYN
+    # queue goes to that connection (Linux tcp_check_req), not to the
+    # listener: no cookie, no listen drop. At millions of SYNs from 126 sources x 64512 ports
+    # that is flood_in * BACKLOG / 8.1 M of them (16k at 33 M); allow twice.
+    repeats = 2 * flood_in * BACKLOG // (126 * 64512)
     expect(flood_in > BACKLOG * 10 and cookies + drops <= flood_in + ordinary_syns and
-           cookies + drops + BACKLOG >= flood_in,
+           cookies + drops + BACKLOG + repeats >= flood_in,
            f"every flood SYN counted: {flood_in} received = {cookies} cookies + {drops} drops + at most "
-           f"{BACKLOG} in the SYN queue")
+           f"{BACKLOG} in the SYN queue + at most {repeats} repeating a half-open 4-tuple")
     # TCPReqQFullDoCookies counts the decision (tcp_syn_flood_action), before
     # the SYN-ACK is built: an empty TX pool may keep a few from going out.
     expect(k.get("TcpExtTCPReqQFullDoCookies", 0) >= cookies > 0 and k.get("TcpExtSyncookiesRecv", 0) > 0,
