@@ -40,6 +40,16 @@ struct Options {
   int inflight = 64;
   double rate = 0;
   Closer closer = Closer::kServer;
+  // Closer client only: the server never closes; after the client's FIN the
+  // connection stays in CLOSE_WAIT until the server stops, so the client's
+  // orphaned connection sits in FIN_WAIT2 for its tcp_fin_timeout.
+  bool hold = false;
+  // That long after the first accept (0: never), the server restarts its
+  // listeners: closes each and opens a new one on the same endpoint, with
+  // SO_REUSEADDR or without (then, if refused, again with it, so the service
+  // goes on); Server::restart_errno() says how the first bind went.
+  double restart_after_s = 0;
+  bool restart_reuseaddr = true;
   std::uint32_t requests_per_conn = 1;  // keep-alive: requests on each connection
   std::size_t body_bytes = 100;
   double duration_s = 10;

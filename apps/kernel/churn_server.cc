@@ -29,7 +29,13 @@ int open_listener(const Endpoint& ep, bool reuse_addr) {
   return fd;
 }
 
-Server::Server(std::vector<int> listen_fds, const Options& o) : listen_fds_(std::move(listen_fds)), closer_(o.closer) {
+Server::Server(std::vector<int> listen_fds, const Options& o)
+    : listen_fds_(std::move(listen_fds)),
+      closer_(o.closer),
+      hold_(o.hold),
+      endpoints_(o.endpoints),
+      restart_after_ns_(static_cast<std::int64_t>(o.restart_after_s * 1e9)),
+      restart_reuseaddr_(o.restart_reuseaddr) {
   const std::string length = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(o.body_bytes);
   response_close_ = length + "\r\nConnection: close\r\n\r\n" + std::string(o.body_bytes, 'x');
   response_keep_ = length + "\r\n\r\n" + std::string(o.body_bytes, 'x');
@@ -54,7 +60,9 @@ Server::~Server() {
     if (conns_[fd].phase != Phase::kIdle) close(static_cast<int>(fd));
   }
   if (epoll_fd_ >= 0) close(epoll_fd_);
-  for (const int fd : listen_fds_) close(fd);
+  for (const int fd : listen_fds_) {
+    if (fd >= 0) close(fd);
+  }
 }
 
 void Server::run(const std::atomic<bool>& stop) {
@@ -66,9 +74,13 @@ void Server::run(const std::atomic<bool>& stop) {
       const int fd = events[static_cast<std::size_t>(i)].data.fd;
       if (is_listener(fd)) {
         accept_all(fd);
-      } else if (conn(fd).phase != Phase::kIdle) {
+      } else if (conn(fd).phase != Phase::kIdle && conn(fd).phase != Phase::kHeld) {
         drive(fd);  // a stale event for a reused fd only meets EAGAIN
       }
+    }
+    if (restart_after_ns_ > 0 && restart_errno_ < 0 && first_accept_ns_ != 0 &&
+        now_ns() - first_accept_ns_ >= restart_after_ns_) {
+      restart();
     }
   }
 }
@@ -81,6 +93,7 @@ void Server::accept_all(int listen_fd) {
       if (errno != EAGAIN) errors_.add(errno);
       return;
     }
+    if (first_accept_ns_ == 0) first_accept_ns_ = now_ns();
     const auto i = static_cast<std::size_t>(fd);
     if (i >= conns_.size()) conns_.resize(std::max(i + 1, 2 * conns_.size()));
     conns_[i] = Conn{};
@@ -110,6 +123,7 @@ void Server::drive(int fd) {
       if (closer_ == Closer::kServer) return finish(fd);
       c.phase = Phase::kAwaitFin;
     } else if (n == 0) {
+      if (c.phase == Phase::kAwaitFin && hold_) return hold(fd, c);
       return c.phase == Phase::kAwaitFin ? finish(fd) : drop(fd, Failure::kShortRequest);
     } else if (c.phase == Phase::kRequest && !scan_request(c, static_cast<std::size_t>(n))) {
       return drop(fd, Failure::kLongRequest);
@@ -145,6 +159,38 @@ void Server::wait_for(int fd, Conn& c, std::uint32_t events) {
   ev.data.fd = fd;
   if (epoll_ctl(epoll_fd_, c.events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) return drop(fd, errno);
   c.events |= events;
+}
+
+// Options::hold: the client's FIN is read and the socket stays open, out of
+// the epoll set (nothing more is expected), until ~Server closes it.
+void Server::hold(int fd, Conn& c) {
+  ++completed_;
+  if (c.events != 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  c = Conn{.phase = Phase::kHeld};
+}
+
+// A restarted server process's listeners: close (the accept queue is reset,
+// inet_csk_listen_stop), then socket(), bind() and listen() again; without
+// SO_REUSEADDR the port's TIME_WAIT sockets refuse the bind
+// (inet_csk_bind_conflict), and the server then binds with it.
+void Server::restart() {
+  restart_errno_ = 0;
+  for (std::size_t k = 0; k < listen_fds_.size() && k < endpoints_.size(); ++k) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fds_[k], nullptr);
+    close(listen_fds_[k]);
+    int fd = open_listener(endpoints_[k], restart_reuseaddr_);
+    if (fd < 0 && restart_errno_ == 0) restart_errno_ = errno;
+    if (fd < 0 && !restart_reuseaddr_) {
+      fd = open_listener(endpoints_[k], true);
+      if (fd < 0 && rebind_errno_ == 0) rebind_errno_ = errno;
+    }
+    if (fd < 0) errors_.add(errno);
+    listen_fds_[k] = fd;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (fd >= 0 && epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) errors_.add(errno);
+  }
 }
 
 void Server::finish(int fd) {

@@ -33,11 +33,16 @@ class Server {
   bool ok() const { return epoll_fd_ >= 0; }
   const ErrorCounts& errors() const { return errors_; }
   std::uint64_t completed() const { return completed_; }
+  // -1: no restart (Options::restart_after_s); 0: the bind succeeded; else its errno.
+  int restart_errno() const { return restart_errno_; }
+  // After a refused bind without SO_REUSEADDR: the bind with it (0 bound, else its errno).
+  int rebind_errno() const { return rebind_errno_; }
 
   void run(const std::atomic<bool>& stop);
 
  private:
-  enum class Phase : std::uint8_t { kIdle, kRequest, kResponse, kAwaitFin };
+  // kHeld: the client's FIN read, the socket kept open (Options::hold).
+  enum class Phase : std::uint8_t { kIdle, kRequest, kResponse, kAwaitFin, kHeld };
   struct Conn {
     Phase phase = Phase::kIdle;
     std::uint8_t matched = 0;  // bytes of "\r\n\r\n" matched so far
@@ -55,18 +60,27 @@ class Server {
   void drive(int fd);
   bool scan_request(Conn& c, std::size_t n);
   void wait_for(int fd, Conn& c, std::uint32_t events);
+  void hold(int fd, Conn& c);
   void finish(int fd);
+  void restart();
   template <typename Why>
   void drop(int fd, Why why);
 
   std::vector<int> listen_fds_;
   int epoll_fd_ = -1;
   Closer closer_;
+  bool hold_ = false;
   std::string response_close_;
   std::string response_keep_;
   std::vector<Conn> conns_ = std::vector<Conn>(1024);  // indexed by fd
   ErrorCounts errors_;  // the whole run, warm-up and teardown included
   std::uint64_t completed_ = 0;
+  std::vector<Endpoint> endpoints_;  // of listen_fds_, in order
+  std::int64_t restart_after_ns_ = 0;
+  bool restart_reuseaddr_ = true;
+  std::int64_t first_accept_ns_ = 0;
+  int restart_errno_ = -1;
+  int rebind_errno_ = 0;
   std::array<char, 16384> scratch_{};
 };
 

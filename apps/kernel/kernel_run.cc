@@ -66,6 +66,8 @@ struct ServerThread {
   std::atomic<bool> stop{false};
   std::string error;
   std::uint64_t completed = 0;
+  int restart_errno = -1;
+  int rebind_errno = 0;
 
   void run(int netns_fd, const Options& o) {
     tid = ::gettid();
@@ -86,6 +88,8 @@ struct ServerThread {
     state = 1;
     server.run(stop);
     completed = server.completed();
+    restart_errno = server.restart_errno();
+    rebind_errno = server.rebind_errno();
   }
   void failed(std::string e) {
     error = std::move(e);
@@ -155,6 +159,8 @@ KernelResult run_kernel_churn(const KernelSpec& spec, const volatile std::sig_at
   st.stop = true;
   server_thread.join();
   r.server_completed = st.completed;
+  r.restart_errno = st.restart_errno;
+  r.rebind_errno = st.rebind_errno;
   if (!client_error.empty()) {
     r.error = client_error;
     return r;

@@ -52,6 +52,8 @@ struct KernelResult {
   std::string error;          // set-up failed (namespaces, a sysctl, listen): why
   ClientResult client;
   std::uint64_t server_completed = 0;
+  int restart_errno = -1;     // the server's listener restart: -1 none, 0 bound, else bind()'s errno
+  int rebind_errno = 0;       // after a refusal: the bind with SO_REUSEADDR (0 bound, else its errno)
   std::vector<KernelSecond> seconds;
   std::uint64_t client_tw_peak = 0, client_tw_end = 0;
   std::uint64_t server_tw_peak = 0, server_tw_end = 0;

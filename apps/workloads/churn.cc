@@ -29,6 +29,7 @@ ServeSettings serve_settings(const ChurnSettings& s) {
   ss.ports = s.server_ports;
   ss.mode = ServeMode::kHttp;
   ss.closer = s.closer;
+  ss.hold = s.server_hold;
   return ss;
 }
 
@@ -115,10 +116,18 @@ ChurnResult SimChurn::run(const std::function<void(std::uint32_t)>& each_second)
     const Instant end = start_ + Duration::seconds(sec);
     for (;;) {
       const Instant now = pair_.now();
+      if (s_.server_restart_after.us > 0 && server_.stats().restarts == 0 && now - start_ >= s_.server_restart_after) {
+        server_.restart(s_.server_restart_reuseaddr);
+        pair_.settle(on_event);
+      }
       tick(now);
       if (now >= end) break;
       Instant next = end;
       if (std::optional<Instant> due = client_.next_due(); due && *due > now && *due < next) next = *due;
+      if (const Instant at = start_ + s_.server_restart_after;
+          s_.server_restart_after.us > 0 && server_.stats().restarts == 0 && at > now && at < next) {
+        next = at;
+      }
       pair_.run_until([] { return false; }, next - now, on_event);
     }
     sample(sec);
@@ -147,6 +156,9 @@ void SimChurn::finish() {
   r_.errors = n.errors;
   r_.first_failure = client_.first_failure();
   r_.first_errno = client_.first_errno();
+  r_.server_restarts = server_.stats().restarts;
+  r_.server_restart_bind = server_.stats().restart_bind;
+  r_.server_restart_rebind = server_.stats().restart_rebind;
   for (int side = 0; side < 2; ++side) {
     ChurnSide& out = side == 0 ? r_.client : r_.server;
     out.counters = pair_.side(side).counters();

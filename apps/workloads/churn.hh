@@ -38,6 +38,11 @@ struct ChurnSettings {
   std::uint32_t inflight = 64;  // with rate 0: connections kept in progress
   std::uint32_t duration_s = 20;
   Closer closer = Closer::kClient;
+  bool server_hold = false;  // closer client: the server never closes (ServeSettings::hold)
+  // That long into the churn (zero: never) the server restarts its listeners
+  // (ServeApp::restart), with SO_REUSEADDR or without.
+  Duration server_restart_after{};
+  bool server_restart_reuseaddr = true;
   std::uint32_t requests_per_conn = 1;
   wire::Ipv4Addr client_ip = wire::Ipv4Addr::from_octets(10, 0, 0, 1);
   wire::Ipv4Addr server_ip = wire::Ipv4Addr::from_octets(10, 0, 0, 2);
@@ -79,6 +84,9 @@ struct ChurnResult {
   std::optional<Errc> first_errno;
   std::array<std::uint64_t, 256> errors{};  // failures and breaks by Errc
   std::vector<ChurnSecond> per_second;
+  std::uint64_t server_restarts = 0;            // ServeStats::restarts
+  Errc server_restart_bind = Errc::kOk;         // ServeStats::restart_bind
+  Errc server_restart_rebind = Errc::kOk;       // ServeStats::restart_rebind
   ChurnSide client;
   ChurnSide server;
   Duration virtual_time{};  // from the first attempt to the end of the churn and the drain

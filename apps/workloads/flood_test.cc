@@ -80,9 +80,13 @@ TEST(Flood, MalformedFramesAreEachRefusedAndCounted) {
   ASSERT_EQ(f.counts().sent, 80u);
   EXPECT_EQ(p.b().gauges().synrecv, 0u);
   EXPECT_EQ(get(p, 1, Counter::TcpExtSyncookiesSent), 0u);
-  const std::uint64_t refused = get(p, 1, Counter::IpInHdrErrors) + get(p, 1, Counter::IpReasmFails) +
-                                get(p, 1, Counter::TcpInErrs) + get(p, 1, Counter::TwstackRxMalformed);
-  EXPECT_EQ(refused, 80u) << "IpInHdrErrors " << get(p, 1, Counter::IpInHdrErrors) << " IpReasmFails "
+  // A bad IPv4 checksum counts IpInHdrErrors (and IpExtInCsumErrors), a
+  // total length beyond the frame IpExtInTruncatedPkts only (ip_rcv_core).
+  const std::uint64_t refused = get(p, 1, Counter::IpInHdrErrors) + get(p, 1, Counter::IpExtInTruncatedPkts) +
+                                get(p, 1, Counter::IpReasmFails) + get(p, 1, Counter::TcpInErrs) +
+                                get(p, 1, Counter::TwstackRxMalformed);
+  EXPECT_EQ(refused, 80u) << "IpInHdrErrors " << get(p, 1, Counter::IpInHdrErrors) << " IpExtInTruncatedPkts "
+                          << get(p, 1, Counter::IpExtInTruncatedPkts) << " IpReasmFails "
                           << get(p, 1, Counter::IpReasmFails) << " TcpInErrs " << get(p, 1, Counter::TcpInErrs)
                           << " TwstackRxMalformed " << get(p, 1, Counter::TwstackRxMalformed);
 }

@@ -45,6 +45,28 @@ Errc ServeApp::start() {
   return Errc::kOk;
 }
 
+Errc ServeApp::restart(bool reuseaddr) {
+  Errc first = Errc::kOk;
+  for (std::uint16_t p : s_.ports) {
+    eng_.unlisten(p);
+    engine::Bound b;
+    Errc e = eng_.bind({}, p, reuseaddr, &b);
+    if (e != Errc::kOk && !reuseaddr) {
+      first = first == Errc::kOk ? e : first;
+      e = eng_.bind({}, p, true, &b);  // as the restarted server would, told to set SO_REUSEADDR
+      if (stats_.restart_rebind == Errc::kOk) stats_.restart_rebind = e;
+    }
+    if (e == Errc::kOk) {
+      e = eng_.listen(b, s_.backlog);
+      if (e != Errc::kOk) eng_.unbind(b);
+    }
+    first = first == Errc::kOk ? e : first;
+  }
+  ++stats_.restarts;
+  if (stats_.restart_bind == Errc::kOk) stats_.restart_bind = first;
+  return first;
+}
+
 void ServeApp::stop() {
   stopping_ = true;
   for (std::uint16_t p : s_.ports) eng_.unlisten(p);
@@ -70,6 +92,7 @@ void ServeApp::accept_all(std::uint16_t port) {
     conns_[id->index].live = true;
     conns_[id->index].last = eng_.now();
     ++stats_.accepted;
+    if (!first_accept_) first_accept_ = eng_.now();
     ++live_;
     // Responses are whole messages written at once: Nagle would only delay them.
     eng_.set_nodelay(*id, true);
@@ -101,11 +124,16 @@ void ServeApp::on_event(const AppEvent& ev) {
   } else if (s_.closer == Closer::kServer) {
     done = all_out && c->read >= std::uint64_t{s_.request_bytes} * s_.requests_per_conn;
   }
-  if (all_out && c->peer_closed) done = true;  // the peer's FIN: answer with ours
+  // The peer's FIN: answer with ours, unless holding (CLOSE_WAIT until idle_timeout or stop()).
+  if (all_out && c->peer_closed && !s_.hold) done = true;
   if (done) finish(*c, ev.conn, !c->peer_closed);
 }
 
 void ServeApp::tick(Instant now) {
+  if (s_.restart_after.us > 0 && stats_.restarts == 0 && first_accept_ && now - *first_accept_ >= s_.restart_after &&
+      !stopping_) {
+    restart(s_.restart_reuseaddr);
+  }
   const Duration idle = s_.idle_timeout;
   if (idle.us <= 0 || now < next_scan_) return;
   next_scan_ = now + Duration::micros(std::min<std::int64_t>(idle.us / 16, 1000000));

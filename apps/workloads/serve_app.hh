@@ -16,7 +16,11 @@
 //            request asked for it, and the server closes only after reading
 //            the client's FIN, so TIME_WAIT lands on the client.
 // Either way, once the peer's FIN has been read and every response queued,
-// the server closes too.
+// the server closes too -- unless it holds (`hold`, `--closer never`):
+//   hold     with closer client, the server never closes: after the peer's
+//            FIN the connection stays in CLOSE_WAIT until idle_timeout or
+//            stop(), so the client's orphaned connection sits in FIN_WAIT2
+//            for tcp_fin_timeout (tcp_rcv_state_process, FIN_WAIT1 case).
 //
 // Idle limit (idle_timeout, `--idle-timeout`): a connection on which
 // nothing has happened for that long -- no byte read, none taken for
@@ -28,12 +32,22 @@
 // idle_timeout / 16 (and at least once a second), so a silent
 // connection goes within idle_timeout * 17/16.
 //
+// Restart (restart_after, `--restart-after`): that long after the first
+// connection was accepted, the listeners restart as a restarted server
+// process's would: every port stops listening (its accept queue is reset,
+// inet_csk_listen_stop) and is bound again, with SO_REUSEADDR or without
+// (restart_reuseaddr), then listened on. Without it, TIME_WAIT entries of
+// the port's connections refuse the bind (EADDRINUSE, inet_csk_bind_conflict;
+// docs/linux-timewait.md §8); the result is kept (ServeStats::restart_bind),
+// and the port is then bound with SO_REUSEADDR, so the service goes on.
+//
 // The engine, the clock and the event loop belong to the caller (the DPDK
 // runtime, or a SimPair in churn.hh and tests): ServeApp only reacts to events.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -51,6 +65,7 @@ struct ServeSettings {
   std::vector<std::uint16_t> ports{80};
   ServeMode mode = ServeMode::kHttp;
   Closer closer = Closer::kServer;
+  bool hold = false;                    // closer client only: never close (see above)
   std::uint32_t body_bytes = 100;       // http: the body of every 200 response
   std::uint32_t request_bytes = 100;    // echo/discard with closer server: bytes per request
   std::uint32_t requests_per_conn = 1;  // echo/discard with closer server
@@ -59,6 +74,8 @@ struct ServeSettings {
   // send_timeout (its keepalive_timeout is 75 s; Apache's Timeout is 60 s).
   // Zero: no limit.
   Duration idle_timeout = Duration::seconds(60);
+  Duration restart_after{};             // zero: never (see above)
+  bool restart_reuseaddr = true;
 };
 
 // Totals since start (the runtime takes differences per second).
@@ -72,6 +89,9 @@ struct ServeStats {
   std::uint64_t idle_closed = 0;    // reset after idle_timeout without activity (also in closed)
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  std::uint64_t restarts = 0;       // listener restarts done (restart_after)
+  Errc restart_bind = Errc::kOk;    // the first restart bind()'s refusal, if any
+  Errc restart_rebind = Errc::kOk;  // ... and then the bind() with SO_REUSEADDR
 };
 
 class ServeApp {
@@ -86,6 +106,8 @@ class ServeApp {
   void on_event(const engine::AppEvent& ev);
   // Enforces idle_timeout; call it from the event loop (cheap between scans).
   void tick(Instant now);
+  // Restarts every listener now (see restart_after); the first refusal.
+  Errc restart(bool reuseaddr);
   // Graceful stop: stop listening and close every connection (FIN).
   void stop();
   const ServeStats& stats() const { return stats_; }
@@ -125,6 +147,7 @@ class ServeApp {
   std::uint64_t live_ = 0;
   bool stopping_ = false;
   Instant next_scan_{};
+  std::optional<Instant> first_accept_;
 };
 
 }  // namespace twstack::app

@@ -172,6 +172,54 @@ TEST(ServeChurn, StopClosesEveryConnection) {
   EXPECT_EQ(r.server->stats().closed, 8u);
 }
 
+// A server that never closes (hold): the client's orphaned connections wait
+// in FIN_WAIT2 for tcp_fin_timeout, in the TIME_WAIT table, then go; without
+// hold they would be TIME_WAIT entries of 60 s (600 here).
+TEST(ServeHold, TheClientsFinWait2LastsTcpFinTimeout) {
+  ServeSettings ss;
+  ss.closer = Closer::kClient;
+  ss.hold = true;
+  StackConfig cfg;
+  cfg.tcp_fin_timeout = Duration::seconds(1);
+  Rig r(ss, churn(200, Closer::kClient), cfg);
+  r.run(Duration::seconds(3));
+  const ChurnCounts& n = r.client->counts();
+  EXPECT_EQ(n.failed, 0u);
+  EXPECT_GE(n.completed, 590u);
+  // Every connection stays in CLOSE_WAIT, but for a few reset: the client,
+  // its FIN_WAIT2 entry gone, picked the port again, and its SYN met the
+  // server's old connection (an ACK for it, then the client's RST).
+  EXPECT_EQ(r.server->stats().server_closed, 0u);
+  EXPECT_EQ(r.server->stats().closed, r.server->stats().aborted);
+  EXPECT_LE(r.server->stats().closed, 20u);
+  EXPECT_EQ(r.server->live() + r.server->stats().closed, r.server->stats().accepted);
+  EXPECT_GE(r.pair->a().time_wait().live(), 195u);  // the last second's
+  EXPECT_LE(r.pair->a().time_wait().live(), 205u);
+  EXPECT_EQ(r.pair->b().time_wait().live(), 0u);
+}
+
+// A listener restart: the port's open connections refuse a bind without
+// SO_REUSEADDR (inet_csk_bind_conflict); the server then binds with it, and
+// the connections carry on.
+TEST(ServeRestart, OpenConnectionsRefuseABindWithoutReuseaddr) {
+  ServeSettings ss;
+  ss.closer = Closer::kClient;
+  ChurnClientSettings cs = churn(0, Closer::kClient, 1000000);  // never done by itself
+  cs.inflight = 8;
+  Rig r(ss, cs);
+  r.run(Duration::millis(100));
+  ASSERT_EQ(r.server->live(), 8u);
+  EXPECT_EQ(r.server->restart(false), Errc::kAddrInUse);
+  EXPECT_EQ(r.server->stats().restart_bind, Errc::kAddrInUse);
+  EXPECT_EQ(r.server->stats().restart_rebind, Errc::kOk);
+  EXPECT_EQ(r.server->restart(true), Errc::kOk);
+  EXPECT_EQ(r.server->stats().restarts, 2u);
+  EXPECT_EQ(r.pair->b().listen(80, 16), Errc::kAddrInUse);  // listening again
+  r.run(Duration::millis(100));
+  EXPECT_EQ(r.server->live(), 8u);
+  EXPECT_EQ(r.client->counts().failed, 0u);
+}
+
 // --- the head parser ------------------------------------------------------
 
 std::span<const std::uint8_t> bytes(std::string_view s) {

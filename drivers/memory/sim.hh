@@ -58,6 +58,12 @@ class SimPair {
   Instant now() const { return now_; }
   std::uint64_t rounds() const { return rounds_; }
 
+  // A round's order. false: received frames, timers and output, then the
+  // applications' events (an ACK a segment calls for leaves alone). true:
+  // the DPDK runtime's loop (apps/runtime): events right after the frames,
+  // so the ACK leaves with what the application answers.
+  bool events_first = false;
+
   // Preloads both ARP caches with each other's first address and MAC.
   void preload_arp();
 
@@ -106,8 +112,10 @@ bool SimPair::round(F&& on_event) {
     engine::QueueEngine& eng = side(s);
     moved += link_.deliver(s, now_, [&](std::span<const std::uint8_t> f) { eng.rx(f, now_); });
   }
-  a_.poll(now_);
-  b_.poll(now_);
+  if (!events_first) {
+    a_.poll(now_);
+    b_.poll(now_);
+  }
   for (int s = 0; s < 2; ++s) {
     side(s).drain_events([&](const engine::AppEvent& ev) {
       ++moved;

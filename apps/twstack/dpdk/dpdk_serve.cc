@@ -23,12 +23,19 @@ constexpr std::string_view kDescription =
     "so TIME_WAIT collects here; in echo and discard modes it closes once it has read\n"
     "--requests-per-conn x --request-bytes bytes. --closer client: the server never closes\n"
     "first; it closes once it has read the client's FIN, so TIME_WAIT lands on the client.\n"
+    "--closer never: as client, but the server never closes: after the client's FIN the\n"
+    "connection stays in CLOSE_WAIT (until --idle-timeout), so the client's orphaned\n"
+    "connection sits in FIN_WAIT2 for its tcp_fin_timeout.\n"
     "\n"
     "Prints a line per second (connections accepted and closed per second, requests per\n"
     "second, established, TIME_WAIT) and a summary at the end (SIGINT, SIGTERM or --duration),\n"
     "after closing every connection. --json prints the same as JSON lines. A connection on\n"
     "which nothing happens for --idle-timeout seconds (default 60) is reset, so a client that\n"
-    "vanished without a FIN does not hold its slot for good. While it runs,\n"
+    "vanished without a FIN does not hold its slot for good. --restart-after S restarts the\n"
+    "listeners S seconds after the first connection (stop listening, bind again, listen),\n"
+    "without SO_REUSEADDR if --restart-reuseaddr no: the summary's restart_bind_error is then\n"
+    "twstack's error code of the bind's refusal (2: EADDRINUSE, while TIME_WAIT entries hold\n"
+    "the port), 0 if none, and restart_rebind_error that of the bind with it. While it runs,\n"
     "`twstack stat` (or dpdk-telemetry.py) reads its counters.\n"
     "\n"
     "Example, the kernel as the client over a TAP interface:\n"
@@ -44,6 +51,8 @@ struct Args {
   std::uint32_t request_bytes = 100;
   std::uint32_t requests_per_conn = 1;
   std::uint32_t idle_timeout_s = 60;
+  std::uint32_t restart_after_s = 0;
+  std::string restart_reuseaddr = "yes";
   RuntimeArgs runtime;
 };
 
@@ -54,8 +63,8 @@ void add_options(CLI::App& app, Args* a) {
       ->type_name("PORTS");
   app.add_option("--mode", a->mode, "discard, echo or http (default http)")
       ->type_name("M")->transform(one_of({"discard", "echo", "http"}));
-  app.add_option("--closer", a->closer, "server or client: who closes first (default server)")
-      ->type_name("WHO")->transform(one_of({"server", "client"}));
+  app.add_option("--closer", a->closer, "server, client or never: who closes first (default server)")
+      ->type_name("WHO")->transform(one_of({"server", "client", "never"}));
   app.add_option("--body-bytes", a->body_bytes, "http: bytes of body in each response (default 100)")
       ->type_name("N")->transform(whole(0, 16 << 20));
   app.add_option("--request-bytes", a->request_bytes, "echo/discard with --closer server: bytes per request (default 100)")
@@ -67,6 +76,11 @@ void add_options(CLI::App& app, Args* a) {
                  "reset a connection silent for this long, a peer that vanished without a FIN "
                  "(seconds, default 60 as nginx's client timeouts; 0: never)")
       ->type_name("S")->transform(whole(0, 86400));
+  app.add_option("--restart-after", a->restart_after_s,
+                 "restart the listeners this long after the first connection (seconds; default 0: never)")
+      ->type_name("S")->transform(whole(0, 86400));
+  app.add_option("--restart-reuseaddr", a->restart_reuseaddr, "yes or no: bind again with SO_REUSEADDR (default yes)")
+      ->type_name("YN")->transform(one_of({"yes", "no"}));
   add_runtime_options(app, &a->runtime);
 }
 
@@ -82,7 +96,9 @@ class ServeQueue : public QueueApp {
     const ServeStats& s = app_.stats();
     *m = {{"accepted", s.accepted}, {"closed", s.closed}, {"server_closed", s.server_closed},
           {"aborted", s.aborted},   {"idle_closed", s.idle_closed}, {"requests", s.requests},
-          {"bad_requests", s.bad_requests},
+          {"bad_requests", s.bad_requests}, {"restarts", s.restarts},
+          {"restart_bind_error", static_cast<std::uint64_t>(s.restart_bind)},
+          {"restart_rebind_error", static_cast<std::uint64_t>(s.restart_rebind)},
           {"bytes_in", s.bytes_in}, {"bytes_out", s.bytes_out}};
   }
 
@@ -143,11 +159,14 @@ int run_serve(const Args& a, std::ostream& out, std::ostream& err) {
   ServeSettings ss;
   ss.ports = listen_ports(a.listen, rs.config.max_listeners);
   ss.mode = a.mode == "discard" ? ServeMode::kDiscard : a.mode == "echo" ? ServeMode::kEcho : ServeMode::kHttp;
-  ss.closer = a.closer == "client" ? Closer::kClient : Closer::kServer;
+  ss.closer = a.closer == "server" ? Closer::kServer : Closer::kClient;
+  ss.hold = a.closer == "never";
   ss.body_bytes = a.body_bytes;
   ss.request_bytes = a.request_bytes;
   ss.requests_per_conn = a.requests_per_conn;
   ss.idle_timeout = Duration::seconds(a.idle_timeout_s);
+  ss.restart_after = Duration::seconds(a.restart_after_s);
+  ss.restart_reuseaddr = a.restart_reuseaddr == "yes";
 
   auto make = [&ss](engine::QueueEngine& eng, std::uint16_t, std::uint16_t, std::uint32_t max_conns) {
     return std::make_unique<ServeQueue>(eng, ss, max_conns);
@@ -157,7 +176,8 @@ int run_serve(const Args& a, std::ostream& out, std::ostream& err) {
     if (a.listen.empty()) out << " 80";
     for (const std::string& p : a.listen) out << " " << p;
     if (ss.ports.size() > 1) out << " (" << ss.ports.size() << " ports)";
-    out << ", closer " << closer_name(ss.closer) << ", " << rs.queues << (rs.queues == 1 ? " queue" : " queues")
+    out << ", closer " << (ss.hold ? "never" : closer_name(ss.closer)) << ", " << rs.queues
+        << (rs.queues == 1 ? " queue" : " queues")
         << "\n" << std::flush;
   }
   return run_and_print(rs, make, print_second, out, err);

@@ -59,11 +59,20 @@ LabVerdict compare_with_linux(const LabScenario& s, const LabMeasurement& l, con
                                std::to_string(l.ok) + " (twstack's churn stops at its duration; the kernel client lets "
                                "them finish)"
                          : unexplained;
-  const std::string client_why = reuse ? reuse_scan : in_flight;
-  check(&v, close_counts(l.client_tw_peak, t.client_tw_peak, 0.02),
-        "client TIME_WAIT peak: " + both(l.client_tw_peak, t.client_tw_peak), client_why);
-  check(&v, close_counts(l.client_tw_end, t.client_tw_end, 0.02),
-        "client TIME_WAIT end: " + both(l.client_tw_end, t.client_tw_end), client_why);
+  // FIN_WAIT2 entries end within the run: Linux's timer wheel rounds their
+  // tcp_fin_timeout up to its level's granularity, 1/8 at most
+  // (kernel/time/timer.c, calc_index); twstack's timers fire on time.
+  const std::string client_why =
+      reuse ? reuse_scan
+            : s.hold ? "Linux's timer wheel ends a FIN_WAIT2 entry up to 1/8 of tcp_fin_timeout late (kernel/time/"
+                       "timer.c, calc_index); beyond that, " + in_flight
+                     : in_flight;
+  const double client_rel = s.hold ? 0.125 : 0.02;
+  const std::string entries = s.hold ? "client FIN_WAIT2 (sockstat tw)" : "client TIME_WAIT";
+  check(&v, close_counts(l.client_tw_peak, t.client_tw_peak, client_rel),
+        entries + " peak: " + both(l.client_tw_peak, t.client_tw_peak), client_why);
+  check(&v, close_counts(l.client_tw_end, t.client_tw_end, client_rel),
+        entries + " end: " + both(l.client_tw_end, t.client_tw_end), client_why);
   check(&v, close_counts(l.server_tw_peak, t.server_tw_peak, server_rel),
         "server TIME_WAIT peak: " + both(l.server_tw_peak, t.server_tw_peak), unexplained);
   check(&v, close_counts(l.server_tw_end, t.server_tw_end, server_rel),
@@ -73,6 +82,15 @@ LabVerdict compare_with_linux(const LabScenario& s, const LabMeasurement& l, con
   const std::uint64_t lo = client_closes ? l.client_overflow : l.server_overflow;
   const std::uint64_t to = client_closes ? t.client_overflow : t.server_overflow;
   check(&v, close_counts(lo, to, server_rel), "overflow (TcpExtTCPTimeWaitOverflow): " + both(lo, to), unexplained);
+  if (s.restart_after_s != 0) {
+    const auto restart = [](const LabMeasurement& m) {
+      if (m.restart_bind.empty()) return std::string("none");
+      return m.restart_bind + (m.restart_rebind.empty() ? "" : ", then " + m.restart_rebind);
+    };
+    check(&v, l.restart_bind == t.restart_bind && l.restart_rebind == t.restart_rebind,
+          "listener restart bind: Linux " + restart(l) + ", twstack " + restart(t),
+          l.restart_bind == "EADDRINUSE" && t.restart_bind == "ok" ? kTwstackRestartBind : unexplained);
+  }
   std::vector<std::string> differ;
   for (const std::string& c : v.checks) {
     if (!c.starts_with("DIFFERS")) continue;

@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <chrono>
+#include <cstring>
 #include <tuple>
 
 #include "apps/common/text.hh"
@@ -107,10 +108,15 @@ LabRun run_lab_kernel(const LabScenario& s, const std::string& ip, const std::st
   o.rate = static_cast<double>(s.rate);
   o.inflight = 4096;
   o.closer = s.closer == Closer::kServer ? kernel_churn::Closer::kServer : kernel_churn::Closer::kClient;
+  o.hold = s.hold;
+  o.restart_after_s = s.restart_after_s;
+  o.restart_reuseaddr = s.restart_reuseaddr;
   o.requests_per_conn = s.requests_per_conn;
   o.duration_s = s.duration_s;
   o.warmup_s = 0;
-  o.drain_s = 1;
+  // With a server that never closes the client's entries end after
+  // tcp_fin_timeout: the end is read when the attempts stop, as twstack's is.
+  o.drain_s = s.hold ? 0 : 1;
   o.json = true;  // no per-second text from the client
   // Pinned as the twstack run's lcores: the server on the first CPU, the client on the second.
   std::tie(o.server_cpu, o.client_cpu) = cpus();
@@ -152,6 +158,11 @@ LabRun run_lab_kernel(const LabScenario& s, const std::string& ip, const std::st
   m.client_overflow = counter(k.client_counters, "TcpExtTCPTimeWaitOverflow");
   m.server_overflow = counter(k.server_counters, "TcpExtTCPTimeWaitOverflow");
   if (s.loopback) std::tie(m.client_overflow, m.server_overflow) = side_tw(m.client_overflow, 0);
+  if (k.restart_errno >= 0) {
+    const auto name = [](int e) { return e == 0 ? std::string("ok") : std::string(::strerrorname_np(e)); };
+    m.restart_bind = name(k.restart_errno);
+    if (k.restart_errno != 0) m.restart_rebind = name(k.rebind_errno);
+  }
   m.cps = held_cps(run.series);
   m.summary = describe(s, m);
   for (const auto& [name, v] : k.client_counters) {

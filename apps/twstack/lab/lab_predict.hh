@@ -37,6 +37,10 @@ struct LabPrediction {
   std::uint64_t overflow = 0;         // TcpExtTCPTimeWaitOverflow on the closer
   double sustainable_rate = 0;        // tuples / len (no reuse, no cap)
   std::uint64_t attempts = 0;
+  // The listener restart (restart_after): "ok", "EADDRINUSE", or "" when
+  // none or not predicted; rebind: the bind with SO_REUSEADDR after a refusal.
+  std::string restart_bind;
+  std::string restart_rebind;
   std::string summary;                // one line for the table
   std::string why;                    // the arithmetic, for the report
 };
@@ -57,6 +61,8 @@ struct LabMeasurement {
   std::uint64_t client_overflow = 0;
   std::uint64_t server_overflow = 0;
   double cps = 0;                     // completed per second while nothing failed (held_cps)
+  std::string restart_bind;           // as LabPrediction's; "" when no restart was made
+  std::string restart_rebind;
   std::string summary;
 };
 
@@ -77,5 +83,7 @@ LabVerdict judge(const LabScenario& s, const LabPrediction& p, const LabMeasurem
                  LabClock clock = LabClock::kVirtual, PortSearch search = PortSearch::kAsConfigured);
 // The measurement's table line (first failure, TIME_WAIT, reuse, overflow, CPS).
 std::string describe(const LabScenario& s, const LabMeasurement& m);
+// Why twstack's listener restart bind may succeed where Linux's is refused.
+extern const char* const kTwstackRestartBind;
 
 }  // namespace twstack::app

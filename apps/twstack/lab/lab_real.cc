@@ -16,6 +16,7 @@
 
 #include "apps/common/json.hh"
 #include "apps/twstack/lab/lab_run.hh"
+#include "stack/base/errc.hh"
 
 extern char** environ;
 
@@ -127,9 +128,13 @@ std::vector<std::string> serve_argv(const LabScenario& s, const std::string& bin
                                     const std::string& lc) {
   std::vector<std::string> a = {bin, "serve", "--port", "memif:server:" + sock, "--ip",
                                 s.loopback ? "127.0.0.2/8" : "10.9.0.2/24", "--mode",
-                                "http", "--closer", closer_name(s.closer), "--json", "--seed", "2",
+                                "http", "--closer", s.hold ? "never" : closer_name(s.closer), "--json", "--seed", "2",
                                 "--link-timeout", "30"};
   for (std::uint16_t p : s.server_ports) a.insert(a.end(), {"--listen", std::to_string(p)});
+  if (s.restart_after_s != 0) {
+    a.insert(a.end(), {"--restart-after", std::to_string(s.restart_after_s), "--restart-reuseaddr",
+                       s.restart_reuseaddr ? "yes" : "no"});
+  }
   if (!lc.empty()) a.insert(a.end(), {"--lcores", lc});
   for (std::string& x : sets(s.both_sets, s.server_sets)) a.push_back(std::move(x));
   return a;
@@ -327,6 +332,12 @@ LabRun run_lab_real(const LabScenario& s, const std::string& binary, const std::
   m.recycled = counter(*cs, "TcpExtTWRecycled");
   m.client_overflow = counter(*cs, "TcpExtTCPTimeWaitOverflow");
   m.server_overflow = counter(*ss, "TcpExtTCPTimeWaitOverflow");
+  if (u(*ss, "restarts") != 0) {
+    // twstack's error codes (stack/base/errc.hh), 0 for none.
+    const auto name = [](std::uint64_t e) { return e == 0 ? std::string("ok") : errno_name(static_cast<Errc>(e)); };
+    m.restart_bind = name(u(*ss, "restart_bind_error"));
+    if (m.restart_bind != "ok") m.restart_rebind = name(u(*ss, "restart_rebind_error"));
+  }
   m.cps = held_cps(run.series);
   m.summary = describe(s, m);
   run.wall_s = std::chrono::duration<double>(Clock::now() - wall0).count();

@@ -34,6 +34,8 @@ Json json_measurement(const LabMeasurement& m) {
   j["client_overflow"] = m.client_overflow;
   j["server_overflow"] = m.server_overflow;
   j["cps"] = m.cps;
+  j["restart_bind"] = m.restart_bind.empty() ? Json(nullptr) : Json(m.restart_bind);
+  j["restart_rebind"] = m.restart_rebind.empty() ? Json(nullptr) : Json(m.restart_rebind);
   return j;
 }
 
@@ -52,6 +54,8 @@ Json json_prediction(const LabPrediction& p) {
   j["recycled"] = p.recycled;
   j["overflow"] = p.overflow;
   j["sustainable_rate"] = p.sustainable_rate;
+  j["restart_bind"] = p.restart_bind.empty() ? Json(nullptr) : Json(p.restart_bind);
+  j["restart_rebind"] = p.restart_rebind.empty() ? Json(nullptr) : Json(p.restart_rebind);
   j["why"] = p.why;
   return j;
 }
@@ -71,8 +75,12 @@ void json_scenario(Json& j, const LabScenario& s) {
   j["title"] = s.title;
   j["rate"] = s.rate;
   j["duration_s"] = s.duration_s;
-  j["closer"] = closer_name(s.closer);
+  j["closer"] = s.hold ? "never" : closer_name(s.closer);
   j["requests_per_conn"] = s.requests_per_conn;
+  if (s.restart_after_s != 0) {
+    j["restart_after_s"] = s.restart_after_s;
+    j["restart_reuseaddr"] = s.restart_reuseaddr;
+  }
   j["server_ports"] = s.server_ports;
   j["set"] = s.both_sets;
   j["client_set"] = s.client_sets;

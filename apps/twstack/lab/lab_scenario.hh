@@ -5,9 +5,14 @@
 //   title = the client closes first, tcp_tw_reuse=0
 //   rate = 100                              connections per second (whole, > 0)
 //   duration = 8                            seconds of churn
-//   closer = client                         client | server
+//   closer = client                         client | server | never (the client closes,
+//                                           the server never does: CLOSE_WAIT on the server,
+//                                           the client's orphan in FIN_WAIT2 for tcp_fin_timeout)
 //   requests_per_conn = 1                   keep-alive: requests per connection
 //   server_ports = 80 81                    the server's ports, taken in turn (more 4-tuples)
+//   restart_after = 3                       the server restarts its listeners 3 s after its
+//                                           first connection (0: never; ServeApp::restart)
+//   restart_reuseaddr = no                  ... binding again without SO_REUSEADDR (default yes)
 //   link = loopback                         addresses 127.0.0.1 -> 127.0.0.2 instead of two hosts'
 //                                           (twstack: still over net_memif; Linux: one namespace, lo)
 //   set = twstack.tcp_timewait_len=10       a knob for both sides (repeatable)
@@ -37,9 +42,12 @@ struct LabScenario {
   std::uint64_t rate = 100;
   std::uint32_t duration_s = 8;
   Closer closer = Closer::kClient;
+  bool hold = false;  // closer = never: closer is kClient, the server holds (ServeSettings::hold)
   std::uint32_t requests_per_conn = 1;
   std::vector<std::uint16_t> server_ports{80};
   bool loopback = false;  // link = loopback: 127/8 addresses on both sides
+  std::uint32_t restart_after_s = 0;
+  bool restart_reuseaddr = true;
   // Assignments in order, as written (for the child processes' --set).
   std::vector<std::string> both_sets;
   std::vector<std::string> client_sets;

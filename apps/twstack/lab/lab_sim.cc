@@ -18,6 +18,9 @@ ChurnSettings churn_settings(const LabScenario& s, std::uint64_t seed) {
   cs.rate = s.rate;
   cs.duration_s = s.duration_s;
   cs.closer = s.closer;
+  cs.server_hold = s.hold;
+  cs.server_restart_after = Duration::seconds(s.restart_after_s);
+  cs.server_restart_reuseaddr = s.restart_reuseaddr;
   cs.requests_per_conn = s.requests_per_conn;
   cs.client_ip = s.loopback ? wire::Ipv4Addr::from_octets(127, 0, 0, 1) : memory::sim_addr(0);
   cs.server_ip = s.loopback ? wire::Ipv4Addr::from_octets(127, 0, 0, 2) : memory::sim_addr(1);
@@ -74,6 +77,12 @@ LabRun run_lab_sim(const LabScenario& s, std::uint64_t seed, const LabProgress& 
   m.recycled = r.client.counters.get(Counter::TcpExtTWRecycled);
   m.client_overflow = r.client.counters.get(Counter::TcpExtTCPTimeWaitOverflow);
   m.server_overflow = r.server.counters.get(Counter::TcpExtTCPTimeWaitOverflow);
+  if (r.server_restarts != 0) {
+    m.restart_bind = r.server_restart_bind == Errc::kOk ? "ok" : errno_name(r.server_restart_bind);
+    if (m.restart_bind != "ok") {
+      m.restart_rebind = r.server_restart_rebind == Errc::kOk ? "ok" : errno_name(r.server_restart_rebind);
+    }
+  }
   m.cps = held_cps(run.series);
   m.summary = describe(s, m);
   run.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
