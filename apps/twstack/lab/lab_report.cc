@@ -13,8 +13,10 @@
 namespace twstack::app {
 namespace {
 
+// A cell padded to its column; one wider than its column keeps two spaces
+// before the next, so the columns never run together.
 std::string pad(std::string s, std::size_t w) {
-  if (s.size() < w) s += std::string(w - s.size(), ' ');
+  s += std::string(s.size() + 2 <= w ? w - s.size() : 2, ' ');
   return s;
 }
 
