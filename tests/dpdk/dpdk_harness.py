@@ -138,3 +138,30 @@ def expect(cond, what):
     if not cond:
         raise AssertionError(what)
     print(f"ok: {what}")
+
+
+# A kernel HTTP server for a namespace: `python3 -c KERNEL_HTTP_SERVER ADDR
+# PORT BODY_BYTES`. It answers each request with Content-Length and
+# keep-alive and closes only at the client's EOF, so the client is the active
+# closer and holds the TIME_WAIT. Backlog 1024 (listen(), capped by somaxconn).
+KERNEL_HTTP_SERVER = r"""
+import socket, socketserver, sys
+body = b"k" * int(sys.argv[3])
+head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        buf = b""
+        while True:
+            d = self.request.recv(4096)
+            if not d:
+                return
+            buf += d
+            while b"\r\n\r\n" in buf:
+                _, buf = buf.split(b"\r\n\r\n", 1)
+                self.request.sendall(head + body)
+class S(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    request_queue_size = 1024
+S((sys.argv[1], int(sys.argv[2])), H).serve_forever()
+"""

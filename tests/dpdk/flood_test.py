@@ -32,7 +32,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dpdk_harness import Namespace, Twstack, expect, require_root_and_tun, run, skip  # noqa: E402
+from dpdk_harness import KERNEL_HTTP_SERVER, Namespace, Twstack, expect, require_root_and_tun, run, skip  # noqa: E402
 
 SMALL = ["--set", "twstack.max_connections=8192", "--set", "twstack.buffer_chunks=4096"]
 BACKLOG = 4096  # serve's listen() backlog (ServeSettings), capped by somaxconn 4096
@@ -177,29 +177,6 @@ def memif_main(binary):
     print("flood memif: all checks passed")
 
 
-# A kernel HTTP server: answers each request and keeps the connection until
-# the client closes. Backlog 1024 (listen(), capped by somaxconn).
-KERNEL_SERVER = r"""
-import socket, socketserver, sys
-class H(socketserver.BaseRequestHandler):
-    def handle(self):
-        buf = b""
-        while True:
-            d = self.request.recv(4096)
-            if not d:
-                return
-            buf += d
-            while b"\r\n\r\n" in buf:
-                _, buf = buf.split(b"\r\n\r\n", 1)
-                self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-class S(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    request_queue_size = 1024
-S((sys.argv[1], int(sys.argv[2])), H).serve_forever()
-"""
-
-
 def nstat(ns):
     out = run(ns.exec("cat", "/proc/net/netstat")).stdout.splitlines()
     d = {}
@@ -215,7 +192,7 @@ def kernel_main(binary):
     try:
         for cookies in (1, 0):
             ns.sysctl("net.ipv4.tcp_syncookies", cookies)
-            server = subprocess.Popen(ns.exec("python3", "-c", KERNEL_SERVER, "0.0.0.0", "8080"))
+            server = subprocess.Popen(ns.exec("python3", "-c", KERNEL_HTTP_SERVER, "0.0.0.0", "8080", "2"))
             try:
                 churn = Twstack(binary, churn_args("tap:twfl0", "10.66.0.2/24", "10.66.0.1:8080", "10.66.0.128/25",
                                                    start_after=2), netns=ns)

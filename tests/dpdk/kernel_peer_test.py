@@ -29,38 +29,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dpdk_harness import (Namespace, Twstack, expect, poll_until, require_root_and_tun,  # noqa: E402
+from dpdk_harness import (KERNEL_HTTP_SERVER, Namespace, Twstack, expect, poll_until, require_root_and_tun,  # noqa: E402
                           require_tools, run)
 
 TW = "10.77.0.2"
 KERNEL = "10.77.0.1"
 TAP = "twt0"
 BODY_BYTES = 100
-
-# A kernel HTTP server that never closes first: it answers each request with
-# Content-Length and keep-alive and closes only at the client's EOF, so the
-# client (twstack churn) is the active closer and holds the TIME_WAIT.
-KERNEL_SERVER = r"""
-import socket, socketserver, sys
-body = b"k" * 100
-class H(socketserver.BaseRequestHandler):
-    def handle(self):
-        buf = b""
-        while True:
-            d = self.request.recv(4096)
-            if not d:
-                return
-            buf += d
-            while b"\r\n\r\n" in buf:
-                _, buf = buf.split(b"\r\n\r\n", 1)
-                self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + body)
-class S(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    request_queue_size = 1024
-S((sys.argv[1], int(sys.argv[2])), H).serve_forever()
-"""
-
 
 def expected_body(n):
     # ServeApp's body: lines of the alphabet, 64 bytes a line, ending in a newline.
@@ -150,7 +125,7 @@ def run_churn(binary, ns, args):
 
 
 def churn_cases(binary, ns):
-    server = subprocess.Popen(ns.exec("python3", "-c", KERNEL_SERVER, "0.0.0.0", "8080"))  # before the TAP exists
+    server = subprocess.Popen(ns.exec("python3", "-c", KERNEL_HTTP_SERVER, "0.0.0.0", "8080", "100"))  # before the TAP exists
     try:
         # Enough 4-tuples: 10000 ports, 2000 connections due in 10 s.
         rate, start_after, window = 200, 1, 10  # --duration 11 counts the start-after
