@@ -103,14 +103,17 @@ void Client::open_one(std::int64_t now) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
   ev.data.u32 = slot;
-  if ((connect(fd, as_sockaddr(to.addr), sizeof to.addr) != 0 && errno != EINPROGRESS) ||
-      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    const int e = errno;
+  const std::int64_t before = now_ns();
+  const bool refused = connect(fd, as_sockaddr(to.addr), sizeof to.addr) != 0 && errno != EINPROGRESS;
+  const int connect_errno = errno;
+  if (counting_) record(&Latencies::connect_call, static_cast<std::uint64_t>(now_ns() - before));
+  if (refused || epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    const int e = refused ? connect_errno : errno;
     close(fd);
     return count_failure(e);
   }
   free_.pop_back();
-  conns_[slot] = Conn{.fd = fd};
+  conns_[slot] = Conn{.fd = fd, .started_ns = before};
 }
 
 // With --closer server the client reads on to the server's FIN, then closes.
@@ -128,6 +131,7 @@ void Client::on_event(const epoll_event& ev) {
     if (counting_) {
       ++result_.established;
       ++second_established_;
+      record(&Latencies::connect, static_cast<std::uint64_t>(now_ns() - c.started_ns));
     }
   }
   for (;;) {
@@ -178,11 +182,17 @@ bool Client::consume(Conn& c, std::size_t n) {
 // After a complete response: true (and c reset for the next request) if the
 // connection has more requests to run.
 bool Client::next_response(Conn& c) {
+  if (c.responses == 0 && counting_) record(&Latencies::response, static_cast<std::uint64_t>(now_ns() - c.started_ns));
   if (++c.responses >= o_.requests_per_conn) return false;
   const std::uint32_t responses = c.responses;
   c = Conn{.fd = c.fd, .phase = Phase::kSending};
   c.responses = responses;
   return true;
+}
+
+void Client::record(twstack::app::LatencyHistogram Latencies::*which, std::uint64_t ns) {
+  (result_.latency.*which).record(ns);
+  (second_latency_.*which).record(ns);
 }
 
 void Client::done(std::uint32_t slot) {
@@ -221,8 +231,17 @@ void Client::release(std::uint32_t slot) {
 }
 
 void Client::close_second(std::int64_t from, std::int64_t to) {
-  const Second s{static_cast<double>(to - measure_start_) / 1e9, static_cast<double>(to - from) / 1e9,
-                 second_completed_, second_failed_, second_established_, second_errors_.named()};
+  using twstack::app::percentiles;
+  const Second s{static_cast<double>(to - measure_start_) / 1e9,
+                 static_cast<double>(to - from) / 1e9,
+                 second_completed_,
+                 second_failed_,
+                 second_established_,
+                 second_errors_.named(),
+                 percentiles(second_latency_.connect_call),
+                 percentiles(second_latency_.connect),
+                 percentiles(second_latency_.response)};
+  second_latency_.reset();
   if (on_second_) on_second_(s);
   result_.seconds.push_back(s);
   second_completed_ = second_failed_ = second_established_ = 0;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/histogram.hh"
 #include "apps/kernel/churn_common.hh"
 
 namespace kernel_churn {
@@ -27,6 +28,17 @@ struct Second {
   std::uint64_t failed;
   std::uint64_t established;
   std::vector<std::pair<std::string, std::uint64_t>> errors;  // this second's failures by name
+  // Nanoseconds, this second's connections: the connect() call itself (where the
+  // kernel searches its port range, __inet_hash_connect), connect() to established,
+  // connect() to the end of the first response.
+  twstack::app::Percentiles connect_call_ns, connect_ns, response_ns;
+};
+
+// The three latencies, as histograms (apps/common/histogram.hh: HDR-style
+// buckets, so recording costs a bit scan and an increment).
+struct Latencies {
+  twstack::app::LatencyHistogram connect_call, connect, response;
+  void reset() { *this = Latencies{}; }
 };
 
 struct ClientResult {
@@ -40,6 +52,7 @@ struct ClientResult {
   std::string first_errno;                // its name (EADDRNOTAVAIL, ECONNRESET, short_response, ...)
   ErrorCounts errors;                     // the measured period only
   std::vector<Second> seconds;
+  Latencies latency;                      // the measured period
 };
 
 // --inflight slots, each holding one connection from connect() to close(). A socket
@@ -69,6 +82,7 @@ class Client {
     bool head_done = false;
     std::uint32_t head_len = 0;
     std::uint32_t responses = 0;
+    std::int64_t started_ns = 0;  // when connect() was called
     std::size_t sent = 0;
     std::size_t body_expected = 0;
     std::size_t body_got = 0;
@@ -88,6 +102,7 @@ class Client {
   void count_failure(Why why);
   void release(std::uint32_t slot);
   void close_second(std::int64_t from, std::int64_t to);
+  void record(twstack::app::LatencyHistogram Latencies::*which, std::uint64_t ns);
   void drain(const volatile std::sig_atomic_t& interrupted);
 
   const Options& o_;
@@ -104,6 +119,7 @@ class Client {
   std::uint64_t second_failed_ = 0;
   std::uint64_t second_established_ = 0;
   ErrorCounts second_errors_;
+  Latencies second_latency_;
   std::function<void(const Second&)> on_second_;
   ClientResult result_;
   std::array<char, 65536> scratch_{};

@@ -49,6 +49,26 @@ std::optional<std::string> apply(int netns_fd, const std::vector<Sysctl>& sysctl
   return std::nullopt;
 }
 
+// TIME_WAIT sockets and bind buckets in the kernel's slabs, machine-wide.
+struct SlabSample {
+  SlabCache tw;
+  std::uint64_t bind_bytes = 0;
+  bool bind_listed = false;
+};
+
+SlabSample slabs() {
+  const std::string text = read_text("/proc/slabinfo");
+  SlabSample s;
+  if (auto c = slab_cache(text, "tw_sock_TCP")) s.tw = *c;
+  for (const char* name : {"tcp_bind_bucket", "tcp_bind2_bucket"}) {
+    if (auto c = slab_cache(text, name)) {
+      s.bind_bytes += c->bytes();
+      s.bind_listed = true;
+    }
+  }
+  return s;
+}
+
 // A connection holds an fd on either side.
 void raise_fd_limit(int inflight) {
   rlimit lim{};
@@ -132,6 +152,10 @@ KernelResult run_kernel_churn(const KernelSpec& spec, const volatile std::sig_at
   }
   const std::string server_net = "/proc/self/task/" + std::to_string(st.tid.load()) + "/net";
   std::string client_error;
+  const SlabSample slab0 = slabs();  // what the machine held before: subtracted
+  r.slab_tw_objsize = slab0.tw.objsize;
+  r.slab_bind_listed = slab0.bind_listed;
+  const auto less = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
   std::thread client_thread([&] {
     if (auto e = enter_netns(pair.fd(Side::kClient))) {
       client_error = "client: " + *e;
@@ -144,8 +168,13 @@ KernelResult run_kernel_churn(const KernelSpec& spec, const volatile std::sig_at
       return;
     }
     client.on_second([&](const Second& s) {
+      const SlabSample slab = slabs();
       r.seconds.push_back(KernelSecond{static_cast<std::uint32_t>(std::lround(s.t_s)), s.established, s.failed,
-                                       s.completed, tw_of("/proc/thread-self/net"), tw_of(server_net), s.errors});
+                                       s.completed, tw_of("/proc/thread-self/net"), tw_of(server_net), s.errors,
+                                       s.connect_call_ns, s.connect_ns, s.response_ns,
+                                       less(slab.tw.active_objs, slab0.tw.active_objs),
+                                       less(slab.tw.bytes(), slab0.tw.bytes()),
+                                       less(slab.bind_bytes, slab0.bind_bytes)});
     });
     client.run(interrupted);
     r.client = client.result();

@@ -46,6 +46,12 @@ struct KernelSecond {
   std::uint64_t client_tw = 0;
   std::uint64_t server_tw = 0;
   std::vector<std::pair<std::string, std::uint64_t>> errors;
+  // The client's latencies this second, nanoseconds (churn_client.hh).
+  twstack::app::Percentiles connect_call_ns, connect_ns, response_ns;
+  // /proc/slabinfo (machine-wide, less what it held before the run): TIME_WAIT
+  // sockets (tw_sock_TCP) and bind buckets (tcp_bind_bucket, tcp_bind2_bucket,
+  // where the kernel lists them), objects and bytes.
+  std::uint64_t slab_tw_objs = 0, slab_tw_bytes = 0, slab_bind_bytes = 0;
 };
 
 struct KernelResult {
@@ -57,6 +63,8 @@ struct KernelResult {
   std::vector<KernelSecond> seconds;
   std::uint64_t client_tw_peak = 0, client_tw_end = 0;
   std::uint64_t server_tw_peak = 0, server_tw_end = 0;
+  std::uint64_t slab_tw_objsize = 0;   // tw_sock_TCP's object size (0: not listed)
+  bool slab_bind_listed = false;       // whether slabinfo lists the bind-bucket caches
   std::map<std::string, std::uint64_t> client_counters;  // TcpExtTWRecycled, TcpActiveOpens, ...
   std::map<std::string, std::uint64_t> server_counters;
 };

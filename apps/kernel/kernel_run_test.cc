@@ -21,6 +21,21 @@ TEST(ProcParse, SockstatTw) {
   EXPECT_FALSE(sockstat_tw("sockets: used 5\n").has_value());
 }
 
+TEST(ProcParse, SlabCacheByExactName) {
+  const char* text =
+      "slabinfo - version: 2.1\n"
+      "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables\n"
+      "tw_sock_TCPv6          0      0    256   16    1 : tunables    0    0    0 : slabdata      0      0      0\n"
+      "tw_sock_TCP         1500   1600    256   16    1 : tunables    0    0    0 : slabdata    100    100      0\n";
+  const auto tw = slab_cache(text, "tw_sock_TCP");
+  ASSERT_TRUE(tw.has_value());
+  EXPECT_EQ(tw->active_objs, 1500u);
+  EXPECT_EQ(tw->objsize, 256u);
+  EXPECT_EQ(tw->bytes(), 1500u * 256u);
+  EXPECT_FALSE(slab_cache(text, "tcp_bind_bucket").has_value());
+  EXPECT_FALSE(slab_cache(text, "tw_sock").has_value());  // a prefix is not a name
+}
+
 TEST(ProcParse, CountersTakeNstatNames) {
   std::map<std::string, std::uint64_t> c;
   parse_proc_counters("TcpExt: SyncookiesSent TWRecycled TCPTimeWaitOverflow\nTcpExt: 0 7 3\n"

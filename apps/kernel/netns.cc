@@ -112,6 +112,22 @@ std::optional<std::uint64_t> sockstat_tw(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<SlabCache> slab_cache(std::string_view text, std::string_view name) {
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t nl = text.find('\n', at);
+    std::string_view line = text.substr(at, nl == std::string_view::npos ? std::string_view::npos : nl - at);
+    at = nl == std::string_view::npos ? text.size() : nl + 1;
+    // "tw_sock_TCP  <active_objs> <num_objs> <objsize> ..." (slabinfo 2.1)
+    if (!line.starts_with(name) || line.size() == name.size() || line[name.size()] != ' ') continue;
+    std::istringstream in{std::string(line.substr(name.size()))};
+    SlabCache c;
+    std::uint64_t num_objs = 0;
+    if (in >> c.active_objs >> num_objs >> c.objsize) return c;
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 void parse_proc_counters(std::string_view text, std::map<std::string, std::uint64_t>* out) {
   std::istringstream in{std::string(text)};
   std::string names, values;

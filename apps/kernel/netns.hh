@@ -79,6 +79,16 @@ std::optional<std::uint64_t> sockstat_tw(std::string_view sockstat);
 // values"; each counter as TcpExtTWRecycled, TcpActiveOpens, ... (nstat's names).
 void parse_proc_counters(std::string_view text, std::map<std::string, std::uint64_t>* out);
 
+// One cache of /proc/slabinfo (machine-wide: slabs are not per namespace).
+struct SlabCache {
+  std::uint64_t active_objs = 0;
+  std::uint64_t objsize = 0;
+  std::uint64_t bytes() const { return active_objs * objsize; }
+};
+// The cache named `name` (tw_sock_TCP, tcp_bind_bucket), or nullopt when the
+// kernel does not list it (merged into a kmalloc cache) or slabinfo is unreadable.
+std::optional<SlabCache> slab_cache(std::string_view slabinfo, std::string_view name);
+
 // uname -r.
 std::string kernel_release();
 

@@ -42,6 +42,7 @@ struct Snapshot {
   std::uint64_t live = 0;
   dpdk::QueueStats nic{};
   engine::ConnAges ages{};
+  std::uint64_t loop_max_us = 0;  // the longest poll-loop iteration since the last second
   bool done = false;  // the loop has ended
 };
 
@@ -78,6 +79,7 @@ struct Worker {
   Board board;
   Shared* shared = nullptr;
   Errc start_error = Errc::kOk;
+  std::uint64_t loop_max_us = 0;  // since the last published second
 };
 
 struct Shared {
@@ -91,6 +93,7 @@ struct Shared {
   Second last{};
   std::uint64_t timewait_peak = 0;
   std::uint64_t rss_peak = 0;
+  std::uint64_t loop_max_us = 0;  // over the run
 };
 
 void publish(Worker& w, bool with_gauges, bool done) {
@@ -103,6 +106,8 @@ void publish(Worker& w, bool with_gauges, bool done) {
     s.gauges = w.eng->gauges();  // walks every connection slot: once a second
     w.app->histograms(&s.hist);
     s.ages = w.eng->conn_ages();
+    s.loop_max_us = w.loop_max_us;
+    w.loop_max_us = 0;
   } else {
     s.gauges.timewait = w.eng->time_wait().live();
   }
@@ -141,6 +146,7 @@ Snapshot sum(Shared& sh) {
     a.estab += b.estab, a.synsent += b.synsent, a.synrecv += b.synrecv, a.closing += b.closing;
     a.timewait += b.timewait, a.orphaned += b.orphaned, a.closed += b.closed, a.listen += b.listen;
     a.timewait_bytes += b.timewait_bytes;
+    a.timewait_reserved_bytes += b.timewait_reserved_bytes;
     if (t.app.empty()) {
       t.app = s.app;
     } else {
@@ -152,6 +158,7 @@ Snapshot sum(Shared& sh) {
       for (std::size_t i = 0; i < t.hist.size() && i < s.hist.size(); ++i) t.hist[i].second.add(s.hist[i].second);
     }
     t.live += s.live;
+    t.loop_max_us = std::max(t.loop_max_us, s.loop_max_us);
   }
   return t;
 }
@@ -185,6 +192,8 @@ void report_second(Shared& sh, Instant now) {
   sec.live = t.live;
   sec.rss_bytes = resident_bytes();
   sh.rss_peak = std::max(sh.rss_peak, sec.rss_bytes);
+  sec.loop_max_us = t.loop_max_us;
+  sh.loop_max_us = std::max(sh.loop_max_us, t.loop_max_us);
   sh.timewait_peak = std::max(sh.timewait_peak, t.gauges.timewait);
   sh.last = sec;
   (*sh.each_second)(sec);
@@ -200,13 +209,18 @@ int run_queue(Worker& w) {
   eng.poll(now);
   w.start_error = app.start(now);
   if (w.start_error != Errc::kOk) sh.stop.store(true);
+  now = sh.clock.now();  // listening on thousands of ports is not a loop stall
   Instant next_publish = now + kPublishEvery;
   Instant next_second = sh.start + Duration::seconds(1);
   bool stopping = false;
   Instant drain_until{};
   auto on_event = [&app](const engine::AppEvent& ev) { app.on_event(ev); };
   for (;;) {
+    // The time between two iterations: a burst's work, or a stall (the
+    // once-a-second gauges, a TIME_WAIT expiry wave, the OS taking the core).
+    const Instant before = now;
     now = sh.clock.now();
+    w.loop_max_us = std::max(w.loop_max_us, static_cast<std::uint64_t>(std::max<std::int64_t>(0, now.us - before.us)));
     if (w.tap) w.tap->set_now(now);
     // The application sees the burst's events before anything is sent, so
     // the ACK a segment calls for leaves with the answer the application
@@ -427,6 +441,7 @@ RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, 
   Snapshot t = sum(sh);
   r.seconds = ((sh.stop.load() ? sh.stop_at : sh.clock.now()) - sh.start).secs();
   r.rss_peak_bytes = std::max(sh.rss_peak, resident_bytes());
+  r.loop_max_us = std::max(sh.loop_max_us, t.loop_max_us);
   r.app = t.app;
   r.hist = t.hist;
   r.counters = t.counters;

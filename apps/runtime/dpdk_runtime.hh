@@ -87,6 +87,7 @@ struct Second {
   Gauges gauges{};
   std::uint64_t live = 0;
   std::uint64_t rss_bytes = 0;  // the process's resident memory
+  std::uint64_t loop_max_us = 0;  // the longest poll-loop iteration this second, any queue
 };
 
 struct RuntimeResult {
@@ -100,6 +101,7 @@ struct RuntimeResult {
   Gauges gauges{};             // after draining
   std::uint64_t timewait_peak = 0;
   std::uint64_t rss_peak_bytes = 0;  // the process's resident memory, the most seen
+  std::uint64_t loop_max_us = 0;     // the longest poll-loop iteration of the run, any queue
   std::vector<std::pair<std::string, std::uint64_t>> nic;  // summed adapter counts
 };
 

@@ -76,6 +76,7 @@ int on_gauges(const char*, const char*, rte_tel_data* d) {
     add_u64(t, "closed", g.closed);
     add_u64(t, "listen", g.listen);
     add_u64(t, "timewait_bytes", g.timewait_bytes);
+    add_u64(t, "timewait_reserved_bytes", g.timewait_reserved_bytes);
   });
 }
 

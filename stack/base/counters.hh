@@ -151,10 +151,13 @@ struct Gauges {
   std::uint64_t orphaned = 0;  // closed by the application, not yet CLOSED
   std::uint64_t closed = 0;    // CLOSED, handle not yet released by the application
   std::uint64_t listen = 0;    // listeners
-  // The TIME_WAIT table's memory, all of it: entries, buckets, timer slots.
-  // Allocated at start-up for tcp_max_tw_buckets, so it does not grow with
-  // the population; bytes per entry is this over `timewait`.
+  // The TIME_WAIT table's memory in use: buckets, timer slots and the entries
+  // touched so far (TimeWaitTable::touched_bytes); bytes per entry at a
+  // population's peak is this over `timewait`.
   std::uint64_t timewait_bytes = 0;
+  // All of it, allocated at start-up for tcp_max_tw_buckets (address space;
+  // the untouched entries are not resident).
+  std::uint64_t timewait_reserved_bytes = 0;
 
   // Connection slots in use (TIME_WAIT entries live in their own table).
   std::uint64_t in_use() const { return estab + synsent + synrecv + closing + closed; }

@@ -248,7 +248,8 @@ Gauges QueueEngine::gauges() const {
   Gauges g;
   g.listen = listeners_.active();
   g.timewait = tw_.live();  // both substates, as /proc/net/sockstat's tw
-  g.timewait_bytes = tw_.memory_bytes();
+  g.timewait_bytes = tw_.touched_bytes();
+  g.timewait_reserved_bytes = tw_.memory_bytes();
   for (std::uint32_t i = 0; i < opt_.max_connections; ++i) {
     const tcp::Tcb& c = tcbs_[i];
     if (!c.in_use) continue;

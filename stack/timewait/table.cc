@@ -43,6 +43,10 @@ std::size_t TimeWaitTable::memory_bytes() const {
          std::size_t{nslots_} * sizeof(Slot) + (nslots_ + 63) / 64 * sizeof(std::uint64_t);
 }
 
+std::size_t TimeWaitTable::touched_bytes() const {
+  return memory_bytes() - std::size_t{capacity_ - unused_} * sizeof(Entry);
+}
+
 std::int64_t TimeWaitTable::abs_ms(std::uint32_t rel) const {
   // The 28-bit difference to the cursor, sign-extended: entries are due within
   // len() of the cursor (or behind it while expire() lags).

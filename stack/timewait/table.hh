@@ -217,7 +217,13 @@ class TimeWaitTable {
   // FIN_WAIT2 entries that had to reuse a tombstone due after their expiry, and
   // so expire up to len() late (only when no other entry is free).
   std::uint64_t late_expiries() const { return late_expiries_; }
+  // Everything allocated at construction for capacity() entries.
   std::size_t memory_bytes() const;
+  // What of that has been written: the index and the timer slots (zeroed at
+  // construction), and the entries ever handed out (they are handed out in
+  // order, and freed ones are reused before a new one, so entries beyond the
+  // population's peak are never touched and cost no resident memory).
+  std::size_t touched_bytes() const;
   std::size_t bucket_count() const { return nbuckets_; }
   static constexpr std::size_t kBucketSlots = 24;
   // Buckets whose overflow count is non-zero (keys probed past them); reads the index.

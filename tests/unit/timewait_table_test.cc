@@ -556,5 +556,17 @@ TEST(TimeWaitTable, AtMost40BytesPerEntryAt10M) {
   EXPECT_TRUE(t.find(tuple_n(3)));
 }
 
+TEST(TimeWaitTable, TouchedBytesGrowWithThePeakNotTheCapacity) {
+  TimeWaitTable t(kLocal, 100'000, Duration::seconds(60), 7, TwOverflowPolicy::kDrop);
+  const std::size_t empty = t.touched_bytes();
+  EXPECT_LT(empty, t.memory_bytes());
+  for (std::uint32_t n = 0; n < 1000; ++n) ASSERT_EQ(t.insert(init_n(n), 0).status, InsertStatus::kOk);
+  EXPECT_EQ(t.touched_bytes(), empty + 1000 * 32);
+  // Freed entries are reused before new ones: the peak, not the inserts, counts.
+  for (std::uint32_t n = 0; n < 1000; ++n) t.kill(t.find(tuple_n(n)));
+  for (std::uint32_t n = 1000; n < 1500; ++n) ASSERT_EQ(t.insert(init_n(n), 0).status, InsertStatus::kOk);
+  EXPECT_EQ(t.touched_bytes(), empty + 1000 * 32);
+}
+
 }  // namespace
 }  // namespace twstack::tw

@@ -64,7 +64,9 @@ void json_summary(std::ostream& out, std::string_view role, const RuntimeResult&
   j["timewait_peak"] = r.timewait_peak;
   j["timewait_end"] = r.gauges.timewait;
   j["timewait_bytes"] = r.gauges.timewait_bytes;
+  j["timewait_reserved_bytes"] = r.gauges.timewait_reserved_bytes;
   j["rss_peak_bytes"] = r.rss_peak_bytes;
+  j["loop_max_us"] = r.loop_max_us;
   j["estab_end"] = r.gauges.estab;
   j["counters"] = counters_json(r.counters);
   Json& nic = j["nic"] = Json::object();
@@ -97,10 +99,14 @@ void print_summary(std::ostream& out, bool json, std::string_view role, const Ru
   }
   for (const auto& [name, h] : r.hist) out << name << ": " << percentiles_text(h) << " (" << h.count() << ")\n";
   out << "TIME_WAIT: peak " << r.timewait_peak << ", at the end " << r.gauges.timewait << "\n";
-  std::snprintf(line, sizeof line, "memory: TIME_WAIT table %.1f MB (%.1f bytes per entry at the peak), resident peak %.1f MB\n\n",
+  std::snprintf(line, sizeof line,
+                "memory: TIME_WAIT table %.1f MB in use (%.1f bytes per entry at the peak) of %.1f MB reserved, resident "
+                "peak %.1f MB\n",
                 static_cast<double>(r.gauges.timewait_bytes) / 1e6,
                 r.timewait_peak > 0 ? static_cast<double>(r.gauges.timewait_bytes) / static_cast<double>(r.timewait_peak) : 0.0,
-                static_cast<double>(r.rss_peak_bytes) / 1e6);
+                static_cast<double>(r.gauges.timewait_reserved_bytes) / 1e6, static_cast<double>(r.rss_peak_bytes) / 1e6);
+  out << line;
+  std::snprintf(line, sizeof line, "longest poll-loop iteration: %.3f ms\n\n", static_cast<double>(r.loop_max_us) / 1e3);
   out << line;
   for (Counter c : kHeadline) {
     std::snprintf(line, sizeof line, "%-32s%llu\n", counter_name(c), static_cast<unsigned long long>(r.counters.get(c)));

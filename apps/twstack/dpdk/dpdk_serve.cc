@@ -114,7 +114,9 @@ void print_second(std::ostream& out, bool json, const Second& s) {
     j["estab"] = s.gauges.estab;
     j["timewait"] = s.gauges.timewait;
     j["timewait_bytes"] = s.gauges.timewait_bytes;
+    j["timewait_reserved_bytes"] = s.gauges.timewait_reserved_bytes;
     j["rss_bytes"] = s.rss_bytes;
+    j["loop_max_us"] = s.loop_max_us;
     j["live"] = s.live;
     print_json_line(out, j);
     out << std::flush;

@@ -105,7 +105,9 @@ void print_text(std::ostream& out, const TelemetryDict& info, const TelemetryDic
   // The `ss -s` TCP line (print_ss_summary's format).
   out << "TCP:   (estab " << value_of(gauges, "estab") << ", closed " << value_of(gauges, "closed") << ", orphaned "
       << value_of(gauges, "orphaned") << ", timewait " << value_of(gauges, "timewait") << ")\n";
-  out << "TIME_WAIT table: " << value_of(gauges, "timewait_bytes") << " bytes\n";
+  out << "TIME_WAIT table: " << value_of(gauges, "timewait_bytes") << " bytes in use for "
+      << value_of(gauges, "timewait") << " entries, " << value_of(gauges, "timewait_reserved_bytes")
+      << " bytes reserved for tcp_max_tw_buckets\n";
   out << value_of(info, "role") << ":";
   for (const auto& [k, v] : app.items()) {
     if (!is_zero(v) || !k.starts_with("err_")) out << " " << k << " " << value_of(app, k);
