@@ -63,6 +63,18 @@ std::string fixed(int digits, double v) {
   return b;
 }
 
+std::string format_ports(const std::vector<std::uint16_t>& ports) {
+  std::string out;
+  for (std::size_t i = 0; i < ports.size();) {
+    std::size_t j = i;
+    while (j + 1 < ports.size() && ports[j + 1] == ports[j] + 1) ++j;
+    out += (out.empty() ? "" : ",") + std::to_string(ports[i]);
+    if (j > i) out += "-" + std::to_string(ports[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
 std::optional<std::vector<std::uint16_t>> parse_ports(std::string_view s) {
   auto port = [](std::string_view t) -> std::optional<std::uint16_t> {
     std::uint32_t v = 0;

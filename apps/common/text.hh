@@ -22,6 +22,9 @@ std::optional<double> parse_double(std::string_view s);
 // start, or anything else.
 std::optional<std::vector<std::uint16_t>> parse_ports(std::string_view s);
 
+// The inverse: consecutive ports as ranges, joined by commas ("80,1000-4999").
+std::string format_ports(const std::vector<std::uint16_t>& ports);
+
 // `v` with `digits` decimals ("10.00"); digits < 0: the shortest form (%g).
 std::string fixed(int digits, double v);
 

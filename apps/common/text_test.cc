@@ -7,6 +7,16 @@ namespace {
 
 using Ports = std::vector<std::uint16_t>;
 
+TEST(FormatPorts, RangesJoinedByCommasAndBack) {
+  EXPECT_EQ(format_ports({80}), "80");
+  EXPECT_EQ(format_ports({80, 1000, 1001, 1002, 8080, 8081}), "80,1000-1002,8080-8081");
+  EXPECT_EQ(format_ports({}), "");
+  Ports many;
+  for (std::uint32_t p = 1000; p <= 4999; ++p) many.push_back(static_cast<std::uint16_t>(p));
+  EXPECT_EQ(format_ports(many), "1000-4999");
+  EXPECT_EQ(parse_ports(format_ports({7, 9, 10, 3})), (Ports{7, 9, 10, 3}));
+}
+
 TEST(ParsePorts, OnePortARangeAndAList) {
   EXPECT_EQ(parse_ports("80"), Ports{80});
   EXPECT_EQ(parse_ports("1000-1003"), (Ports{1000, 1001, 1002, 1003}));

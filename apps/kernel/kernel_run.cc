@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -47,6 +48,11 @@ std::optional<std::string> apply(int netns_fd, const std::vector<Sysctl>& sysctl
   }
   if (error) return std::string(side) + ": " + *error;
   return std::nullopt;
+}
+
+// The calling thread's namespace's TIME_WAIT cap.
+std::uint64_t max_tw_buckets() {
+  return std::strtoull(read_text("/proc/sys/net/ipv4/tcp_max_tw_buckets").c_str(), nullptr, 10);
 }
 
 // TIME_WAIT sockets and bind buckets in the kernel's slabs, machine-wide.
@@ -88,10 +94,12 @@ struct ServerThread {
   std::uint64_t completed = 0;
   int restart_errno = -1;
   int rebind_errno = 0;
+  std::uint64_t max_tw = 0;
 
   void run(int netns_fd, const Options& o) {
     tid = ::gettid();
     if (auto e = enter_netns(netns_fd)) return failed(*e);
+    max_tw = max_tw_buckets();
     pin(o.server_cpu);
     std::vector<int> fds;
     for (const Endpoint& ep : o.endpoints) {
@@ -162,6 +170,7 @@ KernelResult run_kernel_churn(const KernelSpec& spec, const volatile std::sig_at
       return;
     }
     pin(o.client_cpu);
+    r.client_max_tw_buckets = max_tw_buckets();
     Client client(o);
     if (!client.ok()) {
       client_error = std::string("client: epoll: ") + std::strerror(errno);
@@ -190,6 +199,7 @@ KernelResult run_kernel_churn(const KernelSpec& spec, const volatile std::sig_at
   r.server_completed = st.completed;
   r.restart_errno = st.restart_errno;
   r.rebind_errno = st.rebind_errno;
+  r.server_max_tw_buckets = st.max_tw;
   if (!client_error.empty()) {
     r.error = client_error;
     return r;

@@ -63,6 +63,8 @@ struct KernelResult {
   std::vector<KernelSecond> seconds;
   std::uint64_t client_tw_peak = 0, client_tw_end = 0;
   std::uint64_t server_tw_peak = 0, server_tw_end = 0;
+  // net.ipv4.tcp_max_tw_buckets as each namespace ran with it (0: unreadable).
+  std::uint64_t client_max_tw_buckets = 0, server_max_tw_buckets = 0;
   std::uint64_t slab_tw_objsize = 0;   // tw_sock_TCP's object size (0: not listed)
   bool slab_bind_listed = false;       // whether slabinfo lists the bind-bucket caches
   std::map<std::string, std::uint64_t> client_counters;  // TcpExtTWRecycled, TcpActiveOpens, ...

@@ -19,6 +19,7 @@
 #include "apps/twstack/lab/lab.hh"
 #include "apps/twstack/lab/lab_compare.hh"
 #include "apps/twstack/lab/lab_kernel.hh"
+#include "apps/twstack/lab/lab_linerate.hh"
 #include "apps/twstack/lab/lab_report.hh"
 
 namespace twstack::app {
@@ -34,6 +35,7 @@ struct Args {
   std::uint64_t seed = 1;
   bool json = false;
   bool print_default = false;
+  bool line_rate = false;
   std::vector<std::string> files;
 };
 
@@ -49,7 +51,9 @@ void add_options(CLI::App& app, Args* a) {
       ->type_name("S")->transform(whole(0, UINT64_MAX));
   app.add_flag("--json", a->json, "print summary.json instead of the table");
   app.add_flag("--print-default", a->print_default,
-               "print the default scenario set (the file format, to copy and edit) and exit");
+               "print the default scenario set (the file format, to copy and edit) and exit; with --line-rate, that set");
+  app.add_flag("--line-rate", a->line_rate,
+               "run the line-rate set instead of the default: flat out, 60 s TIME_WAIT, millions of entries, about 5 min");
   app.add_option("FILE", a->files, "scenario files (default: the default set)")->expected(0, 64);
 }
 
@@ -101,7 +105,18 @@ std::string default_out(bool sim) {
 std::vector<LabScenario> load(const Args& a) {
   std::vector<LabScenario> all;
   if (a.files.empty()) {
-    if (auto e = parse_lab_scenarios(default_lab_scenarios(), "(default set)", &all)) throw std::logic_error(*e);
+    const bool lr = a.line_rate;
+    if (auto e = parse_lab_scenarios(lr ? line_rate_lab_scenarios() : default_lab_scenarios(),
+                                     lr ? "(line-rate set)" : "(default set)", &all)) {
+      throw std::logic_error(*e);
+    }
+  } else if (a.line_rate) {
+    throw UsageError("--line-rate runs the line-rate set; scenario files say rate = 0 for flat out instead");
+  }
+  for (const LabScenario& s : all) {
+    if (a.sim && s.line_rate()) {
+      throw UsageError("[" + s.name + "] is flat out (rate = 0), which runs in real time only, not with --sim");
+    }
   }
   for (const std::string& f : a.files) {
     std::ifstream in{f};
@@ -213,6 +228,7 @@ void run_linux(std::size_t i, LabResult& r) {
   }
   const std::string prefix = "twlab-" + std::to_string(::getpid()) + "-" + std::to_string(i);
   r.kernel = run_lab_kernel(r.scenario, "ip", prefix, g_interrupted);
+  if (r.scenario.line_rate()) return;  // judged with twstack's run: judge_line_rate
   if (r.kernel->error.empty()) {
     r.kernel_verdict = judge(r.scenario, r.prediction, r.kernel->m, LabClock::kReal, PortSearch::kLinux);
     if (r.run.error.empty()) r.comparison = compare_with_linux(r.scenario, r.kernel->m, r.run.m);
@@ -222,13 +238,83 @@ void run_linux(std::size_t i, LabResult& r) {
   }
 }
 
+// tw_capacity = auto: a short flat-out run of twstack measures its CPS, and
+// the table gets room for 1.25 x CPS x the TIME_WAIT length, or x the run's
+// duration when that is shorter (the population the run can reach).
+std::optional<std::string> calibrate(LabScenario* s, const std::string& work) {
+  LabScenario c = *s;
+  c.name = s->name + "-calibration";
+  c.duration_s = 4;
+  c.tw_capacity = 4'000'000;
+  c.tw_capacity_auto = false;
+  const LabRun run = run_lab_real(c, self_binary(), work, nullptr, &g_interrupted);
+  if (!run.error.empty()) return "the calibration run failed: " + run.error;
+  double sum = 0;
+  int n = 0;
+  for (const LabSample& x : run.series) {
+    if (x.t >= 2) sum += static_cast<double>(x.completed), ++n;
+  }
+  const double cps = n == 0 ? 0 : sum / n;
+  const double len = std::min<double>(
+      (s->closer == Closer::kClient ? s->client : s->server).tcp_timewait_len.secs(), s->duration_s);
+  s->tw_capacity = tw_capacity_for(cps, len);
+  std::cerr << "[" << s->name << "] calibration: " << static_cast<std::uint64_t>(cps) << " CPS flat out, so tw_capacity "
+            << s->tw_capacity << " (1.25 x CPS x " << len << " s)\n";
+  return std::nullopt;
+}
+
+// One scenario on twstack, then on Linux.
+LabResult run_scenario(std::size_t i, const LabScenario& scenario, const Args& a, bool kernel, const LabMode& mode,
+                       const std::string& work, Progress& progress) {
+  LabResult r;
+  r.scenario = scenario;
+  const bool lr = r.scenario.line_rate();
+  if (!lr) r.prediction = predict(r.scenario);
+  r.twstack_only = twstack_only_knobs(r.scenario);
+  progress.begin(i, r.scenario, "twstack");
+  auto tick = [&](double d) { progress.update(d); };
+  if (lr && r.scenario.tw_capacity_auto) {
+    if (auto e = calibrate(&r.scenario, work)) r.run.error = *e;
+  }
+  if (lr && r.run.error.empty()) {
+    if (auto e = line_rate_memory_check(r.scenario, kernel)) r.run.error = *e;
+  }
+  if (lr && r.scenario.tw_capacity != 0) {
+    r.twstack_only.push_back("tw_capacity " + std::to_string(r.scenario.tw_capacity) +
+                             " sizes twstack's table (its tcp_max_tw_buckets) on the closing side; Linux keeps its own");
+  }
+  if (r.run.error.empty()) {
+    r.run = a.sim ? run_lab_sim(r.scenario, a.seed, tick)
+                  : run_lab_real(r.scenario, self_binary(), work, tick, &g_interrupted);
+  }
+  if (r.run.error.empty() && !lr) {
+    r.verdict = judge(r.scenario, r.prediction, r.run.m, a.sim ? LabClock::kVirtual : LabClock::kReal);
+  } else if (!r.run.error.empty()) {
+    r.verdict.ok = false;
+    r.verdict.line = "did not run";
+  }
+  if (!lr) progress.end(r);
+  const bool ran = r.run.error.empty();
+  if (kernel && g_interrupted == 0 && (ran || !lr)) {
+    run_linux(i, r);
+  } else if (!kernel) {
+    r.kernel_skipped = mode.kernel_skipped;
+  }
+  if (lr) {
+    judge_line_rate(&r);
+    if (!ran) r.verdict.line = "did not run";
+    progress.end(r);
+  }
+  if (r.kernel) progress.linux_done(r);
+  return r;
+}
+
 int run_lab(const Args& a, std::ostream& out, std::ostream& err, bool have_dpdk) {
   if (a.print_default) {
-    out << default_lab_scenarios();
+    out << (a.line_rate ? line_rate_lab_scenarios() : default_lab_scenarios());
     return 0;
   }
   const bool sim = a.sim;
-  const std::uint64_t seed = a.seed;
   const std::vector<LabScenario> scenarios = load(a);
   const std::string dir = a.out.value_or(default_out(sim));
   if (!sim && !have_dpdk) {
@@ -242,6 +328,15 @@ int run_lab(const Args& a, std::ostream& out, std::ostream& err, bool have_dpdk)
   LabMode mode;
   mode.sim = sim;
   const bool kernel = want_kernel(a, &mode);
+  // The populations asked for must fit before anything starts (tw_capacity =
+  // auto is checked once its calibration has sized it).
+  for (const LabScenario& s : scenarios) {
+    if (!s.line_rate() || s.tw_capacity_auto) continue;
+    if (auto e = line_rate_memory_check(s, kernel)) {
+      err << "twstack lab: " << *e << "\n";
+      return 1;
+    }
+  }
   const SignalScope signals;
   g_interrupted = 0;
   const std::string work = "/tmp/twstack-lab-" + std::to_string(::getpid());
@@ -250,29 +345,8 @@ int run_lab(const Args& a, std::ostream& out, std::ostream& err, bool have_dpdk)
   Progress progress(scenarios.size());
   bool all_ran = true;
   for (std::size_t i = 0; i < scenarios.size() && g_interrupted == 0; ++i) {
-    LabResult r;
-    r.scenario = scenarios[i];
-    r.prediction = predict(r.scenario);
-    r.twstack_only = twstack_only_knobs(r.scenario);
-    progress.begin(i, r.scenario, "twstack");
-    auto tick = [&](double d) { progress.update(d); };
-    r.run = sim ? run_lab_sim(r.scenario, seed, tick)
-                : run_lab_real(r.scenario, self_binary(), work, tick, &g_interrupted);
-    if (r.run.error.empty()) {
-      r.verdict = judge(r.scenario, r.prediction, r.run.m, sim ? LabClock::kVirtual : LabClock::kReal);
-    } else {
-      r.verdict.ok = false;
-      r.verdict.line = "did not run";
-      all_ran = false;
-    }
-    progress.end(r);
-    if (kernel && g_interrupted == 0) {
-      run_linux(i, r);
-      if (r.kernel) progress.linux_done(r);
-      if (r.kernel && !r.kernel->error.empty()) all_ran = false;
-    } else if (!kernel) {
-      r.kernel_skipped = mode.kernel_skipped;
-    }
+    LabResult r = run_scenario(i, scenarios[i], a, kernel, mode, work, progress);
+    if (!r.run.error.empty() || (r.kernel && !r.kernel->error.empty())) all_ran = false;
     results.push_back(std::move(r));
   }
   if (g_interrupted != 0) {

@@ -38,12 +38,23 @@ std::pair<int, int> cpus() {
   return {first, second};
 }
 
+// The kernel client's nanoseconds as the lab's microseconds.
+Percentiles micros(const Percentiles& ns) {
+  const auto us = [](std::uint64_t v) { return (v + 500) / 1000; };
+  return {ns.count, us(ns.p50), us(ns.p90), us(ns.p99), us(ns.p999), us(ns.max)};
+}
+
 }  // namespace
 
 std::vector<kernel_churn::Sysctl> kernel_sysctls(const LabScenario& s, bool client) {
   const StackConfig& c = client ? s.client : s.server;
   std::vector<kernel_churn::Sysctl> out;
-  for (const char* k : kPredictionKnobs) out.push_back({k, c.get(k)});
+  for (const char* k : kPredictionKnobs) {
+    // A line-rate scenario runs Linux at its own TIME_WAIT cap (tw_capacity
+    // sizes twstack's table only), unless it sets the knob itself.
+    if (s.line_rate() && std::string_view(k) == "net.ipv4.tcp_max_tw_buckets") continue;
+    out.push_back({k, c.get(k)});
+  }
   for (const auto* sets : {&s.both_sets, client ? &s.client_sets : &s.server_sets}) {
     for (const std::string& a : *sets) {
       auto [key, value] = split_assignment(a);
@@ -106,7 +117,7 @@ LabRun run_lab_kernel(const LabScenario& s, const std::string& ip, const std::st
   }
   kernel_churn::Options& o = spec.workload;
   o.rate = static_cast<double>(s.rate);
-  o.inflight = 4096;
+  o.inflight = s.line_rate() ? static_cast<int>(s.inflight) : 4096;
   o.closer = s.closer == Closer::kServer ? kernel_churn::Closer::kServer : kernel_churn::Closer::kClient;
   o.hold = s.hold;
   o.restart_after_s = s.restart_after_s;
@@ -137,6 +148,10 @@ LabRun run_lab_kernel(const LabScenario& s, const std::string& ip, const std::st
     const auto [ctw, stw] = side_tw(x.client_tw, x.server_tw);
     LabSample y{x.t, x.established, x.failed, x.completed, ctw, stw, {}};
     for (const auto& [name, n] : x.errors) y.errors[name] = n;
+    y.connect_us = micros(x.connect_ns);
+    y.response_us = micros(x.response_ns);
+    y.connect_call_us = micros(x.connect_call_ns);
+    y.client_tw_bytes = x.slab_tw_bytes + x.slab_bind_bytes;  // machine-wide: both sides
     run.series.push_back(std::move(y));
   }
   LabMeasurement& m = run.m;
@@ -164,7 +179,12 @@ LabRun run_lab_kernel(const LabScenario& s, const std::string& ip, const std::st
     if (k.restart_errno != 0) m.restart_rebind = name(k.rebind_errno);
   }
   m.cps = held_cps(run.series);
-  m.summary = describe(s, m);
+  m.summary = s.line_rate() ? std::string() : describe(s, m);  // line rate: lab_linerate.cc
+  run.connect_us = micros(percentiles(k.client.latency.connect));
+  run.response_us = micros(percentiles(k.client.latency.response));
+  run.connect_call_us = micros(percentiles(k.client.latency.connect_call));
+  run.slab_tw_objsize = k.slab_tw_objsize;
+  run.tw_capacity = s.closer == Closer::kClient || s.loopback ? k.client_max_tw_buckets : k.server_max_tw_buckets;
   for (const auto& [name, v] : k.client_counters) {
     if (v != 0) run.client_counters[name] = v;
   }

@@ -7,7 +7,6 @@
 #include "apps/common/text.hh"
 
 namespace twstack::app {
-namespace {
 
 std::uint64_t free_ports(const StackConfig& c) {
   std::uint64_t n = 0;
@@ -16,6 +15,8 @@ std::uint64_t free_ports(const StackConfig& c) {
   }
   return n;
 }
+
+namespace {
 
 // How long the closer's entries last: TIME_WAIT's length, or with a server
 // that never closes (closer = never) the client's orphaned FIN_WAIT2, which

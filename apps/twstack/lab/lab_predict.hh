@@ -73,6 +73,8 @@ struct LabVerdict {
 };
 
 LabPrediction predict(const LabScenario& s);
+// The client's ephemeral ports: ip_local_port_range less the reserved ones.
+std::uint64_t free_ports(const StackConfig& c);
 // kReal: attempts may run late and SYN takeovers vary with scheduling, so
 // the first failure may be late and the server side may hold fewer entries.
 enum class LabClock : std::uint8_t { kVirtual, kReal };

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "apps/common/json.hh"
+#include "apps/common/text.hh"
 #include "apps/twstack/lab/lab_run.hh"
 #include "stack/base/errc.hh"
 
@@ -101,16 +102,26 @@ class Child {
   std::string partial_;
 };
 
-std::vector<std::string> sets(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+// The side's assignments, then, on the closing side, twstack's table size
+// (tw_capacity: for twstack only; its index is written at start-up, so the
+// side that holds no TIME_WAIT keeps the default).
+std::vector<std::string> sets(const LabScenario& s, const std::vector<std::string>& side, bool closer) {
   std::vector<std::string> out;
-  for (const auto* v : {&a, &b}) {
+  for (const auto* v : {&s.both_sets, &side}) {
     for (const std::string& x : *v) {
       out.push_back("--set");
       out.push_back(x);
     }
   }
+  if (s.tw_capacity != 0 && closer) {
+    out.push_back("--set");
+    out.push_back("net.ipv4.tcp_max_tw_buckets=" + std::to_string(s.tw_capacity));
+  }
   return out;
 }
+
+// twstack's default listener table holds 1024 (twstack.max_listeners).
+constexpr std::size_t kDefaultMaxListeners = 1024;
 
 std::pair<std::string, std::string> lcores() {
   cpu_set_t set;
@@ -129,14 +140,16 @@ std::vector<std::string> serve_argv(const LabScenario& s, const std::string& bin
   std::vector<std::string> a = {bin, "serve", "--port", "memif:server:" + sock, "--ip",
                                 s.loopback ? "127.0.0.2/8" : "10.9.0.2/24", "--mode",
                                 "http", "--closer", s.hold ? "never" : closer_name(s.closer), "--json", "--seed", "2",
-                                "--link-timeout", "30"};
-  for (std::uint16_t p : s.server_ports) a.insert(a.end(), {"--listen", std::to_string(p)});
+                                "--link-timeout", "30", "--listen", format_ports(s.server_ports)};
+  if (s.server_ports.size() > kDefaultMaxListeners) {
+    a.insert(a.end(), {"--set", "twstack.max_listeners=" + std::to_string(s.server_ports.size())});
+  }
   if (s.restart_after_s != 0) {
     a.insert(a.end(), {"--restart-after", std::to_string(s.restart_after_s), "--restart-reuseaddr",
                        s.restart_reuseaddr ? "yes" : "no"});
   }
   if (!lc.empty()) a.insert(a.end(), {"--lcores", lc});
-  for (std::string& x : sets(s.both_sets, s.server_sets)) a.push_back(std::move(x));
+  for (std::string& x : sets(s, s.server_sets, s.closer == Closer::kServer)) a.push_back(std::move(x));
   return a;
 }
 
@@ -144,14 +157,15 @@ std::vector<std::string> churn_argv(const LabScenario& s, const std::string& bin
                                     const std::string& lc) {
   std::vector<std::string> a = {bin, "churn", "--port", "memif:client:" + sock, "--ip",
                                 s.loopback ? "127.0.0.1/8" : "10.9.0.1/24",
-                                "--rate", std::to_string(s.rate), "--closer", closer_name(s.closer),
+                                "--rate", std::to_string(s.rate), "--inflight", std::to_string(s.inflight),
+                                "--closer", closer_name(s.closer),
                                 "--requests-per-conn", std::to_string(s.requests_per_conn), "--start-after",
                                 std::to_string(kStartAfterS), "--duration", std::to_string(s.duration_s + kStartAfterS),
                                 "--json", "--seed", "1", "--link-timeout", "30", "--linger", "5"};
   const std::string server = s.loopback ? "127.0.0.2:" : "10.9.0.2:";
-  for (std::uint16_t p : s.server_ports) a.insert(a.end(), {"--connect", server + std::to_string(p)});
+  a.insert(a.end(), {"--connect", server + format_ports(s.server_ports)});
   if (!lc.empty()) a.insert(a.end(), {"--lcores", lc});
-  for (std::string& x : sets(s.both_sets, s.client_sets)) a.push_back(std::move(x));
+  for (std::string& x : sets(s, s.client_sets, s.closer == Closer::kClient)) a.push_back(std::move(x));
   return a;
 }
 
@@ -252,6 +266,13 @@ std::uint64_t u(const Json& v, const char* key) {
   return it != v.end() && it->is_number() ? it->get<std::uint64_t>() : 0;
 }
 
+// A latency object of the JSON lines ({"n", "p50", "p90", "p99", "p99.9", "max"}).
+Percentiles latency(const Json& v, const char* key) {
+  const auto it = v.find(key);
+  if (it == v.end() || !it->is_object()) return {};
+  return {u(*it, "n"), u(*it, "p50"), u(*it, "p90"), u(*it, "p99"), u(*it, "p99.9"), u(*it, "max")};
+}
+
 std::uint64_t counter(const Json& summary, const char* name) {
   const auto c = summary.find("counters");
   return c != summary.end() && c->is_object() ? u(*c, name) : 0;
@@ -272,12 +293,20 @@ void build_series(const LabScenario& s, const std::vector<std::pair<Clock::time_
         if (n.is_number_unsigned()) x.errors[name] = n.get<std::uint64_t>();
       }
     }
+    x.connect_us = latency(v, "connect_us");
+    x.response_us = latency(v, "response_us");
+    x.client_tw_bytes = u(v, "timewait_bytes");
+    x.client_rss = u(v, "rss_bytes");
+    x.client_loop_max_us = u(v, "loop_max_us");
     double best = 1e9;
     for (const auto& [sat, sv] : sl) {
       const double d = std::fabs(std::chrono::duration<double>(sat - at).count());
       if (d < best) {
         best = d;
         x.server_tw = u(sv, "timewait");
+        x.server_tw_bytes = u(sv, "timewait_bytes");
+        x.server_rss = u(sv, "rss_bytes");
+        x.server_loop_max_us = u(sv, "loop_max_us");
       }
     }
     run->series.push_back(x);
@@ -339,7 +368,14 @@ LabRun run_lab_real(const LabScenario& s, const std::string& binary, const std::
     if (m.restart_bind != "ok") m.restart_rebind = name(u(*ss, "restart_rebind_error"));
   }
   m.cps = held_cps(run.series);
-  m.summary = describe(s, m);
+  m.summary = s.line_rate() ? std::string() : describe(s, m);  // line rate: lab_linerate.cc
+  run.connect_us = latency(*cs, "connect_us");
+  run.response_us = latency(*cs, "response_us");
+  run.client_loop_max_us = u(*cs, "loop_max_us");
+  run.server_loop_max_us = u(*ss, "loop_max_us");
+  run.server_rss_peak = u(*ss, "rss_peak_bytes");
+  run.tw_capacity = (s.closer == Closer::kClient ? s.client : s.server).tcp_max_tw_buckets;
+  if (s.tw_capacity != 0) run.tw_capacity = s.tw_capacity;
   run.wall_s = std::chrono::duration<double>(Clock::now() - wall0).count();
   return run;
 }

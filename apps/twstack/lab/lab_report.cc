@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include "apps/common/json.hh"
 #include "apps/common/spawn.hh"
+#include "apps/twstack/lab/lab_linerate.hh"
 
 namespace twstack::app {
 namespace {
@@ -101,6 +103,7 @@ std::string gp_quote(std::string_view s) {
 // held at the cap, and on the client at the 4-tuples.
 double predicted_tw(const LabResult& r, std::uint32_t t) {
   const LabScenario& s = r.scenario;
+  if (s.line_rate()) return std::nan("");  // flat out: lab_linerate.cc's own plots
   const bool client = s.closer == Closer::kClient;
   double limit = static_cast<double>((client ? s.client : s.server).tcp_max_tw_buckets);
   if (client) limit = std::min(limit, static_cast<double>(r.prediction.tuples));
@@ -235,6 +238,7 @@ Json lab_json(const std::vector<LabResult>& results, const LabMode& mode) {
     if (!r.run.error.empty()) x["error"] = r.run.error;
     x["wall_s"] = r.run.wall_s;
     x["twstack_only"] = r.twstack_only;
+    if (r.scenario.line_rate()) x["line_rate"] = line_rate_json(r);
     if (r.kernel) {
       Json k;
       k["measured"] = json_measurement(r.kernel->m);
@@ -315,7 +319,7 @@ std::string write_lab_report(const std::string& out_dir, const std::vector<LabRe
     return "no plots: gnuplot is not installed (apt-get install gnuplot-nox); lab.gp is ready for it";
   }
   if (!p.ok()) return "no plots: gnuplot " + p.describe() + " (see " + log + ")";
-  return "";
+  return write_line_rate_plots(dir.string(), results, mode);
 }
 
 }  // namespace twstack::app

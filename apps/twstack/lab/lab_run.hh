@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/histogram.hh"
 #include "apps/twstack/lab/lab_predict.hh"
 #include "apps/twstack/lab/lab_scenario.hh"
 
@@ -30,6 +31,14 @@ struct LabSample {
   std::uint64_t client_tw = 0;
   std::uint64_t server_tw = 0;
   std::map<std::string, std::uint64_t> errors;  // this second's failures by errno name
+  // This second's latencies, microseconds: connect() to established, connect()
+  // to the end of the first response, and (Linux) the connect() call itself.
+  Percentiles connect_us{}, response_us{}, connect_call_us{};
+  // TIME_WAIT memory in use: twstack's tables (TimeWaitTable::touched_bytes) on
+  // each side; Linux's tw_sock_TCP and bind-bucket slabs, machine-wide, in client_.
+  std::uint64_t client_tw_bytes = 0, server_tw_bytes = 0;
+  std::uint64_t client_rss = 0, server_rss = 0;                 // twstack processes' resident memory
+  std::uint64_t client_loop_max_us = 0, server_loop_max_us = 0;  // twstack: the longest poll-loop iteration
 };
 
 struct LabRun {
@@ -41,6 +50,13 @@ struct LabRun {
   // Every non-zero counter at the end, by its kernel name (TcpExtTWRecycled, ...).
   std::map<std::string, std::uint64_t> client_counters;
   std::map<std::string, std::uint64_t> server_counters;
+  // Over the run: the client's latencies (microseconds), and the longest
+  // poll-loop iteration on each side (twstack).
+  Percentiles connect_us{}, response_us{}, connect_call_us{};
+  std::uint64_t client_loop_max_us = 0, server_loop_max_us = 0;
+  std::uint64_t server_rss_peak = 0;
+  std::uint64_t tw_capacity = 0;   // the closer's tcp_max_tw_buckets as the stack ran it
+  std::uint64_t slab_tw_objsize = 0;  // Linux: tw_sock_TCP's object size
 };
 
 // The rate the run held: completed per second over the seconds without a

@@ -133,6 +133,16 @@ duration = 4
 closer = server
 restart_after = 2
 restart_reuseaddr = no
+
+[line-rate]
+title = flat out, the server closing over 400 ports: TIME_WAIT piles up on the server at full speed (twstack lab --line-rate runs the full set)
+rate = 0
+inflight = 256
+duration = 10
+closer = server
+server_ports = 1000-1399
+tw_capacity = auto
+client_set = net.ipv4.ip_local_port_range=1024 65535
 )";
 
 bool valid_name(std::string_view n) {
@@ -142,8 +152,8 @@ bool valid_name(std::string_view n) {
 }
 
 constexpr std::string_view kKeys =
-    "title, rate, duration, closer, requests_per_conn, server_ports, link, restart_after, restart_reuseaddr, set, "
-    "client_set, server_set";
+    "title, rate, inflight, duration, closer, requests_per_conn, server_ports, link, restart_after, restart_reuseaddr, "
+    "tw_capacity, set, client_set, server_set";
 
 // One "key = value" line of a scenario; a message on a mistake.
 std::optional<std::string> apply(LabScenario& s, std::string_view key, std::string_view value) {
@@ -159,8 +169,17 @@ std::optional<std::string> apply(LabScenario& s, std::string_view key, std::stri
   if (key == "title") {
     s.title = std::string(value);
   } else if (key == "rate") {
-    if (auto e = whole(1, 10000000, &n)) return e;
+    if (auto e = whole(0, 10000000, &n)) return e;
     s.rate = n;
+  } else if (key == "inflight") {
+    if (auto e = whole(1, 65536, &n)) return e;
+    s.inflight = static_cast<std::uint32_t>(n);
+  } else if (key == "tw_capacity") {
+    s.tw_capacity_auto = value == "auto";
+    if (!s.tw_capacity_auto) {
+      if (auto e = whole(1, 200000000, &n)) return "tw_capacity is auto or " + *e;
+      s.tw_capacity = n;
+    }
   } else if (key == "duration") {
     if (auto e = whole(1, 3600, &n)) return e;
     s.duration_s = static_cast<std::uint32_t>(n);
@@ -186,12 +205,20 @@ std::optional<std::string> apply(LabScenario& s, std::string_view key, std::stri
     s.server_ports.clear();
     while (!(value = trim(value)).empty()) {
       const std::size_t sp = value.find_first_of(" \t,");
-      std::optional<std::uint64_t> p = parse_u64(value.substr(0, sp));
-      if (!p || *p == 0 || *p > 65535) return "server_ports: '" + std::string(value.substr(0, sp)) + "' is not a port";
-      s.server_ports.push_back(static_cast<std::uint16_t>(*p));
+      const std::string_view item = value.substr(0, sp);
+      const std::optional<std::vector<std::uint16_t>> ports = parse_ports(item);  // 80 or 1000-4999
+      if (!ports) {
+        return "server_ports: '" + std::string(item) + "' is not a port or a range of ports";
+      }
+      s.server_ports.insert(s.server_ports.end(), ports->begin(), ports->end());
       value = sp == std::string_view::npos ? std::string_view{} : value.substr(sp + 1);
     }
     if (s.server_ports.empty()) return std::string("server_ports needs at least one port");
+    std::vector<std::uint16_t> sorted = s.server_ports;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+      return std::string("server_ports: a port is given twice");
+    }
   } else if (key == "set" || key == "client_set" || key == "server_set") {
     const bool client = key != "server_set", server = key != "client_set";
     if (client) {

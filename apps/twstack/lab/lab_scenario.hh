@@ -3,13 +3,19 @@
 //   # a comment; blank lines are ignored
 //   [port-exhaustion]                       a section starts a scenario (name: letters, digits, - _)
 //   title = the client closes first, tcp_tw_reuse=0
-//   rate = 100                              connections per second (whole, > 0)
+//   rate = 100                              connections per second (whole; 0: flat out, a
+//                                           line-rate scenario: lab_linerate.hh)
+//   inflight = 256                          rate = 0: connections in progress
+//   tw_capacity = auto                      twstack's tcp_max_tw_buckets (its table's size):
+//                                           N, or auto: 1.25 x the CPS of a calibration run
+//                                           x TIME_WAIT's length; Linux keeps its own value
 //   duration = 8                            seconds of churn
 //   closer = client                         client | server | never (the client closes,
 //                                           the server never does: CLOSE_WAIT on the server,
 //                                           the client's orphan in FIN_WAIT2 for tcp_fin_timeout)
 //   requests_per_conn = 1                   keep-alive: requests per connection
-//   server_ports = 80 81                    the server's ports, taken in turn (more 4-tuples)
+//   server_ports = 80 81                    the server's ports, taken in turn (more 4-tuples);
+//                                           ranges too: 1000-4999
 //   restart_after = 3                       the server restarts its listeners 3 s after its
 //                                           first connection (0: never; ServeApp::restart)
 //   restart_reuseaddr = no                  ... binding again without SO_REUSEADDR (default yes)
@@ -39,7 +45,8 @@ namespace twstack::app {
 struct LabScenario {
   std::string name;
   std::string title;
-  std::uint64_t rate = 100;
+  std::uint64_t rate = 100;     // 0: flat out
+  std::uint32_t inflight = 256;  // rate 0: connections in progress
   std::uint32_t duration_s = 8;
   Closer closer = Closer::kClient;
   bool hold = false;  // closer = never: closer is kClient, the server holds (ServeSettings::hold)
@@ -48,6 +55,11 @@ struct LabScenario {
   bool loopback = false;  // link = loopback: 127/8 addresses on both sides
   std::uint32_t restart_after_s = 0;
   bool restart_reuseaddr = true;
+  // twstack's tcp_max_tw_buckets, for twstack only (0: as `set` says);
+  // tw_capacity_auto: sized by the lab from a calibration run.
+  std::uint64_t tw_capacity = 0;
+  bool tw_capacity_auto = false;
+  bool line_rate() const { return rate == 0; }
   // Assignments in order, as written (for the child processes' --set).
   std::vector<std::string> both_sets;
   std::vector<std::string> client_sets;
