@@ -57,6 +57,31 @@ restart_reuseaddr = no
 """
 
 
+# Flat out (line rate): 2000 ports, the client closing, no reuse: both stacks
+# stop after exactly 2000 connections, however fast each is.
+FLAT_OUT = """
+[flat]
+title = flat out over 2000 ports, no reuse: EADDRNOTAVAIL after 2000 on both
+rate = 0
+inflight = 64
+duration = 3
+client_set = net.ipv4.ip_local_port_range=40000 41999
+client_set = net.ipv4.tcp_tw_reuse=0
+"""
+
+# A population no machine here holds: Linux at a cap of two billion over
+# 65535 x 64512 4-tuples (about a terabyte of TIME_WAIT sockets).
+TOO_BIG = """
+[huge]
+rate = 0
+duration = 3
+closer = server
+server_ports = 1-65535
+server_set = net.ipv4.tcp_max_tw_buckets=2000000000
+client_set = net.ipv4.ip_local_port_range=1024 65535
+"""
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
 
@@ -151,6 +176,34 @@ def bad_inputs(binary, d):
         expect(r.returncode != 0 and "needs root" in r.stderr, f"no root: {r.returncode} {r.stderr.strip()}")
 
 
+def line_rate(binary, d):
+    path = write(d, "flat.lab", FLAT_OUT)
+    out = os.path.join(d, "flat")
+    r = run([binary, "lab", path, "--kernel", "--json", "--out", out])
+    expect(r.returncode == 0, f"flat out: lab exited {r.returncode}: {r.stderr[-2000:]}")
+    s = json.loads(r.stdout.splitlines()[0])["scenarios"][0]
+    expect(s["predicted"]["tuples"] == 2000, f"2000 4-tuples ({s['predicted']['tuples']})")
+    for who, m in (("twstack", s["measured"]), ("Linux", s["linux"]["measured"])):
+        expect(m["first_errno"] == "EADDRNOTAVAIL" and m["ok"] == 2000,
+               f"{who}: {m['ok']} connections, then {m['first_errno']}")
+    lr = s["line_rate"]
+    for who in ("twstack", "linux"):
+        c = lr[who]["connect_us"]
+        expect(c["n"] >= 2000 and 0 < c["p50"] <= c["p99"] <= c["max"],
+               f"{who}: connect latency percentiles over the run: {c}")
+    expect(lr["linux"]["connect_call_us"]["n"] >= 2000, "Linux: the connect() call itself, timed")
+    with open(os.path.join(out, "linerate.png"), "rb") as png:
+        expect(png.read(8) == b"\x89PNG\r\n\x1a\n", "linerate.png is a PNG")
+    # Too big for the machine: refused before anything starts, saying why.
+    big = write(d, "huge.lab", TOO_BIG)
+    p = subprocess.Popen([binary, "lab", big, "--kernel", "--out", os.path.join(d, "huge")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, err = p.communicate(timeout=60)
+    expect(p.returncode == 1 and "does not fit in this machine's memory" in err and "MemAvailable" in err,
+           f"a population that does not fit: exit {p.returncode}: {err.strip()[-400:]}")
+    expect(lab_namespaces(p.pid) == [], "no namespace made for it")
+
+
 def interrupted(binary, d):
     path = write(d, "long.lab", EXHAUST.replace("duration = 4", "duration = 8"))
     p = subprocess.Popen([binary, "lab", path, "--kernel", "--out", os.path.join(d, "int")],
@@ -181,6 +234,7 @@ def main():
         both_stacks(binary, d)
         hold_and_restart(binary, d)
         bad_inputs(binary, d)
+        line_rate(binary, d)
         interrupted(binary, d)
     print("lab_kernel: all checks passed")
 

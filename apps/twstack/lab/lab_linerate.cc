@@ -259,7 +259,7 @@ LineRateFigures line_rate_figures(const LabScenario& s, const LabRun& run, doubl
 }
 
 std::uint64_t tw_capacity_for(double cps, double len_s) {
-  const double want = 1.25 * std::max(0.0, cps) * len_s;
+  const double want = 1.5 * std::max(0.0, cps) * len_s;
   return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(want / 1e6))) * 1'000'000;
 }
 

@@ -63,7 +63,7 @@ struct LineRateFigures {
 // `linux`: the run is the kernel's (its TIME_WAIT memory is the machine's slabs).
 LineRateFigures line_rate_figures(const LabScenario& s, const LabRun& run, double len_s, bool linux);
 
-// tw_capacity = auto: room for 1.25 x the calibration's CPS x `len_s` (the
+// tw_capacity = auto: room for 1.5 x the calibration's CPS x `len_s` (the
 // TIME_WAIT length, or the run's duration if shorter), in whole millions
 // (at least one).
 std::uint64_t tw_capacity_for(double cps, double len_s);

@@ -125,7 +125,7 @@ TEST(LineRate, ExhaustionAfterExactlyTheTuples) {
 }
 
 TEST(LineRate, CapacityFromTheCalibrationAndTheMemoryCheck) {
-  EXPECT_EQ(tw_capacity_for(400000, 60), 30'000'000u);  // 1.25 x 400k x 60 = 30M
+  EXPECT_EQ(tw_capacity_for(400000, 60), 36'000'000u);  // 1.5 x 400k x 60 = 36M
   EXPECT_EQ(tw_capacity_for(1000, 10), 1'000'000u);     // at least a million
   const std::uint64_t gib = 1ULL << 30;
   EXPECT_FALSE(check_line_rate_memory("x", 30'000'000, 131072, 20 * gib));

@@ -114,7 +114,8 @@ double predicted_tw(const LabResult& r, std::uint32_t t) {
 // (solid) and Linux (dotted, same colours), the prediction dashed, failures
 // per second (right axis), the predicted first failure as a vertical line.
 // Paths are absolute (`dir`), so gnuplot runs from anywhere.
-std::string gnuplot_script(const std::filesystem::path& dir, const std::vector<LabResult>& results, const LabMode& mode) {
+std::string gnuplot_script(const std::filesystem::path& dir, const std::vector<const LabResult*>& results,
+                           const LabMode& mode) {
   const std::size_t n = results.size();
   const std::size_t cols = n > 1 ? 2 : 1, rows = (n + cols - 1) / cols;
   const std::string linux_name = mode.linux_release.empty() ? "" : ", Linux " + mode.linux_release + " over veth";
@@ -124,7 +125,8 @@ std::string gnuplot_script(const std::filesystem::path& dir, const std::vector<L
                   gp_quote("twstack lab (" + std::string(mode.sim ? "virtual time" : "real time, net\\_memif") + linux_name + ")") +
                   "\nset key below horizontal font ',8'\nset offsets 0, 0, graph 0.12, 0\nset xlabel 'seconds'\nset ylabel 'TIME\\_WAIT entries'\n"
                   "set y2label 'failed per second'\nset ytics nomirror\nset y2tics\nset grid\nset yrange [0:*]\nset y2range [0:*]\n";
-  for (const LabResult& r : results) {
+  for (const LabResult* rp : results) {
+    const LabResult& r = *rp;
     g += "unset arrow\n";
     if (r.prediction.exhaustion_s) {
       char a[160];
@@ -306,10 +308,16 @@ std::string write_lab_report(const std::string& out_dir, const std::vector<LabRe
     j["linux_per_second"] = r.kernel ? json_series(r.kernel->series) : Json(nullptr);
     print_json_line(js, j);
   }
+  // Flat-out scenarios have their own plots (linerate.png).
+  std::vector<const LabResult*> paced;
+  for (const LabResult& r : results) {
+    if (!r.scenario.line_rate()) paced.push_back(&r);
+  }
+  if (paced.empty()) return write_line_rate_plots(dir.string(), results, mode);
   const std::string script = (dir / "lab.gp").string();
   {
     std::ofstream gp(script);
-    gp << gnuplot_script(dir, results, mode);
+    gp << gnuplot_script(dir, paced, mode);
   }
   // No shell: the path goes to gnuplot as one argument, whatever it holds.
   const std::string log = (dir / "lab.gp.log").string();

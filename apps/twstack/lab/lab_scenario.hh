@@ -7,7 +7,7 @@
 //                                           line-rate scenario: lab_linerate.hh)
 //   inflight = 256                          rate = 0: connections in progress
 //   tw_capacity = auto                      twstack's tcp_max_tw_buckets (its table's size):
-//                                           N, or auto: 1.25 x the CPS of a calibration run
+//                                           N, or auto: 1.5 x the best second of a calibration run
 //                                           x TIME_WAIT's length; Linux keeps its own value
 //   duration = 8                            seconds of churn
 //   closer = client                         client | server | never (the client closes,
