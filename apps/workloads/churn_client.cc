@@ -99,9 +99,14 @@ void ChurnClient::fail(Errc e, Instant now) {
 
 void ChurnClient::attempt(Instant now) {
   const std::uint64_t k = n_.attempts++;
-  const ChurnTarget& t = s_.targets[(k * s_.stride + s_.offset) % s_.targets.size()];
+  const std::uint64_t global = k * s_.stride + s_.offset;
+  const ChurnTarget& t = s_.targets[global % s_.targets.size()];
+  // Every target from one source, then every target from the next: each
+  // 4-tuple space (source x target) is used evenly.
+  const wire::Ipv4Addr src =
+      s_.sources.empty() ? wire::Ipv4Addr{} : s_.sources[(global / s_.targets.size()) % s_.sources.size()];
   ConnId id;
-  if (Errc e = eng_.connect(t.ip, t.port, &id); e != Errc::kOk) {
+  if (Errc e = eng_.connect(t.ip, t.port, &id, src); e != Errc::kOk) {
     fail(e, now);
     if (s_.rate == 0) retries_.push_back(now + kRetryDelay);
     return;

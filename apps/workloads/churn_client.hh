@@ -46,6 +46,9 @@ struct ChurnTarget {
 
 struct ChurnClientSettings {
   std::vector<ChurnTarget> targets;
+  // Local addresses to connect from, in turn after every target has had one
+  // attempt (empty: the interface's first); each must be the interface's.
+  std::vector<wire::Ipv4Addr> sources;
   std::uint64_t rate = 1000;           // attempts per second; 0: keep `inflight` in progress
   std::uint32_t inflight = 64;
   Closer closer = Closer::kClient;

@@ -22,10 +22,11 @@ using memory::SimPair;
 constexpr std::uint32_t kConns = 4096;
 
 struct Rig {
-  explicit Rig(const ServeSettings& ss, ChurnClientSettings cs, StackConfig cfg = {}) {
+  explicit Rig(const ServeSettings& ss, ChurnClientSettings cs, StackConfig cfg = {},
+               engine::Interface client_ifc = memory::sim_interface(0)) {
     cfg.max_connections = kConns;
     cfg.buffer_chunks = 8192;
-    pair = std::make_unique<SimPair>(memory::sim_interface(0), engine::options_from(cfg, Secret{11}),
+    pair = std::make_unique<SimPair>(client_ifc, engine::options_from(cfg, Secret{11}),
                                      memory::sim_interface(1), engine::options_from(cfg, Secret{22}),
                                      memory::FaultSpec{.delay = Duration::micros(50)}, 1);
     pair->preload_arp();
@@ -142,6 +143,28 @@ TEST(ServeChurn, PortExhaustionFailsWithEaddrnotavailAfterPortsOverRate) {
   EXPECT_EQ(*r.client->first_errno(), Errc::kAddrNotAvail);
   EXPECT_EQ(r.client->first_failure()->ms(), 1000);
   EXPECT_EQ(r.client->counts().ok, 100u);
+}
+
+TEST(ServeChurn, SeveralSourcesMultiplyTheTuples) {
+  // 100 ports from each of 3 addresses, client closing, no reuse: 300
+  // connections, then EADDRNOTAVAIL; the server sees all three addresses.
+  StackConfig cfg;
+  ASSERT_FALSE(cfg.set("net.ipv4.ip_local_port_range", "40000 40099"));
+  ASSERT_FALSE(cfg.set("net.ipv4.tcp_tw_reuse", "0"));
+  engine::Interface ifc = memory::sim_interface(0);
+  const wire::Ipv4Addr first = memory::sim_addr(0);
+  ASSERT_TRUE(ifc.add_addr(wire::Ipv4Addr{first.v + 10}));
+  ASSERT_TRUE(ifc.add_addr(wire::Ipv4Addr{first.v + 11}));
+  ServeSettings ss;
+  ss.closer = Closer::kClient;
+  ChurnClientSettings cs = churn(1000, Closer::kClient);
+  cs.sources = {first, wire::Ipv4Addr{first.v + 10}, wire::Ipv4Addr{first.v + 11}};
+  Rig r(ss, cs, cfg, ifc);
+  r.run(Duration::millis(1500));
+  EXPECT_EQ(r.client->counts().ok, 300u);
+  ASSERT_TRUE(r.client->first_errno().has_value());
+  EXPECT_EQ(*r.client->first_errno(), Errc::kAddrNotAvail);
+  EXPECT_EQ(r.pair->a().time_wait().live(), 300u);
 }
 
 TEST(ServeChurn, SeveralTargetsAreTakenInTurn) {

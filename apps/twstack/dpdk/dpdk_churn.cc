@@ -62,6 +62,7 @@ struct Args {
   std::uint32_t request_bytes = 100;
   double start_after_s = 0;
   double open_for_s = 0;
+  std::uint32_t sources = 1;
   FloodArgs flood;
   RuntimeArgs runtime;
 };
@@ -90,8 +91,39 @@ void add_options(CLI::App& app, Args* a) {
                  "make attempts only for the first S seconds (decimal) after --start-after, so that what is in "
                  "flight completes before --duration (default: until --duration); a --flood runs on to --duration")
       ->type_name("S")->transform(real(0, 100000000));
+  app.add_option("--sources", a->sources,
+                 "connect from N consecutive addresses, the first --ip and those after it in its prefix, each "
+                 "target from each in turn (at most 16 addresses in all: an engine's interface holds 16, as its "
+                 "TIME_WAIT entries keep a 4-bit local address index to stay at 32 bytes) (default 1)")
+      ->type_name("N")->transform(whole(1, engine::Interface::kMaxAddrs));
   add_flood_options(app, &a->flood, "--flood-");
   add_runtime_options(app, &a->runtime);
+}
+
+// --sources N: the first --ip and the N-1 addresses after it, added to the
+// interface; a usage error when they leave the prefix or the interface is full.
+std::vector<wire::Ipv4Addr> add_sources(std::uint32_t n, RuntimeSettings* rs) {
+  wire::Ipv4Addr first;
+  std::uint8_t len = 0;
+  if (rs->ips.empty() || !parse_prefix(rs->ips.front(), &first, &len)) return {};
+  if (n <= 1) return {};
+  const std::uint32_t mask = len == 0 ? 0 : ~std::uint32_t{0} << (32 - len);
+  std::vector<wire::Ipv4Addr> out{first};
+  for (std::uint32_t i = 1; i < n; ++i) {
+    const wire::Ipv4Addr a{first.v + i};
+    // Within the prefix, and not its broadcast address.
+    if ((a.v & mask) != (first.v & mask) || (a.v | mask) == ~std::uint32_t{0}) {
+      throw UsageError("option --sources: " + std::to_string(n) + " addresses from " + first.to_string() + " leave /" +
+                       std::to_string(len));
+    }
+    out.push_back(a);
+    rs->ips.push_back(a.to_string() + "/" + std::to_string(len));
+  }
+  if (rs->ips.size() > engine::Interface::kMaxAddrs) {
+    throw UsageError("option --sources: " + std::to_string(rs->ips.size()) + " addresses in all, and an interface holds " +
+                     std::to_string(engine::Interface::kMaxAddrs));
+  }
+  return out;
 }
 
 // Microseconds from connect() to established, and to the first response.
@@ -248,6 +280,7 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
     for (const ChurnTarget& each : parse_targets(t)) cs.targets.push_back(each);
   }
   if (cs.targets.empty()) throw UsageError("option --connect is required (e.g. --connect 10.99.0.1:80)");
+  cs.sources = add_sources(a.sources, &rs);
   cs.rate = a.rate;
   cs.inflight = a.inflight;
   cs.closer = a.closer == "server" ? Closer::kServer : Closer::kClient;
@@ -294,7 +327,9 @@ int run_dpdk_churn(const Args& a, std::ostream& out, std::ostream& err) {
     return std::make_unique<ChurnQueue>(eng, mine, max_conns, start_after, f);
   };
   if (!rs.json) {
-    out << "twstack churn: " << rs.ips.front() << " ->";
+    out << "twstack churn: " << rs.ips.front();
+    if (cs.sources.size() > 1) out << " (" << cs.sources.size() << " sources)";
+    out << " ->";
     for (const std::string& t : a.connect) out << " " << t;
     if (cs.targets.size() > 1) out << " (" << cs.targets.size() << " targets)";
     if (rs.config.arp_queue != arp_queue_was) {

@@ -42,6 +42,15 @@ closer = client
 client_set = net.ipv4.ip_local_port_range=1024 65535
 client_set = net.ipv4.tcp_tw_reuse=1
 
+[lr-reuse-ceiling-10k]
+title = the same over 10000 ports: a ceiling of 10000 connections a second, below both stacks' own rates
+rate = 0
+inflight = 256
+duration = 8
+closer = client
+client_set = net.ipv4.ip_local_port_range=40000 49999
+client_set = net.ipv4.tcp_tw_reuse=1
+
 [lr-exhaustion]
 title = the client closes with tcp_tw_reuse=0, one server port, the widest range: connect() fails after 64512 connections
 rate = 0
@@ -273,8 +282,8 @@ std::optional<std::string> check_line_rate_memory(const std::string& scenario, s
   return "[" + scenario + "] the TIME_WAIT population does not fit in this machine's memory: twstack's table for " +
          std::to_string(capacity) + " entries takes " + gb(table) + " GiB, Linux's " + std::to_string(linux_cap) +
          " TIME_WAIT sockets up to " + gb(linux_cap * kLinuxBytesPerEntry) + " GiB, with the processes about " + gb(need) +
-         " GiB, and MemAvailable is " + gb(mem_available) + " GiB; set tw_capacity lower (a scenario file), or run on a "
-         "larger machine";
+         " GiB, and MemAvailable is " + gb(mem_available) + " GiB; set tw_capacity or tcp_max_tw_buckets lower (a scenario "
+         "file), or run on a larger machine";
 }
 
 std::uint64_t mem_available_bytes() {

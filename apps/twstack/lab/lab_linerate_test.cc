@@ -18,7 +18,7 @@ LabScenario one(std::string_view text) {
 TEST(LineRate, TheSetParsesFlatOutAtLinuxsTimeWait) {
   std::vector<LabScenario> v;
   ASSERT_FALSE(parse_lab_scenarios(line_rate_lab_scenarios(), "line-rate", &v));
-  ASSERT_EQ(v.size(), 4u);
+  ASSERT_EQ(v.size(), 5u);
   for (const LabScenario& s : v) {
     EXPECT_TRUE(s.line_rate()) << s.name;
     EXPECT_EQ(s.server.tcp_timewait_len, Duration::seconds(60)) << s.name;
@@ -27,9 +27,11 @@ TEST(LineRate, TheSetParsesFlatOutAtLinuxsTimeWait) {
   EXPECT_EQ(v[0].server_ports.size(), 4000u);  // 1000-4999
   EXPECT_TRUE(v[0].tw_capacity_auto);
   EXPECT_EQ(line_rate_kind(v[1]), LineRateKind::kReuseCeiling);
-  EXPECT_EQ(line_rate_kind(v[2]), LineRateKind::kExhaustion);
-  EXPECT_EQ(free_ports(v[2].client), 64512u);
-  EXPECT_EQ(free_ports(v[3].client), 28232u);  // Linux's default range
+  EXPECT_EQ(line_rate_kind(v[2]), LineRateKind::kReuseCeiling);
+  EXPECT_EQ(free_ports(v[2].client), 10000u);
+  EXPECT_EQ(line_rate_kind(v[3]), LineRateKind::kExhaustion);
+  EXPECT_EQ(free_ports(v[3].client), 64512u);
+  EXPECT_EQ(free_ports(v[4].client), 28232u);  // Linux's default range
 }
 
 LabSample second(std::uint32_t t, std::uint64_t cps, std::uint64_t server_tw, std::uint64_t bytes) {
