@@ -51,32 +51,26 @@ void write_rate_csv(const std::filesystem::path& path, const LabResult& r) {
   }
 }
 
-std::string quote(std::string_view s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
-  return q + "'";
-}
-
 std::string script(const std::filesystem::path& dir, const std::vector<const LabResult*>& rs, const LabMode& mode) {
   const std::string linux_name = mode.linux_release.empty() ? "" : ", Linux " + mode.linux_release + " over veth";
   std::string g = "set terminal pngcairo size 1800," + std::to_string(330 * rs.size()) + " font 'sans,9'\n" +
-                  "set output " + quote((dir / "linerate.png").string()) + "\nset datafile separator ','\n" +
+                  "set output " + gp_quote((dir / "linerate.png").string()) + "\nset datafile separator ','\n" +
                   "set multiplot layout " + std::to_string(rs.size()) + ",4 title " +
-                  quote("twstack lab --line-rate (twstack over net\\_memif, one core a side" + linux_name + ")") +
+                  gp_quote("twstack lab --line-rate (twstack over net\\_memif, one core a side" + linux_name + ")") +
                   "\nset key top left font ',7'\nset grid\nset xlabel 'seconds'\n";
   for (const LabResult* r : rs) {
-    const std::string csv = quote((dir / (r->scenario.name + "-rate.csv")).string());
+    const std::string csv = gp_quote((dir / (r->scenario.name + "-rate.csv")).string());
     const bool k = r->kernel && !r->kernel->series.empty();
     const std::string side = r->scenario.closer == Closer::kServer ? "server" : "client";
     g += "unset logscale y\nset yrange [0:*]\nset format y '%.1s%c'\n";
-    g += "set title " + quote(r->scenario.name + ": TIME\\_WAIT (" + side + ")") + "\nplot " + csv +
+    g += "set title " + gp_quote(r->scenario.name + ": TIME\\_WAIT (" + side + ")") + "\nplot " + csv +
          " using 1:3 with lines lw 2 lc 1 title 'twstack'";
     if (k) g += ", '' using 1:11 with linespoints pt 6 dt 3 lw 2 lc 3 title 'Linux'";
-    g += "\nset title " + quote(r->scenario.name + ": connections/s") + "\nplot " + csv +
+    g += "\nset title " + gp_quote(r->scenario.name + ": connections/s") + "\nplot " + csv +
          " using 1:2 with lines lw 2 lc 1 title 'twstack'";
     if (k) g += ", '' using 1:10 with linespoints pt 6 dt 3 lw 2 lc 3 title 'Linux'";
     g += "\nset logscale y\nset yrange [*:*]\nset format y '%g'\nset title " +
-         quote(r->scenario.name + ": connect latency (us)") + "\nplot " + csv +
+         gp_quote(r->scenario.name + ": connect latency (us)") + "\nplot " + csv +
          " using 1:4 with lines lw 2 lc 1 title 'twstack p50', '' using 1:5 with lines lw 1 lc 1 dt 2 title 'twstack p99', "
          "'' using 1:6 with lines lw 1 lc 1 dt 3 title 'twstack p99.9'";
     if (k) {
@@ -85,7 +79,7 @@ std::string script(const std::filesystem::path& dir, const std::vector<const Lab
            "'' using 1:16 with lines lw 1 lc 4 dt 2 title 'Linux connect() call p99'";
     }
     g += "\nunset logscale y\nset yrange [0:*]\nset format y '%.1s%c'\nset title " +
-         quote(r->scenario.name + ": memory (bytes)") + "\nplot " + csv +
+         gp_quote(r->scenario.name + ": memory (bytes)") + "\nplot " + csv +
          " using 1:7 with lines lw 2 lc 1 title 'twstack TIME\\_WAIT table in use', '' using 1:8 with lines lw 1 lc 2 "
          "title 'twstack process resident'";
     if (k) g += ", '' using 1:17 with linespoints pt 6 dt 3 lw 2 lc 3 title 'Linux tw\\_sock\\_TCP + bind slabs'";

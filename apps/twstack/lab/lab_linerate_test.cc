@@ -4,16 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "apps/twstack/lab/lab_linerate.hh"
+#include "apps/twstack/lab/lab_test_util.hh"
 
 namespace twstack::app {
 namespace {
-
-LabScenario one(std::string_view text) {
-  std::vector<LabScenario> v;
-  auto e = parse_lab_scenarios(text, "t.lab", &v);
-  EXPECT_FALSE(e.has_value()) << *e;
-  return v.empty() ? LabScenario{} : v.front();
-}
 
 TEST(LineRate, TheSetParsesFlatOutAtLinuxsTimeWait) {
   std::vector<LabScenario> v;

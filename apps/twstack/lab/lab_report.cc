@@ -91,14 +91,6 @@ void json_scenario(Json& j, const LabScenario& s) {
   j["server_set"] = s.server_sets;
 }
 
-// A gnuplot string: single-quoted, where nothing is special but the quote
-// itself, written twice.
-std::string gp_quote(std::string_view s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
-  return q + "'";
-}
-
 // The closing side's TIME_WAIT the arithmetic gives at t: rate x min(t, len),
 // held at the cap, and on the client at the 4-tuples.
 double predicted_tw(const LabResult& r, std::uint32_t t) {
@@ -157,6 +149,12 @@ std::string gnuplot_script(const std::filesystem::path& dir, const std::vector<c
 }
 
 }  // namespace
+
+std::string gp_quote(std::string_view s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
+  return q + "'";
+}
 
 namespace {
 

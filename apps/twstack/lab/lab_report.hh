@@ -52,6 +52,9 @@ void print_lab_table(std::ostream& out, const std::vector<LabResult>& results, c
 // Writes the folder (created if need be); returns a note about the plots
 // ("" when drawn, else why not: gnuplot missing, or its exit status).
 std::string write_lab_report(const std::string& dir, const std::vector<LabResult>& results, const LabMode& mode);
+// A gnuplot string: single-quoted, where nothing is special but the quote
+// itself, written twice.
+std::string gp_quote(std::string_view s);
 // summary.json's content (also what `lab --json` prints).
 void print_lab_json(std::ostream& out, const std::vector<LabResult>& results, const LabMode& mode);
 

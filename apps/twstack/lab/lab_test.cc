@@ -5,16 +5,10 @@
 #include "apps/twstack/lab/lab_predict.hh"
 #include "apps/twstack/lab/lab_run.hh"
 #include "apps/twstack/lab/lab_scenario.hh"
+#include "apps/twstack/lab/lab_test_util.hh"
 
 namespace twstack::app {
 namespace {
-
-LabScenario one(std::string_view text) {
-  std::vector<LabScenario> v;
-  auto e = parse_lab_scenarios(text, "t.lab", &v);
-  EXPECT_FALSE(e.has_value()) << *e;
-  return v.empty() ? LabScenario{} : v.front();
-}
 
 std::string error_of(std::string_view text) {
   std::vector<LabScenario> v;
