@@ -75,10 +75,10 @@ SlabSample slabs() {
   return s;
 }
 
-// A connection holds an fd on either side.
-void raise_fd_limit(int inflight) {
+// A connection holds an fd on either side, and a listener one.
+void raise_fd_limit(int inflight, std::size_t listeners) {
   rlimit lim{};
-  const auto need = static_cast<rlim_t>(2 * inflight + 256);
+  const auto need = static_cast<rlim_t>(2 * inflight + listeners + 256);
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= need) return;
   lim.rlim_cur = std::min(lim.rlim_max, need);
   setrlimit(RLIMIT_NOFILE, &lim);
@@ -149,7 +149,7 @@ KernelResult run_kernel_churn(const KernelSpec& spec, const volatile std::sig_at
     ep.text = std::string(addr) + ":" + std::to_string(port);
     o.endpoints.push_back(std::move(ep));
   }
-  raise_fd_limit(o.inflight);
+  raise_fd_limit(o.inflight, o.endpoints.size());
   ServerThread st;
   std::thread server_thread([&] { st.run(server_fd, o); });
   while (st.state == 0) ::usleep(1000);
