@@ -112,10 +112,11 @@ def both_stacks(binary, d):
         expect(m["first_errno"] == "EADDRNOTAVAIL", f"{who}: first errno {m['first_errno']}")
         expect(p["first_failure_s"] - 0.05 <= m["first_failure_s"] <= 4,
                f"{who}: first failure at {m['first_failure_s']:.3f} s (due at 2.00 s)")
-        # Every attempt after the 200th fails, but on a loaded machine a
-        # connection may fail before it is established (its SYN answered by
-        # an RST from an overrun server): its port is free again, and a later
-        # attempt may still be in progress at the end. A few, never many.
+        # Every attempt after the 200th fails; but on a loaded machine an
+        # early connection may fail before it is established (seen once in
+        # several runs: 185 of 400 failed), leaving no TIME_WAIT, so its port
+        # serves a later attempt that may still be in progress at the end.
+        # A few, never many.
         expect(m["ok"] == 200 and m["attempts"] - 200 - 20 <= m["failed"] <= m["attempts"] - 200,
                f"{who}: 200 connections, then {m['failed']} of {m['attempts']} attempts failed")
         expect(m["client_timewait_end"] == 200, f"{who}: the client holds 200 TIME_WAIT ({m['client_timewait_end']})")
