@@ -74,6 +74,9 @@ struct Sock {
   int keepintvl_s = 0;
   int keepcnt = 0;
   int user_timeout_ms = 0;
+  // SO_RCVBUF/SO_SNDBUF set before connect() or listen(), as the engine
+  // sizes them (doubled, capped); a connection keeps its own in its Tcb.
+  tcp::SockBufs bufs{};
   std::optional<engine::Bound> bound;  // bind(), until listen() or connect() takes it
   std::uint16_t lport = 0;             // a listener's port
   int backlog = 0;
