@@ -140,7 +140,8 @@ class Host {
   std::size_t copy_out(const Sock& s, const iovec* iov, int n, std::size_t from, bool peek);
   // Hands the socket's options to its connection; an errno, or 0.
   int apply_opts(Sock& s);
-  int set_conn_opts(Sock& s);  // apply_opts as a setsockopt result: 0, or -1 and errno
+  int set_conn_opts(Sock& s);
+  int set_listener_bufs(Sock& s);  // apply_opts as a setsockopt result: 0, or -1 and errno
   const tcp::Tcb* tcb(const Sock& s) const;
 
   HostOptions opt_;

@@ -215,11 +215,11 @@ int Host::setsockopt(int fd, int level, int name, const void* val, socklen_t len
       case SO_SNDBUF:
         if (t != nullptr) return eng_->set_sndbuf(s->conn, v) == Errc::kOk ? 0 : fail(EINVAL);
         s->bufs.sndbuf = eng_->so_sndbuf_size(v);
-        return 0;
+        return set_listener_bufs(*s);
       case SO_RCVBUF:
         if (t != nullptr) return eng_->set_rcvbuf(s->conn, v) == Errc::kOk ? 0 : fail(EINVAL);
         s->bufs.rcvbuf = eng_->so_rcvbuf_size(v);
-        return 0;
+        return set_listener_bufs(*s);
       default: return fail(ENOPROTOOPT);
     }
   }
@@ -250,6 +250,12 @@ int Host::setsockopt(int fd, int level, int name, const void* val, socklen_t len
       return set_conn_opts(*s);
     default: return fail(ENOPROTOOPT);  // TCP_MAXSEG, TCP_CORK, TCP_NOTSENT_LOWAT, ...
   }
+}
+
+// A listening socket passes its buffer sizes on to the connections it opens.
+int Host::set_listener_bufs(Sock& s) {
+  if (s.kind != Kind::kListener) return 0;
+  return eng_->set_listener_bufs(s.lport, s.bufs) == Errc::kOk ? 0 : fail(EINVAL);
 }
 
 int Host::set_conn_opts(Sock& s) {

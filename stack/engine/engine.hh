@@ -183,6 +183,9 @@ class QueueEngine {
   // window scale stays), or as sizes for connect() and listen().
   Errc set_rcvbuf(ConnId id, int val);
   Errc set_sndbuf(ConnId id, int val);
+  // SO_RCVBUF/SO_SNDBUF on a listening socket: for connections it opens from
+  // now on (kInvalid: no listener on `port`).
+  Errc set_listener_bufs(std::uint16_t port, const tcp::SockBufs& bufs);
   std::uint32_t so_rcvbuf_size(int val) const { return tcp::so_rcvbuf_size(env_.p, val); }
   std::uint32_t so_sndbuf_size(int val) const { return tcp::so_sndbuf_size(env_.p, val); }
 

@@ -205,6 +205,13 @@ Errc QueueEngine::set_sndbuf(ConnId id, int val) {
   return Errc::kOk;
 }
 
+Errc QueueEngine::set_listener_bufs(std::uint16_t port, const tcp::SockBufs& bufs) {
+  flow::Listener* l = listeners_.on_port(port);
+  if (l == nullptr) return Errc::kInvalid;
+  l->bufs = bufs;
+  return Errc::kOk;
+}
+
 std::uint32_t QueueEngine::peek(ConnId id, std::span<std::uint8_t> out, std::uint32_t offset) const {
   const tcp::Tcb* c = lookup(id);
   if (c == nullptr || c->orphaned || offset >= c->rcv.size()) return 0;
