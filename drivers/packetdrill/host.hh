@@ -74,6 +74,9 @@ struct Sock {
   int keepintvl_s = 0;
   int keepcnt = 0;
   int user_timeout_ms = 0;
+  // SO_RCVBUF/SO_SNDBUF set before connect() or listen(), as the engine
+  // sizes them (doubled, capped); a connection keeps its own in its Tcb.
+  tcp::SockBufs bufs{};
   std::optional<engine::Bound> bound;  // bind(), until listen() or connect() takes it
   std::uint16_t lport = 0;             // a listener's port
   int backlog = 0;
@@ -137,7 +140,8 @@ class Host {
   std::size_t copy_out(const Sock& s, const iovec* iov, int n, std::size_t from, bool peek);
   // Hands the socket's options to its connection; an errno, or 0.
   int apply_opts(Sock& s);
-  int set_conn_opts(Sock& s);  // apply_opts as a setsockopt result: 0, or -1 and errno
+  int set_conn_opts(Sock& s);
+  int set_listener_bufs(Sock& s);  // apply_opts as a setsockopt result: 0, or -1 and errno
   const tcp::Tcb* tcb(const Sock& s) const;
 
   HostOptions opt_;

@@ -125,10 +125,16 @@ int Host::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
       case SO_REUSEADDR: return put_int(val, len, s->reuseaddr ? 1 : 0);
       case SO_KEEPALIVE: return put_int(val, len, s->keepalive ? 1 : 0);
       case SO_TYPE: return put_int(val, len, SOCK_STREAM);
+      // sk_sndbuf / sk_rcvbuf: tcp_wmem[1] / tcp_rmem[1] until SO_SNDBUF /
+      // SO_RCVBUF sets them (tcp_init_sock), then the connection's.
       case SO_SNDBUF:
-        return put_int(val, len, static_cast<int>(t != nullptr ? t->snd.capacity() : opt_.cfg.sndbuf));
+        return put_int(val, len, static_cast<int>(t != nullptr ? t->sk_sndbuf
+                                                  : s->bufs.sndbuf != 0 ? s->bufs.sndbuf
+                                                                        : opt_.cfg.tcp_wmem.def));
       case SO_RCVBUF:
-        return put_int(val, len, static_cast<int>(t != nullptr ? t->rcv.capacity() : opt_.cfg.rcvbuf));
+        return put_int(val, len, static_cast<int>(t != nullptr ? t->sk_rcvbuf
+                                                  : s->bufs.rcvbuf != 0 ? s->bufs.rcvbuf
+                                                                        : opt_.cfg.tcp_rmem.def));
       case SO_LINGER: {
         linger l{s->linger_on ? 1 : 0, s->linger_secs};
         return put(val, len, &l, sizeof l);
@@ -139,8 +145,8 @@ int Host::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
         std::uint32_t m[SK_MEMINFO_VARS] = {};
         if (t != nullptr) {
           m[SK_MEMINFO_RMEM_ALLOC] = t->rcv.size();
-          m[SK_MEMINFO_RCVBUF] = t->rcv.capacity();
-          m[SK_MEMINFO_SNDBUF] = t->snd.capacity();
+          m[SK_MEMINFO_RCVBUF] = t->sk_rcvbuf;
+          m[SK_MEMINFO_SNDBUF] = t->sk_sndbuf;
           m[SK_MEMINFO_WMEM_QUEUED] = t->snd.size();
         }
         return put(val, len, m, sizeof m);
@@ -197,12 +203,24 @@ int Host::setsockopt(int fd, int level, int name, const void* val, socklen_t len
   int v = 0;
   std::memcpy(&v, val, sizeof v);
   if (level == SOL_SOCKET) {
+    const tcp::Tcb* t = tcb(*s);
     switch (name) {
       case SO_REUSEADDR: s->reuseaddr = v != 0; return 0;
       case SO_KEEPALIVE:  // sock_valbool_flag(SOCK_KEEPOPEN), tcp_set_keepalive
         s->keepalive = v != 0;
         return set_conn_opts(*s);
-      default: return fail(ENOPROTOOPT);  // SO_SNDBUF/SO_RCVBUF: no per-socket buffers yet
+      // sock_setsockopt: the engine doubles and caps the value
+      // (QueueEngine::set_sndbuf); before connect() or listen() the size
+      // waits here for them.
+      case SO_SNDBUF:
+        if (t != nullptr) return eng_->set_sndbuf(s->conn, v) == Errc::kOk ? 0 : fail(EINVAL);
+        s->bufs.sndbuf = eng_->so_sndbuf_size(v);
+        return set_listener_bufs(*s);
+      case SO_RCVBUF:
+        if (t != nullptr) return eng_->set_rcvbuf(s->conn, v) == Errc::kOk ? 0 : fail(EINVAL);
+        s->bufs.rcvbuf = eng_->so_rcvbuf_size(v);
+        return set_listener_bufs(*s);
+      default: return fail(ENOPROTOOPT);
     }
   }
   if (level != IPPROTO_TCP) return fail(ENOPROTOOPT);
@@ -232,6 +250,12 @@ int Host::setsockopt(int fd, int level, int name, const void* val, socklen_t len
       return set_conn_opts(*s);
     default: return fail(ENOPROTOOPT);  // TCP_MAXSEG, TCP_CORK, TCP_NOTSENT_LOWAT, ...
   }
+}
+
+// A listening socket passes its buffer sizes on to the connections it opens.
+int Host::set_listener_bufs(Sock& s) {
+  if (s.kind != Kind::kListener) return 0;
+  return eng_->set_listener_bufs(s.lport, s.bufs) == Errc::kOk ? 0 : fail(EINVAL);
 }
 
 int Host::set_conn_opts(Sock& s) {

@@ -131,7 +131,7 @@ int Host::listen(int fd, int backlog) {
   }
   // Linux inet_listen: a negative or zero backlog still admits one.
   std::uint32_t b = backlog < 0 ? 0u : static_cast<std::uint32_t>(backlog);
-  Errc e = eng_->listen(*s->bound, b);
+  Errc e = eng_->listen(*s->bound, b, s->bufs);
   if (e != Errc::kOk) return fail(to_errno(e));
   s->lport = s->bound->port;
   s->bound.reset();
@@ -197,8 +197,8 @@ int Host::connect(int fd, const sockaddr* a, socklen_t len) {
     if (!in) return fail(err);
     engine::ConnId id;
     wire::Ipv4Addr dst{ntohl(in->sin_addr.s_addr)};
-    Errc e = s->bound ? eng_->connect(*s->bound, dst, ntohs(in->sin_port), &id)
-                      : eng_->connect(dst, ntohs(in->sin_port), &id);
+    Errc e = s->bound ? eng_->connect(*s->bound, dst, ntohs(in->sin_port), &id, s->bufs)
+                      : eng_->connect(dst, ntohs(in->sin_port), &id, {}, 0, s->bufs);
     if (e != Errc::kOk) return fail(to_errno(e));
     s->bound.reset();
     s->kind = Kind::kConn;

@@ -19,7 +19,7 @@ using Member = T StackConfig::*;
 using Field = std::variant<Member<bool>, Member<std::uint8_t>, Member<std::uint16_t>,
                            Member<std::uint32_t>, Member<Duration>, Member<TwOverflowPolicy>,
                            Member<PortSelection>, Member<CongestionControl>, Member<PortRange>,
-                           Member<PortBitmap>>;
+                           Member<BufSizes>, Member<PortBitmap>>;
 
 struct KeySpec {
   std::string_view key;
@@ -103,6 +103,11 @@ constexpr bool in_range(E v, const KeySpec&) {
 
 constexpr bool in_range(PortRange r, const KeySpec& k) {
   return k.min <= r.low && r.low <= r.high && r.high <= k.max;
+}
+
+constexpr bool in_range(BufSizes b, const KeySpec& k) {
+  return k.min <= b.min && b.min <= k.max && k.min <= b.def && b.def <= k.max && k.min <= b.max &&
+         b.max <= k.max;
 }
 
 constexpr bool in_range(const PortBitmap&, const KeySpec&) { return true; }
@@ -226,6 +231,9 @@ std::string allowed(const KeySpec& k, bool terse = false) {
   if (std::holds_alternative<Member<PortRange>>(k.field)) {
     return "two ports 'low high', each 1..65535, low <= high";
   }
+  if (std::holds_alternative<Member<BufSizes>>(k.field)) {
+    return "three integers 'min default max', each " + allowed_ints(k, true);
+  }
   if (std::holds_alternative<Member<PortBitmap>>(k.field)) {
     return "comma-separated ports and ranges 'a-b' in 0..65535, or empty";
   }
@@ -289,20 +297,39 @@ std::optional<std::string> apply(StackConfig& c, const KeySpec&, Member<E> m,
 // low and high have the same parity; twstack accepts those too. The kernel
 // also refuses low < ip_unprivileged_port_start (1024); twstack has no
 // privileged ports, so 1..65535.
-std::optional<std::string> apply(StackConfig& c, const KeySpec& k, Member<PortRange> m,
-                                 std::string_view v) {
-  std::int64_t ports[2] = {0, 0};
-  for (std::int64_t& p : ports) {
+// Exactly out.size() integers in k's range, separated by whitespace.
+std::optional<std::string> parse_ints(std::string_view v, const KeySpec& k,
+                                      std::span<std::int64_t> out, const char* expected) {
+  for (std::int64_t& x : out) {
     v = trim(v);
     std::size_t n = 0;
     while (n < v.size() && !is_space(v[n])) ++n;
-    if (n == 0) return "expected two ports";
-    if (auto why = parse_int_in(v.substr(0, n), k.min, k.max, &p)) return why;
+    if (n == 0) return expected;
+    if (auto why = parse_int_in(v.substr(0, n), k.min, k.max, &x)) return why;
     v.remove_prefix(n);
   }
-  if (!trim(v).empty()) return "expected two ports";
+  if (!trim(v).empty()) return expected;
+  return std::nullopt;
+}
+
+std::optional<std::string> apply(StackConfig& c, const KeySpec& k, Member<PortRange> m,
+                                 std::string_view v) {
+  std::int64_t ports[2] = {0, 0};
+  if (auto why = parse_ints(v, k, ports, "expected two ports")) return why;
   if (ports[0] > ports[1]) return "low > high";
   c.*m = PortRange{static_cast<std::uint16_t>(ports[0]), static_cast<std::uint16_t>(ports[1])};
+  return std::nullopt;
+}
+
+// tcp_rmem, tcp_wmem: proc_dointvec_minmax over three ints, each >= 1
+// (extra1 = SYSCTL_ONE); the kernel does not order them, nor does twstack.
+// The kernel also takes fewer than three, keeping the rest; twstack wants all.
+std::optional<std::string> apply(StackConfig& c, const KeySpec& k, Member<BufSizes> m,
+                                 std::string_view v) {
+  std::int64_t x[3] = {0, 0, 0};
+  if (auto why = parse_ints(v, k, x, "expected three integers")) return why;
+  c.*m = BufSizes{static_cast<std::int32_t>(x[0]), static_cast<std::int32_t>(x[1]),
+                  static_cast<std::int32_t>(x[2])};
   return std::nullopt;
 }
 
@@ -356,6 +383,11 @@ std::string format(const StackConfig& c, const KeySpec&, Member<E> m) {
 
 std::string format(const StackConfig& c, const KeySpec&, Member<PortRange> m) {
   return std::to_string((c.*m).low) + " " + std::to_string((c.*m).high);
+}
+
+std::string format(const StackConfig& c, const KeySpec&, Member<BufSizes> m) {
+  return std::to_string((c.*m).min) + " " + std::to_string((c.*m).def) + " " +
+         std::to_string((c.*m).max);
 }
 
 // Runs collapse to "a-b", joined by ',' (proc_do_large_bitmap's read side).

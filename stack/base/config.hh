@@ -55,6 +55,16 @@ struct PortRange {
   bool operator==(const PortRange&) const = default;
 };
 
+// net.ipv4.tcp_rmem and tcp_wmem: min, default and max, in bytes (a vector
+// of three ints, as proc_dointvec_minmax reads it).
+struct BufSizes {
+  std::int32_t min;
+  std::int32_t def;
+  std::int32_t max;
+
+  bool operator==(const BufSizes&) const = default;
+};
+
 // net.ipv4.ip_local_reserved_ports: one bit per port, as the kernel's bitmap.
 using PortBitmap = std::bitset<65536>;
 
@@ -174,6 +184,26 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
   X("net.ipv4.tcp_keepalive_probes", tcp_keepalive_probes, std::uint8_t,                           \
     9 /* TCP_KEEPALIVE_PROBES */, 1, 127, kNone,                                                   \
     "unanswered probes before the connection is dropped (MAX_TCP_KEEPCNT)", "")                    \
+  X("net.ipv4.tcp_rmem", tcp_rmem, BufSizes,                                                       \
+    (BufSizes{4096, 131072, 6291456}) /* tcp_init: PAGE_SIZE, 128 KiB, 6 MiB */, 1, kSysctlIntMax,  \
+    kBytes,                                                                                        \
+    "receive buffer 'min default max': default is a socket's sk_rcvbuf, max (with "                \
+    "net.core.rmem_max) sets the window scale; min is a floor under memory pressure, which a "     \
+    "fixed chunk pool does not have",                                                              \
+    "")                                                                                            \
+  X("net.ipv4.tcp_wmem", tcp_wmem, BufSizes,                                                       \
+    (BufSizes{4096, 16384, 4194304}) /* tcp_init: PAGE_SIZE, 16 KiB, 4 MiB */, 1, kSysctlIntMax,    \
+    kBytes,                                                                                        \
+    "send buffer 'min default max': default is a socket's sk_sndbuf, which tcp_sndbuf_expand "     \
+    "grows up to max; min is a floor under memory pressure, which a fixed chunk pool does not "    \
+    "have",                                                                                        \
+    "")                                                                                            \
+  X("net.core.rmem_max", rmem_max, std::uint32_t,                                                  \
+    4194304 /* 4 MiB since 6.18 */, 2304 /* SOCK_MIN_RCVBUF */, kSysctlIntMax, kBytes,             \
+    "cap on SO_RCVBUF (which the kernel doubles); also sets the window scale", "")                 \
+  X("net.core.wmem_max", wmem_max, std::uint32_t,                                                  \
+    4194304 /* 4 MiB since 6.18 */, 4608 /* SOCK_MIN_SNDBUF */, kSysctlIntMax, kBytes,             \
+    "cap on SO_SNDBUF (which the kernel doubles)", "")                                             \
   /* twstack.* */                                                                                  \
   X("twstack.tcp_timewait_len", tcp_timewait_len, Duration,                                        \
     Duration::seconds(60) /* TCP_TIMEWAIT_LEN */, 1, Duration::seconds(86400).us, kDecimalS,       \
@@ -192,10 +222,12 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     "listening sockets per engine (listen() beyond them: ENOBUFS)", "")                            \
   X("twstack.sndbuf", sndbuf, std::uint32_t,                                                       \
     65536, 1024, 129024, kBytes,                                                                   \
-    "send buffer per connection (at most 63 chunks of 2 KiB)", "")                                 \
+    "the engine's cap on a connection's send buffer (at most 63 chunks of 2 KiB), under "          \
+    "Linux's sk_sndbuf (net.ipv4.tcp_wmem, SO_SNDBUF)", "")                                        \
   X("twstack.rcvbuf", rcvbuf, std::uint32_t,                                                       \
     65536, 1024, 129024, kBytes,                                                                   \
-    "receive buffer per connection (at most 63 chunks of 2 KiB)", "")                              \
+    "the engine's cap on a connection's receive buffer and window (at most 63 chunks of 2 KiB), "  \
+    "under Linux's (net.ipv4.tcp_rmem, SO_RCVBUF)", "")                                            \
   X("twstack.mss", mss, std::uint16_t,                                                             \
     1460 /* MTU 1500 - 40 */, 88, 1900, kBytes,                                                    \
     "MSS we announce and send with (min TCP_MIN_MSS)", "")                                         \

@@ -128,16 +128,19 @@ class QueueEngine {
   // --- application API
   // Active open. A zero src picks the first local address; a zero sport
   // picks an ephemeral port.
+  // `bufs`: SO_RCVBUF/SO_SNDBUF given before connect() or listen() (sizes
+  // from so_rcvbuf_size/so_sndbuf_size); they choose the window scale.
   Errc connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, wire::Ipv4Addr src = {},
-               std::uint16_t sport = 0);
+               std::uint16_t sport = 0, const tcp::SockBufs& bufs = {});
   Errc listen(std::uint16_t port, std::uint32_t backlog, wire::Ipv4Addr addr = {});
   // bind() as a socket does it before listen() or connect() (inet_bind):
   // reserves addr:port, port 0 picking one as inet_csk_find_open_port. The
   // reservation then goes to listen() or connect() below, which take it
   // over (on success only), or back with unbind().
   Errc bind(wire::Ipv4Addr addr, std::uint16_t port, bool reuseaddr, Bound* out);
-  Errc listen(const Bound& b, std::uint32_t backlog);
-  Errc connect(const Bound& b, wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out);
+  Errc listen(const Bound& b, std::uint32_t backlog, const tcp::SockBufs& bufs = {});
+  Errc connect(const Bound& b, wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out,
+               const tcp::SockBufs& bufs = {});
   void unbind(const Bound& b);
   Errc unlisten(std::uint16_t port);
   std::optional<ConnId> accept(std::uint16_t port);
@@ -174,6 +177,17 @@ class QueueEngine {
   Errc set_keepalive(ConnId id, bool on);
   Errc set_keepalive_params(ConnId id, Duration idle, Duration intvl, std::uint32_t cnt);
   Errc set_user_timeout(ConnId id, std::int64_t ms);
+  // setsockopt(SO_RCVBUF / SO_SNDBUF, val) as Linux: val capped at
+  // net.core.rmem_max / wmem_max, doubled, at least SOCK_MIN_*BUF, and the
+  // size locked (no auto-sizing). On a connection (after the SYN, so the
+  // window scale stays), or as sizes for connect() and listen().
+  Errc set_rcvbuf(ConnId id, int val);
+  Errc set_sndbuf(ConnId id, int val);
+  // SO_RCVBUF/SO_SNDBUF on a listening socket: for connections it opens from
+  // now on (kInvalid: no listener on `port`).
+  Errc set_listener_bufs(std::uint16_t port, const tcp::SockBufs& bufs);
+  std::uint32_t so_rcvbuf_size(int val) const { return tcp::so_rcvbuf_size(env_.p, val); }
+  std::uint32_t so_sndbuf_size(int val) const { return tcp::so_sndbuf_size(env_.p, val); }
 
   template <class F>
   void drain_events(F&& f);

@@ -8,7 +8,7 @@
 namespace twstack::engine {
 
 Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, wire::Ipv4Addr src,
-                          std::uint16_t sport) {
+                          std::uint16_t sport, const tcp::SockBufs& bufs) {
   if (dport == 0 || dst.is_unspecified() || dst.is_multicast() || dst.is_broadcast()) return Errc::kInvalid;
   if (src.is_unspecified()) {
     if (ifc_.naddrs == 0) return Errc::kAddrNotAvail;
@@ -38,7 +38,7 @@ Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, 
   c->bound_port = sport != 0;
   binds_[c->index] = bind;
   table_.insert(*c);
-  tcp::open_active(env_, *c, t, from);
+  tcp::open_active(env_, *c, t, from, bufs);
   touched(*c);
   *out = ConnId{c->index, c->generation};
   return Errc::kOk;
@@ -65,19 +65,22 @@ Errc QueueEngine::bind(wire::Ipv4Addr addr, std::uint16_t port, bool reuseaddr, 
 
 void QueueEngine::unbind(const Bound& b) { ports_.release(b.id); }
 
-Errc QueueEngine::listen(const Bound& b, std::uint32_t backlog) {
+Errc QueueEngine::listen(const Bound& b, std::uint32_t backlog, const tcp::SockBufs& bufs) {
   if (Errc e = ports_.listen(b.id); e != Errc::kOk) return e;
-  if (listeners_.open(b.addr, b.port, backlog, opt_.somaxconn, b.id) == nullptr) {
+  flow::Listener* l = listeners_.open(b.addr, b.port, backlog, opt_.somaxconn, b.id);
+  if (l == nullptr) {
     ports_.unlisten(b.id);
     return Errc::kNoBufs;
   }
+  l->bufs = bufs;
   return Errc::kOk;
 }
 
 // connect() on a bound socket: the 4-tuple must be free of connections and
 // of TIME_WAIT entries not bound themselves (__inet_hash_connect's check for
 // a bound port), or taken over from one (tcp_twsk_unique).
-Errc QueueEngine::connect(const Bound& b, wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out) {
+Errc QueueEngine::connect(const Bound& b, wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out,
+                          const tcp::SockBufs& bufs) {
   if (dport == 0 || dst.is_unspecified() || dst.is_multicast() || dst.is_broadcast()) return Errc::kInvalid;
   if (ifc_.naddrs == 0) return Errc::kAddrNotAvail;
   if (nfree_tcbs_ == 0) return Errc::kNoBufs;
@@ -96,7 +99,7 @@ Errc QueueEngine::connect(const Bound& b, wire::Ipv4Addr dst, std::uint16_t dpor
   c->bound_port = true;
   binds_[c->index] = b.id;
   table_.insert(*c);
-  tcp::open_active(env_, *c, t, from);
+  tcp::open_active(env_, *c, t, from, bufs);
   touched(*c);
   *out = ConnId{c->index, c->generation};
   return Errc::kOk;
@@ -184,6 +187,29 @@ Errc QueueEngine::set_user_timeout(ConnId id, std::int64_t ms) {
   tcp::Tcb* c = lookup(id);
   if (c == nullptr || c->orphaned) return Errc::kBadHandle;
   return tcp::set_user_timeout(*c, ms);
+}
+
+Errc QueueEngine::set_rcvbuf(ConnId id, int val) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  tcp::set_rcvbuf(env_.p, *c, tcp::so_rcvbuf_size(env_.p, val));
+  touched(*c);
+  return Errc::kOk;
+}
+
+Errc QueueEngine::set_sndbuf(ConnId id, int val) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  tcp::set_sndbuf(env_.p, *c, tcp::so_sndbuf_size(env_.p, val));
+  touched(*c);
+  return Errc::kOk;
+}
+
+Errc QueueEngine::set_listener_bufs(std::uint16_t port, const tcp::SockBufs& bufs) {
+  flow::Listener* l = listeners_.on_port(port);
+  if (l == nullptr) return Errc::kInvalid;
+  l->bufs = bufs;
+  return Errc::kOk;
 }
 
 std::uint32_t QueueEngine::peek(ConnId id, std::span<std::uint8_t> out, std::uint32_t offset) const {

@@ -162,7 +162,7 @@ void QueueEngine::rx_listen(flow::Listener& l, const wire::FourTuple& t, wire::S
   // The child keeps the listener's port bound while it lives, even after
   // the listener closes (Linux inet_inherit_port).
   if (ports_.hold(l.bind) == Errc::kOk) binds_[c->index] = l.bind;
-  tcp::open_passive(env_, *c, t, s, isn);
+  tcp::open_passive(env_, *c, t, s, isn, l.bufs);
   touched(*c);
 }
 
@@ -190,7 +190,7 @@ bool QueueEngine::rx_cookie_ack(flow::Listener& l, const wire::FourTuple& t, wir
   table_.insert(*c);
   listeners_.add_syn(l, *c);
   if (ports_.hold(l.bind) == Errc::kOk) binds_[c->index] = l.bind;
-  tcp::open_from_cookie(env_, *c, t, s, o);
+  tcp::open_from_cookie(env_, *c, t, s, o, l.bufs);
   tcp::input(env_, *c, s);
   touched(*c);
   return true;

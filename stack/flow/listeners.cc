@@ -31,6 +31,7 @@ Listener* Listeners::open(wire::Ipv4Addr addr, std::uint16_t port, std::uint32_t
   l.syn_pending = 0;
   l.last_overflow_ms = kNeverOverflowed;
   l.bind = bind;
+  l.bufs = {};
   l.active = true;
   l.next = by_port_[port];
   by_port_[port] = static_cast<std::uint16_t>(slot + 1);

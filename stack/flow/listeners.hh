@@ -16,6 +16,7 @@
 
 #include "stack/base/counters.hh"
 #include "stack/ports/allocator.hh"
+#include "stack/tcp/buffers.hh"
 #include "stack/tcp/tcb.hh"
 #include "stack/wire/segment.hh"
 
@@ -35,6 +36,7 @@ struct Listener {
   // last_overflow); it looks for cookies in ACKs only for a while after.
   std::int64_t last_overflow_ms = kNeverOverflowed;
   ports::BindId bind{};
+  tcp::SockBufs bufs{};    // SO_RCVBUF/SO_SNDBUF, for its children (sk_clone_lock)
   bool active = false;
   bool ready = false;      // on the ready list: gained a connection to accept
   std::uint16_t next = 0;  // the next listener on the same port (slot + 1), 0: none

@@ -60,9 +60,12 @@ class ChunkRing {
     head_ = 0;
     len_ = 0;
   }
+  // A new limit, at any time: the bytes held stay where they are (the ring's
+  // layout does not depend on it), and space() is 0 while they exceed it.
+  void set_capacity(std::uint32_t capacity) { capacity_ = std::min(capacity, kMaxRingBytes); }
   std::uint32_t capacity() const { return capacity_; }
   std::uint32_t size() const { return len_; }
-  std::uint32_t space() const { return capacity_ - len_; }
+  std::uint32_t space() const { return len_ < capacity_ ? capacity_ - len_ : 0; }
 
   // Copies bytes to [off, off+n) past the head. Returns how many were stored
   // (fewer only when the pool runs dry). Does not change size().
@@ -135,11 +138,12 @@ class ChunkRing {
   std::uint32_t chunks_held() const { return held_; }
 
  private:
-  // One more slot than the capacity needs: with len <= capacity the last
-  // byte always lies in a chunk other than the head's, so freeing chunks
-  // behind the head never frees live bytes.
-  std::uint32_t slot_count() const { return (capacity_ + kChunkSize - 1) / kChunkSize + 1; }
-  std::uint32_t ring_span() const { return slot_count() * kChunkSize; }
+  // One more slot than the largest capacity needs: with len <= kMaxRingBytes
+  // the last byte always lies in a chunk other than the head's, so freeing
+  // chunks behind the head never frees live bytes. Fixed, so the capacity
+  // can change under live bytes (and the modulo is a mask).
+  static constexpr std::uint32_t slot_count() { return kMaxRingChunks; }
+  static constexpr std::uint32_t ring_span() { return kMaxRingChunks * kChunkSize; }
   void free_slot(ChunkPool& pool, std::uint32_t s) {
     if (slots_[s] != kNoChunk) {
       pool.release(slots_[s]);

@@ -26,9 +26,10 @@ inline std::uint32_t reduced_ssthresh(Tcb& c, std::uint32_t smss) {
 // RFC 5681 §3.1: slow start and congestion avoidance on new ACKs.
 inline void grow_cwnd(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
   if (c.cwnd < c.ssthresh) {
-    // RFC 3465 §2.3 with L = 2*SMSS: a receiver ACKing every second
-    // segment still doubles the window each round trip.
-    c.cwnd += std::min(acked, 2 * smss);
+    // Linux tcp_slow_start: every byte acknowledged counts, a stretch ACK
+    // too (RFC 3465 §2.3's limit L, tcp_abc, left Linux in 3.9), so a
+    // receiver ACKing every second segment still doubles the window.
+    c.cwnd += acked;
     return;
   }
   c.bytes_acked_ca += acked;

@@ -28,6 +28,10 @@ struct TcpParams {
   std::uint16_t mss;                // twstack.mss
   std::uint32_t sndbuf;             // twstack.sndbuf
   std::uint32_t rcvbuf;             // twstack.rcvbuf
+  BufSizes rmem;                    // net.ipv4.tcp_rmem
+  BufSizes wmem;                    // net.ipv4.tcp_wmem
+  std::uint32_t rmem_max;           // net.core.rmem_max
+  std::uint32_t wmem_max;           // net.core.wmem_max
   std::uint8_t timestamps;          // net.ipv4.tcp_timestamps: 0, 1, 2 (no offset)
   bool window_scaling;              // net.ipv4.tcp_window_scaling
   bool sack;                        // net.ipv4.tcp_sack
@@ -57,6 +61,10 @@ inline TcpParams::TcpParams(const StackConfig& c)
     : mss(c.mss),
       sndbuf(c.sndbuf),
       rcvbuf(c.rcvbuf),
+      rmem(c.tcp_rmem),
+      wmem(c.tcp_wmem),
+      rmem_max(c.rmem_max),
+      wmem_max(c.wmem_max),
       timestamps(c.tcp_timestamps),
       window_scaling(c.tcp_window_scaling),
       sack(c.tcp_sack),

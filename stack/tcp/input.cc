@@ -44,7 +44,7 @@ void input_syn_sent(Env& e, Tcb& c, const Segment& s) {
   c.rcv_nxt = s.seq + 1;
   c.rcv_wup = c.rcv_nxt;
   // The window our SYN offered, now anchored at the peer's sequence space.
-  c.rcv_adv = c.rcv_nxt + std::min<std::uint32_t>(c.rcv.space(), 0xffff);
+  c.rcv_adv = c.rcv_nxt + syn_mss_window(e, c);
   negotiate(e, c, s);
   c.snd_wnd = s.wnd;  // RFC 7323 §2.2: unscaled in a SYN
   c.max_snd_wnd = c.snd_wnd;
@@ -56,6 +56,7 @@ void input_syn_sent(Env& e, Tcb& c, const Segment& s) {
     take_rtt_sample(e, c, s);  // the SYN's RTT (tcp_ack_update_rtt)
     c.rcv_tstamp_us = e.now.us;
     handshake_done_rto(e, c);
+    sndbuf_expand(e.p, c);  // tcp_finish_connect: tcp_init_buffer_space
     set_state(e, c, State::kEstablished);
     c.events |= kEvEstablished;
     // The ACK of the SYN-ACK rides on queued data if there is any.

@@ -56,9 +56,16 @@ std::uint32_t take_ack(Env& e, Tcb& c, Seq ack) {
   c.snd_buf_seq += data;
   c.snd_una = ack;
   if (c.snd_nxt < c.snd_una) c.snd_nxt = c.snd_una;
-  if (data > 0 && c.want_writable && c.snd.space() >= c.snd.capacity() / 2) {
-    c.want_writable = false;
-    c.events |= kEvWritable;
+  // Linux tcp_check_space for a writer that was refused space: tcp_new_space
+  // grows the send buffer while cwnd is not filled (tcp_should_expand_sndbuf),
+  // and sk_stream_write_space wakes it once the free space is at least half
+  // of what is queued (sk_stream_is_writeable).
+  if (data > 0 && c.want_writable) {
+    if (c.flight() < c.cwnd) sndbuf_expand(e.p, c);
+    if (c.snd.space() > 0 && c.snd.space() >= c.snd.size() / 2) {
+      c.want_writable = false;
+      c.events |= kEvWritable;
+    }
   }
   return data;
 }
@@ -116,6 +123,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     c.snd_wl1 = s.seq - 1;  // so the window below is taken
     take_rtt_sample(e, c, s, false);  // the SYN-ACK's RTT (Linux tcp_synack_rtt_meas)
     handshake_done_rto(e, c);
+    sndbuf_expand(e.p, c);  // tcp_init_transfer: tcp_init_buffer_space
   }
   if (c.state == State::kTimeWait) return true;  // nothing of ours is in flight
   // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].

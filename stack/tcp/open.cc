@@ -2,6 +2,7 @@
 // and the state bookkeeping shared by every transition.
 #include <algorithm>
 
+#include "stack/tcp/buffers.hh"
 #include "stack/tcp/cubic.hh"
 #include "stack/tcp/syncookie.hh"
 #include "stack/tcp/tcp.hh"
@@ -27,11 +28,9 @@ void init_sequence(Env& e, Tcb& c) {
   c.ts_offset = ts_offset_of(e, h);  // the same hash as ts_offset_for(): computed once
 }
 
-void init_common(Env& e, Tcb& c, const wire::FourTuple& t) {
+void init_common(Env& e, Tcb& c, const wire::FourTuple& t, const SockBufs& bufs) {
   c.tuple = t;
-  c.snd.init(e.p.sndbuf);
-  c.rcv.init(e.p.rcvbuf);
-  c.rcv_wscale = rcv_wscale_for(e.p);
+  init_buffers(e.p, c, bufs);  // the rings, window clamp and window scale
   c.rto_us = e.p.rto_initial.us;
   init_sequence(e, c);
   c.snd_una = c.iss;
@@ -51,16 +50,6 @@ void init_congestion(Tcb& c) {
 }
 
 }  // namespace
-
-// RFC 7323 §2.3: the smallest shift that lets the window field cover the
-// receive buffer.
-std::uint8_t rcv_wscale_for(const TcpParams& p) {
-  if (!p.window_scaling) return 0;
-  const std::uint32_t buf = std::min(p.rcvbuf, kMaxRingBytes);
-  std::uint8_t s = 0;
-  while (s < 14 && (buf >> s) > 0xffff) ++s;
-  return s;
-}
 
 std::uint32_t ts_offset_for(const Env& e, const wire::FourTuple& t) {
   if (e.p.timestamps != 1) return 0;
@@ -84,8 +73,9 @@ void negotiate(Env& e, Tcb& c, const Segment& syn) {
   init_congestion(c);
 }
 
-void open_active(Env& e, Tcb& c, const wire::FourTuple& t, const std::optional<Succession>& from) {
-  init_common(e, c, t);
+void open_active(Env& e, Tcb& c, const wire::FourTuple& t, const std::optional<Succession>& from,
+                 const SockBufs& bufs) {
+  init_common(e, c, t, bufs);
   if (from) {
     // tcp_twsk_unique: write_seq = tw_snd_nxt + 65537; ts_recent and its
     // stamp carry over, so the SYN echoes the peer's last TSval. The TS
@@ -108,8 +98,8 @@ void open_active(Env& e, Tcb& c, const wire::FourTuple& t, const std::optional<S
 }
 
 void open_passive(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& syn,
-                  std::optional<Seq> iss) {
-  init_common(e, c, t);
+                  std::optional<Seq> iss, const SockBufs& bufs) {
+  init_common(e, c, t, bufs);
   if (iss) {
     c.iss = *iss;
     c.snd_una = c.snd_nxt = c.snd_max = c.recover = c.iss;
@@ -137,8 +127,12 @@ void open_passive(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& syn,
 // SYN-ACK goes out and no timer runs. The ACK, run through input(), then
 // establishes it. Its ISN is the cookie, its options what the cookie kept.
 void open_from_cookie(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& ack,
-                      const CookieOptions& o) {
-  init_common(e, c, t);
+                      const CookieOptions& o, const SockBufs& bufs) {
+  // The cookie's SYN-ACK offered the engine's default window scale: the
+  // listener's SO_RCVBUF/SO_SNDBUF apply after, keeping it.
+  init_common(e, c, t, SockBufs{});
+  if (bufs.rcvbuf != 0) set_rcvbuf(e.p, c, bufs.rcvbuf);
+  if (bufs.sndbuf != 0) set_sndbuf(e.p, c, bufs.sndbuf);
   c.iss = ack.ack - 1;
   c.snd_una = c.recover = c.iss;
   c.snd_nxt = c.snd_max = c.snd_buf_seq = c.iss + 1;

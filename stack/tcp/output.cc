@@ -24,8 +24,8 @@ std::uint16_t advertise_window(Tcb& c) {
 
 // A SYN's window is never scaled (RFC 7323 §2.2). Once the peer's ISN is
 // known (SYN-ACK) it also sets the right edge we have promised.
-std::uint16_t syn_window(Tcb& c) {
-  auto win = static_cast<std::uint16_t>(std::min<std::uint32_t>(c.rcv.space(), 0xffff));
+std::uint16_t syn_window(const Env& e, Tcb& c) {
+  auto win = static_cast<std::uint16_t>(syn_mss_window(e, c));
   if (c.state != State::kSynSent) c.rcv_adv = seq_max(c.rcv_adv, c.rcv_nxt + win);
   return win;
 }
@@ -64,6 +64,14 @@ std::uint8_t* begin_segment(Env& e) {
 
 }  // namespace
 
+// tcp_connect_init rounds to advmss (no timestamps known yet),
+// tcp_openreq_init_rwin to advmss less the timestamp option when the
+// SYN had one.
+std::uint32_t syn_mss_window(const Env& e, const Tcb& c) {
+  const bool ts = c.state != State::kSynSent && c.ts_ok;
+  return syn_rcv_wnd(c, e.p.mss - (ts ? 12u /* TCPOLEN_TSTAMP_ALIGNED */ : 0u));
+}
+
 std::uint32_t ts_now(const Env& e, const Tcb& c) {
   return static_cast<std::uint32_t>(e.now_ms()) + c.ts_offset;
 }
@@ -77,7 +85,7 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   if ((c.sack.num_rcv != 0 || c.sack.dsack) && !(flags & (wire::kSyn | wire::kRst))) sack_fill_options(c, o);
   std::uint8_t opts[40];
   std::size_t olen = wire::write_tcp_options(opts, o);
-  std::uint16_t win = (flags & wire::kSyn) ? syn_window(c) : advertise_window(c);
+  std::uint16_t win = (flags & wire::kSyn) ? syn_window(e, c) : advertise_window(c);
   wire::TcpFields f{};
   f.src_port = c.tuple.lport;
   f.dst_port = c.tuple.rport;

@@ -106,7 +106,7 @@ void send_cookie_synack(Env& e, const wire::FourTuple& t, const Segment& syn, bo
   w.mss = e.p.mss;
   if (o.wscale_ok) {
     w.has_wscale = true;
-    w.wscale = rcv_wscale_for(e.p);
+    w.wscale = default_rcv_wscale(e.p);
   }
   w.sack_permitted = o.sack_ok;
   if (o.ts_ok) {
@@ -122,7 +122,10 @@ void send_cookie_synack(Env& e, const wire::FourTuple& t, const Segment& syn, bo
   f.seq = make_syn_cookie(e.secret, t, syn.seq.raw(), cookie_time(e.now), mssind);
   f.ack = (syn.seq + 1).raw();
   f.flags = wire::kSyn | wire::kAck;
-  f.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(std::min(e.p.rcvbuf, kMaxRingBytes), 0xffff));
+  // The window an unlocked socket's SYN-ACK offers (buffers.cc), which
+  // open_from_cookie's connection takes for the right edge it promised.
+  f.window = static_cast<std::uint16_t>(
+      std::min({e.p.rcvbuf, full_space(static_cast<std::uint32_t>(e.p.rmem.def)), 0xffffu}));
   const std::size_t hl = wire::write_tcp_header(tcp, f, {opts, olen});
   e.out.push(tcp, static_cast<std::uint16_t>(hl), t);
   e.ctr.inc(Counter::TcpOutSegs);

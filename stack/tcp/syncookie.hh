@@ -20,6 +20,7 @@
 
 #include "stack/base/siphash.hh"
 #include "stack/base/time.hh"
+#include "stack/tcp/buffers.hh"
 #include "stack/tcp/env.hh"
 #include "stack/tcp/tcb.hh"
 #include "stack/wire/four_tuple.hh"
@@ -105,7 +106,9 @@ CookieVerdict check_cookie_ack(Env& e, const wire::FourTuple& t, const Segment& 
 // describes, in SYN-RECEIVED as if its SYN-ACK had just gone out; the ACK
 // that carried the cookie, run through input(), then establishes it.
 // (open.cc: shares the passive open's initialisation.)
+// `bufs`: the listener's SO_RCVBUF/SO_SNDBUF (the window scale stays the
+// engine's default, which the cookie's SYN-ACK offered).
 void open_from_cookie(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& ack,
-                      const CookieOptions& o);
+                      const CookieOptions& o, const SockBufs& bufs = {});
 
 }  // namespace twstack::tcp

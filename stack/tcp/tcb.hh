@@ -147,7 +147,13 @@ struct Tcb {
   std::int64_t rcv_tstamp_us = 0;     // tp->rcv_tstamp: when the peer's last ACK came
   std::int64_t retrans_stamp_us = 0;  // tp->retrans_stamp: the unacked data's first send
 
-  // --- buffers
+  // --- buffers: Linux's sizes (buffers.cc), and the bytes held (rings
+  // whose capacity is the engine's real limit, never above Linux's)
+  std::uint32_t sk_rcvbuf = 0;     // sk->sk_rcvbuf
+  std::uint32_t sk_sndbuf = 0;     // sk->sk_sndbuf
+  std::uint32_t window_clamp = 0;  // tp->window_clamp: the largest window to advertise
+  bool rcvbuf_lock = false;        // SOCK_RCVBUF_LOCK: set by SO_RCVBUF
+  bool sndbuf_lock = false;        // SOCK_SNDBUF_LOCK: set by SO_SNDBUF
   ChunkRing snd;
   ChunkRing rcv;
   Assembler ooo;

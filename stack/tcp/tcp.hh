@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 
+#include "stack/tcp/buffers.hh"
 #include "stack/tcp/env.hh"
 #include "stack/tcp/tcb.hh"
 #include "stack/wire/segment.hh"
@@ -27,15 +28,15 @@ struct Succession {
   std::uint32_t ts_recent = 0;
   std::int64_t ts_recent_stamp_ms = 0;
 };
+// `bufs`: SO_RCVBUF/SO_SNDBUF set before connect() or on the listener
+// (buffers.hh); they size the buffers and choose the window scale.
 void open_active(Env& e, Tcb& c, const wire::FourTuple& t,
-                 const std::optional<Succession>& from = std::nullopt);
-// Our window scale: one per engine, from twstack.rcvbuf (RFC 7323 §2.3).
-std::uint8_t rcv_wscale_for(const TcpParams& p);
+                 const std::optional<Succession>& from = std::nullopt, const SockBufs& bufs = {});
 // The timestamp offset of a 4-tuple (keyed, as the ISN; 0 with tcp_timestamps=2).
 std::uint32_t ts_offset_for(const Env& e, const wire::FourTuple& t);
 // `iss` set: the ISN a TIME-WAIT takeover dictates (see time_wait_syn_isn).
 void open_passive(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& syn,
-                  std::optional<Seq> iss = std::nullopt);
+                  std::optional<Seq> iss = std::nullopt, const SockBufs& bufs = {});
 void negotiate(Env& e, Tcb& c, const Segment& syn);
 void handshake_done_rto(const Env& e, Tcb& c);
 
@@ -130,6 +131,8 @@ void orphan_fin_wait2(Env& e, Tcb& c, bool fin_in_segment);
 // Linux tcp_fin_time(): tcp_fin_timeout, but at least 3.5 RTO.
 std::int64_t fin_time_us(const Env& e, const Tcb& c);
 bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len);
+// The window our SYN or SYN-ACK offers (buffers.hh syn_rcv_wnd).
+std::uint32_t syn_mss_window(const Env& e, const Tcb& c);
 void arm_rto(Env& e, Tcb& c);
 std::uint32_t ts_now(const Env& e, const Tcb& c);
 std::uint32_t payload_mss(const Tcb& c);

@@ -194,6 +194,35 @@ TEST_F(Adapter, AcceptReadWriteClose) {
   EXPECT_TRUE(pump(2000, [&] { return remote_->state(peer) == tcp::State::kCloseWait; }));
 }
 
+// SO_SNDBUF/SO_RCVBUF as Linux: tcp_wmem[1]/tcp_rmem[1] until set, then
+// the value doubled (sock_setsockopt), on a fresh socket and a connection.
+TEST_F(Adapter, SocketBuffersAsLinux) {
+  int s = ifc_.socket(u_, AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(s, 0);
+  int v = 0;
+  socklen_t len = sizeof v;
+  EXPECT_EQ(ifc_.getsockopt(u_, s, SOL_SOCKET, SO_RCVBUF, &v, &len), 0);
+  EXPECT_EQ(v, 131072);
+  EXPECT_EQ(ifc_.getsockopt(u_, s, SOL_SOCKET, SO_SNDBUF, &v, &len), 0);
+  EXPECT_EQ(v, 16384);
+  int want = 21000;
+  EXPECT_EQ(ifc_.setsockopt(u_, s, SOL_SOCKET, SO_SNDBUF, &want, sizeof want), 0);
+  EXPECT_EQ(ifc_.getsockopt(u_, s, SOL_SOCKET, SO_SNDBUF, &v, &len), 0);
+  EXPECT_EQ(v, 42000);
+  EXPECT_EQ(ifc_.setsockopt(u_, s, SOL_SOCKET, SO_RCVBUF, &want, 2), -1);
+  EXPECT_EQ(errno, EINVAL);
+  engine::ConnId peer;
+  int fd = accepted(&peer);
+  ASSERT_GE(fd, 0);
+  want = 200000;
+  EXPECT_EQ(ifc_.setsockopt(u_, fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want), 0);
+  EXPECT_EQ(ifc_.getsockopt(u_, fd, SOL_SOCKET, SO_SNDBUF, &v, &len), 0);
+  EXPECT_EQ(v, 400000);
+  EXPECT_EQ(ifc_.setsockopt(u_, fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want), 0);
+  EXPECT_EQ(ifc_.getsockopt(u_, fd, SOL_SOCKET, SO_RCVBUF, &v, &len), 0);
+  EXPECT_EQ(v, 400000);
+}
+
 // Linux's errno for each misuse.
 TEST_F(Adapter, ErrnoAsLinux) {
   int s = ifc_.socket(u_, AF_INET, SOCK_STREAM, 0);

@@ -36,7 +36,8 @@ SKIP = 77
 LOCAL_IP = "192.168.0.1"
 # The shell commands scripts run; for twstack they must not touch the host.
 SHIMS = ("sysctl", "ip", "tc", "ethtool", "nstat", "ss")
-PROC_SYS_RE = re.compile(r"/proc/sys/(net/[a-z0-9_/]+)=(\S+)")
+# A value may be quoted: set_sysctls.py /proc/sys/net/ipv4/tcp_wmem="4096 50000 4194304".
+PROC_SYS_RE = re.compile(r"/proc/sys/(net/[a-z0-9_/]+)=(\"[^\"]*\"|'[^']*'|\S+)")
 SYSCTL_RE = re.compile(r"(net\.[a-z0-9_.]+)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s`\"']+)")
 
 

@@ -67,23 +67,27 @@ TEST(Handshake, ThreeWayExchangesIsnsAndNegotiatesOptions) {
     EXPECT_EQ(s->opt.mss, 1460);
     EXPECT_TRUE(s->opt.has_wscale);
     EXPECT_TRUE(s->opt.has_timestamps);
-    EXPECT_EQ(s->wnd, 65535) << "a SYN's window is never scaled and caps at 65535";
   }
+  // A SYN's window is never scaled (RFC 7323 §2.2): tcp_select_initial_window's
+  // tcp_full_space(tcp_rmem[1]) = 64 KiB, rounded down to the MSS (less the
+  // timestamp option in the SYN-ACK, tcp_openreq_init_rwin).
+  EXPECT_EQ(syn.wnd, 44 * 1460);
+  EXPECT_EQ(synack.wnd, 45 * 1448);
   EXPECT_EQ(syn.opt.tsecr, 0u);
   EXPECT_EQ(synack.opt.tsecr, syn.opt.tsval) << "SYN-ACK echoes the SYN's TSval";
   EXPECT_TRUE(ack.opt.has_timestamps);
   EXPECT_EQ(ack.opt.tsecr, synack.opt.tsval);
   EXPECT_FALSE(ack.opt.has_mss);
   EXPECT_FALSE(ack.opt.has_wscale);
-  // 64 KiB buffers need a shift of 1 (RFC 7323 §2.3).
-  EXPECT_EQ(syn.opt.wscale, 1);
-  EXPECT_EQ(synack.opt.wscale, 1);
+  // tcp_select_initial_window: ilog2(tcp_rmem[2] = 6 MiB) - 15.
+  EXPECT_EQ(syn.opt.wscale, 7);
+  EXPECT_EQ(synack.opt.wscale, 7);
   for (const tcp::Tcb* t : {cl, sv}) {
     EXPECT_EQ(t->mss, 1460);
     EXPECT_TRUE(t->ts_ok);
     EXPECT_TRUE(t->wscale_ok);
-    EXPECT_EQ(t->rcv_wscale, 1);
-    EXPECT_EQ(t->snd_wscale, 1);
+    EXPECT_EQ(t->rcv_wscale, 7);
+    EXPECT_EQ(t->snd_wscale, 7);
   }
 
   EXPECT_EQ(sc.ctr(0, Counter::TcpActiveOpens), 1u);

@@ -343,7 +343,7 @@ TEST(TimeWait, FinWait2EntryResetsOnDataAndSyn) {
     Conn c;
     const wire::FourTuple t = quiet_fin_wait2_entry(sc, &c);
     const Snap e = snap(sc, 0, t);
-    const std::uint8_t wscale = tcp::rcv_wscale_for(o.tcp);
+    const std::uint8_t wscale = tcp::default_rcv_wscale(o.tcp);
     ASSERT_GT(wscale, 0);
     ASSERT_TRUE(sc.tw(0).wscale(sc.tw_entry(0, t)));
     const std::uint32_t wnd = std::uint32_t{e.window} << wscale;

@@ -97,9 +97,10 @@ class LoneTcb {
 
   // A passive open from the peer's SYN: SYN-RECEIVED; returns the SYN-ACK
   // (drained). With timestamps the peer's next segments echo its TSval.
-  SentSegment open(const PeerSyn& syn) {
+  // `bufs`: the listener's SO_RCVBUF/SO_SNDBUF (tcp/buffers.hh).
+  SentSegment open(const PeerSyn& syn, const tcp::SockBufs& bufs = {}) {
     wire::Segment s = syn_segment(syn, wire::kSyn);
-    tcp::open_passive(env_, tcb, tuple(), s);
+    tcp::open_passive(env_, tcb, tuple(), s, std::nullopt, bufs);
     peer_window_ = syn.window;
     auto out = sent();
     EXPECT_EQ(out.size(), 1u) << "open_passive sent " << out.size() << " segments";
@@ -122,8 +123,8 @@ class LoneTcb {
   }
 
   // An active open (tcp::open_active): SYN-SENT. Returns the SYN it sent.
-  SentSegment connect() {
-    tcp::open_active(env_, tcb, tuple());
+  SentSegment connect(const tcp::SockBufs& bufs = {}) {
+    tcp::open_active(env_, tcb, tuple(), std::nullopt, bufs);
     auto out = sent();
     EXPECT_EQ(out.size(), 1u) << "open_active sent " << out.size() << " segments";
     return out.empty() ? SentSegment{} : out[0];

@@ -51,6 +51,10 @@ const KeyCase kCases[] = {
     {"net.ipv4.tcp_keepalive_time", "7200", "1"},
     {"net.ipv4.tcp_keepalive_intvl", "75", "32767"},
     {"net.ipv4.tcp_keepalive_probes", "9", "127"},
+    {"net.ipv4.tcp_rmem", "4096 131072 6291456", "4096 540000 15728640"},
+    {"net.ipv4.tcp_wmem", "4096 16384 4194304", "4096 262144 4194304"},
+    {"net.core.rmem_max", "4194304", "212992"},
+    {"net.core.wmem_max", "4194304", "2304000"},
     {"twstack.tcp_timewait_len", "60", "2.5"},
     {"twstack.tw_overflow_policy", "drop", "evict-oldest"},
     {"twstack.port_selection", "uniform", "linux"},
@@ -294,6 +298,13 @@ TEST(Config, RefusesBadValues) {
   expect_refused("net.ipv4.ip_local_port_range", "1 2 3", "two ports");
   expect_refused("net.ipv4.ip_local_port_range", "0 100", "1..65535");
   expect_refused("net.ipv4.ip_local_port_range", "1 65536", "1..65535");
+  // Buffer size triples (proc_dointvec_minmax, each >= 1) and their caps.
+  expect_refused("net.ipv4.tcp_rmem", "4096 131072", "three integers");
+  expect_refused("net.ipv4.tcp_rmem", "4096 131072 6291456 1", "three integers");
+  expect_refused("net.ipv4.tcp_wmem", "0 16384 4194304", "1..2147483647");
+  expect_refused("net.ipv4.tcp_wmem", "4096 16384 2147483648", "1..2147483647");
+  expect_refused("net.core.rmem_max", "2303", "2304..2147483647");
+  expect_refused("net.core.wmem_max", "4607", "4608..2147483647");
   expect_refused("net.ipv4.ip_local_port_range", "1,2", "two ports");
   // Reserved ports.
   expect_refused("net.ipv4.ip_local_reserved_ports", "65536", "0..65535");

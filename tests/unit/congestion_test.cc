@@ -30,9 +30,10 @@ TEST(Congestion, LossSsthreshIsHalfTheFlightButAtLeastTwoSegments) {
   EXPECT_EQ(loss_ssthresh(0, kSmss), 2000u);
 }
 
-// RFC 5681 §3.1 slow start with RFC 3465 §2.3 appropriate byte counting,
-// L = 2*SMSS: each ACK grows cwnd by what it acknowledged, at most 2*SMSS.
-TEST(Congestion, SlowStartCountsBytesUpToTwoSegmentsPerAck) {
+// RFC 5681 §3.1 slow start with appropriate byte counting: each ACK grows
+// cwnd by what it acknowledged, a stretch ACK all of it, as Linux
+// tcp_slow_start (no RFC 3465 limit L).
+TEST(Congestion, SlowStartCountsEveryByteAcked) {
   Tcb c;
   c.cwnd = 10 * kSmss;
   c.ssthresh = 0xffffffff;
@@ -42,8 +43,8 @@ TEST(Congestion, SlowStartCountsBytesUpToTwoSegmentsPerAck) {
   EXPECT_EQ(c.cwnd, 11300u);
   grow_cwnd(c, kSmss, 2000);  // delayed ACK of two segments
   EXPECT_EQ(c.cwnd, 13300u);
-  grow_cwnd(c, kSmss, 5000);  // stretch ACK: capped at L
-  EXPECT_EQ(c.cwnd, 15300u);
+  grow_cwnd(c, kSmss, 5000);  // stretch ACK: not capped
+  EXPECT_EQ(c.cwnd, 18300u);
   EXPECT_EQ(c.bytes_acked_ca, 0u);  // byte counter untouched in slow start
 }
 

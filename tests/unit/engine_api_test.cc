@@ -119,3 +119,49 @@ TEST(EngineApi, PeekConsumesNothing) {
 
 }  // namespace
 }  // namespace twstack
+
+namespace twstack {
+namespace {
+
+// SO_RCVBUF/SO_SNDBUF through the engine (tcp/buffers.hh): sizes given to
+// connect() and to a listener (before or after listen()) reach the
+// connections, their window scale, and what getsockopt would report.
+TEST(EngineApi, SocketBufferSizesReachConnections) {
+  DirectPair p;
+  Bound b;
+  ASSERT_EQ(p.b().bind({}, 8080, false, &b), Errc::kOk);
+  const tcp::SockBufs lbufs{p.b().so_rcvbuf_size(65536), p.b().so_sndbuf_size(21000)};
+  ASSERT_EQ(p.b().listen(b, 4, lbufs), Errc::kOk);
+  ConnId c;
+  const tcp::SockBufs cbufs{p.a().so_rcvbuf_size(1 << 20), 0};
+  ASSERT_EQ(p.a().connect(p.addr(1), 8080, &c, {}, 0, cbufs), Errc::kOk);
+  p.settle();
+  auto s = p.b().accept(8080);
+  ASSERT_TRUE(s.has_value());
+  const tcp::Tcb* ct = p.a().tcb(c);
+  const tcp::Tcb* st = p.b().tcb(*s);
+  EXPECT_EQ(ct->sk_rcvbuf, 2u << 20);
+  EXPECT_EQ(ct->rcv_wscale, 5);  // ilog2(1 MiB full space) - 15
+  EXPECT_EQ(st->sk_rcvbuf, 131072u);
+  EXPECT_EQ(st->rcv_wscale, 1);  // ilog2(64 KiB) - 15
+  EXPECT_EQ(ct->snd_wscale, 1);
+  EXPECT_EQ(st->sk_sndbuf, 42000u);
+  EXPECT_TRUE(st->sndbuf_lock);
+  // Changed on the listener after listen(): the next connection takes it.
+  EXPECT_EQ(p.b().set_listener_bufs(8080, tcp::SockBufs{}), Errc::kOk);
+  EXPECT_EQ(p.b().set_listener_bufs(9999, tcp::SockBufs{}), Errc::kInvalid);
+  ConnId c2;
+  ASSERT_EQ(p.a().connect(p.addr(1), 8080, &c2), Errc::kOk);
+  p.settle();
+  auto s2 = p.b().accept(8080);
+  ASSERT_TRUE(s2.has_value());
+  EXPECT_EQ(p.b().tcb(*s2)->rcv_wscale, tcp::default_rcv_wscale(tcp::TcpParams(StackConfig{})));
+  EXPECT_FALSE(p.b().tcb(*s2)->sndbuf_lock);
+  // On a connection: doubled, capped, locked.
+  EXPECT_EQ(p.a().set_sndbuf(c, 100000000), Errc::kOk);
+  EXPECT_EQ(ct->sk_sndbuf, 2u * 4194304);
+  EXPECT_EQ(p.a().set_rcvbuf(ConnId{}, 1000), Errc::kBadHandle);
+}
+
+}  // namespace
+}  // namespace twstack

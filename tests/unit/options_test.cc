@@ -71,7 +71,8 @@ void expect_acts_or_refused(const char* key, std::int64_t min, std::int64_t max,
   const StackConfig d;
   const EngineOptions base = options_from(d, test::kTestSecret);
   const std::string candidates[] = {std::to_string(min), std::to_string(max), "0", "1", "2",
-                                    "2.5", "linux", "evict-oldest", "reno", "40000 40001"};
+                                    "2.5", "linux", "evict-oldest", "reno", "40000 40001",
+                                    "4096 540000 15728640"};
   for (const std::string& v : candidates) {
     StackConfig c;
     if (c.set(key, v) || c == d) continue;  // refused, or the default

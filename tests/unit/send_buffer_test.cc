@@ -127,8 +127,9 @@ TEST(SendBuffer, StreamThroughManyRingWraps) {
 }
 
 // RFC 9293 §3.10.2 SEND: what does not fit is refused, not queued; the
-// application is told (kEvWritable) once half the buffer is free again
-// (Linux sk_stream_write_space: sk_stream_min_wspace).
+// application is told (kEvWritable) once the free space is at least half of
+// what is queued (Linux sk_stream_write_space: sk_stream_wspace >=
+// sk_stream_min_wspace), i.e. at most two thirds of the buffer queued.
 TEST(SendBuffer, FullBufferGivesShortCountAndWritableOnceHalfIsFree) {
   LoneTcb t(params());
   t.establish(Seq(7000), kMss, 65535);
@@ -139,12 +140,12 @@ TEST(SendBuffer, FullBufferGivesShortCountAndWritableOnceHalfIsFree) {
   EXPECT_TRUE(t.tcb.want_writable);
   EXPECT_EQ(t.send(stream(16384, 1)), 0u);
   t.sent();
-  t.receive_acking(start + 8000, t.tcb.rcv_nxt, {});
-  EXPECT_EQ(t.tcb.snd.space(), 8000u);
-  EXPECT_EQ(t.tcb.events & tcp::kEvWritable, 0);  // 8000 < 16384 / 2
+  t.receive_acking(start + 5460, t.tcb.rcv_nxt, {});
+  EXPECT_EQ(t.tcb.snd.space(), 5460u);
+  EXPECT_EQ(t.tcb.events & tcp::kEvWritable, 0);  // 5460 < (10924 >> 1)
   EXPECT_TRUE(t.tcb.want_writable);
-  t.receive_acking(start + 8192, t.tcb.rcv_nxt, {});
-  EXPECT_EQ(t.tcb.snd.space(), 8192u);
+  t.receive_acking(start + 5461, t.tcb.rcv_nxt, {});
+  EXPECT_EQ(t.tcb.snd.space(), 5461u);  // 5461 >= (10923 >> 1)
   EXPECT_NE(t.tcb.events & tcp::kEvWritable, 0);
   EXPECT_FALSE(t.tcb.want_writable);
 }

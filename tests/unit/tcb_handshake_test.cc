@@ -27,7 +27,9 @@ void expect_syn(const std::vector<SentSegment>& out, Seq iss) {
   EXPECT_EQ(out[0].opt.mss, 1460);
   EXPECT_TRUE(out[0].opt.has_wscale);
   EXPECT_TRUE(out[0].opt.has_timestamps);
-  EXPECT_EQ(out[0].window, 65535);
+  // tcp_select_initial_window: tcp_full_space(tcp_rmem[1] = 128 KiB) is
+  // 64 KiB, rounded down to the MSS.
+  EXPECT_EQ(out[0].window, 44 * 1460);
 }
 
 TEST(TcbHandshake, LostSynIsRetransmittedAfterInitialRto) {

@@ -316,20 +316,24 @@ TEST(TcbWindow, ScaledPeerWindowLetsMoreThan64KiBFly) {
   EXPECT_EQ(c.counters().get(Counter::TcpRetransSegs), 0u);
 }
 
-// RFC 7323 §2.2-2.3: a 128 KiB receive buffer (a ring of kMaxRingBytes,
-// 126 KiB) needs a shift of 1, offered in the SYN-ACK (whose own window is
-// never scaled); windows after it are scaled and exceed 64 KiB.
+// RFC 7323 §2.2-2.3 and Linux tcp_select_initial_window: the shift covers
+// the largest window the socket could offer, max(tcp_rmem[2] = 6 MiB,
+// rmem_max = 4 MiB): ilog2(6 MiB) - 15 = 7, offered in the SYN-ACK (whose
+// own window is never scaled). Windows after it come from the ring (the
+// engine's cap, kMaxRingBytes, 126 KiB, under tcp_rmem[1]'s full space) and
+// exceed 64 KiB.
 TEST(TcbWindow, ScaledReceiveWindowAdvertisesMoreThan64KiB) {
   tcp::TcpParams p = params();
   p.rcvbuf = 131072;
+  p.rmem.def = 540000;  // tcp_full_space 270000: the ring is the limit
   LoneTcb c(p);
   PeerSyn syn;
   syn.wscale = 7;
   const SentSegment synack = c.open(syn);
   EXPECT_TRUE(synack.opt.has_wscale);
-  EXPECT_EQ(synack.opt.wscale, 1);
+  EXPECT_EQ(synack.opt.wscale, 7);
   EXPECT_EQ(synack.window, 65535) << "a SYN's window is never scaled and caps at 65535";
-  EXPECT_EQ(c.tcb.rcv_wscale, 1);
+  EXPECT_EQ(c.tcb.rcv_wscale, 7);
   ASSERT_EQ(c.tcb.rcv.capacity(), tcp::kMaxRingBytes);
   c.receive(kNext, {}, wire::kAck);
   c.leave_quickack();
@@ -339,8 +343,8 @@ TEST(TcbWindow, ScaledReceiveWindowAdvertisesMoreThan64KiB) {
   auto out = c.sent();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].ack, kNext + 2 * kMss);
-  EXPECT_EQ(out[0].window, (tcp::kMaxRingBytes - 2 * kMss) >> 1);
-  EXPECT_GT(std::uint32_t{out[0].window} << 1, 65535u) << "advertised windows never exceeded 64 KiB";
+  EXPECT_EQ(out[0].window, (tcp::kMaxRingBytes - 2 * kMss) >> 7);
+  EXPECT_GT(std::uint32_t{out[0].window} << 7, 65535u) << "advertised windows never exceeded 64 KiB";
 }
 
 }  // namespace

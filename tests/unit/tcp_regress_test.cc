@@ -50,6 +50,11 @@ TEST(TcpRegress, BothSidesRtoWithDataAlreadyReceivedRecovers) {
 TEST(TcpRegress, RetransmissionIgnoresNagleWithSmallWindow) {
   engine::EngineOptions small = test::small_opts();
   small.tcp.rcvbuf = 8192;
+  // Small Linux buffers too, so the window is not scaled (a shift would
+  // round the 952 bytes below down), and large enough that the ring's 8192
+  // bytes, not the MSS-rounded tcp_full_space (8688), bound the first window.
+  small.tcp.rmem = BufSizes{4096, 18000, 18000};
+  small.tcp.rmem_max = 18000;
   test::DirectPair p(test::small_opts(), small);
   auto est = p.establish();
   ASSERT_TRUE(est);
