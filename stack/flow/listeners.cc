@@ -29,6 +29,7 @@ Listener* Listeners::open(wire::Ipv4Addr addr, std::uint16_t port, std::uint32_t
   l.port = port;
   l.backlog = std::min(backlog == 0 ? 1 : backlog, somaxconn);  // Linux inet_listen
   l.syn_pending = 0;
+  l.syn_young = 0;
   l.last_overflow_ms = kNeverOverflowed;
   l.bind = bind;
   l.active = true;
