@@ -33,7 +33,7 @@ std::string extra_message(const CLI::App& app, std::string_view arg) {
     std::size_t best_d = 3;  // suggest only near misses
     for (const CLI::Option* o : app.get_options()) {
       for (const std::string& l : o->get_lnames()) {
-        const std::size_t d = edit_distance(name, l);
+        const std::size_t d = edit_distance(name, l, best_d - 1);
         if (d < best_d) best_d = d, best = l;
       }
     }

@@ -160,7 +160,7 @@ std::optional<std::string> parse_port_spec(std::string_view text, unsigned index
   if (kind == nullptr) {
     std::string why = "unknown kind '" + std::string(word) + "'";
     for (const Kind& k : kKinds) {
-      if (edit_distance(word, k.word) <= 2) {
+      if (edit_distance(word, k.word, 2) <= 2) {
         why += " (did you mean '" + std::string(k.word) + "'?)";
         break;
       }

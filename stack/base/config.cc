@@ -447,7 +447,7 @@ std::string unknown_key(std::string_view key) {
     // be within best_d (a long line would otherwise cost len x keys here).
     const std::size_t gap = key.size() > k.key.size() ? key.size() - k.key.size() : k.key.size() - key.size();
     if (gap >= best_d) continue;
-    const std::size_t d = edit_distance(key, k.key);
+    const std::size_t d = edit_distance(key, k.key, best_d - 1);
     if (d < best_d) {
       best_d = d;
       best = &k;

@@ -58,6 +58,7 @@ namespace twstack {
   X(TcpExtTCPACKSkippedFinWait2, "FIN_WAIT_2 ACKs not sent (tcp_invalid_ratelimit)")   \
   X(TcpExtTCPACKSkippedPAWS, "PAWS dupACKs not sent (tcp_invalid_ratelimit)")          \
   X(TcpExtTCPACKSkippedSeq, "out-of-window dupACKs not sent (tcp_invalid_ratelimit)")  \
+  X(TcpExtTCPACKSkippedChallenge, "challenge ACKs not sent (tcp_invalid_ratelimit)")   \
   X(TcpExtTCPChallengeACK, "challenge ACKs sent (RFC 5961)")                           \
   X(TcpExtTCPSYNChallenge, "SYNs on a synchronized connection answered by challenge")  \
   X(TcpExtDelayedACKs, "delayed-ACK timer expiries that sent an ACK")                  \

@@ -145,6 +145,9 @@ bool QueueEngine::run_timers() {
   if (target == wheel_.now() && timers_done_) return true;
   timers_done_ = wheel_.advance_to(target, opt_.timer_budget, [this](timer::TimerHook& h) {
     tcp::Tcb& c = owner_of(h);
+    if (h.tag == tcp::kTimerRetransmit && c.in_syn_queue && c.state == tcp::State::kSynReceived) {
+      listeners_.synack_timeout(c, opt_.tcp.synack_retries);  // how many retries it has left
+    }
     tcp::on_timer(env_, c, h.tag);
     touched(c);
   });

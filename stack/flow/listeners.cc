@@ -29,6 +29,7 @@ Listener* Listeners::open(wire::Ipv4Addr addr, std::uint16_t port, std::uint32_t
   l.port = port;
   l.backlog = std::min(backlog == 0 ? 1 : backlog, somaxconn);  // Linux inet_listen
   l.syn_pending = 0;
+  l.syn_young = 0;
   l.last_overflow_ms = kNeverOverflowed;
   l.bind = bind;
   l.bufs = {};
@@ -129,13 +130,42 @@ bool Listeners::accept_queue_full(const tcp::Tcb& c, const wire::Segment& s, Cou
 void Listeners::add_syn(Listener& l, tcp::Tcb& c) {
   c.listener = static_cast<std::uint16_t>(slot_of(l) + 1);
   c.in_syn_queue = true;
+  c.synq_young = true;
   c.orphaned = true;  // nobody's until accept()
   ++l.syn_pending;
+  ++l.syn_young;
+}
+
+// Linux reqsk_timer_handler: "we reserve half of room for young embrions;
+// and abort old ones without pity, if old ones are about to clog our
+// table". Once the queue is over half the listen() backlog (at least 8),
+// each doubling of the young count short of the queue length takes one
+// retry away, down to 2; the entry is no longer young after its first
+// timeout (num_timeout++ == 0: atomic_dec(&queue->young)).
+void Listeners::synack_timeout(tcp::Tcb& c, std::uint8_t max) {
+  Listener& l = of(c);
+  const std::uint64_t qlen = l.syn_pending;
+  if ((qlen << 1) > std::max<std::uint64_t>(8, l.backlog)) {
+    std::uint64_t young = std::uint64_t{l.syn_young} << 1;
+    while (max > 2 && qlen >= young) {
+      --max;
+      young <<= 1;
+    }
+  }
+  c.synack_limit = max;
+  young_done(l, c);
+}
+
+void Listeners::young_done(Listener& l, tcp::Tcb& c) {
+  if (!c.synq_young) return;
+  c.synq_young = false;
+  --l.syn_young;
 }
 
 bool Listeners::syn_done(tcp::Tcb& c) {
   Listener& l = of(c);
   --l.syn_pending;
+  young_done(l, c);
   c.in_syn_queue = false;
   if (c.state == tcp::State::kClosed) return true;
   if (!l.active || l.port != c.tuple.lport) return false;
@@ -155,7 +185,10 @@ tcp::Tcb* Listeners::pop(Listener& l) {
 }
 
 void Listeners::forget(tcp::Tcb& c) {
-  if (c.in_syn_queue) --of(c).syn_pending;
+  if (c.in_syn_queue) {
+    --of(c).syn_pending;
+    young_done(of(c), c);
+  }
   if (c.accept_hook.is_linked()) of(c).queue.erase(of(c).queue.iterator_to(c));
 }
 

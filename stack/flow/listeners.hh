@@ -32,6 +32,7 @@ struct Listener {
   std::uint16_t port = 0;
   std::uint32_t backlog = 0;      // accept queue limit, after net.core.somaxconn
   std::uint32_t syn_pending = 0;  // connections in SYN-RECEIVED
+  std::uint32_t syn_young = 0;    // of those, the ones whose SYN-ACK never timed out
   // When the listener last sent a SYN cookie (Linux tcp_synq_overflow's
   // last_overflow); it looks for cookies in ACKs only for a while after.
   std::int64_t last_overflow_ms = kNeverOverflowed;
@@ -102,6 +103,10 @@ class Listeners {
 
   // `c` is a new connection in l's SYN backlog.
   void add_syn(Listener& l, tcp::Tcb& c);
+  // c's SYN-ACK timed out (c in a SYN backlog): sets the retries it may
+  // have, `max` (tcp_synack_retries) or fewer when the queue is crowded
+  // with old entries, and c is no longer young (Linux reqsk_timer_handler).
+  void synack_timeout(tcp::Tcb& c, std::uint8_t max);
   // `c` left SYN-RECEIVED: out of the backlog and, if established, onto the
   // accept queue. False when its listener is gone and `c` must be reset
   // (Linux inet_csk_listen_stop).
@@ -127,6 +132,7 @@ class Listeners {
 
  private:
   std::uint32_t slot_of(const Listener& l) const { return static_cast<std::uint32_t>(&l - slots_.get()); }
+  void young_done(Listener& l, tcp::Tcb& c);  // c is no longer a young entry of l's SYN queue
 
   std::uint32_t max_;
   std::unique_ptr<Listener[]> slots_;

@@ -209,8 +209,9 @@ bool oow_rate_limited(Env& e, Tcb& c, const Segment& s, Counter skipped) {
 // (net.ipv4.tcp_challenge_ack_limit).
 void send_challenge_ack(Env& e, Tcb& c, const Segment&) {
   // Unlike other out-of-window ACKs, data does not exempt it (Linux
-  // tcp_send_challenge_ack calls __tcp_oow_rate_limited directly).
-  if (rate_limited(e, c, Counter::TcpExtTCPACKSkippedSeq)) return;
+  // tcp_send_challenge_ack calls __tcp_oow_rate_limited directly), and a
+  // skipped one counts as TCPACKSkippedChallenge.
+  if (rate_limited(e, c, Counter::TcpExtTCPACKSkippedChallenge)) return;
   std::int64_t sec = e.now_ms() / 1000;
   if (sec != e.challenge_window_s) {
     e.challenge_window_s = sec;

@@ -65,6 +65,10 @@ struct Tcb {
   bool want_writable = false;  // the application was refused buffer space
   bool nodelay = false;        // Nagle off
   bool in_syn_queue = false;   // counted in its listener's SYN backlog
+  bool synq_young = false;     // in the SYN queue, its SYN-ACK never timed out (Linux queue->young)
+  // SYN-ACK retries this entry may have, as its listener last set them
+  // (Linux reqsk_timer_handler prunes a crowded queue); 0xff: tcp_synack_retries.
+  std::uint8_t synack_limit = 0xff;
   bool holds_port = false;     // its 4-tuple is held in the port allocator
   bool bound_port = false;     // connect() was given the local port (a bind with SO_REUSEADDR)
   // An orphan in FIN_WAIT2 that is to become a FIN_WAIT2 TIME_WAIT-table entry

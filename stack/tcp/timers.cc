@@ -20,7 +20,7 @@ void back_off(Env& e, Tcb& c) {
 // SYN-SENT and SYN-RECEIVED: resend the SYN (or SYN-ACK) until
 // tcp_syn_retries (tcp_synack_retries) run out.
 void on_handshake_timeout(Env& e, Tcb& c) {
-  std::uint8_t limit = c.state == State::kSynSent ? e.p.syn_retries : e.p.synack_retries;
+  std::uint8_t limit = c.state == State::kSynSent ? e.p.syn_retries : std::min(e.p.synack_retries, c.synack_limit);
   if (c.backoff >= limit) {
     enter_closed(e, c, Errc::kTimedOut);
     return;

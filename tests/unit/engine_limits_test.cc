@@ -311,6 +311,44 @@ TEST(EngineLimits, FullSynQueueDropsSyns) {
   EXPECT_EQ(x.e.self_check(), "");
 }
 
+// Linux reqsk_timer_handler: a SYN queue over half the listen() backlog
+// whose entries are old (their SYN-ACK timed out once) gives them fewer
+// SYN-ACK retries, down to 2, so a flood of spoofed SYNs without cookies
+// frees slots after 1 + 2 + 4 = 7 s, not the 63 s of tcp_synack_retries (5),
+// until the queue is half full again; a queue at most half full keeps every retry.
+TEST(EngineLimits, CrowdedSynQueueGivesOldEntriesFewerRetries) {
+  for (const std::uint16_t entries : {8, 16}) {
+    SCOPED_TRACE(std::to_string(entries) + " entries in a backlog of 16");
+    engine::EngineOptions o = no_cookies(opts());
+    o.max_connections = 32;
+    Engine x(false, o);
+    ASSERT_EQ(x.e.unlisten(80), Errc::kOk);
+    ASSERT_EQ(x.e.listen(80, 16), Errc::kOk);
+    Peer p(x);
+    p.announce();
+    for (std::uint16_t i = 0; i < entries; ++i) ASSERT_EQ(p.in(syn(static_cast<std::uint16_t>(41000 + i))).segs.size(), 1u);
+    auto wait = [&](Duration d) {
+      for (const Instant end = x.now + d; x.now < end;) {
+        x.now += Duration::millis(100);
+        p.pump();
+      }
+    };
+    wait(Duration::millis(7500));
+    if (entries == 16) {
+      // Pruned to half the backlog: 8 entries gone after their 2nd retry;
+      // then the queue is no longer crowded and the other 8 resend at 7 s.
+      EXPECT_EQ(x.e.gauges().synrecv, 8u) << "the crowded queue kept its old entries past their 2nd retry";
+      EXPECT_EQ(x.ctr(Counter::TcpExtTCPSynRetrans), 2u * 16 + 8);
+    } else {
+      EXPECT_EQ(x.e.gauges().synrecv, entries) << "a queue at most half full lost entries early";
+      wait(Duration::seconds(60));  // 1 + 2 + 4 + 8 + 16 + 32 s: all 5 retries
+      EXPECT_EQ(x.e.gauges().synrecv, 0u);
+      EXPECT_EQ(x.ctr(Counter::TcpExtTCPSynRetrans), 5u * entries);
+    }
+    EXPECT_EQ(x.e.self_check(), "");
+  }
+}
+
 // Too few buffer chunks: data is refused (short send, counted) or dropped
 // on receive (counted) but never lost from a stream: what was dropped comes
 // again and is taken once chunks are free; nothing leaks.

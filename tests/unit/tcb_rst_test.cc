@@ -122,7 +122,9 @@ TEST(TcbRst, ChallengeAcksAreRateLimitedPerInvalidRatelimit) {
   EXPECT_TRUE(bad_rst().empty());
   c.receive(kNext + 5, {}, wire::kSyn);
   EXPECT_TRUE(c.sent().empty()) << "SYN challenges share the limit";
-  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPACKSkippedSeq), 3u);
+  // Counted as Linux tcp_send_challenge_ack counts them, not as skipped dupACKs.
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPACKSkippedChallenge), 3u);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPACKSkippedSeq), 0u);
   c.advance(Duration::millis(100));  // 500 ms after the first
   expect_challenge_ack(bad_rst(), c);
   EXPECT_EQ(c.counters().get(Counter::TcpExtTCPChallengeACK), 2u);

@@ -1,0 +1,49 @@
+// Text helpers: the edit distance behind "did you mean" suggestions, whole
+// and bounded (the bounded one must agree with the whole one wherever the
+// distance is within its limit, and say "over" everywhere else).
+#include "stack/base/text.hh"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+
+namespace twstack {
+namespace {
+
+TEST(EditDistance, KnownAnswers) {
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(edit_distance("abc", ""), 3u);
+  EXPECT_EQ(edit_distance("flaw", "lawn"), 2u);
+  EXPECT_EQ(edit_distance("tcp_tw_reuse", "tcp_tw_reuse"), 0u);
+}
+
+TEST(EditDistance, BoundedIsExactWithinTheLimitAndOverBeyondIt) {
+  EXPECT_EQ(edit_distance("kitten", "sitting", 3), 3u);
+  EXPECT_EQ(edit_distance("kitten", "sitting", 2), 3u);  // over: limit + 1
+  EXPECT_EQ(edit_distance("kitten", "sitting", 0), 1u);
+  EXPECT_EQ(edit_distance("", "", 0), 0u);
+  EXPECT_EQ(edit_distance("abc", "", 5), 3u);
+  EXPECT_EQ(edit_distance(std::string(500, 'x'), "net.ipv4.tcp_tw_reuse", 3), 4u);
+  // Random words over a small alphabet (many near misses), every limit.
+  std::uint64_t r = 88172645463325252ull;
+  const auto next = [&r] {
+    r ^= r << 13;
+    r ^= r >> 7;
+    r ^= r << 17;
+    return r;
+  };
+  for (int n = 0; n < 3000; ++n) {
+    std::string a(next() % 12, 'a'), b(next() % 12, 'a');
+    for (char& c : a) c = static_cast<char>('a' + next() % 3);
+    for (char& c : b) c = static_cast<char>('a' + next() % 3);
+    const std::size_t d = edit_distance(a, b);
+    for (std::size_t limit = 0; limit <= 12; ++limit) {
+      ASSERT_EQ(edit_distance(a, b, limit), d <= limit ? d : limit + 1) << a << " " << b << " limit " << limit;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace twstack
