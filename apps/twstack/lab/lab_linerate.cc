@@ -193,9 +193,17 @@ std::string comparison_line(LineRateKind kind, const LineRateFigures& tw, const 
              ratio(lx.bytes_per_entry, tw.bytes_per_entry) + " less memory per entry";
     case LineRateKind::kReuseCeiling:
       return "twstack " + ratio(tw.cps_steady, lx.cps_steady) + " the CPS";
-    case LineRateKind::kExhaustion:
-      return "both stop at their 4-tuples; connect p50 " + std::to_string(twr.connect_us.p50) + " us vs " +
-             std::to_string(lxr.connect_us.p50) + " us";
+    case LineRateKind::kExhaustion: {
+      // Say where each stack got: a slow stack may not use its range up
+      // within the run, and then it did not "stop at its 4-tuples".
+      const auto reach = [](const LabRun& r) {
+        const LabMeasurement& m = r.m;
+        return m.first_failure_s ? "out of ports at " + fixed(3, *m.first_failure_s) + " s"
+                                 : std::to_string(m.ok) + " connections and no failure";
+      };
+      return "twstack " + reach(twr) + ", Linux " + reach(lxr) + "; connect p50 " +
+             std::to_string(twr.connect_us.p50) + " us vs " + std::to_string(lxr.connect_us.p50) + " us";
+    }
   }
   return {};
 }
