@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <memory>
 
+#include <sys/mman.h>
+
 namespace twstack::tw {
 namespace {
 
@@ -39,11 +41,24 @@ TwEntryInit init_n(std::uint32_t n) {
   return in;
 }
 
+// The DPDK runtime's hook (apps/runtime/dpdk_runtime.cc): transparent huge
+// pages for the table's arrays, so a random lookup misses the cache but not
+// the TLB. Benchmarks take it as a last argument of 1 (it needs THP enabled
+// or madvise in /sys/kernel/mm/transparent_hugepage/enabled).
+void advise_huge(void* p, std::size_t bytes) {
+  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
+  const auto a = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t lo = (a + kHuge - 1) & ~(kHuge - 1);
+  const std::uintptr_t hi = (a + bytes) & ~(kHuge - 1);
+  if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+}
+
 // n entries entered at 10000 per ms from `now`, with expire() called every ms
 // as the engine's poll loop does (so the timer's cursor keeps up with the clock
 // and the churn below measures the steady state, not a 60 s catch-up).
-std::unique_ptr<TimeWaitTable> filled(std::uint32_t n, std::int64_t now = 0) {
-  auto t = std::make_unique<TimeWaitTable>(kLocal, n, Duration::seconds(60), 0x5eed, TwOverflowPolicy::kDrop);
+std::unique_ptr<TimeWaitTable> filled(std::uint32_t n, bool huge = false, std::int64_t now = 0) {
+  auto t = std::make_unique<TimeWaitTable>(kLocal, n, Duration::seconds(60), 0x5eed, TwOverflowPolicy::kDrop, 0,
+                                           huge ? &advise_huge : nullptr);
   for (std::uint32_t i = 0; i < n; ++i) {
     if (i % 10000 == 0) t->expire(now + i / 10000, kNoBudget, [](Handle) {});
     t->insert(init_n(i), now + i / 10000);
@@ -84,7 +99,7 @@ BENCHMARK(BM_InsertFill)->Arg(1'000'000)->Arg(10'000'000)->Iterations(2)
 
 void BM_LookupHit(benchmark::State& state) {
   const auto n = static_cast<std::uint32_t>(state.range(0));
-  auto t = filled(n);
+  auto t = filled(n, state.range(1) != 0);
   Xs rng;
   for (auto _ : state) {
     Handle h = t->find(tuple_n(rng.next() % n));
@@ -94,11 +109,11 @@ void BM_LookupHit(benchmark::State& state) {
   state.counters["bytes_per_entry"] =
       static_cast<double>(t->memory_bytes()) / static_cast<double>(t->capacity());
 }
-BENCHMARK(BM_LookupHit)->Arg(1'000'000)->Arg(10'000'000);
+BENCHMARK(BM_LookupHit)->Args({1'000'000, 0})->Args({10'000'000, 0})->Args({10'000'000, 1});
 
 void BM_LookupMiss(benchmark::State& state) {
   const auto n = static_cast<std::uint32_t>(state.range(0));
-  auto t = filled(n);
+  auto t = filled(n, state.range(1) != 0);
   Xs rng;
   for (auto _ : state) {
     Handle h = t->find(tuple_n(n + rng.next() % n));
@@ -106,14 +121,14 @@ void BM_LookupMiss(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
-BENCHMARK(BM_LookupMiss)->Arg(1'000'000)->Arg(10'000'000);
+BENCHMARK(BM_LookupMiss)->Args({1'000'000, 0})->Args({10'000'000, 0})->Args({10'000'000, 1});
 
 // A burst of kBatch lookups, all hits (range(1) == 0) or all misses (1), per
-// iteration; items are lookups.
+// iteration; items are lookups; range(2) 1: huge pages.
 void BM_LookupBatch(benchmark::State& state) {
   const auto n = static_cast<std::uint32_t>(state.range(0));
   const bool miss = state.range(1) != 0;
-  auto t = filled(n);
+  auto t = filled(n, state.range(2) != 0);
   Xs rng;
   std::array<FourTuple, TimeWaitTable::kBatch> ts;
   std::array<Handle, TimeWaitTable::kBatch> out;
@@ -125,13 +140,14 @@ void BM_LookupBatch(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * ts.size()));
 }
 BENCHMARK(BM_LookupBatch)
-    ->Args({1'000'000, 0})->Args({1'000'000, 1})
-    ->Args({10'000'000, 0})->Args({10'000'000, 1});
+    ->Args({1'000'000, 0, 0})->Args({1'000'000, 1, 0})
+    ->Args({10'000'000, 0, 0})->Args({10'000'000, 1, 0})
+    ->Args({10'000'000, 0, 1})->Args({10'000'000, 1, 1});
 
 // Steady state: the oldest entry expires and a new one enters (insert + expire).
 void BM_ChurnAtCapacity(benchmark::State& state) {
   const auto n = static_cast<std::uint32_t>(state.range(0));
-  auto t = filled(n);  // entered over [0, n/10000) ms
+  auto t = filled(n, state.range(1) != 0);  // entered over [0, n/10000) ms
   std::uint32_t next = n;
   std::int64_t now = 60000;
   for (auto _ : state) {
@@ -144,7 +160,7 @@ void BM_ChurnAtCapacity(benchmark::State& state) {
   state.counters["bytes_per_entry"] =
       static_cast<double>(t->memory_bytes()) / static_cast<double>(t->capacity());
 }
-BENCHMARK(BM_ChurnAtCapacity)->Arg(1'000'000)->Arg(10'000'000);
+BENCHMARK(BM_ChurnAtCapacity)->Args({1'000'000, 0})->Args({10'000'000, 0})->Args({10'000'000, 1});
 
 // The same churn in bursts of kBatch, as a burst rx path would run it: the
 // burst's TIME_WAIT tuples are known when its segments are parsed, so their
@@ -152,7 +168,7 @@ BENCHMARK(BM_ChurnAtCapacity)->Arg(1'000'000)->Arg(10'000'000);
 // once per burst with the engine's default budget. Items are insert+expire pairs.
 void BM_ChurnAtCapacityBurst(benchmark::State& state) {
   const auto n = static_cast<std::uint32_t>(state.range(0));
-  auto t = filled(n);
+  auto t = filled(n, state.range(1) != 0);
   std::uint32_t next = n;
   std::int64_t now = 60000;
   std::array<TwEntryInit, TimeWaitTable::kBatch> burst;
@@ -166,7 +182,7 @@ void BM_ChurnAtCapacityBurst(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * burst.size()));
   state.counters["live"] = static_cast<double>(t->live());
 }
-BENCHMARK(BM_ChurnAtCapacityBurst)->Arg(1'000'000)->Arg(10'000'000);
+BENCHMARK(BM_ChurnAtCapacityBurst)->Args({1'000'000, 0})->Args({10'000'000, 0})->Args({10'000'000, 1});
 
 // Expire a full table, everything due; range(1) is the budget per call (0: none).
 void BM_ExpireAll(benchmark::State& state) {

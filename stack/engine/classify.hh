@@ -20,11 +20,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "stack/engine/interface.hh"
 #include "stack/wire/arp.hh"
 #include "stack/wire/ethernet.hh"
+#include "stack/wire/four_tuple.hh"
 #include "stack/wire/ipv4.hh"
 
 namespace twstack::engine {
@@ -124,6 +126,21 @@ inline FrameClass classify_frame(std::span<const std::uint8_t> frame, const Inte
 // Whether the frame goes to QueueEngine::rx.
 inline bool for_stack(std::span<const std::uint8_t> frame, const Interface& ifc) {
   return is_stack(classify_frame(frame, ifc));
+}
+
+// The 4-tuple (ours first) a frame would be looked up under if it is TCP in
+// IPv4, read without any check beyond the lengths it needs: a hint for
+// prefetching a burst's lookups (QueueEngine::prefetch_rx), never a verdict.
+// nullopt for anything shorter or not TCP in IPv4.
+inline std::optional<wire::FourTuple> tcp_tuple_hint(std::span<const std::uint8_t> frame) {
+  constexpr std::size_t kEth = 14;
+  if (frame.size() < kEth + 20 + 4 || load_be16(frame.data() + 12) != wire::kEtherTypeIpv4) return std::nullopt;
+  const std::uint8_t* ip = frame.data() + kEth;
+  const std::size_t ihl = std::size_t{ip[0] & 0x0fu} * 4;
+  if (ip[9] != wire::kProtoTcp || ihl < 20 || frame.size() < kEth + ihl + 4) return std::nullopt;
+  const std::uint8_t* th = ip + ihl;
+  return wire::FourTuple{wire::Ipv4Addr{load_be32(ip + 16)}, wire::Ipv4Addr{load_be32(ip + 12)},
+                         load_be16(th + 2), load_be16(th)};
 }
 
 }  // namespace twstack::engine

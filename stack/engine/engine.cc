@@ -70,7 +70,7 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       born_us_(std::make_unique<std::int64_t[]>(opt.max_connections)),
       tw_(local_addrs(ifc), std::max<std::uint32_t>(1, opt.max_tw_buckets),
           opt.tcp.timewait_len, opt.secret.value() * 0xc2b2ae3d27d4eb4fULL,
-          opt.tw_overflow),
+          opt.tw_overflow, 0, opt.advise_large),
       tw_policy_(tw_policy(opt, tcp::default_rcv_wscale(opt.tcp))),
       oow_(opt.secret.value() ^ 0x6f6f77ULL) {
   tw_.set_max_live(opt.max_tw_buckets);

@@ -61,6 +61,9 @@ struct EngineOptions {
   // the engine fills in its local addresses and secret.
   ports::AllocatorConfig ports;
   Secret secret;  // keys ISNs, TS offsets, hashes; required (no default)
+  // The runtime's hook for the TIME_WAIT table's large arrays (huge pages);
+  // none by default.
+  tw::AdviseLarge advise_large = nullptr;
 
   bool operator==(const EngineOptions&) const = default;
 };
@@ -116,6 +119,11 @@ class QueueEngine {
   // caps.rx_checksum_verified says, so a bad one is dropped and counted
   // where the kernel counts it (IpExtInCsumErrors, TcpInCsumErrors).
   void rx_unverified(std::span<const std::uint8_t> frame, Instant now);
+  // A burst's first pass, before rx() for each of its frames: starts loading
+  // the TIME_WAIT bucket a TCP frame will probe, so a burst's lookups overlap
+  // their cache misses instead of taking them one after another. Reads only
+  // what a well-formed frame has; anything else is left to rx().
+  void prefetch_rx(std::span<const std::uint8_t> frame) const;
   void poll(Instant now);
   template <class F>
   std::size_t drain_tx(F&& f) {

@@ -25,6 +25,13 @@ void QueueEngine::rx_unverified(std::span<const std::uint8_t> frame, Instant now
   rx_verify_ = false;
 }
 
+void QueueEngine::prefetch_rx(std::span<const std::uint8_t> frame) const {
+  // Below this the table's buckets stay in cache and the hash is the only cost.
+  constexpr std::size_t kPrefetchFrom = std::size_t{1} << 16;
+  if (tw_.live() < kPrefetchFrom) return;
+  if (const auto t = tcp_tuple_hint(frame)) tw_.prefetch(*t);
+}
+
 // A datagram whose IPv4 header did not parse, counted as ip_rcv_core counts
 // it: a fragment is IpReasmFails (no reassembly here); a total length beyond
 // the frame is IpExtInTruncatedPkts only; a bad checksum is

@@ -10,7 +10,7 @@ namespace twstack::tw {
 
 TimeWaitTable::TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs,
                              std::uint32_t capacity, Duration len, std::uint64_t seed,
-                             TwOverflowPolicy policy, std::int64_t epoch_ms)
+                             TwOverflowPolicy policy, std::int64_t epoch_ms, AdviseLarge advise)
     : capacity_(std::clamp<std::uint32_t>(capacity, 1, kMaxCapacity)),
       max_live_(capacity_),
       seed_(seed),
@@ -32,6 +32,10 @@ TimeWaitTable::TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs,
 
   entries_ = std::make_unique_for_overwrite<Entry[]>(capacity_);
   buckets_ = std::make_unique_for_overwrite<Bucket[]>(nbuckets_);
+  if (advise != nullptr) {
+    advise(entries_.get(), std::size_t{capacity_} * sizeof(Entry));
+    advise(buckets_.get(), std::size_t{nbuckets_} * sizeof(Bucket));
+  }
   std::memset(static_cast<void*>(buckets_.get()), 0, std::size_t{nbuckets_} * sizeof(Bucket));
   slots_ = std::make_unique_for_overwrite<Slot[]>(nslots_);
   std::fill_n(slots_.get(), nslots_, Slot{kNone, kNone});

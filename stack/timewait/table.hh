@@ -123,6 +123,12 @@ struct InsertResult {
 // costs a third of the churn time otherwise). The library is linked statically.
 #define TWSTACK_TW_LOCAL [[gnu::visibility("hidden")]]
 
+// Called once on each of the table's large arrays before anything touches
+// them, so the caller can give them huge pages (the DPDK runtime's madvise):
+// a lookup at 10 M entries then misses the cache but not the TLB. stack/
+// makes no OS call itself.
+using AdviseLarge = void (*)(void* p, std::size_t bytes);
+
 class TimeWaitTable {
  public:
   static constexpr std::size_t kMaxLocalAddrs = 16;
@@ -134,7 +140,7 @@ class TimeWaitTable {
   // local_addrs: at most 16; capacity: 1..kMaxCapacity; len: 1 ms..kMaxLenMs.
   TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs, std::uint32_t capacity,
                 Duration len, std::uint64_t seed,
-                TwOverflowPolicy policy, std::int64_t epoch_ms = 0);
+                TwOverflowPolicy policy, std::int64_t epoch_ms = 0, AdviseLarge advise = nullptr);
   TimeWaitTable(const TimeWaitTable&) = delete;
   TimeWaitTable& operator=(const TimeWaitTable&) = delete;
 

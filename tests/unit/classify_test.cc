@@ -197,6 +197,33 @@ TEST(Classify, EveryTruncationIsMalformed) {
   }
 }
 
+// --- the prefetch hint ------------------------------------------------------
+
+TEST(TcpTupleHint, ATcpFrameGivesTheTupleItIsLookedUpUnderOursFirst) {
+  const auto t = tcp_tuple_hint(ipv4(kOurs));
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(*t, (wire::FourTuple{kOurs, kPeer, 7, 40000}));
+}
+
+TEST(TcpTupleHint, NothingForOtherProtocolsOrTruncatedFrames) {
+  EXPECT_FALSE(tcp_tuple_hint(ipv4(kOurs, wire::kProtoIcmp)).has_value());
+  EXPECT_FALSE(tcp_tuple_hint(ipv4(kOurs, kProtoUdp)).has_value());
+  EXPECT_FALSE(tcp_tuple_hint(arp(wire::kArpRequest, MacAddr::broadcast(), kOurs)).has_value());
+  const Frame whole = ipv4(kOurs);
+  // The ports end 4 bytes into the TCP header: every shorter prefix gives
+  // nothing, read in an exact-size copy so a sanitizer catches an overread.
+  const std::size_t need = wire::kEthHeaderLen + wire::kIpv4HeaderMin + 4;
+  for (std::size_t n = 0; n < need; ++n) {
+    const Frame prefix(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(n));
+    EXPECT_FALSE(tcp_tuple_hint(prefix).has_value()) << n;
+  }
+  Frame bad_ihl = whole;
+  bad_ihl[wire::kEthHeaderLen] = 0x4f;  // 60-byte header: the ports lie beyond the frame
+  EXPECT_FALSE(tcp_tuple_hint(bad_ihl).has_value());
+  bad_ihl[wire::kEthHeaderLen] = 0x44;  // 16 bytes: shorter than any IPv4 header
+  EXPECT_FALSE(tcp_tuple_hint(bad_ihl).has_value());
+}
+
 TEST(Classify, AnInterfaceWithoutAddressesOwnsNothingAboveL2) {
   Interface bare;
   bare.mac = kOurMac;

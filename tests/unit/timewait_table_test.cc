@@ -13,6 +13,7 @@
 #include <random>
 #include <span>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace twstack::tw {
@@ -57,6 +58,26 @@ std::vector<FourTuple> expire_all(TimeWaitTable& t, std::int64_t now) {
 TEST(TimeWaitTable, EntryIsCompact) {
   EXPECT_EQ(sizeof(TimeWaitTable::Entry), 32u);
   EXPECT_EQ(sizeof(TimeWaitTable::Bucket), 128u);
+}
+
+// What the advise hook was handed (a plain function pointer: no capture).
+std::vector<std::pair<const void*, std::size_t>> g_advised;
+void record_advice(void* p, std::size_t bytes) { g_advised.emplace_back(p, bytes); }
+
+TEST(TimeWaitTable, TheAdviseHookSeesTheEntriesAndTheIndexOnce) {
+  g_advised.clear();
+  {
+    TimeWaitTable t(kLocal, 100'000, Duration::seconds(60), 1, TwOverflowPolicy::kDrop, 0, &record_advice);
+    ASSERT_EQ(g_advised.size(), 2u);
+    EXPECT_EQ(g_advised[0].second, std::size_t{100'000} * sizeof(TimeWaitTable::Entry));
+    EXPECT_EQ(g_advised[1].second, t.bucket_count() * sizeof(TimeWaitTable::Bucket));
+    // The two arrays are most of the table's memory: what a huge page helps.
+    EXPECT_GT(g_advised[0].second + g_advised[1].second, t.memory_bytes() * 3 / 4);
+    t.insert(init_n(1), 0);  // the table works as before
+    EXPECT_TRUE(t.find(tuple_n(1)));
+  }
+  TimeWaitTable quiet(kLocal, 1000, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
+  EXPECT_EQ(g_advised.size(), 2u);  // none by default
 }
 
 TEST(TimeWaitTable, InsertFindKill) {
