@@ -31,9 +31,10 @@ std::string extra_message(const CLI::App& app, std::string_view arg) {
     std::string msg = "unknown option --" + std::string(name);
     std::string best;
     std::size_t best_d = 3;  // suggest only near misses
+    const EditDistanceFrom from(name);
     for (const CLI::Option* o : app.get_options()) {
       for (const std::string& l : o->get_lnames()) {
-        const std::size_t d = edit_distance(name, l, best_d - 1);
+        const std::size_t d = from.to(l, best_d - 1);
         if (d < best_d) best_d = d, best = l;
       }
     }

@@ -442,12 +442,9 @@ std::string unknown_key(std::string_view key) {
   std::string msg = "unknown key '" + std::string(key) + "'";
   const KeySpec* best = nullptr;
   std::size_t best_d = 4;
+  const EditDistanceFrom from(key);
   for (const KeySpec& k : kKeys) {
-    // The distance is at least the difference in length: skip what cannot
-    // be within best_d (a long line would otherwise cost len x keys here).
-    const std::size_t gap = key.size() > k.key.size() ? key.size() - k.key.size() : k.key.size() - key.size();
-    if (gap >= best_d) continue;
-    const std::size_t d = edit_distance(key, k.key, best_d - 1);
+    const std::size_t d = from.to(k.key, best_d - 1);
     if (d < best_d) {
       best_d = d;
       best = &k;

@@ -19,6 +19,35 @@ TEST(EditDistance, KnownAnswers) {
   EXPECT_EQ(edit_distance("tcp_tw_reuse", "tcp_tw_reuse"), 0u);
 }
 
+TEST(EditDistance, FromOneWordAgreesWithTheTableForEveryWordAndLimit) {
+  EXPECT_EQ(EditDistanceFrom("kitten").to("sitting", 3), 3u);
+  EXPECT_EQ(EditDistanceFrom("kitten").to("sitting", 2), 3u);
+  EXPECT_EQ(EditDistanceFrom("").to("abc", 5), 3u);
+  EXPECT_EQ(EditDistanceFrom("abc").to("", 5), 3u);
+  EXPECT_EQ(EditDistanceFrom("net.ipv4.tcp_tw_reus").to("net.ipv4.tcp_tw_reuse", 3), 1u);
+  // 64 characters is the bit-vector's whole word; 65 takes the table.
+  const std::string w64(64, 'a'), w65(65, 'a');
+  EXPECT_EQ(EditDistanceFrom(w64).to(std::string(63, 'a') + "b", 3), 1u);
+  EXPECT_EQ(EditDistanceFrom(w65).to(std::string(64, 'a') + "b", 3), 1u);
+  std::uint64_t r = 0x9e3779b97f4a7c15ull;
+  const auto next = [&r] {
+    r ^= r << 13;
+    r ^= r >> 7;
+    r ^= r << 17;
+    return r;
+  };
+  for (int n = 0; n < 3000; ++n) {
+    std::string a(next() % 70, 'a'), b(next() % 70, 'a');
+    for (char& c : a) c = static_cast<char>('a' + next() % 3);
+    for (char& c : b) c = static_cast<char>('a' + next() % 3);
+    const std::size_t d = edit_distance(a, b);
+    const EditDistanceFrom from(a);
+    for (const std::size_t limit : {0ul, 1ul, 3ul, 10ul, 80ul}) {
+      ASSERT_EQ(from.to(b, limit), d <= limit ? d : limit + 1) << a << " " << b << " limit " << limit;
+    }
+  }
+}
+
 TEST(EditDistance, BoundedIsExactWithinTheLimitAndOverBeyondIt) {
   EXPECT_EQ(edit_distance("kitten", "sitting", 3), 3u);
   EXPECT_EQ(edit_distance("kitten", "sitting", 2), 3u);  // over: limit + 1
