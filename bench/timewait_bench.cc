@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <memory>
 
-#include <sys/mman.h>
+#include "apps/common/huge_pages.hh"
 
 namespace twstack::tw {
 namespace {
@@ -41,24 +41,15 @@ TwEntryInit init_n(std::uint32_t n) {
   return in;
 }
 
-// The DPDK runtime's hook (apps/runtime/dpdk_runtime.cc): transparent huge
-// pages for the table's arrays, so a random lookup misses the cache but not
-// the TLB. Benchmarks take it as a last argument of 1 (it needs THP enabled
-// or madvise in /sys/kernel/mm/transparent_hugepage/enabled).
-void advise_huge(void* p, std::size_t bytes) {
-  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
-  const auto a = reinterpret_cast<std::uintptr_t>(p);
-  const std::uintptr_t lo = (a + kHuge - 1) & ~(kHuge - 1);
-  const std::uintptr_t hi = (a + bytes) & ~(kHuge - 1);
-  if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
-}
-
+// Benchmarks with a last argument of 1 give the table huge pages as the DPDK
+// runtime does (needs THP "madvise" or "always" in
+// /sys/kernel/mm/transparent_hugepage/enabled).
 // n entries entered at 10000 per ms from `now`, with expire() called every ms
 // as the engine's poll loop does (so the timer's cursor keeps up with the clock
 // and the churn below measures the steady state, not a 60 s catch-up).
 std::unique_ptr<TimeWaitTable> filled(std::uint32_t n, bool huge = false, std::int64_t now = 0) {
   auto t = std::make_unique<TimeWaitTable>(kLocal, n, Duration::seconds(60), 0x5eed, TwOverflowPolicy::kDrop, 0,
-                                           huge ? &advise_huge : nullptr);
+                                           huge ? &app::advise_huge_pages : nullptr);
   for (std::uint32_t i = 0; i < n; ++i) {
     if (i % 10000 == 0) t->expire(now + i / 10000, kNoBudget, [](Handle) {});
     t->insert(init_n(i), now + i / 10000);

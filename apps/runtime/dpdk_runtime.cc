@@ -14,9 +14,9 @@
 #include <random>
 #include <thread>
 
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "apps/common/huge_pages.hh"
 #include "apps/common/pcap.hh"
 #include "apps/runtime/tsc_clock.hh"
 #include "drivers/dpdk/eal.hh"
@@ -307,20 +307,6 @@ std::uint64_t secret_for(const RuntimeSettings& s, std::uint16_t q) {
     base = (std::uint64_t{rd()} << 32) | rd();
   }
   return base ^ (0x9e3779b97f4a7c15ULL * (q + 1u));
-}
-
-// The TIME_WAIT table's arrays on transparent huge pages where the kernel
-// offers them (enabled=madvise or always): at 10 M entries the index and the
-// entries are hundreds of MB, and with 4 KiB pages each random lookup also
-// walks the page table. The 2 MiB-aligned interior only; memory the table
-// never touches stays unbacked. Where THP is off, madvise fails and the
-// table keeps 4 KiB pages: nothing else changes.
-void advise_huge_pages(void* p, std::size_t bytes) {
-  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
-  const auto a = reinterpret_cast<std::uintptr_t>(p);
-  const std::uintptr_t lo = (a + kHuge - 1) & ~(kHuge - 1);
-  const std::uintptr_t hi = (a + bytes) & ~(kHuge - 1);
-  if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
 }
 
 // Sets up the workers; a message on failure.
