@@ -68,6 +68,19 @@ bool ack_due_after_read(const Tcb& c, std::uint32_t copied);
 void mark_pushes(Tcb& c, Seq from, Seq to);
 // Does the segment [seq, seq + len) carry PSH?
 bool push_due(const Tcb& c, Seq seq, std::uint32_t len);
+// Segments in a TSO packet at most (Linux tcp_tso_segs), of `mss` bytes.
+std::uint32_t tso_max_segs(const Env& e, const Tcb& c, std::uint32_t mss);
+// What output() may send from SND.NXT now: segment size, bytes in flight,
+// bytes queued past SND.NXT, and room in the windows.
+struct TsoRoom {
+  std::uint32_t smss;
+  std::uint32_t pipe;
+  std::uint32_t avail;
+  std::uint32_t usable;
+};
+// The bytes of new data Linux would send as one TSO packet from SND.NXT;
+// the segment that ends it carries PSH when it holds more than one.
+std::uint32_t tso_packet_bytes(const Env& e, const Tcb& c, const TsoRoom& r);
 
 // --- keep-alive and TCP_USER_TIMEOUT (keepalive.cc)
 void on_keepalive_timer(Env& e, Tcb& c);
