@@ -13,6 +13,7 @@
 // (tso_packet_bytes below).
 #include <algorithm>
 
+#include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -56,7 +57,7 @@ void mark_pushes(Tcb& c, Seq from, Seq to) {
   const std::uint32_t mss = payload_mss(c);
   // The write before this one ended in a tail skb not yet sent, with room:
   // this write goes on filling it and its PSH is cleared.
-  if (c.syn_acked() && c.push_count != 0 && c.push_marks[c.push_count - 1] == from && c.snd_max < from &&
+  if (c.push_count != 0 && c.snd_max < from && c.push_marks[c.push_count - 1] == from && c.syn_acked() &&
       static_cast<std::uint32_t>(from - c.snd_max) < size_goal(c, mss)) {
     --c.push_count;
   }
@@ -89,11 +90,9 @@ std::uint32_t tso_max_segs(const Env& e, const Tcb& c, std::uint32_t mss) {
   std::uint64_t rate = pmss * ((1000000 / 100) << 3) * (c.cwnd < c.ssthresh / 2 ? kPacingSsRatio : kPacingCaRatio) * pkts;
   if (c.rtte.srtt8_us > 0) rate /= static_cast<std::uint64_t>(c.rtte.srtt8_us);
   std::uint64_t bytes = rate >> kPacingShift;
-  // tcp_min_rtt is ~0U before the first sample: nothing added then.
-  if (c.rtte.min_rtt_us > 0) {
-    const std::uint64_t r = static_cast<std::uint64_t>(c.rtte.min_rtt_us) >> kTsoRttLog;
-    if (r < 32) bytes += kGsoMaxSize >> r;
-  }
+  // Before the first sample tcp_min_rtt is ~0U: nothing is added.
+  const std::uint64_t r = static_cast<std::uint64_t>(c.rtte.min_rtt_us) >> kTsoRttLog;
+  if (r < 32) bytes += kGsoMaxSize >> r;
   bytes = std::min<std::uint64_t>(bytes, kGsoMaxSize);
   return std::max(static_cast<std::uint32_t>(bytes / mss), static_cast<std::uint32_t>(e.p.min_tso_segs));
 }
@@ -101,22 +100,37 @@ std::uint32_t tso_max_segs(const Env& e, const Tcb& c, std::uint32_t mss) {
 // One TSO packet of new data from SND.NXT as tcp_write_xmit cuts it: as
 // many segments as tcp_cwnd_test allows (half the cwnd at most, "to ensure
 // we have at least 2 GSO packets in flight"), at most tcp_tso_segs, within
-// the data and the windows; a short last segment only if it would go out
-// now (tcp_mss_split_point leaves it to Nagle).
-std::uint32_t tso_packet_bytes(const Env& e, const Tcb& c, const TsoRoom& r) {
+// the data and the windows (as output() counts them); a short last segment
+// only if it would go out now (tcp_mss_split_point leaves it to Nagle).
+std::uint32_t tso_packet_bytes(const Env& e, const Tcb& c, std::uint32_t smss) {
   const std::uint32_t pmss = payload_mss(c);
+  const std::uint32_t avail = static_cast<std::uint32_t>(c.snd_data_end() - c.snd_nxt);
+  const std::uint32_t out = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+  const bool scored = c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok);
+  const std::uint32_t pipe = scored ? sack_out(c) : out;
+  const std::uint32_t usable = std::min(c.cwnd > pipe ? c.cwnd - pipe : 0, c.snd_wnd > out ? c.snd_wnd - out : 0);
   const std::uint32_t cw = std::max(c.cwnd / pmss, 1u);
-  const std::uint32_t in_flight = (r.pipe + pmss - 1) / pmss;
+  const std::uint32_t in_flight = (pipe + pmss - 1) / pmss;
   const std::uint32_t quota = in_flight >= cw ? 1 : std::min(std::max(cw / 2, 1u), cw - in_flight);
-  const std::uint32_t segs = std::min(quota, tso_max_segs(e, c, r.smss));
-  std::uint32_t bytes = std::min({segs * r.smss, r.avail, r.usable});
-  const std::uint32_t partial = bytes % r.smss;
-  if (bytes > r.smss && partial != 0) {
-    const bool ends_data = bytes == r.avail;
+  const std::uint32_t segs = std::min(quota, tso_max_segs(e, c, smss));
+  std::uint32_t bytes = std::min({segs * smss, avail, usable});
+  const std::uint32_t partial = bytes % smss;
+  if (bytes > smss && partial != 0) {
+    const bool ends_data = bytes == avail;
     const bool sent_now = (ends_data && (c.nodelay || c.fin_queued)) || partial >= c.max_snd_wnd / 2;
     if (!sent_now) bytes -= partial;
   }
   return bytes;
+}
+
+// __tcp_transmit_skb: PSH on the end of every packet of several segments.
+TsoPacket tso_packet_step(const Env& e, const Tcb& c, std::uint32_t smss, std::uint32_t len, TsoPacket p) {
+  if (p.left == 0) {
+    p.left = std::max(tso_packet_bytes(e, c, smss), len);
+    p.multi = p.left > len;
+  }
+  p.left -= std::min(p.left, len);
+  return p;
 }
 
 }  // namespace twstack::tcp

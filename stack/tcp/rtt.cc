@@ -5,8 +5,6 @@
 // handshake is over the RTO is SRTT + 200 ms rather than the initial 1 s.
 #include "stack/tcp/rtt.hh"
 
-#include <algorithm>
-
 #include "stack/tcp/cubic.hh"
 #include "stack/tcp/tcp.hh"
 
@@ -16,8 +14,7 @@ namespace {
 
 void rtt_sample(Env& e, Tcb& c, std::int64_t r_us, Seq ack, bool to_congestion) {
   c.rto_us = rtt_estimate(c.rtte, e.p, r_us, ack, c.snd_max);
-  // tcp_update_rtt_min (a sample of 0 counts as 1 us: 0 means none here).
-  if (c.rtte.min_rtt_us == 0 || r_us < c.rtte.min_rtt_us) c.rtte.min_rtt_us = std::max<std::int64_t>(r_us, 1);
+  if (r_us < c.rtte.min_rtt_us) c.rtte.min_rtt_us = r_us;  // tcp_update_rtt_min
   c.srtt_us = c.rtte.srtt8_us >> 3;
   c.rttvar_us = c.rtte.mdev_us >> 2;
   // Each sample also reaches the congestion control (tcp_cong_ops.pkts_acked:

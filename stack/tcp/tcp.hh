@@ -70,17 +70,18 @@ void mark_pushes(Tcb& c, Seq from, Seq to);
 bool push_due(const Tcb& c, Seq seq, std::uint32_t len);
 // Segments in a TSO packet at most (Linux tcp_tso_segs), of `mss` bytes.
 std::uint32_t tso_max_segs(const Env& e, const Tcb& c, std::uint32_t mss);
-// What output() may send from SND.NXT now: segment size, bytes in flight,
-// bytes queued past SND.NXT, and room in the windows.
-struct TsoRoom {
-  std::uint32_t smss;
-  std::uint32_t pipe;
-  std::uint32_t avail;
-  std::uint32_t usable;
+// The bytes of new data Linux would send as one TSO packet from SND.NXT,
+// in segments of `smss` bytes.
+std::uint32_t tso_packet_bytes(const Env& e, const Tcb& c, std::uint32_t smss);
+// The TSO packet output() is sending: bytes left, more than one segment.
+struct TsoPacket {
+  std::uint32_t left = 0;
+  bool multi = false;
 };
-// The bytes of new data Linux would send as one TSO packet from SND.NXT;
-// the segment that ends it carries PSH when it holds more than one.
-std::uint32_t tso_packet_bytes(const Env& e, const Tcb& c, const TsoRoom& r);
+// A new segment of `len` bytes at SND.NXT goes out in packet `p` (a packet
+// starts when none is under way); the packet after it. When it is left
+// with nothing and holds several segments, this segment carries PSH.
+TsoPacket tso_packet_step(const Env& e, const Tcb& c, std::uint32_t smss, std::uint32_t len, TsoPacket p);
 
 // --- keep-alive and TCP_USER_TIMEOUT (keepalive.cc)
 void on_keepalive_timer(Env& e, Tcb& c);
