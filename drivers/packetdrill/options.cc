@@ -84,7 +84,10 @@ tcp_info info_of(const tcp::Tcb* t, tcp::State listen_or_closed) {
   i.tcpi_unacked = t->mss == 0 ? 0 : (t->snd_nxt - t->snd_una + t->mss - 1) / t->mss;
   i.tcpi_rtt = us(t->srtt_us);
   i.tcpi_rttvar = us(t->rttvar_us);
-  i.tcpi_snd_ssthresh = t->mss == 0 ? 0 : std::min<std::uint32_t>(t->ssthresh / t->mss, 0x7fffffff);
+  // An ssthresh not yet set reads TCP_INFINITE_SSTHRESH, as Linux's.
+  i.tcpi_snd_ssthresh = t->ssthresh == 0xffffffff ? 0x7fffffff
+                        : t->mss == 0            ? 0
+                                                 : std::min<std::uint32_t>(t->ssthresh / t->mss, 0x7fffffff);
   i.tcpi_snd_cwnd = t->mss == 0 ? 0 : t->cwnd / t->mss;
   i.tcpi_advmss = t->mss;
   i.tcpi_pmtu = 1500;

@@ -128,6 +128,10 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     1 /* TCP_RACK_LOSS_DETECTION */, 0, 255, kNone,                                                \
     "RACK loss detection flags: 1 RACK, 2 static reordering window, 4 no DupThresh",               \
     "twstack has no RACK time-based loss marking yet: loss is RFC 6675's DupThresh")               \
+  X("net.ipv4.tcp_min_tso_segs", tcp_min_tso_segs, std::uint8_t,                                   \
+    2, 1, 255, kPackets,                                                                           \
+    "fewest segments Linux puts in a TSO packet (tcp_tso_autosize); twstack sets PSH where one "   \
+    "would end", "")                                                                               \
   X("net.ipv4.tcp_rfc1337", tcp_rfc1337, bool,                                                     \
     false, 0, 1, kNone,                                                                            \
     "1: TIME_WAIT ignores RST (RFC 1337); 0: a RST ends TIME_WAIT", "")                            \

@@ -32,7 +32,8 @@ bool probe_new_data(Env& e, Tcb& c) {
   const std::uint32_t len = std::min({avail, wnd, payload_mss(c)});
   if (len == 0 || len < std::min(avail, payload_mss(c))) return false;  // tcp_snd_wnd_test
   const bool fin = c.fin_queued && c.snd_nxt + len == end;
-  std::uint8_t flags = wire::kAck | (len == avail ? wire::kPsh : 0) | (fin ? wire::kFin : 0);
+  // A packet of one segment: PSH only where a write's mark falls (push.cc).
+  std::uint8_t flags = wire::kAck | (push_due(c, c.snd_nxt, len) ? wire::kPsh : 0) | (fin ? wire::kFin : 0);
   if (!emit(e, c, c.snd_nxt, flags, len)) return false;
   e.ctr.inc(Counter::TcpExtTCPOrigDataSent);
   c.snd_nxt += len + (fin ? 1u : 0u);
@@ -41,14 +42,17 @@ bool probe_new_data(Env& e, Tcb& c) {
 }
 
 // The last segment again, at most one MSS from the end of what was sent
-// (tcp_send_loss_probe fragments a larger tail skb the same way).
+// (tcp_send_loss_probe fragments a larger tail skb the same way), with the
+// PSH its skb has (__tcp_retransmit_skb keeps the skb's flags; the part
+// tcp_fragment cuts off the end keeps its PSH).
 bool probe_last_segment(Env& e, Tcb& c) {
   const Seq end = seq_min(c.snd_data_end(), c.snd_max);
   const std::uint32_t data = end > c.snd_una ? static_cast<std::uint32_t>(end - c.snd_una) : 0;
   const std::uint32_t len = std::min(data, payload_mss(c));
   const bool fin = c.fin_sent();
   if (len == 0 && !fin) return false;
-  if (!emit(e, c, end - len, wire::kAck | (fin ? wire::kFin : 0), len)) return false;
+  const std::uint8_t flags = wire::kAck | (fin ? wire::kFin : 0) | (len > 0 && push_due(c, end - len, len) ? wire::kPsh : 0);
+  if (!emit(e, c, end - len, flags, len)) return false;
   e.ctr.inc(Counter::TcpRetransSegs);
   return true;
 }

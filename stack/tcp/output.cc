@@ -139,6 +139,10 @@ void output(Env& e, Tcb& c) {
   const std::uint32_t smss =
       payload_mss(c) - (c.sack.num_rcv != 0 || c.sack.dsack ? sack_option_bytes(c) : 0u);
   const Seq sent_before = c.snd_max;
+  // More than one segment of new data: TSO packets to follow (push.cc).
+  // A write that fits one segment is a packet of its own and skips this.
+  const bool tso = c.snd_data_end() - c.snd_max > static_cast<std::int32_t>(smss);
+  TsoPacket pkt;
   for (;;) {
     // RFC 6675: SACKed bytes are neither resent nor counted in flight.
     const bool scored = c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok);
@@ -162,6 +166,10 @@ void output(Env& e, Tcb& c) {
     bool half_window = len >= c.max_snd_wnd / 2 && len > 0;
     if (!retransmit && !full && !drains && !half_window && !(fin && len == avail)) break;
     std::uint8_t flags = wire::kAck;
+    if (tso && !retransmit) [[unlikely]] {
+      pkt = tso_packet_step(e, c, smss, len, pkt);
+      if (pkt.left == 0 && pkt.multi) flags |= wire::kPsh;
+    }
     if (len > 0 && push_due(c, c.snd_nxt, len)) flags |= wire::kPsh;  // push.cc
     if (fin) flags |= wire::kFin;
     if (!emit(e, c, c.snd_nxt, flags, len)) break;

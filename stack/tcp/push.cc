@@ -1,14 +1,32 @@
 // Where PSH goes, as Linux sets it (RFC 9293 §3.9.1 leaves it to the
-// sender): tcp_sendmsg_locked marks the last segment of every write
-// (tcp_push -> tcp_mark_push), and within one long write, the segment at
-// which more than half the peer's largest window has been written since
-// the last mark (forced_push). A segment carries PSH if a mark falls in it,
-// whether it is sent for the first time or again.
+// sender). Linux puts PSH on an skb (tcp_mark_push) at the end of every
+// write (tcp_push) and, within one long write, where more than half the
+// peer's largest window has been written since the last mark (forced_push);
+// a write appended to a tail skb not yet sent takes that skb's mark away
+// (tcp_sendmsg_locked: "if (!copied) tcp_flags &= ~TCPHDR_PSH"). When an
+// skb is cut to be sent (tso_fragment, tcp_fragment) its PSH stays with the
+// part that holds its end, so a segment carries PSH if a mark falls in it,
+// whether it is sent for the first time or again. Besides, every packet of
+// more than one segment leaves with PSH (__tcp_transmit_skb: "Force a PSH
+// flag on all (GSO) packets"): twstack sends segments, so it sets PSH on
+// the segment that ends one of the TSO packets Linux would send
+// (tso_packet_bytes below).
+#include <algorithm>
+
+#include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
 
 namespace {
+
+// sk_gso_max_size of a device with TSO (GSO_LEGACY_MAX_SIZE): the skb size
+// goal and the largest TSO packet.
+constexpr std::uint32_t kGsoMaxSize = 65536;
+constexpr std::uint64_t kPacingSsRatio = 200;  // net.ipv4.tcp_pacing_ss_ratio
+constexpr std::uint64_t kPacingCaRatio = 120;  // net.ipv4.tcp_pacing_ca_ratio
+constexpr int kPacingShift = 10;               // sk_pacing_shift: about 1 ms of data
+constexpr int kTsoRttLog = 9;                  // net.ipv4.tcp_tso_rtt_log
 
 // tcp_mark_push: PSH on the segment ending at or covering `at`.
 void add_mark(Tcb& c, Seq at) {
@@ -25,14 +43,28 @@ void add_mark(Tcb& c, Seq at) {
   c.pushed_seq = at;
 }
 
+// tcp_xmit_size_goal: the size tcp_sendmsg_locked fills an skb to, at most
+// half the peer's largest window (tcp_bound_to_half_wnd), whole segments.
+std::uint32_t size_goal(const Tcb& c, std::uint32_t mss) {
+  const std::uint32_t cutoff = c.max_snd_wnd > 536 /* TCP_MSS_DEFAULT */ ? c.max_snd_wnd / 2 : c.max_snd_wnd;
+  const std::uint32_t goal = cutoff != 0 && kGsoMaxSize > cutoff ? cutoff : kGsoMaxSize;
+  return std::max(goal / mss * mss, mss);
+}
+
 }  // namespace
 
 void mark_pushes(Tcb& c, Seq from, Seq to) {
+  const std::uint32_t mss = payload_mss(c);
+  // The write before this one ended in a tail skb not yet sent, with room:
+  // this write goes on filling it and its PSH is cleared.
+  if (c.push_count != 0 && c.snd_max < from && c.push_marks[c.push_count - 1] == from && c.syn_acked() &&
+      static_cast<std::uint32_t>(from - c.snd_max) < size_goal(c, mss)) {
+    --c.push_count;
+  }
   // forced_push: after(write_seq, pushed_seq + max_window / 2), checked as
-  // each segment-sized piece of the write fills (size_goal = MSS).
+  // each segment-sized piece of the write fills.
   const std::uint32_t half = c.max_snd_wnd / 2;
   if (c.syn_acked() && static_cast<std::uint32_t>(to - c.pushed_seq) > half) {
-    const std::uint32_t mss = payload_mss(c);
     for (Seq end = from + mss; end < to; end += mss) {
       if (end > c.pushed_seq + half) add_mark(c, end);
     }
@@ -46,6 +78,59 @@ bool push_due(const Tcb& c, Seq seq, std::uint32_t len) {
     if (m > seq && m <= seq + len) return true;
   }
   return false;
+}
+
+// tcp_tso_segs -> tcp_tso_autosize: about 1 ms of data at the pacing rate
+// tcp_update_pacing_rate sets (mss * cwnd / SRTT, times 200 % in slow start
+// below half ssthresh, else 120 %), plus up to 64 KB on a path of small
+// min RTT, at most 64 KB, at least tcp_min_tso_segs.
+std::uint32_t tso_max_segs(const Env& e, const Tcb& c, std::uint32_t mss) {
+  const std::uint64_t pmss = payload_mss(c);
+  const std::uint64_t pkts = std::max<std::uint64_t>(std::max(c.cwnd, c.flight()) / pmss, 1);
+  std::uint64_t rate = pmss * ((1000000 / 100) << 3) * (c.cwnd < c.ssthresh / 2 ? kPacingSsRatio : kPacingCaRatio) * pkts;
+  if (c.rtte.srtt8_us > 0) rate /= static_cast<std::uint64_t>(c.rtte.srtt8_us);
+  std::uint64_t bytes = rate >> kPacingShift;
+  // Before the first sample tcp_min_rtt is ~0U: nothing is added.
+  const std::uint64_t r = static_cast<std::uint64_t>(c.rtte.min_rtt_us) >> kTsoRttLog;
+  if (r < 32) bytes += kGsoMaxSize >> r;
+  bytes = std::min<std::uint64_t>(bytes, kGsoMaxSize);
+  return std::max(static_cast<std::uint32_t>(bytes / mss), static_cast<std::uint32_t>(e.p.min_tso_segs));
+}
+
+// One TSO packet of new data from SND.NXT as tcp_write_xmit cuts it: as
+// many segments as tcp_cwnd_test allows (half the cwnd at most, "to ensure
+// we have at least 2 GSO packets in flight"), at most tcp_tso_segs, within
+// the data and the windows (as output() counts them); a short last segment
+// only if it would go out now (tcp_mss_split_point leaves it to Nagle).
+std::uint32_t tso_packet_bytes(const Env& e, const Tcb& c, std::uint32_t smss) {
+  const std::uint32_t pmss = payload_mss(c);
+  const std::uint32_t avail = static_cast<std::uint32_t>(c.snd_data_end() - c.snd_nxt);
+  const std::uint32_t out = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+  const bool scored = c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok);
+  const std::uint32_t pipe = scored ? sack_out(c) : out;
+  const std::uint32_t usable = std::min(c.cwnd > pipe ? c.cwnd - pipe : 0, c.snd_wnd > out ? c.snd_wnd - out : 0);
+  const std::uint32_t cw = std::max(c.cwnd / pmss, 1u);
+  const std::uint32_t in_flight = (pipe + pmss - 1) / pmss;
+  const std::uint32_t quota = in_flight >= cw ? 1 : std::min(std::max(cw / 2, 1u), cw - in_flight);
+  const std::uint32_t segs = std::min(quota, tso_max_segs(e, c, smss));
+  std::uint32_t bytes = std::min({segs * smss, avail, usable});
+  const std::uint32_t partial = bytes % smss;
+  if (bytes > smss && partial != 0) {
+    const bool ends_data = bytes == avail;
+    const bool sent_now = (ends_data && (c.nodelay || c.fin_queued)) || partial >= c.max_snd_wnd / 2;
+    if (!sent_now) bytes -= partial;
+  }
+  return bytes;
+}
+
+// __tcp_transmit_skb: PSH on the end of every packet of several segments.
+TsoPacket tso_packet_step(const Env& e, const Tcb& c, std::uint32_t smss, std::uint32_t len, TsoPacket p) {
+  if (p.left == 0) {
+    p.left = std::max(tso_packet_bytes(e, c, smss), len);
+    p.multi = p.left > len;
+  }
+  p.left -= std::min(p.left, len);
+  return p;
 }
 
 }  // namespace twstack::tcp

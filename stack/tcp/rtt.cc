@@ -14,6 +14,7 @@ namespace {
 
 void rtt_sample(Env& e, Tcb& c, std::int64_t r_us, Seq ack, bool to_congestion) {
   c.rto_us = rtt_estimate(c.rtte, e.p, r_us, ack, c.snd_max);
+  if (r_us < c.rtte.min_rtt_us) c.rtte.min_rtt_us = r_us;  // tcp_update_rtt_min
   c.srtt_us = c.rtte.srtt8_us >> 3;
   c.rttvar_us = c.rtte.mdev_us >> 2;
   // Each sample also reaches the congestion control (tcp_cong_ops.pkts_acked:

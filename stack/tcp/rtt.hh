@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 
 #include "stack/base/seq.hh"
 #include "stack/tcp/env.hh"
@@ -22,6 +23,9 @@ struct RttEstimate {
   std::int64_t mdev_max_us = 0;  // tp->mdev_max_us: its largest over this round trip
   std::int64_t rttvar_us = 0;    // tp->rttvar_us: what the RTO adds to SRTT
   Seq epoch;                     // tp->rtt_seq: SND.NXT when this round trip began
+  // tcp_min_rtt: the smallest sample (Linux keeps it over tcp_min_rtt_wlen,
+  // 300 s; twstack over the connection); as Linux, ~0 before the first.
+  std::int64_t min_rtt_us = std::numeric_limits<std::int64_t>::max();
 };
 
 // Folds one measurement `m_us` into `r` (tcp_rtt_estimator). `snd_una` is

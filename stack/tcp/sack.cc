@@ -109,7 +109,9 @@ bool retransmit_hole(Env& e, Tcb& c, Seq at) {
   const std::uint32_t len = std::min(payload_mss(c), hole_room(c, at));
   const bool fin = c.fin_sent() && at + len == c.snd_data_end();
   if (len == 0 && !fin) return false;
-  if (!emit(e, c, at, wire::kAck | (fin ? wire::kFin : 0), len)) return false;
+  // The skb's PSH goes with it (tcp_retransmit_skb; push.cc).
+  const std::uint8_t flags = wire::kAck | (fin ? wire::kFin : 0) | (len > 0 && push_due(c, at, len) ? wire::kPsh : 0);
+  if (!emit(e, c, at, flags, len)) return false;
   e.ctr.inc(Counter::TcpRetransSegs);
   e.ctr.inc(Counter::TcpExtTCPFastRetrans);
   c.sack.high_rxt = at + len + (fin ? 1u : 0u);

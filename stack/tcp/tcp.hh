@@ -68,6 +68,20 @@ bool ack_due_after_read(const Tcb& c, std::uint32_t copied);
 void mark_pushes(Tcb& c, Seq from, Seq to);
 // Does the segment [seq, seq + len) carry PSH?
 bool push_due(const Tcb& c, Seq seq, std::uint32_t len);
+// Segments in a TSO packet at most (Linux tcp_tso_segs), of `mss` bytes.
+std::uint32_t tso_max_segs(const Env& e, const Tcb& c, std::uint32_t mss);
+// The bytes of new data Linux would send as one TSO packet from SND.NXT,
+// in segments of `smss` bytes.
+std::uint32_t tso_packet_bytes(const Env& e, const Tcb& c, std::uint32_t smss);
+// The TSO packet output() is sending: bytes left, more than one segment.
+struct TsoPacket {
+  std::uint32_t left = 0;
+  bool multi = false;
+};
+// A new segment of `len` bytes at SND.NXT goes out in packet `p` (a packet
+// starts when none is under way); the packet after it. When it is left
+// with nothing and holds several segments, this segment carries PSH.
+TsoPacket tso_packet_step(const Env& e, const Tcb& c, std::uint32_t smss, std::uint32_t len, TsoPacket p);
 
 // --- keep-alive and TCP_USER_TIMEOUT (keepalive.cc)
 void on_keepalive_timer(Env& e, Tcb& c);

@@ -22,10 +22,11 @@ tcp::TcpParams params() {
   return p;
 }
 
-// A write's end inside a full segment: the segment that carries it has PSH
-// although more data follows it in the queue (the tail skb that
-// tcp_mark_push marked, grown by the next write).
-TEST(TcbPush, SegmentHoldingTheEndOfAWriteHasPsh) {
+// A write appended to a tail not yet sent takes that tail's PSH away
+// (tcp_sendmsg_locked: "if (!copied) tcp_flags &= ~TCPHDR_PSH"): the full
+// segment that holds the end of the second write has none, the one that
+// ends the third has it.
+TEST(TcbPush, WriteAppendedToAnUnsentTailTakesItsPsh) {
   LoneTcb c(params());
   c.in_state(State::kEstablished);
   const Seq start = c.tcb.snd_nxt;
@@ -40,12 +41,26 @@ TEST(TcbPush, SegmentHoldingTheEndOfAWriteHasPsh) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].seq, start + 1000);
   EXPECT_EQ(out[0].payload.size(), kMss);
-  EXPECT_TRUE(out[0].has(wire::kPsh)) << "it holds the end of the second write";
+  EXPECT_FALSE(out[0].has(wire::kPsh)) << "the second write's end was appended to";
   c.receive(kNext, {}, wire::kAck);
   out = c.sent();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].payload.size(), 3000u - 1000u - kMss);
   EXPECT_TRUE(out[0].has(wire::kPsh));
+}
+
+// A write that starts after its predecessor was sent keeps that one's mark:
+// the segment that ends the first write carries PSH when resent.
+TEST(TcbPush, MarkOfASentWriteStays) {
+  LoneTcb c(params());
+  c.in_state(State::kEstablished);
+  c.tcb.nodelay = true;
+  const Seq start = c.tcb.snd_nxt;
+  c.send(std::vector<std::uint8_t>(1000, 1));
+  c.send(std::vector<std::uint8_t>(1000, 2));
+  ASSERT_EQ(c.sent().size(), 2u);
+  EXPECT_TRUE(tcp::push_due(c.tcb, start, 1000));
+  EXPECT_TRUE(tcp::push_due(c.tcb, start + 1000, 1000));
 }
 
 // forced_push: the peer's window is 4000 bytes, so one long write gets a
@@ -94,6 +109,115 @@ TEST(TcbPush, FastRetransmissionKeepsPsh) {
   EXPECT_EQ(rtx[0].seq, start);
   EXPECT_EQ(c.counters().get(Counter::TcpExtTCPFastRetrans), 1u);
   EXPECT_TRUE(rtx[0].has(wire::kPsh));
+}
+
+// A passive open whose handshake took `rtt` (the SYN-ACK's RTT sample:
+// SRTT and min RTT), with SACK.
+void open_with_rtt(LoneTcb& c, Duration rtt) {
+  PeerSyn s;
+  s.sack_permitted = true;
+  c.open(s);
+  c.advance(rtt);
+  c.receive(kNext, {}, wire::kAck);
+  c.sent();
+}
+
+// Where the segments that carry PSH end, from `start`.
+std::vector<std::uint32_t> psh_ends(const std::vector<SentSegment>& v, Seq start) {
+  std::vector<std::uint32_t> ends;
+  for (const auto& s : v) {
+    if (s.has(wire::kPsh)) ends.push_back(static_cast<std::uint32_t>(s.seq - start) + static_cast<std::uint32_t>(s.payload.size()));
+  }
+  return ends;
+}
+
+// __tcp_transmit_skb forces PSH onto every packet of more than one segment.
+// At 100 ms the pacing rate is low and tcp_tso_autosize gives
+// tcp_min_tso_segs (2): the first flight (cwnd 10) of a longer write leaves
+// as five packets of two segments, each ending with PSH.
+TEST(TcbPush, FirstFlightEndsEveryTsoPacketWithPsh) {
+  LoneTcb c(params());
+  open_with_rtt(c, Duration::millis(100));
+  const Seq start = c.tcb.snd_nxt;
+  ASSERT_EQ(c.send(std::vector<std::uint8_t>(20 * kMss, 0x42)), 20 * kMss);
+  const auto out = c.sent();
+  ASSERT_EQ(out.size(), 10u);
+  EXPECT_EQ(psh_ends(out, start), (std::vector<std::uint32_t>{2 * kMss, 4 * kMss, 6 * kMss, 8 * kMss, 10 * kMss}));
+}
+
+// tcp_cwnd_test gives a packet half the cwnd at most ("at least 2 GSO
+// packets in flight"): with tcp_min_tso_segs 10 the first flight is two
+// packets of five.
+TEST(TcbPush, TsoPacketTakesHalfTheCwndAtMost) {
+  tcp::TcpParams p = params();
+  p.min_tso_segs = 10;
+  LoneTcb c(p);
+  open_with_rtt(c, Duration::millis(100));
+  const Seq start = c.tcb.snd_nxt;
+  c.send(std::vector<std::uint8_t>(20 * kMss, 0x42));
+  EXPECT_EQ(psh_ends(c.sent(), start), (std::vector<std::uint32_t>{5 * kMss, 10 * kMss}));
+}
+
+// On a path of small min RTT tcp_tso_autosize adds up to 64 KB
+// (sk_gso_max_size >> (min_rtt >> tcp_tso_rtt_log)): packets are as large
+// as the cwnd lets them be, two of five again.
+TEST(TcbPush, SmallMinRttMakesLargeTsoPackets) {
+  LoneTcb c(params());
+  open_with_rtt(c, Duration::micros(100));
+  EXPECT_EQ(tcp::tso_max_segs(c.env(), c.tcb, kMss), 65536 / kMss);
+  const Seq start = c.tcb.snd_nxt;
+  c.send(std::vector<std::uint8_t>(20 * kMss, 0x42));
+  EXPECT_EQ(psh_ends(c.sent(), start), (std::vector<std::uint32_t>{5 * kMss, 10 * kMss}));
+}
+
+// A cwnd of two segments: tcp_cwnd_test allows one segment per packet, and
+// a packet of one segment gets no forced PSH (it carries a write's only).
+TEST(TcbPush, OneSegmentPacketsGetNoForcedPsh) {
+  LoneTcb c(params());
+  open_with_rtt(c, Duration::millis(100));
+  c.tcb.cwnd = 2 * kMss;
+  c.send(std::vector<std::uint8_t>(5 * kMss, 0x42));
+  const auto out = c.sent();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_FALSE(out[0].has(wire::kPsh));
+  EXPECT_FALSE(out[1].has(wire::kPsh));
+}
+
+// The tail loss probe resends the last segment with the PSH it had
+// (tcp_send_loss_probe -> __tcp_retransmit_skb keeps the skb's flags).
+TEST(TcbPush, LossProbeKeepsThePshOfItsSegment) {
+  LoneTcb c(params());
+  open_with_rtt(c, Duration::millis(40));
+  const Seq start = c.tcb.snd_nxt;
+  c.send(std::vector<std::uint8_t>(1000, 0x42));
+  ASSERT_TRUE(c.sent().at(0).has(wire::kPsh));
+  ASSERT_TRUE(c.tcb.tlp.pto_armed);
+  c.fire_due(tcp::kTimerRetransmit);
+  const auto out = c.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].seq, start);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPLossProbes), 1u);
+  EXPECT_TRUE(out[0].has(wire::kPsh));
+}
+
+// An RFC 6675 retransmission keeps the PSH of the segment it resends
+// (tcp_retransmit_skb sends the skb with its flags).
+TEST(TcbPush, SackRetransmissionKeepsPsh) {
+  tcp::TcpParams p = params();
+  p.early_retrans = 0;
+  LoneTcb c(p);
+  open_with_rtt(c, Duration::millis(100));
+  const Seq start = c.tcb.snd_nxt;
+  c.send(std::vector<std::uint8_t>(kMss, 1));
+  c.send(std::vector<std::uint8_t>(9 * kMss, 2));
+  ASSERT_EQ(c.sent().size(), 10u);
+  c.peer_sack({wire::SackBlock{(start + kMss).raw(), (start + 4 * kMss).raw()}});
+  c.receive_acking(start, kNext, {});
+  const auto out = c.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].seq, start);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPFastRetrans), 1u);
+  EXPECT_TRUE(out[0].has(wire::kPsh));
 }
 
 }  // namespace
