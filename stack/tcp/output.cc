@@ -182,10 +182,13 @@ void output(Env& e, Tcb& c) {
   }
   // Linux tcp_write_xmit: new data sent, a tail loss probe is scheduled.
   if (c.snd_max != sent_before) tlp_schedule(e, c, false);
-  // ... and tcp_cwnd_validate: was this flight limited by cwnd?
-  const bool scored = c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok);
-  cwnd_validate(c, scored ? sack_out(c) : static_cast<std::uint32_t>(c.snd_nxt - c.snd_una), smss,
-                c.snd_max != sent_before, c.snd_nxt < c.snd_data_end());
+  // ... and tcp_cwnd_validate: was this flight limited by cwnd? (A pass
+  // that sent nothing and leaves nothing queued is none of its business.)
+  if (c.snd_max != sent_before || c.snd_nxt < c.snd_data_end()) {
+    const bool scored = c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok);
+    cwnd_validate(c, scored ? sack_out(c) : static_cast<std::uint32_t>(c.snd_nxt - c.snd_una), smss,
+                  c.snd_max != sent_before, c.snd_nxt < c.snd_data_end());
+  }
   // Unsent bytes went out: a writer held back by TCP_NOTSENT_LOWAT may go on.
   if (c.want_writable && c.snd_max != sent_before) check_space_after_send(e.p, c);
   // Data is queued but nothing is in flight to bring an ACK back: the

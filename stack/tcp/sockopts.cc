@@ -59,7 +59,7 @@ void check_space(const TcpParams& p, Tcb& c) {
 // With no mark (UINT_MAX, Linux's default) only ACKs make room, and
 // take_ack has looked already.
 void check_space_after_send(const TcpParams& p, Tcb& c) {
-  if (notsent_lowat(p, c) != 0xffffffffu) check_space(p, c);
+  if (notsent_lowat(p, c) != kNoNotsentLowat) check_space(p, c);
 }
 
 // do_tcp_setsockopt(TCP_NOTSENT_LOWAT): any value, then sk_write_space.

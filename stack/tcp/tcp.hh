@@ -79,6 +79,8 @@ bool stream_memory_free(const TcpParams& p, const Tcb& c, int wake);
 bool stream_writeable(const TcpParams& p, const Tcb& c);
 // What user_send() takes now (sk_stream_memory_free): 0 while full.
 std::uint32_t send_room(const TcpParams& p, const Tcb& c);
+// net.ipv4.tcp_notsent_lowat's default (UINT_MAX): no mark.
+inline constexpr std::uint32_t kNoNotsentLowat = 0xffffffffu;
 // tcp_check_space: a writer that was refused space gets kEvWritable once
 // the stream is writeable.
 void check_space(const TcpParams& p, Tcb& c);

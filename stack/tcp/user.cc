@@ -43,7 +43,10 @@ std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc
     *err = c.sk_err != Errc::kOk ? take_error(c) : Errc::kPipe;
     return 0;
   }
-  std::uint32_t want = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), send_room(e.p, c)));
+  // sk_stream_memory_free; without a TCP_NOTSENT_LOWAT mark, the buffer's space.
+  const std::uint32_t room =
+      c.notsent_lowat == 0 && e.p.notsent_lowat == kNoNotsentLowat ? c.snd.space() : send_room(e.p, c);
+  std::uint32_t want = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), room));
   const Seq from = c.snd_data_end();
   std::uint32_t n = c.snd.append(e.pool, data.data(), want);
   if (n < want) e.ctr.inc(Counter::TwstackBufPoolExhausted);
