@@ -69,12 +69,7 @@ void fill(packetdrill_interface* ifc) {
     if (l != nullptr) *l = 0;
     return recv_one(u, fd, b, n, f);
   };
-  ifc->recvmsg = [](void* u, int fd, msghdr* m, int f) {
-    m->msg_namelen = 0;
-    m->msg_controllen = 0;
-    m->msg_flags = 0;
-    return H(u).recv(fd, m->msg_iov, static_cast<int>(m->msg_iovlen), f);
-  };
+  ifc->recvmsg = [](void* u, int fd, msghdr* m, int f) { return H(u).recvmsg(fd, m, f); };
   ifc->write = [](void* u, int fd, const void* b, size_t n) { return send_one(u, fd, b, n, 0); };
   ifc->writev = [](void* u, int fd, const iovec* v, int n) { return H(u).send(fd, v, n, 0); };
   ifc->send = [](void* u, int fd, const void* b, size_t n, int f) { return send_one(u, fd, b, n, f); };

@@ -74,6 +74,10 @@ struct Sock {
   int keepintvl_s = 0;
   int keepcnt = 0;
   int user_timeout_ms = 0;
+  // TCP_NOTSENT_LOWAT (0: the sysctl's) and TCP_INQ, likewise handed on and
+  // inherited; TCP_MAXSEG travels in `bufs` (user_mss).
+  std::uint32_t notsent_lowat = 0;
+  bool recvmsg_inq = false;
   // SO_RCVBUF/SO_SNDBUF set before connect() or listen(), as the engine
   // sizes them (doubled, capped); a connection keeps its own in its Tcb.
   tcp::SockBufs bufs{};
@@ -106,6 +110,8 @@ class Host {
   int accept(int fd, sockaddr* a, socklen_t* len);
   int connect(int fd, const sockaddr* a, socklen_t len);
   ssize_t recv(int fd, const iovec* iov, int n, int flags);
+  // recv() with TCP_INQ's control message (TCP_CM_INQ) when it is on.
+  ssize_t recvmsg(int fd, msghdr* m, int flags);
   ssize_t send(int fd, const iovec* iov, int n, int flags);
   int close(int fd);
   int shutdown(int fd, int how);

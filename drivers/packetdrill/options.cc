@@ -89,7 +89,7 @@ tcp_info info_of(const tcp::Tcb* t, tcp::State listen_or_closed) {
                         : t->mss == 0            ? 0
                                                  : std::min<std::uint32_t>(t->ssthresh / t->mss, 0x7fffffff);
   i.tcpi_snd_cwnd = t->mss == 0 ? 0 : t->cwnd / t->mss;
-  i.tcpi_advmss = t->mss;
+  i.tcpi_advmss = t->advmss;
   i.tcpi_pmtu = 1500;
   i.tcpi_reordering = 3;  // net.ipv4.tcp_reordering: twstack's fixed dupthresh (RFC 5681)
   i.tcpi_bytes_acked = t->snd_una - t->iss > 0 ? static_cast<std::uint32_t>(t->snd_una - t->iss) - 1 : 0;
@@ -113,6 +113,7 @@ int Host::apply_opts(Sock& s) {
                                       static_cast<std::uint32_t>(s.keepcnt));
   if (e == Errc::kOk) e = eng_->set_user_timeout(s.conn, s.user_timeout_ms);
   if (e == Errc::kOk) e = eng_->set_keepalive(s.conn, s.keepalive);
+  if (e == Errc::kOk) e = eng_->set_notsent_lowat(s.conn, s.notsent_lowat);
   return e == Errc::kOk ? 0 : to_errno(e);
 }
 
@@ -160,7 +161,15 @@ int Host::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
   if (level != IPPROTO_TCP) return fail(ENOPROTOOPT);
   switch (name) {
     case TCP_NODELAY: return put_int(val, len, s->nodelay ? 1 : 0);
-    case TCP_MAXSEG: return put_int(val, len, t != nullptr ? t->mss : 536);
+    // do_tcp_getsockopt: mss_cache (TCP_MSS_DEFAULT before any), but
+    // TCP_MAXSEG's value in CLOSE and LISTEN.
+    case TCP_MAXSEG:
+      if (s->bufs.user_mss != 0 && (t == nullptr || t->state == tcp::State::kClosed)) {
+        return put_int(val, len, s->bufs.user_mss);
+      }
+      return put_int(val, len, t != nullptr ? t->mss : 536);
+    case TCP_NOTSENT_LOWAT: return put_int(val, len, static_cast<int>(s->notsent_lowat));
+    case TCP_INQ: return put_int(val, len, s->recvmsg_inq ? 1 : 0);
     case TCP_KEEPIDLE: return put_int(val, len, keep_secs(s->keepidle_s, opt_.cfg.tcp_keepalive_time));
     case TCP_KEEPINTVL: return put_int(val, len, keep_secs(s->keepintvl_s, opt_.cfg.tcp_keepalive_intvl));
     case TCP_KEEPCNT:
@@ -251,7 +260,27 @@ int Host::setsockopt(int fd, int level, int name, const void* val, socklen_t len
       if (v < 0) return fail(EINVAL);
       s->user_timeout_ms = v;
       return set_conn_opts(*s);
-    default: return fail(ENOPROTOOPT);  // TCP_MAXSEG, TCP_CORK, TCP_NOTSENT_LOWAT, ...
+    // TCP_MAXSEG: 0 or TCP_MIN_MSS..MAX_TCP_WINDOW (88..32767). It shapes
+    // the SYN or SYN-ACK still to come: connect()'s, a listener's children's
+    // (QueueEngine::connect, listen, set_listener_bufs); a connection keeps
+    // the MSS it has (Linux only sets rx_opt.user_mss).
+    case TCP_MAXSEG:
+      if (v != 0 && (v < 88 || v > 32767)) return fail(EINVAL);
+      s->bufs.user_mss = static_cast<std::uint16_t>(v);
+      return set_listener_bufs(*s);
+    case TCP_NOTSENT_LOWAT:  // any value (0xffffffff is -1 here), then sk_write_space
+      s->notsent_lowat = static_cast<std::uint32_t>(v);
+      if (s->kind == Kind::kConn) {
+        const int r = set_conn_opts(*s);
+        service();
+        return r;
+      }
+      return 0;
+    case TCP_INQ:  // tp->recvmsg_inq: 0 or 1
+      if (v < 0 || v > 1) return fail(EINVAL);
+      s->recvmsg_inq = v != 0;
+      return 0;
+    default: return fail(ENOPROTOOPT);  // TCP_CORK, IP-level options, ...
   }
 }
 

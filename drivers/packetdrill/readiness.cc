@@ -41,8 +41,9 @@ std::uint32_t Host::mask(const Sock& s) const {
   if (t->state != tcp::State::kSynSent && t->state != tcp::State::kSynReceived) {
     if (t->rcv.size() > 0) m |= EPOLLIN | EPOLLRDNORM;
     if (!snd_shut) {
-      // sk_stream_is_writeable: free space at least half of what is queued.
-      if (t->snd.space() >= t->snd.size() / 2 && t->snd.space() > 0) m |= EPOLLOUT | EPOLLWRNORM;
+      // sk_stream_is_writeable: free space at least half of what is
+      // queued, unsent bytes below half TCP_NOTSENT_LOWAT (the engine's).
+      if (eng_->writeable(s.conn)) m |= EPOLLOUT | EPOLLWRNORM;
     } else {
       m |= EPOLLOUT | EPOLLWRNORM;
     }

@@ -1,6 +1,7 @@
 // Socket calls over the engine's application API, with Linux's errno for
 // each state (inet_stream_connect, inet_accept, tcp_recvmsg, tcp_sendmsg,
 // inet_shutdown).
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -170,6 +171,9 @@ int Host::accept(int fd, sockaddr* a, socklen_t* len) {
   c.keepintvl_s = parent.keepintvl_s;
   c.keepcnt = parent.keepcnt;
   c.user_timeout_ms = parent.user_timeout_ms;
+  c.notsent_lowat = parent.notsent_lowat;
+  c.recvmsg_inq = parent.recvmsg_inq;
+  c.bufs.user_mss = parent.bufs.user_mss;
   c.connect_reported = true;
   by_conn_[id->index] = nfd;
   apply_opts(c);
@@ -305,6 +309,33 @@ ssize_t Host::recv(int fd, const iovec* iov, int n, int flags) {
   return static_cast<ssize_t>(total);
 }
 
+// tcp_recvmsg: with TCP_INQ on, a successful read carries TCP_CM_INQ
+// (tcp_inq_hint, from the engine), put_cmsg truncating where the control
+// buffer is too short.
+ssize_t Host::recvmsg(int fd, msghdr* m, int flags) {
+  m->msg_namelen = 0;
+  m->msg_flags = 0;
+  const std::size_t room = m->msg_control == nullptr ? 0 : m->msg_controllen;
+  m->msg_controllen = 0;
+  const ssize_t r = recv(fd, m->msg_iov, static_cast<int>(m->msg_iovlen), flags);
+  if (r < 0) return r;
+  Lock lk(mu_);
+  const Sock* s = find(fd);
+  if (s == nullptr || !s->recvmsg_inq) return r;
+  const int inq = static_cast<int>(eng_->inq(s->conn));
+  if (room < CMSG_SPACE(sizeof inq)) {
+    m->msg_flags |= MSG_CTRUNC;
+    return r;
+  }
+  m->msg_controllen = CMSG_SPACE(sizeof inq);
+  cmsghdr* h = CMSG_FIRSTHDR(m);
+  h->cmsg_level = IPPROTO_TCP;  // SOL_TCP
+  h->cmsg_type = TCP_CM_INQ;
+  h->cmsg_len = CMSG_LEN(sizeof inq);
+  std::memcpy(CMSG_DATA(h), &inq, sizeof inq);
+  return r;
+}
+
 ssize_t Host::send(int fd, const iovec* iov, int n, int flags) {
   Lock lk(mu_);
   Sock* s = find(fd);
@@ -322,7 +353,9 @@ ssize_t Host::send(int fd, const iovec* iov, int n, int flags) {
   auto writable = [&] {
     Sock* x = find(fd);
     const tcp::Tcb* t = x == nullptr ? nullptr : tcb(*x);
-    return t == nullptr || (!in(t->state, kOpening) && (t->snd.space() > 0 || t->state == tcp::State::kClosed));
+    // sk_stream_memory_free: buffer space, within TCP_NOTSENT_LOWAT.
+    return t == nullptr ||
+           (!in(t->state, kOpening) && (eng_->send_room(x->conn) > 0 || t->state == tcp::State::kClosed));
   };
   std::size_t sent = 0;
   const std::size_t want = iov_total(iov, n);

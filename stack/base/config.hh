@@ -202,6 +202,11 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     "grows up to max; min is a floor under memory pressure, which a fixed chunk pool does not "    \
     "have",                                                                                        \
     "")                                                                                            \
+  X("net.ipv4.tcp_notsent_lowat", tcp_notsent_lowat, std::uint32_t,                                \
+    4294967295u /* UINT_MAX */, 0, 4294967295, kBytes,                                             \
+    "a socket is writable while its unsent bytes stay below this (half of it for poll); "          \
+    "TCP_NOTSENT_LOWAT overrides it per socket",                                                   \
+    "")                                                                                            \
   X("net.core.rmem_max", rmem_max, std::uint32_t,                                                  \
     4194304 /* 4 MiB since 6.18 */, 2304 /* SOCK_MIN_RCVBUF */, kSysctlIntMax, kBytes,             \
     "cap on SO_RCVBUF (which the kernel doubles); also sets the window scale", "")                 \

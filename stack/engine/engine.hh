@@ -194,6 +194,17 @@ class QueueEngine {
   // SO_RCVBUF/SO_SNDBUF on a listening socket: for connections it opens from
   // now on (kInvalid: no listener on `port`).
   Errc set_listener_bufs(std::uint16_t port, const tcp::SockBufs& bufs);
+  // TCP_NOTSENT_LOWAT (any value; 0: net.ipv4.tcp_notsent_lowat again); a
+  // writer it held back may be woken (kEvWritable).
+  Errc set_notsent_lowat(ConnId id, std::uint32_t bytes);
+  // poll()'s EPOLLOUT (tcp_poll: sk_stream_is_writeable), and what send()
+  // would take now (sk_stream_memory_free: buffer space within
+  // TCP_NOTSENT_LOWAT); false and 0 for a handle that is not a connection.
+  bool writeable(ConnId id) const;
+  std::uint32_t send_room(ConnId id) const;
+  // TCP_INQ's hint for recvmsg (tcp_inq_hint): bytes to read, plus one once
+  // the peer's FIN was taken.
+  std::uint32_t inq(ConnId id) const;
   std::uint32_t so_rcvbuf_size(int val) const { return tcp::so_rcvbuf_size(env_.p, val); }
   std::uint32_t so_sndbuf_size(int val) const { return tcp::so_sndbuf_size(env_.p, val); }
 

@@ -205,6 +205,29 @@ Errc QueueEngine::set_sndbuf(ConnId id, int val) {
   return Errc::kOk;
 }
 
+Errc QueueEngine::set_notsent_lowat(ConnId id, std::uint32_t bytes) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr || c->orphaned) return Errc::kBadHandle;
+  tcp::set_notsent_lowat(env_.p, *c, bytes);
+  touched(*c);
+  return Errc::kOk;
+}
+
+bool QueueEngine::writeable(ConnId id) const {
+  const tcp::Tcb* c = lookup(id);
+  return c != nullptr && !c->orphaned && tcp::stream_writeable(env_.p, *c);
+}
+
+std::uint32_t QueueEngine::send_room(ConnId id) const {
+  const tcp::Tcb* c = lookup(id);
+  return c == nullptr || c->orphaned ? 0 : tcp::send_room(env_.p, *c);
+}
+
+std::uint32_t QueueEngine::inq(ConnId id) const {
+  const tcp::Tcb* c = lookup(id);
+  return c == nullptr || c->orphaned ? 0 : tcp::inq_hint(*c);
+}
+
 Errc QueueEngine::set_listener_bufs(std::uint16_t port, const tcp::SockBufs& bufs) {
   flow::Listener* l = listeners_.on_port(port);
   if (l == nullptr) return Errc::kInvalid;

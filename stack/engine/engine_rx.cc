@@ -155,7 +155,7 @@ void QueueEngine::rx_listen(flow::Listener& l, const wire::FourTuple& t, wire::S
     case flow::ListenVerdict::kReset: return tcp::send_reset_for(env_, t, s);
     case flow::ListenVerdict::kCookie:
       flow::Listeners::synq_overflow(l, env_.now_ms());
-      return tcp::send_cookie_synack(env_, t, s, env_.p.sack);
+      return tcp::send_cookie_synack(env_, t, s, env_.p.sack, l.bufs.user_mss);
     case flow::ListenVerdict::kOpen: break;
   }
   tcp::Tcb* c = alloc_tcb();

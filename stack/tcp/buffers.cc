@@ -5,6 +5,7 @@
 #include <bit>
 
 #include "stack/tcp/chunk_ring.hh"
+#include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
 
@@ -104,10 +105,7 @@ void set_sndbuf(const TcpParams& p, Tcb& c, std::uint32_t sk_sndbuf) {
   c.sndbuf_lock = true;
   c.snd.set_capacity(std::min(p.sndbuf, sk_sndbuf));
   // sk_write_space: a writer refused space wakes if it is writeable now.
-  if (c.want_writable && c.snd.space() > 0 && c.snd.space() >= c.snd.size() / 2) {
-    c.want_writable = false;
-    c.events |= kEvWritable;
-  }
+  check_space(p, c);
 }
 
 void sndbuf_expand(const TcpParams& p, Tcb& c) {

@@ -25,10 +25,14 @@ inline constexpr std::uint32_t kSockMinRcvbuf = 2304;
 inline constexpr std::uint32_t kSockMinSndbuf = 2 * kSockMinRcvbuf;
 
 // SO_RCVBUF / SO_SNDBUF given to a socket before it has a connection (a
-// listener's pass to its children, as sk_clone_lock copies them).
+// listener's pass to its children, as sk_clone_lock copies them), and
+// TCP_MAXSEG, which travels the same way.
 struct SockBufs {
   std::uint32_t rcvbuf = 0;  // sk_rcvbuf under SOCK_RCVBUF_LOCK; 0: not set
   std::uint32_t sndbuf = 0;  // sk_sndbuf under SOCK_SNDBUF_LOCK; 0: not set
+  // TCP_MAXSEG (tp->rx_opt.user_mss): clamps the MSS we announce and the
+  // one we send with (tcp_mss_clamp, tcp_parse_options); 0: not set.
+  std::uint16_t user_mss = 0;
 
   bool operator==(const SockBufs&) const = default;
 };

@@ -23,6 +23,33 @@ inline std::uint32_t reduced_ssthresh(Tcb& c, std::uint32_t smss) {
   return loss_ssthresh(c.flight(), smss);
 }
 
+// Linux tcp_is_cwnd_limited (include/net/tcp.h), RFC 7661's idea with
+// Linux's slow-start allowance: the window grows only if the sender was
+// limited by it in the last window, or, in slow start, while it is below
+// twice the largest flight of that window (IW10 and 9 segments written:
+// cwnd may reach 18, and holds there).
+inline bool cwnd_limited(const Tcb& c) {
+  if (c.is_cwnd_limited) return true;
+  if (c.cwnd < c.ssthresh) return c.cwnd < 2 * c.max_out;
+  return false;
+}
+
+// Linux tcp_cwnd_validate, which tcp_write_xmit calls after a pass that sent
+// data or found cwnd full: remember whether the flight was cwnd-limited for
+// the current window (until SND.UNA passes the highest byte sent now), and
+// otherwise the largest flight seen in it. `in_flight` is what the send
+// loop counted against cwnd; in bytes, cwnd is full when it has no room
+// for another segment of `smss` (Linux: packets in flight >= snd_cwnd).
+inline void cwnd_validate(Tcb& c, std::uint32_t in_flight, std::uint32_t smss, bool sent, bool queued) {
+  const bool limited = in_flight + smss > c.cwnd;
+  if (!sent && !(limited && queued)) return;
+  if (c.snd_una >= c.cwnd_usage_seq || limited || (!c.is_cwnd_limited && c.flight() > c.max_out)) {
+    c.is_cwnd_limited = limited;
+    c.max_out = c.flight();
+    c.cwnd_usage_seq = c.snd_max;
+  }
+}
+
 // RFC 5681 §3.1: slow start and congestion avoidance on new ACKs.
 inline void grow_cwnd(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
   if (c.cwnd < c.ssthresh) {
@@ -61,7 +88,7 @@ inline bool cwnd_on_dupack(Tcb& c, std::uint32_t smss) {
 inline bool cwnd_on_new_ack(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
   c.dupacks = 0;
   if (!c.in_recovery) {
-    grow_cwnd(c, smss, acked);
+    if (cwnd_limited(c)) grow_cwnd(c, smss, acked);  // tcp_reno_cong_avoid
     return false;
   }
   if (c.snd_una >= c.recover) {  // full acknowledgment

@@ -30,8 +30,11 @@ void cubic_on_timeout(Env& e, Tcb& c);
 void cubic_on_rtt(Env& e, Tcb& c, std::int64_t rtt_us);
 
 // Window growth on new data ACKed, by the connection's algorithm: a switch,
-// not a virtual call. Slow start is RFC 5681's for both.
+// not a virtual call. Slow start is RFC 5681's for both. Neither grows a
+// window the sender did not use (tcp_reno_cong_avoid and cubictcp_cong_avoid
+// return first unless tcp_is_cwnd_limited).
 inline void cc_grow(Env& e, Tcb& c, std::uint32_t smss, std::uint32_t acked) {
+  if (!cwnd_limited(c)) return;
   if (c.cubic.algo == CongestionAlgo::kCubic && c.cwnd >= c.ssthresh) {
     cubic_cong_avoid(e, c, smss, acked);
   } else {

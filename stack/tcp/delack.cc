@@ -40,8 +40,8 @@ bool in_quickack_mode(const Tcb& c) { return c.quick > 0 && !c.pingpong; }
 
 // tcp_measure_rcv_mss: the peer's segment size, from full segments; a short
 // segment is "pushed" (the sender had no more), two of them PUSHED2.
-void measure_rcv_mss(const Env& e, Tcb& c, const Segment& s) {
-  const std::uint32_t advmss = e.p.mss - (c.ts_ok ? 12u : 0u);
+void measure_rcv_mss(const Env& /*e*/, Tcb& c, const Segment& s) {
+  const std::uint32_t advmss = c.advmss - (c.ts_ok ? 12u : 0u);
   if (s.len >= c.rcv_mss) {
     c.rcv_mss = static_cast<std::uint16_t>(std::min(s.len, advmss));
     if (s.has(wire::kPsh)) c.ack_flags |= kAckPushed;
@@ -108,6 +108,12 @@ void ack_on_data(Env& e, Tcb& c, const Segment& s, bool now) {
   // test would hold every ACK until the application reads, which Linux's
   // larger buffers do not.)
   if (e.p.delack.us == 0 || static_cast<std::uint32_t>(c.rcv_nxt - c.rcv_wup) > c.rcv_mss) {
+    // A FIN on the segment is taken first (tcp_data_queue runs tcp_fin
+    // before tcp_ack_snd_check): one ACK, at the flush, covers both.
+    if (s.has(wire::kFin)) {
+      c.ack_pending = true;
+      return;
+    }
     send_ack(e, c);
     return;
   }

@@ -30,6 +30,7 @@ struct TcpParams {
   std::uint32_t rcvbuf;             // twstack.rcvbuf
   BufSizes rmem;                    // net.ipv4.tcp_rmem
   BufSizes wmem;                    // net.ipv4.tcp_wmem
+  std::uint32_t notsent_lowat;      // net.ipv4.tcp_notsent_lowat
   std::uint32_t rmem_max;           // net.core.rmem_max
   std::uint32_t wmem_max;           // net.core.wmem_max
   std::uint8_t timestamps;          // net.ipv4.tcp_timestamps: 0, 1, 2 (no offset)
@@ -64,6 +65,7 @@ inline TcpParams::TcpParams(const StackConfig& c)
       rcvbuf(c.rcvbuf),
       rmem(c.tcp_rmem),
       wmem(c.tcp_wmem),
+      notsent_lowat(c.tcp_notsent_lowat),
       rmem_max(c.rmem_max),
       wmem_max(c.wmem_max),
       timestamps(c.tcp_timestamps),

@@ -38,7 +38,7 @@ void on_dupack(Env& e, Tcb& c) {
 void on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
   if (!c.in_recovery && c.cubic.algo == CongestionAlgo::kCubic && c.cwnd >= c.ssthresh) {
     c.dupacks = 0;
-    cubic_cong_avoid(e, c, payload_mss(c), acked);
+    if (cwnd_limited(c)) cubic_cong_avoid(e, c, payload_mss(c), acked);  // cubictcp_cong_avoid
     return;
   }
   // Partial acknowledgment: retransmit the next hole.
@@ -62,10 +62,7 @@ std::uint32_t take_ack(Env& e, Tcb& c, Seq ack) {
   // of what is queued (sk_stream_is_writeable).
   if (data > 0 && c.want_writable) {
     if (c.flight() < c.cwnd) sndbuf_expand(e.p, c);
-    if (c.snd.space() > 0 && c.snd.space() >= c.snd.size() / 2) {
-      c.want_writable = false;
-      c.events |= kEvWritable;
-    }
+    check_space(e.p, c);  // sockopts.cc
   }
   return data;
 }

@@ -30,6 +30,9 @@ void init_sequence(Env& e, Tcb& c) {
 
 void init_common(Env& e, Tcb& c, const wire::FourTuple& t, const SockBufs& bufs) {
   c.tuple = t;
+  // tcp_connect_init, tcp_v4_syn_recv_sock: advmss = tcp_mss_clamp(tp,
+  // dst_metric_advmss), TCP_MAXSEG lowering it.
+  c.advmss = bufs.user_mss != 0 ? std::min(e.p.mss, bufs.user_mss) : e.p.mss;
   init_buffers(e.p, c, bufs);  // the rings, window clamp and window scale
   c.rto_us = e.p.rto_initial.us;
   init_sequence(e, c);
@@ -59,7 +62,9 @@ std::uint32_t ts_offset_for(const Env& e, const wire::FourTuple& t) {
 // Applies the peer's SYN options (RFC 9293 §3.7.1, RFC 7323 §2.2, §3.2).
 void negotiate(Env& e, Tcb& c, const Segment& syn) {
   std::uint16_t peer_mss = syn.opt.has_mss ? syn.opt.mss : 536;
-  c.mss = std::max<std::uint16_t>(std::min(peer_mss, e.p.mss), 64);
+  // tcp_parse_options: TCP_MAXSEG clamps the peer's MSS too (mss_clamp),
+  // and tcp_sync_mss the path's (twstack.mss); advmss is the smaller.
+  c.mss = std::max<std::uint16_t>(std::min(peer_mss, c.advmss), 64);
   c.wscale_ok = e.p.window_scaling && syn.opt.has_wscale;
   c.snd_wscale = c.wscale_ok ? syn.opt.wscale : 0;
   if (!c.wscale_ok) c.rcv_wscale = 0;
@@ -130,7 +135,9 @@ void open_from_cookie(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& a
                       const CookieOptions& o, const SockBufs& bufs) {
   // The cookie's SYN-ACK offered the engine's default window scale: the
   // listener's SO_RCVBUF/SO_SNDBUF apply after, keeping it.
-  init_common(e, c, t, SockBufs{});
+  SockBufs own;
+  own.user_mss = bufs.user_mss;
+  init_common(e, c, t, own);
   if (bufs.rcvbuf != 0) set_rcvbuf(e.p, c, bufs.rcvbuf);
   if (bufs.sndbuf != 0) set_sndbuf(e.p, c, bufs.sndbuf);
   c.iss = ack.ack - 1;
@@ -141,7 +148,7 @@ void open_from_cookie(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& a
   c.rcv_nxt = ack.seq;
   // The window the SYN-ACK offered (send_cookie_synack), unscaled.
   c.rcv_adv = c.rcv_nxt + std::min<std::uint32_t>(c.rcv.space(), 0xffff);
-  c.mss = std::max<std::uint16_t>(std::min(o.mss, e.p.mss), 64);
+  c.mss = std::max<std::uint16_t>(std::min(o.mss, c.advmss), 64);
   c.wscale_ok = o.wscale_ok;
   c.snd_wscale = o.wscale_ok ? o.snd_wscale : 0;
   if (!c.wscale_ok) c.rcv_wscale = 0;

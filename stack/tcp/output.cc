@@ -2,6 +2,7 @@
 // Nagle and sender-side SWS avoidance, ACKs and resets.
 #include <algorithm>
 
+#include "stack/tcp/congestion.hh"
 #include "stack/tcp/loss_probe.hh"
 #include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
@@ -38,7 +39,7 @@ wire::TcpOptions segment_options(const Env& e, const Tcb& c, std::uint8_t flags)
   bool offer = syn && c.state == State::kSynSent;
   if (syn) {
     o.has_mss = true;
-    o.mss = e.p.mss;
+    o.mss = c.advmss;  // tcp_advertise_mss, tcp_make_synack: TCP_MAXSEG-clamped
     // RFC 2018 §2: SACK-permitted only on SYNs; wire::write_tcp_options
     // lays it out with the timestamps as Linux tcp_options_write does.
     o.sack_permitted = offer ? e.p.sack : c.sack.ok;
@@ -67,9 +68,9 @@ std::uint8_t* begin_segment(Env& e) {
 // tcp_connect_init rounds to advmss (no timestamps known yet),
 // tcp_openreq_init_rwin to advmss less the timestamp option when the
 // SYN had one.
-std::uint32_t syn_mss_window(const Env& e, const Tcb& c) {
+std::uint32_t syn_mss_window(const Env& /*e*/, const Tcb& c) {
   const bool ts = c.state != State::kSynSent && c.ts_ok;
-  return syn_rcv_wnd(c, e.p.mss - (ts ? 12u /* TCPOLEN_TSTAMP_ALIGNED */ : 0u));
+  return syn_rcv_wnd(c, c.advmss - (ts ? 12u /* TCPOLEN_TSTAMP_ALIGNED */ : 0u));
 }
 
 std::uint32_t ts_now(const Env& e, const Tcb& c) {
@@ -189,6 +190,15 @@ void output(Env& e, Tcb& c) {
   }
   // Linux tcp_write_xmit: new data sent, a tail loss probe is scheduled.
   if (c.snd_max != sent_before) tlp_schedule(e, c, false);
+  // ... and tcp_cwnd_validate: was this flight limited by cwnd? (A pass
+  // that sent nothing and leaves nothing queued is none of its business.)
+  if (c.snd_max != sent_before || c.snd_nxt < c.snd_data_end()) {
+    const bool scored = c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok);
+    cwnd_validate(c, scored ? sack_out(c) : static_cast<std::uint32_t>(c.snd_nxt - c.snd_una), smss,
+                  c.snd_max != sent_before, c.snd_nxt < c.snd_data_end());
+  }
+  // Unsent bytes went out: a writer held back by TCP_NOTSENT_LOWAT may go on.
+  if (c.want_writable && c.snd_max != sent_before) check_space_after_send(e.p, c);
   // Data is queued but nothing is in flight to bring an ACK back: the
   // persist timer probes the window (RFC 9293 §3.8.6.1).
   if (c.snd_una == c.snd_max && c.snd_nxt < c.snd_data_end() && !c.rtx_timer.active()) arm_rto(e, c);

@@ -86,7 +86,8 @@ bool cookie_timestamp_decode(bool saw_tstamp, std::uint32_t tsecr, const TcpPara
   return p.window_scaling;
 }
 
-void send_cookie_synack(Env& e, const wire::FourTuple& t, const Segment& syn, bool sack) {
+void send_cookie_synack(Env& e, const wire::FourTuple& t, const Segment& syn, bool sack,
+                        std::uint16_t user_mss) {
   // tcp_conn_request: without timestamps there is nowhere to keep the other
   // options, so none are offered (tcp_clear_options when !saw_tstamp).
   CookieOptions o;
@@ -103,7 +104,7 @@ void send_cookie_synack(Env& e, const wire::FourTuple& t, const Segment& syn, bo
   }
   wire::TcpOptions w{};
   w.has_mss = true;
-  w.mss = e.p.mss;
+  w.mss = user_mss != 0 ? std::min(e.p.mss, user_mss) : e.p.mss;  // tcp_mss_clamp
   if (o.wscale_ok) {
     w.has_wscale = true;
     w.wscale = default_rcv_wscale(e.p);

@@ -91,7 +91,9 @@ bool cookie_timestamp_decode(bool saw_tstamp, std::uint32_t tsecr, const TcpPara
 // Linux tcp_conn_request with want_cookie, then tcp_make_synack: the
 // SYN-ACK whose ISN is a cookie, sent with no connection behind it
 // (TcpExtSyncookiesSent). `sack`: SACK-permitted may be offered back.
-void send_cookie_synack(Env& e, const wire::FourTuple& t, const Segment& syn, bool sack);
+// `user_mss`: the listener's TCP_MAXSEG (0: none), which the MSS option obeys.
+void send_cookie_synack(Env& e, const wire::FourTuple& t, const Segment& syn, bool sack,
+                        std::uint16_t user_mss = 0);
 
 // How a bare ACK to a listener fares as a cookie (cookie_v4_check).
 enum class CookieVerdict : std::uint8_t {

@@ -86,6 +86,7 @@ struct Tcb {
   std::uint32_t snd_wnd = 0;      // peer's window, scaled
   std::uint32_t max_snd_wnd = 0;  // largest seen, for RFC 5961 §5.2
   std::uint16_t mss = 536;        // effective send MSS (RFC 9293 §3.7.1)
+  std::uint16_t advmss = 536;     // tp->advmss: the MSS we announce (twstack.mss, TCP_MAXSEG)
   std::uint8_t snd_wscale = 0;
   std::uint8_t rcv_wscale = 0;
 
@@ -118,6 +119,11 @@ struct Tcb {
   std::uint32_t bytes_acked_ca = 0;  // congestion-avoidance byte counting
   Seq recover;
   bool in_recovery = false;
+  // Was the last window's flight limited by cwnd? (Linux tcp_cwnd_validate,
+  // in the spirit of RFC 7661: congestion.hh cwnd_limited.)
+  bool is_cwnd_limited = false;     // tp->is_cwnd_limited
+  std::uint32_t max_out = 0;        // tp->max_packets_out, in bytes
+  Seq cwnd_usage_seq;               // tp->cwnd_usage_seq: where that window ends
 
   // --- receive bookkeeping
   std::int64_t last_oow_ack_ms = -1000000;  // tcp_invalid_ratelimit
@@ -157,6 +163,8 @@ struct Tcb {
   std::uint32_t sk_sndbuf = 0;     // sk->sk_sndbuf
   std::uint32_t window_clamp = 0;  // tp->window_clamp: the largest window to advertise
   bool rcvbuf_lock = false;        // SOCK_RCVBUF_LOCK: set by SO_RCVBUF
+  // TCP_NOTSENT_LOWAT (tp->notsent_lowat); 0: net.ipv4.tcp_notsent_lowat (sockopts.cc)
+  std::uint32_t notsent_lowat = 0;
   bool sndbuf_lock = false;        // SOCK_SNDBUF_LOCK: set by SO_SNDBUF
   ChunkRing snd;
   ChunkRing rcv;

@@ -83,6 +83,30 @@ struct TsoPacket {
 // with nothing and holds several segments, this segment carries PSH.
 TsoPacket tso_packet_step(const Env& e, const Tcb& c, std::uint32_t smss, std::uint32_t len, TsoPacket p);
 
+// --- writability, TCP_NOTSENT_LOWAT and TCP_INQ (sockopts.cc)
+// Bytes written and not yet sent (write_seq - snd_nxt).
+std::uint32_t notsent_bytes(const Tcb& c);
+// tcp_stream_memory_free(sk, wake): unsent bytes (doubled with `wake`)
+// below TCP_NOTSENT_LOWAT, or net.ipv4.tcp_notsent_lowat.
+bool stream_memory_free(const TcpParams& p, const Tcb& c, int wake);
+// __sk_stream_is_writeable(sk, 1): what poll() reports as EPOLLOUT.
+bool stream_writeable(const TcpParams& p, const Tcb& c);
+// What user_send() takes now (sk_stream_memory_free): 0 while full.
+std::uint32_t send_room(const TcpParams& p, const Tcb& c);
+// net.ipv4.tcp_notsent_lowat's default (UINT_MAX): no mark.
+inline constexpr std::uint32_t kNoNotsentLowat = 0xffffffffu;
+// tcp_check_space: a writer that was refused space gets kEvWritable once
+// the stream is writeable.
+void check_space(const TcpParams& p, Tcb& c);
+// The same after new data went out, where a TCP_NOTSENT_LOWAT (or the
+// sysctl's) limits the unsent bytes: sending, not an ACK, made the room.
+void check_space_after_send(const TcpParams& p, Tcb& c);
+// setsockopt(TCP_NOTSENT_LOWAT): 0 returns to the sysctl's value.
+void set_notsent_lowat(const TcpParams& p, Tcb& c, std::uint32_t bytes);
+// TCP_CM_INQ's value (tcp_inq_hint): bytes to read, and 1 more once the
+// peer's FIN was taken.
+std::uint32_t inq_hint(const Tcb& c);
+
 // --- keep-alive and TCP_USER_TIMEOUT (keepalive.cc)
 void on_keepalive_timer(Env& e, Tcb& c);
 // SO_KEEPALIVE.

@@ -8,16 +8,17 @@ namespace twstack::tcp {
 namespace {
 
 // Linux tcp_cleanup_rbuf: after the application reads, announce the window
-// if it grew enough to matter (here: the receiver SWS step of RFC 9293
-// §3.8.6.2.2, or from zero).
+// at once only when the read freed "lots" of space: the window still open
+// to the peer (tcp_receive_window) is at most half the clamp, and the one
+// we would offer now (__tcp_select_window: the free space in units of the
+// window scale) is not zero and at least twice it. Not once the peer's FIN
+// came (RCV_SHUTDOWN).
 void maybe_window_update(Tcb& c) {
   if (!in_state(c.state, kReceiving)) return;
-  Seq edge = c.rcv_nxt + c.rcv.space();
-  std::uint32_t step = std::min<std::uint32_t>(c.rcv.capacity() / 2, c.mss);
-  bool was_closed = c.rcv_adv <= c.rcv_nxt;
-  if (edge > c.rcv_adv && (was_closed || static_cast<std::uint32_t>(edge - c.rcv_adv) >= 2 * step)) {
-    c.ack_pending = true;
-  }
+  const std::uint64_t open = c.rcv_adv > c.rcv_nxt ? static_cast<std::uint32_t>(c.rcv_adv - c.rcv_nxt) : 0u;
+  if (2 * open > c.window_clamp) return;
+  const std::uint64_t next = (c.rcv.space() >> c.rcv_wscale) << c.rcv_wscale;
+  if (next != 0 && next >= 2 * open) c.ack_pending = true;
 }
 
 // sock_error(): the pending error, cleared.
@@ -42,7 +43,10 @@ std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc
     *err = c.sk_err != Errc::kOk ? take_error(c) : Errc::kPipe;
     return 0;
   }
-  std::uint32_t want = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), c.snd.space()));
+  // sk_stream_memory_free; without a TCP_NOTSENT_LOWAT mark, the buffer's space.
+  const std::uint32_t room =
+      c.notsent_lowat == 0 && e.p.notsent_lowat == kNoNotsentLowat ? c.snd.space() : send_room(e.p, c);
+  std::uint32_t want = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), room));
   const Seq from = c.snd_data_end();
   std::uint32_t n = c.snd.append(e.pool, data.data(), want);
   if (n < want) e.ctr.inc(Counter::TwstackBufPoolExhausted);

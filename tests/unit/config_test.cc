@@ -54,6 +54,7 @@ const KeyCase kCases[] = {
     {"net.ipv4.tcp_keepalive_probes", "9", "127"},
     {"net.ipv4.tcp_rmem", "4096 131072 6291456", "4096 540000 15728640"},
     {"net.ipv4.tcp_wmem", "4096 16384 4194304", "4096 262144 4194304"},
+    {"net.ipv4.tcp_notsent_lowat", "4294967295", "16384"},
     {"net.core.rmem_max", "4194304", "212992"},
     {"net.core.wmem_max", "4194304", "2304000"},
     {"twstack.tcp_timewait_len", "60", "2.5"},
@@ -340,8 +341,8 @@ TEST(Config, UnknownKeySuggestsClosest) {
   EXPECT_EQ(c.set("net.ipv4.tcp_timewait_len", "1"),
             "unknown key 'net.ipv4.tcp_timewait_len'; did you mean 'twstack.tcp_timewait_len'?");
   // Nothing close.
-  EXPECT_EQ(c.set("net.ipv4.tcp_notsent_lowat", "16384"),
-            "unknown key 'net.ipv4.tcp_notsent_lowat'");
+  EXPECT_EQ(c.set("net.ipv4.tcp_pacing_ss_ratio", "200"),
+            "unknown key 'net.ipv4.tcp_pacing_ss_ratio'");
   EXPECT_EQ(c, StackConfig{});
 }
 

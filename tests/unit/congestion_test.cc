@@ -234,6 +234,7 @@ TEST(Congestion, NewAckOutsideRecoveryGrows) {
   Tcb c;
   set_flight(c, 10000);
   c.cwnd = 10000;
+  c.is_cwnd_limited = true;  // the flight filled cwnd (tcp_cwnd_validate)
   cwnd_on_dupack(c, kSmss);
   cwnd_on_dupack(c, kSmss);
   ASSERT_EQ(c.dupacks, 2u);
@@ -287,6 +288,56 @@ TEST(Congestion, NoFastRetransmitForDataSentBeforeATimeout) {
   for (int i = 0; i < 3; ++i) EXPECT_FALSE(cwnd_on_dupack(c, kSmss));
   EXPECT_FALSE(c.in_recovery);
   EXPECT_EQ(c.cwnd, 1000u);
+}
+
+// Linux tcp_is_cwnd_limited: a new ACK grows nothing when the last
+// window's flight did not fill cwnd; in slow start it grows while cwnd is
+// below twice that flight.
+TEST(Congestion, NewAckGrowsOnlyAWindowTheSenderUsed) {
+  Tcb c;
+  set_flight(c, 5000);
+  c.cwnd = 10000;
+  c.max_out = 5000;
+  EXPECT_FALSE(cwnd_limited(c));
+  c.snd_una += 1000;
+  EXPECT_FALSE(cwnd_on_new_ack(c, kSmss, 1000));
+  EXPECT_EQ(c.cwnd, 10000u) << "5 segments out of 10: cwnd is not 2 * 5 short";
+  c.max_out = 6000;
+  EXPECT_TRUE(cwnd_limited(c));
+  c.snd_una += 1000;
+  cwnd_on_new_ack(c, kSmss, 1000);
+  EXPECT_EQ(c.cwnd, 11000u);
+  c.ssthresh = 11000;  // congestion avoidance: only a full window counts
+  EXPECT_FALSE(cwnd_limited(c));
+  c.is_cwnd_limited = true;
+  EXPECT_TRUE(cwnd_limited(c));
+}
+
+// tcp_cwnd_validate: a flight that leaves no room for a segment is
+// cwnd-limited for the window it opens; a larger app-limited flight is
+// remembered; a smaller one only once the window it measured is ACKed.
+TEST(Congestion, ValidateTracksTheLargestFlightPerWindow) {
+  Tcb c;
+  set_flight(c, 9000);
+  c.cwnd = 10000;
+  cwnd_validate(c, 9000, kSmss, true, false);
+  EXPECT_FALSE(c.is_cwnd_limited);
+  EXPECT_EQ(c.max_out, 9000u);
+  EXPECT_EQ(c.cwnd_usage_seq, c.snd_max);
+  c.snd_una += 5000;  // a smaller flight inside that window: kept
+  cwnd_validate(c, 4000, kSmss, true, false);
+  EXPECT_EQ(c.max_out, 9000u);
+  c.snd_una = c.snd_max;  // the window is ACKed: the next flight starts afresh
+  c.snd_max += 3000;
+  c.snd_nxt = c.snd_max;
+  cwnd_validate(c, 3000, kSmss, true, false);
+  EXPECT_EQ(c.max_out, 3000u);
+  c.snd_max += 6500;  // 9500 of 10000: no room for another segment
+  c.snd_nxt = c.snd_max;
+  cwnd_validate(c, 9500, kSmss, true, true);
+  EXPECT_TRUE(c.is_cwnd_limited);
+  cwnd_validate(c, 9500, kSmss, false, false);  // nothing sent, nothing queued: no pass
+  EXPECT_TRUE(c.is_cwnd_limited);
 }
 
 }  // namespace

@@ -141,5 +141,19 @@ TEST(TcbDelack, OutOfOrderDataEntersQuickAck) {
   ASSERT_EQ(c.sent().size(), 1u);
 }
 
+// More than a segment of data with the peer's FIN: Linux takes the FIN
+// before deciding on the ACK (tcp_data_queue, then __tcp_ack_snd_check), so
+// one ACK acknowledges the data and the FIN (inq/server.pkt).
+TEST(TcbDelack, DataWithFinGetsOneAckCoveringTheFin) {
+  LoneTcb c(params());
+  c.in_state(State::kEstablished);
+  const std::vector<std::uint8_t> data(3 * kMss, 0x42);
+  c.receive(kNext, data, wire::kAck | wire::kFin);
+  const auto out = c.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].ack, kNext + 3 * kMss + 1);
+  EXPECT_EQ(c.tcb.state, State::kCloseWait);
+}
+
 }  // namespace
 }  // namespace twstack::test
