@@ -146,7 +146,7 @@ void output(Env& e, Tcb& c) {
   TsoPacket pkt;
   for (;;) {
     // RFC 6675: SACKed bytes are neither resent nor counted in flight.
-    const bool scored = c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok);
+    const bool scored = sack_scored(c);
     std::uint32_t room = scored && c.snd_nxt < c.snd_max ? sack_skip_sacked(c) : smss;
     Seq end = c.snd_data_end();
     std::uint32_t avail = c.snd_nxt < end ? static_cast<std::uint32_t>(end - c.snd_nxt) : 0;
@@ -193,8 +193,7 @@ void output(Env& e, Tcb& c) {
   // ... and tcp_cwnd_validate: was this flight limited by cwnd? (A pass
   // that sent nothing and leaves nothing queued is none of its business.)
   if (c.snd_max != sent_before || c.snd_nxt < c.snd_data_end()) {
-    const bool scored = c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok);
-    cwnd_validate(c, scored ? sack_out(c) : static_cast<std::uint32_t>(c.snd_nxt - c.snd_una), smss,
+    cwnd_validate(c, in_flight(c), smss,
                   c.snd_max != sent_before, c.snd_nxt < c.snd_data_end());
   }
   // Unsent bytes went out: a writer held back by TCP_NOTSENT_LOWAT may go on.

@@ -106,8 +106,7 @@ std::uint32_t tso_packet_bytes(const Env& e, const Tcb& c, std::uint32_t smss) {
   const std::uint32_t pmss = payload_mss(c);
   const std::uint32_t avail = static_cast<std::uint32_t>(c.snd_data_end() - c.snd_nxt);
   const std::uint32_t out = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
-  const bool scored = c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok);
-  const std::uint32_t pipe = scored ? sack_out(c) : out;
+  const std::uint32_t pipe = in_flight(c);
   const std::uint32_t usable = std::min(c.cwnd > pipe ? c.cwnd - pipe : 0, c.snd_wnd > out ? c.snd_wnd - out : 0);
   const std::uint32_t cw = std::max(c.cwnd / pmss, 1u);
   const std::uint32_t in_flight = (pipe + pmss - 1) / pmss;

@@ -54,6 +54,14 @@ std::uint32_t sack_skip_sacked(Tcb& c);
 // recovery is SACK-based: SetPipe() in recovery, else the bytes from
 // SND.UNA to SND.NXT that are not SACKed.
 std::uint32_t sack_out(const Tcb& c);
+// RFC 6675: whether the scoreboard decides what is sent and what is in
+// flight (SACKed bytes neither resent nor counted), as output() asks.
+inline bool sack_scored(const Tcb& c) { return c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok); }
+// Bytes in flight as output() counts them: sack_out() when scored, else
+// SND.NXT - SND.UNA.
+inline std::uint32_t in_flight(const Tcb& c) {
+  return sack_scored(c) ? sack_out(c) : static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+}
 // Forgets every SACKed range (reneging, RFC 2018 §8).
 void sack_clear_scoreboard(Tcb& c);
 
