@@ -39,12 +39,12 @@ TimeWaitTable::TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs,
   std::memset(static_cast<void*>(buckets_.get()), 0, std::size_t{nbuckets_} * sizeof(Bucket));
   slots_ = std::make_unique_for_overwrite<Slot[]>(nslots_);
   std::fill_n(slots_.get(), nslots_, Slot{kNone, kNone});
-  nonempty_ = std::make_unique<std::uint64_t[]>((nslots_ + 63) / 64);
+  nonempty_ = std::make_unique<std::uint64_t[]>(nonempty_words() + summary_words());
 }
 
 std::size_t TimeWaitTable::memory_bytes() const {
   return std::size_t{capacity_} * sizeof(Entry) + std::size_t{nbuckets_} * sizeof(Bucket) +
-         std::size_t{nslots_} * sizeof(Slot) + (nslots_ + 63) / 64 * sizeof(std::uint64_t);
+         std::size_t{nslots_} * sizeof(Slot) + (nonempty_words() + summary_words()) * sizeof(std::uint64_t);
 }
 
 std::size_t TimeWaitTable::touched_bytes() const {
@@ -150,10 +150,37 @@ void TimeWaitTable::link_timer(std::uint32_t i) {
   } else {
     const auto k = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) % nslots_);
     append(slots_[k], i);
-    nonempty_[k / 64] |= std::uint64_t{1} << (k % 64);
+    mark_nonempty(k);
   }
 }
 
+void TimeWaitTable::mark_nonempty(std::uint32_t k) {
+  nonempty_[k / 64] |= std::uint64_t{1} << (k % 64);
+  const std::uint32_t w = k / 64;
+  nonempty_[nonempty_words() + w / 64] |= std::uint64_t{1} << (w % 64);
+}
+
+void TimeWaitTable::mark_empty(std::uint32_t k) {
+  const std::uint32_t w = k / 64;
+  nonempty_[w] &= ~(std::uint64_t{1} << (k % 64));
+  if (nonempty_[w] == 0) nonempty_[nonempty_words() + w / 64] &= ~(std::uint64_t{1} << (w % 64));
+}
+
+// The first word at or after w whose slots are not all empty, from the
+// summary (one bit per word); nonempty_words() when none is left before the
+// ring wraps.
+std::uint32_t TimeWaitTable::next_nonempty_word(std::uint32_t w) const {
+  const std::uint64_t* summary = nonempty_.get() + nonempty_words();
+  for (std::uint32_t s = w / 64; s < summary_words(); ++s) {
+    const std::uint64_t bits = s == w / 64 ? summary[s] >> (w % 64) << (w % 64) : summary[s];
+    if (bits != 0) return s * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
+  }
+  return nonempty_words();
+}
+
+// Two levels: a word of slot bits, then the summary skips 4,096 empty slots
+// per word read, so a long gap (virtual time jumping, a poll after idle, a
+// scan of the whole ring for the next deadline) costs a few loads.
 std::int64_t TimeWaitTable::next_nonempty(std::int64_t from, std::int64_t limit) const {
   for (std::int64_t t = from; t <= limit;) {
     const auto k = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) % nslots_);
@@ -162,7 +189,9 @@ std::int64_t TimeWaitTable::next_nonempty(std::int64_t from, std::int64_t limit)
       t += std::countr_zero(bits);
       return std::min(t, limit + 1);
     }
-    t += std::min(64 - k % 64, nslots_ - k);  // to the next word, or wrap to slot 0
+    // To the next word with a slot in use, or wrap to slot 0.
+    const std::uint32_t next = std::min(next_nonempty_word(k / 64 + 1) * 64, nslots_);
+    t += next - k;
   }
   return limit + 1;
 }
@@ -182,7 +211,7 @@ std::optional<std::int64_t> TimeWaitTable::next_work_ms(std::int64_t horizon_ms)
 
 std::uint32_t TimeWaitTable::pop_slot(std::uint32_t k) {
   const std::uint32_t i = pop(slots_[k]);
-  if (slots_[k].head == kNone) nonempty_[k / 64] &= ~(std::uint64_t{1} << (k % 64));
+  if (slots_[k].head == kNone) mark_empty(k);
   return i;
 }
 
@@ -277,7 +306,7 @@ TimeWaitTable::Step TimeWaitTable::step(std::int64_t now_tick, std::uint32_t* ex
     const auto k = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) % nslots_);
     drain_ = slots_[k];
     slots_[k] = Slot{kNone, kNone};
-    nonempty_[k / 64] &= ~(std::uint64_t{1} << (k % 64));
+    mark_empty(k);
     ahead_ = drain_.head;
     ahead_dist_ = 0;
     return Step::kWork;

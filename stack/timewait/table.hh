@@ -333,6 +333,11 @@ class TimeWaitTable {
   TWSTACK_TW_LOCAL void append(Slot& s, std::uint32_t i);
   TWSTACK_TW_LOCAL std::uint32_t pop(Slot& s);
   TWSTACK_TW_LOCAL std::uint32_t pop_slot(std::uint32_t k);  // pop from slots_[k], keeping nonempty_
+  TWSTACK_TW_LOCAL void mark_nonempty(std::uint32_t k);
+  TWSTACK_TW_LOCAL void mark_empty(std::uint32_t k);
+  TWSTACK_TW_LOCAL std::uint32_t next_nonempty_word(std::uint32_t w) const;
+  std::uint32_t nonempty_words() const { return (nslots_ + 63) / 64; }
+  std::uint32_t summary_words() const { return (nonempty_words() + 63) / 64; }
   // First tick in [from, limit] whose slot is non-empty, or limit + 1.
   std::int64_t next_nonempty(std::int64_t from, std::int64_t limit) const;
   bool evict_oldest(std::int64_t now_ms, FourTuple* evicted, bool* evicted_active);
@@ -356,7 +361,10 @@ class TimeWaitTable {
   std::unique_ptr<Entry[]> entries_;
   std::unique_ptr<Bucket[]> buckets_;
   std::unique_ptr<Slot[]> slots_;
-  std::unique_ptr<std::uint64_t[]> nonempty_;  // one bit per slot: head != kNone
+  // One bit per slot (head != kNone), then one summary bit per word of those
+  // (the word is not zero): next_nonempty() skips empty stretches 4,096 slots
+  // at a time.
+  std::unique_ptr<std::uint64_t[]> nonempty_;
   std::uint32_t nbuckets_ = 0;
   std::uint32_t nslots_ = 0;
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 
@@ -20,11 +21,11 @@ struct MacAddr {
   static constexpr MacAddr broadcast() { return MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}; }
   static MacAddr from_bytes(const std::uint8_t* p) {
     MacAddr m;
-    for (std::size_t i = 0; i < m.b.size(); ++i) m.b[i] = p[i];
+    std::memcpy(m.b.data(), p, m.b.size());
     return m;
   }
   void store(std::uint8_t* p) const {
-    for (std::size_t i = 0; i < b.size(); ++i) p[i] = b[i];
+    std::memcpy(p, b.data(), b.size());
   }
 
   bool is_broadcast() const { return *this == broadcast(); }

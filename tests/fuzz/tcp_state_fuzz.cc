@@ -22,8 +22,10 @@
 // what it has sent; the connection's RCV.NXT, SND.UNA and advertised right
 // edge never move back. At the end the engine is reset and must hold
 // nothing.
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -39,6 +41,14 @@ constexpr std::uint16_t kEstPort = 50000;
 constexpr std::uint16_t kTwPort = 50001;
 constexpr std::uint16_t kListenBase = 50002;
 constexpr std::size_t kPeers = 10;
+
+// The peer's payload bytes (i * 7), built once: a byte loop per segment was a
+// third of the target's time under comparison tracing.
+constexpr auto kPayload = [] {
+  std::array<std::uint8_t, 2048> p{};
+  for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<std::uint8_t>(i * 7);
+  return p;
+}();
 
 // What the peer knows of each of its 4-tuples, from the engine's segments.
 struct PeerView {
@@ -68,7 +78,7 @@ struct Harness {
     const std::size_t on = wire::write_tcp_options(opts, o);
     wire::TcpFields tf{sport, kPort, seq.raw(), ack.raw(), flags, wnd};
     const std::size_t hl = wire::write_tcp_header(seg, tf, std::span<const std::uint8_t>(opts, on));
-    for (std::uint32_t i = 0; i < len; ++i) seg[hl + i] = static_cast<std::uint8_t>(i * 7);
+    std::memcpy(seg + hl, kPayload.data(), len);
     std::vector<std::uint8_t> f = fuzz::wrap_tcp(seg, hl + len);
     const tcp::Tcb* c = est ? e().tcb(*est) : nullptr;
     rcv_nxt_before = c != nullptr ? std::optional<Seq>(c->rcv_nxt) : std::nullopt;

@@ -176,6 +176,31 @@ TEST(TimeWaitTable, NextWorkIsALowerBound) {
   EXPECT_FALSE(t.next_work_ms());
 }
 
+// The slot bitmap's summary (one bit per 64 slots) must never hide a slot in
+// use: entries 1 ms to 50 s apart, spread over the ring and across its wrap,
+// each found as the next work in order.
+TEST(TimeWaitTable, NextWorkFindsEachSlotAcrossEmptyStretches) {
+  TimeWaitTable t(kLocal, 64, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
+  const std::int64_t starts[] = {0, 1, 63, 64, 4095, 4096, 4097, 20000, 50000};
+  for (std::int64_t at : starts) {
+    ASSERT_TRUE(expire_all(t, at).empty());  // the cursor keeps up with now
+    t.insert(init_n(static_cast<std::uint32_t>(at) + 1), at);
+  }
+  for (std::int64_t at : starts) {
+    ASSERT_EQ(t.next_work_ms(), at + 60000);
+    ASSERT_EQ(expire_all(t, at + 60000).size(), 1u);
+  }
+  EXPECT_FALSE(t.next_work_ms());
+  // Past the wrap: slots reused at their next turn of the ring.
+  ASSERT_TRUE(expire_all(t, 110000).empty());
+  t.insert(init_n(100), 110000);
+  ASSERT_TRUE(expire_all(t, 150000).empty());
+  t.insert(init_n(101), 150000);
+  EXPECT_EQ(t.next_work_ms(), 170000);
+  EXPECT_EQ(expire_all(t, 170000).size(), 1u);
+  EXPECT_EQ(t.next_work_ms(), 210000);
+}
+
 TEST(TimeWaitTable, RearmExtends) {
   TimeWaitTable t(kLocal, 10, Duration::seconds(60), 1, TwOverflowPolicy::kDrop);
   Handle h = t.insert(init_n(1), 0).handle;
