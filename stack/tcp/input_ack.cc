@@ -48,7 +48,7 @@ void reno_recovery_ack(Env& e, Tcb& c, std::uint32_t delivered) {
 // A duplicate ACK without SACK: one more segment has left the network
 // (Linux tcp_add_reno_sack), which lets new data go (RFC 3042 limited
 // transmit, through reno_in_flight). The third starts fast retransmit
-// (RFC 5681 §3.2, RFC 6582 §3.2 step 2; Linux tcp_time_to_recover),
+// (RFC 5681 §3.2, RFC 6582 §3.2 step 2; Linux tcp_time_to_recover).
 // Duplicates for data sent before a timeout (RFC 6582 §4.1) count for
 // nothing: Linux's Loss state counts them only for data sent after it
 // (tcp_process_loss), and a go-back-N is under way.

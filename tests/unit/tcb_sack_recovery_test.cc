@@ -257,5 +257,22 @@ TEST_F(RenoSender, DuplicatesAfterATimeoutLetNothingGo) {
   EXPECT_EQ(c.tcb.dupacks, 0u);
 }
 
+// ... but not on one that shows a new loss (Linux: FLAG_SND_UNA_ADVANCED
+// && !newly_lost): segments 0-3 and 9 lost, three more queued. The ACK of
+// segment 0's retransmission also SACKs segment 12, which makes 9 lost:
+// pipe 3, 2 delivered, cwnd 5 (6 with the extra segment).
+TEST_F(CubicSackSender, PartialAckShowingANewLossSendsNoMore) {
+  queue(3);
+  EXPECT_EQ(ack(0, {sacked(4, 5)}), (std::vector{seg(10)}));
+  EXPECT_EQ(ack(0, {sacked(4, 6)}), (std::vector{seg(11)}));
+  EXPECT_EQ(ack(0, {sacked(4, 7)}), (std::vector{seg(0)}));
+  EXPECT_EQ(ack(0, {sacked(4, 8)}), (std::vector{seg(1)}));
+  EXPECT_EQ(ack(0, {sacked(4, 9)}), (std::vector{seg(2)}));
+  EXPECT_EQ(ack(0, {sacked(10, 11), sacked(4, 9)}), (std::vector{seg(3)}));
+  EXPECT_EQ(ack(0, {sacked(10, 12), sacked(4, 9)}), (std::vector{seg(12)}));
+  EXPECT_EQ(ack(1, {sacked(10, 13), sacked(4, 9)}), (std::vector{seg(9)}));
+  EXPECT_EQ(c.tcb.cwnd, 5 * kMss);
+}
+
 }  // namespace
 }  // namespace twstack::test
