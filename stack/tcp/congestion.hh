@@ -109,7 +109,8 @@ inline void prr_cwnd(Tcb& c, std::uint32_t pipe, std::uint32_t delivered, bool s
     sndcnt = std::min<std::int64_t>(c.ssthresh - pipe, sndcnt);
   }
   sndcnt = std::max<std::int64_t>(sndcnt, c.prr_out != 0 ? 0 : smss);
-  c.cwnd = pipe + static_cast<std::uint32_t>(sndcnt);
+  // At least one segment, as Linux's cwnd in packets always is.
+  c.cwnd = std::max(pipe + static_cast<std::uint32_t>(sndcnt), smss);
 }
 
 // RFC 6937 §3: recovery ends with cwnd = ssthresh (Linux

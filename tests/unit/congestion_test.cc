@@ -175,6 +175,8 @@ TEST(Congestion, PrrSlowStartReductionBoundBelowSsthresh) {
   c.prr_out = 20000;
   prr_cwnd(c, 5000, 1000, false, kSmss);
   EXPECT_EQ(c.cwnd, 5000u);  // at ssthresh: nothing more
+  prr_cwnd(c, 0, 100, false, kSmss);
+  EXPECT_EQ(c.cwnd, 1000u);  // a short segment delivered: still one segment
 }
 
 // RFC 6937 §3 (Linux tcp_end_cwnd_reduction): recovery ends with
