@@ -1,4 +1,5 @@
-// Congestion window arithmetic (RFC 5681, NewReno recovery RFC 6582), over
+// Congestion window arithmetic (RFC 5681, NewReno recovery RFC 6582,
+// proportional rate reduction RFC 6937), over
 // a connection's cwnd, ssthresh and recovery fields. Pure: the callers in
 // input_ack.cc and timers.cc retransmit and count; these only say when.
 // `smss` is the sender MSS less options (payload_mss()).
@@ -66,40 +67,94 @@ inline void grow_cwnd(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
   }
 }
 
-// RFC 6582 §3.2 steps 2-3 on a duplicate ACK. Returns true when this one
-// (the third) starts fast retransmit: the caller resends SND.UNA.
-inline bool cwnd_on_dupack(Tcb& c, std::uint32_t smss) {
-  if (c.in_recovery) {
-    c.cwnd += smss;  // step 3: inflate for each further duplicate
-    return false;
-  }
-  if (++c.dupacks != 3) return false;
-  if (c.snd_una - 1 < c.recover && c.recover != c.iss) return false;  // RFC 6582 §4.1
-  c.ssthresh = reduced_ssthresh(c, smss);                             // RFC 5681 eq. (4)
+// RFC 5681 §3.2 / RFC 6675 §2: DupThresh (Linux net.ipv4.tcp_reordering).
+inline constexpr std::uint32_t kDupThresh = 3;
+
+// RFC 6582 §4.1: no new recovery while SND.UNA has not passed the point
+// an earlier recovery or timeout left (SND.UNA - 1 < recover).
+inline bool recovery_refused(const Tcb& c) { return c.snd_una - 1 < c.recover && c.recover != c.iss; }
+
+// Loss recovery starts (RFC 6675 §5 step 4, RFC 6582 §3.2 step 2): the
+// recovery point, ssthresh by RFC 5681 eq. (4) or CUBIC, and the start of
+// a proportional rate reduction (RFC 6937 §3.1, Linux
+// tcp_init_cwnd_reduction). cwnd itself is left to prr_cwnd().
+inline void recovery_start(Tcb& c, std::uint32_t smss) {
+  c.prior_cwnd = c.cwnd;
+  c.prr_delivered = 0;
+  c.prr_out = 0;
+  c.ssthresh = reduced_ssthresh(c, smss);
   c.recover = c.snd_max;
   c.in_recovery = true;
-  c.cwnd = c.ssthresh + 3 * smss;
-  return true;
 }
 
-// New data acknowledged during or outside recovery (RFC 6582 §3.2 steps
-// 4-5); SND.UNA has already moved. Returns true on a partial
-// acknowledgment: the caller resends the next hole.
-inline bool cwnd_on_new_ack(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
+// RFC 6937 §3.1 on each ACK during recovery, as Linux tcp_cwnd_reduction:
+// `delivered` is the ACK's DeliveredData, `pipe` what is in flight now.
+// While pipe exceeds ssthresh the sender sends in proportion to what is
+// delivered (ssthresh / prior_cwnd of it, whole segments as Linux counts
+// packets); below, it sends what is delivered and, on an ACK that moved
+// SND.UNA and showed no new loss (`ss_bonus`), one segment more, up to
+// ssthresh (PRR-SSRB). The first ACK of a recovery may always send one
+// segment, the fast retransmission. cwnd = pipe + sndcnt.
+inline void prr_cwnd(Tcb& c, std::uint32_t pipe, std::uint32_t delivered, bool ss_bonus, std::uint32_t smss) {
+  if (delivered == 0 || c.prior_cwnd == 0) return;
+  c.prr_delivered += delivered;
+  std::int64_t sndcnt;
+  if (pipe > c.ssthresh) {
+    const std::uint64_t num = std::uint64_t{c.prr_delivered} * c.ssthresh;
+    const std::uint64_t den = std::uint64_t{c.prior_cwnd} * smss;
+    sndcnt = static_cast<std::int64_t>((num + den - 1) / den * smss) - c.prr_out;
+  } else {
+    sndcnt = std::max<std::int64_t>(std::int64_t{c.prr_delivered} - c.prr_out, delivered);
+    if (ss_bonus) sndcnt += smss;
+    sndcnt = std::min<std::int64_t>(c.ssthresh - pipe, sndcnt);
+  }
+  sndcnt = std::max<std::int64_t>(sndcnt, c.prr_out != 0 ? 0 : smss);
+  // At least one segment, as Linux's cwnd in packets always is.
+  c.cwnd = std::max(pipe + static_cast<std::uint32_t>(sndcnt), smss);
+}
+
+// RFC 6937 §3: recovery ends with cwnd = ssthresh (Linux
+// tcp_end_cwnd_reduction), so the sender may send a full ssthresh at once.
+inline void recovery_end(Tcb& c) {
+  c.in_recovery = false;
   c.dupacks = 0;
-  if (!c.in_recovery) {
-    if (cwnd_limited(c)) grow_cwnd(c, smss, acked);  // tcp_reno_cong_avoid
-    return false;
+  c.cwnd = c.ssthresh;
+}
+
+// --- Without SACK (Reno, NewReno RFC 6582), Linux counts each duplicate
+// ACK as a segment that has left the network: `dupacks` is its sacked_out.
+
+// Linux tcp_add_reno_sack with tcp_limit_reno_sacked: one more segment
+// out of the network, but at least one of those outstanding (the hole)
+// is not; a duplicate beyond that is reordering (tcp_check_reno_reordering).
+// Returns the bytes this duplicate delivered (for PRR): one segment, or 0.
+inline std::uint32_t reno_add_dupack(Tcb& c, std::uint32_t smss) {
+  const std::uint32_t packets = (c.flight() + smss - 1) / smss;
+  if (c.dupacks + 1 < packets) {
+    ++c.dupacks;
+    return smss;
   }
-  if (c.snd_una >= c.recover) {  // full acknowledgment
-    c.in_recovery = false;
-    c.cwnd = std::min(c.ssthresh, std::max(c.flight(), smss) + smss);
-    return false;
-  }
-  // Partial acknowledgment: deflate the window by what it acknowledged.
-  c.cwnd = c.cwnd > acked ? c.cwnd - acked : smss;
-  if (acked >= smss) c.cwnd += smss;
-  return true;
+  c.dupacks = packets > 0 ? packets - 1 : 0;
+  return 0;
+}
+
+// Linux tcp_remove_reno_sacks: a cumulative ACK of `acked` bytes explains
+// the duplicates before it; one segment of it at least is newly delivered.
+// Returns the bytes delivered.
+inline std::uint32_t reno_remove_dupacks(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
+  if (c.dupacks == 0 || acked == 0) return acked;
+  const std::uint32_t packets = (acked + smss - 1) / smss;
+  const std::uint32_t delivered = packets > c.dupacks + 1 ? packets - c.dupacks : 1;
+  c.dupacks = packets - 1 >= c.dupacks ? 0 : c.dupacks - (packets - 1);
+  return std::min(acked, delivered * smss);
+}
+
+// Bytes in flight without SACK: SND.NXT - SND.UNA less the segments the
+// duplicates say have left (Linux tcp_packets_in_flight with sacked_out).
+inline std::uint32_t reno_in_flight(const Tcb& c, std::uint32_t smss) {
+  const auto out = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+  const std::uint32_t left = c.dupacks * smss;
+  return out > left ? out - left : 0;
 }
 
 // RFC 5681 §3.1 and eq. (4) after a retransmission timeout: the loss

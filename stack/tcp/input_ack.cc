@@ -1,6 +1,6 @@
 // Segment arrives, fifth step: check the ACK field (RFC 9293 §3.10.7.4),
 // with RTT estimation (RFC 6298) and congestion control (RFC 5681 with
-// NewReno recovery, RFC 6582).
+// NewReno recovery, RFC 6582, and proportional rate reduction, RFC 6937).
 #include <algorithm>
 
 #include "stack/tcp/congestion.hh"
@@ -14,6 +14,8 @@ namespace twstack::tcp {
 
 namespace {
 
+// Resends the segment at SND.UNA; HighRxt (sack_state.hh) marks it resent
+// for this recovery, and PRR counts it (RFC 6937 prr_out).
 void retransmit_first(Env& e, Tcb& c) {
   std::uint32_t len = std::min(payload_mss(c), static_cast<std::uint32_t>(c.snd_data_end() - c.snd_una));
   bool fin = c.fin_queued && c.snd_una + len == c.snd_data_end() && c.fin_sent();
@@ -22,27 +24,65 @@ void retransmit_first(Env& e, Tcb& c) {
   if (emit(e, c, c.snd_una, flags, len)) {
     e.ctr.inc(Counter::TcpRetransSegs);
     e.ctr.inc(Counter::TcpExtTCPFastRetrans);
+    c.sack.high_rxt = c.snd_una + len + (fin ? 1u : 0u);
+    c.prr_out += len;
+    arm_rto(e, c);  // tcp_xmit_retransmit_queue: the head resent restarts the RTO
   }
 }
 
-// RFC 6582 §3.2 step 2: three duplicate ACKs start fast retransmit,
-// unless they belong to a recovery already under way.
-void on_dupack(Env& e, Tcb& c) {
-  if (!cwnd_on_dupack(c, payload_mss(c))) return;
-  e.ctr.inc(Counter::TcpExtTCPRenoRecovery);
-  retransmit_first(e, c);
-  c.rtt_active = false;  // Karn: the timed segment may be the lost one
+// One ACK of a recovery without SACK that delivered `delivered` bytes.
+// The segment at SND.UNA is the one lost (NewReno, RFC 6582 §3.2; Linux
+// tcp_newreno_mark_lost) until it is resent: it is not in flight, and a
+// partial ACK makes the next one lost, so no ACK here earns PRR's extra
+// segment. cwnd follows PRR (RFC 6937, tcp_cwnd_reduction); the lost
+// segment goes when it allows (tcp_xmit_retransmit_queue).
+void reno_recovery_ack(Env& e, Tcb& c, std::uint32_t delivered) {
+  const std::uint32_t smss = payload_mss(c);
+  const bool resent = c.sack.high_rxt > c.snd_una;
+  std::uint32_t pipe = reno_in_flight(c, smss);
+  if (!resent) pipe -= std::min(pipe, smss);
+  prr_cwnd(c, pipe, delivered, false, smss);
+  if (!resent && c.cwnd >= pipe + smss) retransmit_first(e, c);
 }
 
-// New data acknowledged during or outside recovery (RFC 6582 §3.2 steps 4-5).
+// A duplicate ACK without SACK: one more segment has left the network
+// (Linux tcp_add_reno_sack), which lets new data go (RFC 3042 limited
+// transmit, through reno_in_flight). The third starts fast retransmit
+// (RFC 5681 §3.2, RFC 6582 §3.2 step 2; Linux tcp_time_to_recover).
+// Duplicates for data sent before a timeout (RFC 6582 §4.1) count for
+// nothing: Linux's Loss state counts them only for data sent after it
+// (tcp_process_loss), and a go-back-N is under way.
+void on_dupack(Env& e, Tcb& c) {
+  if (!c.in_recovery && recovery_refused(c)) return;
+  const std::uint32_t delivered = reno_add_dupack(c, payload_mss(c));
+  if (!c.in_recovery) {
+    if (c.dupacks < kDupThresh) return;
+    recovery_start(c, payload_mss(c));
+    c.sack.high_rxt = c.snd_una;
+    e.ctr.inc(Counter::TcpExtTCPRenoRecovery);
+    c.rtt_active = false;  // Karn: the timed segment may be the lost one
+  }
+  reno_recovery_ack(e, c, delivered);
+}
+
+// New data acknowledged without SACK (RFC 6582 §3.2 steps 4-5): the
+// duplicates it explains are taken back (Linux tcp_remove_reno_sacks), and
+// only what they had not counted grows cwnd. A full acknowledgment ends
+// recovery (RFC 6937 §3: cwnd = ssthresh); a partial one makes the next
+// segment lost.
 void on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
-  if (!c.in_recovery && c.cubic.algo == CongestionAlgo::kCubic && c.cwnd >= c.ssthresh) {
-    c.dupacks = 0;
-    if (cwnd_limited(c)) cubic_cong_avoid(e, c, payload_mss(c), acked);  // cubictcp_cong_avoid
+  const std::uint32_t smss = payload_mss(c);
+  const std::uint32_t delivered = reno_remove_dupacks(c, smss, acked);
+  if (!c.in_recovery) {
+    c.dupacks = 0;  // tcp_reset_reno_sack: SND.UNA moved outside recovery
+    cc_grow(e, c, smss, delivered);  // tcp_cong_avoid with the delivered count
     return;
   }
-  // Partial acknowledgment: retransmit the next hole.
-  if (cwnd_on_new_ack(c, payload_mss(c), acked)) retransmit_first(e, c);
+  if (c.snd_una >= c.recover) {
+    recovery_end(c);
+    return;
+  }
+  reno_recovery_ack(e, c, delivered);
 }
 
 // Removes acknowledged bytes (and our FIN) from the send queue.
@@ -132,6 +172,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
   c.rcv_tstamp_us = e.now.us;  // tp->rcv_tstamp, for keep-alive
   bool dup = is_dupack(c, s);
   // With SACK, loss recovery is RFC 6675's (sack.cc), NewReno's without.
+  const std::uint32_t prior_sacked = c.sack.sacked_bytes;  // for RFC 6937 DeliveredData
   const unsigned sacked = c.sack.ok && s.opt.sack_count != 0 ? sack_on_ack(e, c, s) : 0u;
   const bool new_sack = (sacked & kSackNew) != 0;
   if (c.tlp.out) tlp_on_ack(e, c, s.ack, (sacked & kSackDsack) != 0, dup && !new_sack);
@@ -143,7 +184,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     // FLAG_SET_XMIT_TIMER).
     bool set_timer = true;
     if (c.sack.ok) {
-      set_timer = sack_on_new_ack(e, c, acked);
+      set_timer = sack_on_new_ack(e, c, acked, prior_sacked, sacked);
     } else {
       on_new_ack(e, c, acked);
     }
@@ -156,7 +197,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
       arm_rto(e, c);
     }
   } else if (c.sack.ok) {
-    if (s.ack == c.snd_una && c.snd_max > c.snd_una) sack_on_dupack(e, c, new_sack);
+    if (c.snd_max > c.snd_una) sack_on_dupack(e, c, s.ack == c.snd_una, prior_sacked, sacked);
   } else if (dup) {
     on_dupack(e, c);
   }

@@ -151,7 +151,7 @@ void output(Env& e, Tcb& c) {
     Seq end = c.snd_data_end();
     std::uint32_t avail = c.snd_nxt < end ? static_cast<std::uint32_t>(end - c.snd_nxt) : 0;
     std::uint32_t out = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
-    std::uint32_t pipe = scored ? sack_out(c) : out;
+    std::uint32_t pipe = scored ? sack_out(c) : c.dupacks == 0 || c.sack.ok ? out : reno_in_flight(c, payload_mss(c));
     std::uint32_t usable = std::min(c.cwnd > pipe ? c.cwnd - pipe : 0, c.snd_wnd > out ? c.snd_wnd - out : 0);
     std::uint32_t len = std::min({avail, usable, smss, room});
     bool fin = c.fin_queued && c.snd_nxt + len == end;
@@ -174,6 +174,7 @@ void output(Env& e, Tcb& c) {
     if (len > 0 && push_due(c, c.snd_nxt, len)) flags |= wire::kPsh;  // push.cc
     if (fin) flags |= wire::kFin;
     if (!emit(e, c, c.snd_nxt, flags, len)) break;
+    if (c.in_recovery) c.prr_out += len;  // RFC 6937 prr_out (Linux tcp_write_xmit)
     if (c.snd_nxt < c.snd_max) {
       e.ctr.inc(Counter::TcpRetransSegs);
     } else {

@@ -10,9 +10,6 @@ namespace twstack::tcp {
 
 namespace {
 
-// RFC 6675 §2: DupThresh.
-constexpr std::uint32_t kDupThresh = 3;
-
 // Adds [begin, end) to the sorted, disjoint scoreboard. True when it SACKs
 // bytes not SACKed before.
 bool scoreboard_add(SackState& st, Seq begin, Seq end) {
@@ -115,6 +112,10 @@ bool retransmit_hole(Env& e, Tcb& c, Seq at) {
   e.ctr.inc(Counter::TcpRetransSegs);
   e.ctr.inc(Counter::TcpExtTCPFastRetrans);
   c.sack.high_rxt = at + len + (fin ? 1u : 0u);
+  c.prr_out += len;  // RFC 6937 prr_out (tcp_xmit_retransmit_queue)
+  // ... which restarts the RTO when it resends the first segment: a
+  // pending loss probe timer gives way to it.
+  if (at == c.snd_una) arm_rto(e, c);
   return true;
 }
 
@@ -133,20 +134,27 @@ void recovery_send(Env& e, Tcb& c) {
 }
 
 // RFC 6675 §5 step (4): enter loss recovery, unless a timeout's recovery
-// point has not been passed yet (RFC 6582 §4.1, as cwnd_on_dupack).
-void enter_recovery(Env& e, Tcb& c) {
-  if (c.snd_una - 1 < c.recover && c.recover != c.iss) return;
+// point has not been passed yet (RFC 6582 §4.1). cwnd follows PRR from the
+// ACK that started it (RFC 6937 §3.1, Linux tcp_enter_recovery, then
+// tcp_cwnd_reduction); its first segment always goes.
+void enter_recovery(Env& e, Tcb& c, std::uint32_t delivered) {
+  if (recovery_refused(c)) return;
   const std::uint32_t smss = payload_mss(c);
-  c.recover = c.snd_max;                                 // (4.1) RecoveryPoint = HighData
-  c.ssthresh = reduced_ssthresh(c, smss);                // (4.2) RFC 5681 eq. (4) or CUBIC
-  c.cwnd = c.ssthresh;
-  c.in_recovery = true;
+  recovery_start(c, smss);                               // (4.1) RecoveryPoint, (4.2) ssthresh
   c.dupacks = 0;
   c.rtt_active = false;  // Karn: the timed segment may be the lost one
   c.sack.high_rxt = c.snd_una;
   e.ctr.inc(Counter::TcpExtTCPSackRecovery);
+  prr_cwnd(c, sack_pipe(c), delivered, false, smss);
   retransmit_hole(e, c, c.snd_una);                      // (4.3) HighACK + 1
   recovery_send(e, c);                                   // (4.4) step (C)
+}
+
+// RFC 6937 §3.1 DeliveredData: the change in SND.UNA plus the change in
+// SACKed bytes (those SND.UNA passed left the scoreboard).
+std::uint32_t delivered_data(const Tcb& c, std::uint32_t acked, std::uint32_t prior_sacked) {
+  const std::int64_t d = std::int64_t{acked} + c.sack.sacked_bytes - prior_sacked;
+  return d > 0 ? static_cast<std::uint32_t>(d) : 0u;
 }
 
 }  // namespace
@@ -173,6 +181,7 @@ unsigned sack_on_ack(Env& e, Tcb& c, const Segment& s) {
     first = 1;
   }
   bool fresh = false;
+  const Seq prior_edge = c.in_recovery ? seq_max(lost_edge(c), s.ack) : c.snd_una;
   const Seq low = seq_max(s.ack, c.snd_una);
   for (std::uint8_t i = first; i < o.sack_count; ++i) {
     const Seq end(o.sack[i].right);
@@ -181,10 +190,13 @@ unsigned sack_on_ack(Env& e, Tcb& c, const Segment& s) {
     const Seq x = seq_min(end, c.snd_data_end());
     if (b < x) fresh |= scoreboard_add(c.sack, b, x);
   }
-  return (fresh ? kSackNew : 0u) | (first != 0 ? kSackDsack : 0u);
+  // Linux rs->losses, which withholds PRR's extra segment: a hole newly
+  // below the edge of IsLost().
+  const bool lost = fresh && c.in_recovery && lost_edge(c) > prior_edge;
+  return (fresh ? kSackNew : 0u) | (first != 0 ? kSackDsack : 0u) | (lost ? kSackNewLoss : 0u);
 }
 
-bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
+bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked, std::uint32_t prior_sacked, unsigned sacked) {
   SackState& st = c.sack;
   bool timer_set = false;
   if (st.num_sacked != 0) {
@@ -204,27 +216,35 @@ bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
   if (!c.in_recovery) {
     c.dupacks = 0;  // RFC 6675 §5: a cumulative ACK resets DupAcks
     cc_grow(e, c, smss, acked);
-    if (st.num_sacked != 0 && c.snd_una < lost_edge(c)) enter_recovery(e, c);  // IsLost(HighACK + 1)
+    if (st.num_sacked != 0 && c.snd_una < lost_edge(c)) {  // IsLost(HighACK + 1)
+      enter_recovery(e, c, delivered_data(c, acked, prior_sacked));
+    }
     return !timer_set;
   }
   if (c.snd_una >= c.recover) {  // RFC 6675 §5: RecoveryPoint acknowledged
-    c.in_recovery = false;
-    c.cwnd = std::min(c.ssthresh, std::max(c.flight(), smss) + smss);
+    recovery_end(c);
     return !timer_set;
   }
+  // A partial ACK: PRR's extra segment unless it showed a new loss.
+  prr_cwnd(c, sack_pipe(c), delivered_data(c, acked, prior_sacked), (sacked & kSackNewLoss) == 0, smss);
   recovery_send(e, c);
   return !timer_set;
 }
 
 // RFC 6675 §5: an ACK that SACKs new data is a duplicate; at DupThresh of
-// them, or once IsLost(HighACK + 1), loss recovery starts.
-void sack_on_dupack(Env& e, Tcb& c, bool new_sack) {
-  if (!new_sack) return;
+// them, or once IsLost(HighACK + 1), loss recovery starts. In recovery,
+// PRR sets cwnd from what it delivered. An ACK below SND.UNA (reordered)
+// counts no duplicate and leaves cwnd, but what it SACKed may let a hole
+// go (Linux tcp_ack: tcp_fastretrans_alert and tcp_xmit_recovery only).
+void sack_on_dupack(Env& e, Tcb& c, bool at_una, std::uint32_t prior_sacked, unsigned sacked) {
+  if ((sacked & kSackNew) == 0) return;
   if (c.in_recovery) {
+    if (at_una) prr_cwnd(c, sack_pipe(c), delivered_data(c, 0, prior_sacked), false, payload_mss(c));
     recovery_send(e, c);
     return;
   }
-  if (++c.dupacks >= kDupThresh || c.snd_una < lost_edge(c)) enter_recovery(e, c);
+  if (!at_una) return;
+  if (++c.dupacks >= kDupThresh || c.snd_una < lost_edge(c)) enter_recovery(e, c, delivered_data(c, 0, prior_sacked));
 }
 
 // RFC 6675 §4 SetPipe(): each byte not SACKed counts once if not lost, and

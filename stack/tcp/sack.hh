@@ -6,6 +6,7 @@
 // beyond a test of sack.num_sacked or sack.num_rcv.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "stack/tcp/tcp.hh"
@@ -33,16 +34,20 @@ std::uint32_t sack_option_bytes(const Tcb& c);
 // --- sender
 // Takes the SACK blocks of an acceptable ACK into the scoreboard, before
 // SND.UNA moves. Returns kSackNew when they SACK bytes not SACKed before,
-// kSackDsack when the first block was a D-SACK.
+// kSackDsack when the first block was a D-SACK, kSackNewLoss when during
+// recovery they make a hole lost that was not (RFC 6675 IsLost).
 inline constexpr unsigned kSackNew = 1;
 inline constexpr unsigned kSackDsack = 2;
+inline constexpr unsigned kSackNewLoss = 4;
 unsigned sack_on_ack(Env& e, Tcb& c, const Segment& s);
 // SND.UNA moved forward by `acked` data bytes (the RTO is already rearmed).
-// False when it set the retransmission timer itself (reneging), which the
-// caller then leaves alone (Linux clears FLAG_SET_XMIT_TIMER).
-bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked);
-// An ACK at SND.UNA; `new_sack`: sack_on_ack returned kSackNew.
-void sack_on_dupack(Env& e, Tcb& c, bool new_sack);
+// `prior_sacked`: sack.sacked_bytes before sack_on_ack, which returned
+// `sacked`. False when it set the retransmission timer itself (reneging),
+// which the caller then leaves alone (Linux clears FLAG_SET_XMIT_TIMER).
+bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked, std::uint32_t prior_sacked, unsigned sacked);
+// An ACK that does not move SND.UNA: at SND.UNA (`at_una`) or, reordered,
+// below it (Linux tcp_ack's old-ACK path still takes its SACK blocks).
+void sack_on_dupack(Env& e, Tcb& c, bool at_una, std::uint32_t prior_sacked, unsigned sacked);
 // RFC 6675 §4 SetPipe(): bytes the sender believes are in the network.
 std::uint32_t sack_pipe(const Tcb& c);
 // For a (re)transmission at SND.NXT below SND.MAX: moves SND.NXT past a
@@ -59,8 +64,13 @@ std::uint32_t sack_out(const Tcb& c);
 inline bool sack_scored(const Tcb& c) { return c.sack.num_sacked != 0 || (c.in_recovery && c.sack.ok); }
 // Bytes in flight as output() counts them: sack_out() when scored, else
 // SND.NXT - SND.UNA.
+// Without SACK, the duplicate ACKs count as segments gone (Linux
+// tcp_packets_in_flight with sacked_out; congestion.hh reno_in_flight).
 inline std::uint32_t in_flight(const Tcb& c) {
-  return sack_scored(c) ? sack_out(c) : static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+  if (sack_scored(c)) return sack_out(c);
+  const auto out = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+  if (c.dupacks == 0 || c.sack.ok) return out;
+  return out - std::min(out, c.dupacks * payload_mss(c));
 }
 // Forgets every SACKed range (reneging, RFC 2018 §8).
 void sack_clear_scoreboard(Tcb& c);

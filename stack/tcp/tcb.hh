@@ -115,10 +115,17 @@ struct Tcb {
   // --- congestion control (RFC 5681, RFC 6582)
   std::uint32_t cwnd = 0;
   std::uint32_t ssthresh = 0xffffffff;
+  // Duplicate ACKs: RFC 6675 DupAcks with SACK; without SACK the segments
+  // they say have left the network (Linux sacked_out, congestion.hh).
   std::uint32_t dupacks = 0;
   std::uint32_t bytes_acked_ca = 0;  // congestion-avoidance byte counting
   Seq recover;
   bool in_recovery = false;
+  // Proportional rate reduction in recovery (RFC 6937 §3.1, congestion.hh
+  // prr_cwnd): cwnd when recovery began, bytes delivered and sent since.
+  std::uint32_t prior_cwnd = 0;
+  std::uint32_t prr_delivered = 0;
+  std::uint32_t prr_out = 0;
   // Was the last window's flight limited by cwnd? (Linux tcp_cwnd_validate,
   // in the spirit of RFC 7661: congestion.hh cwnd_limited.)
   bool is_cwnd_limited = false;     // tp->is_cwnd_limited

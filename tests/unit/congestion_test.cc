@@ -84,70 +84,42 @@ TEST(Congestion, CongestionAvoidanceAddsOneSegmentPerWindowAcked) {
   EXPECT_EQ(c.bytes_acked_ca, 0u);
 }
 
-// RFC 5681 §3.2 steps 1-3 / RFC 6582 §3.2 step 2: the third duplicate ACK
-// sets ssthresh by eq. (4) and cwnd = ssthresh + 3*SMSS; each further one
-// inflates cwnd by SMSS.
-TEST(Congestion, ThirdDuplicateAckEntersFastRecovery) {
+// RFC 6675 §5 step 4 / RFC 6582 §3.2 step 2: recovery sets ssthresh by
+// eq. (4) and the recovery point, and leaves cwnd to PRR, which starts
+// from the cwnd it had (RFC 6937 §3.1, Linux tcp_init_cwnd_reduction).
+TEST(Congestion, RecoveryStartSetsSsthreshAndPrrState) {
   Tcb c;
   set_flight(c, 20000);
   c.cwnd = 20000;
-  EXPECT_FALSE(cwnd_on_dupack(c, kSmss));
-  EXPECT_FALSE(cwnd_on_dupack(c, kSmss));
-  EXPECT_EQ(c.cwnd, 20000u);  // RFC 5681 §3.2 step 1: no change before the third
-  EXPECT_FALSE(c.in_recovery);
-  EXPECT_TRUE(cwnd_on_dupack(c, kSmss));
+  c.prr_out = 5;
+  recovery_start(c, kSmss);
   EXPECT_TRUE(c.in_recovery);
   EXPECT_EQ(c.ssthresh, 10000u);
-  EXPECT_EQ(c.cwnd, 13000u);
-  EXPECT_EQ(c.recover, c.snd_max);  // RFC 6582 §3.2 step 2: recover = highest sent
-  EXPECT_FALSE(cwnd_on_dupack(c, kSmss));
-  EXPECT_EQ(c.cwnd, 14000u);
-  EXPECT_FALSE(cwnd_on_dupack(c, kSmss));
-  EXPECT_EQ(c.cwnd, 15000u);
-  EXPECT_EQ(c.ssthresh, 10000u);
+  EXPECT_EQ(c.cwnd, 20000u);
+  EXPECT_EQ(c.prior_cwnd, 20000u);
+  EXPECT_EQ(c.prr_delivered, 0u);
+  EXPECT_EQ(c.prr_out, 0u);
+  EXPECT_EQ(c.recover, c.snd_max);
 }
 
-TEST(Congestion, FastRecoveryWithASmallFlightUsesTwoSegmentFloor) {
+TEST(Congestion, RecoveryWithASmallFlightUsesTwoSegmentFloor) {
   Tcb c;
   set_flight(c, 3000);
   c.cwnd = 3000;
-  for (int i = 0; i < 2; ++i) EXPECT_FALSE(cwnd_on_dupack(c, kSmss));
-  EXPECT_TRUE(cwnd_on_dupack(c, kSmss));
+  recovery_start(c, kSmss);
   EXPECT_EQ(c.ssthresh, 2000u);
-  EXPECT_EQ(c.cwnd, 5000u);
-}
-
-// Only the third duplicate counts: more, outside recovery (e.g. after
-// RFC 6582 §4.1 refused one), do not start it again.
-TEST(Congestion, OnlyTheThirdDuplicateStartsRecovery) {
-  Tcb c;
-  set_flight(c, 20000);
-  c.cwnd = 20000;
-  c.recover = c.snd_una + 100;  // an earlier recovery covered SND.UNA
-  for (int i = 0; i < 5; ++i) EXPECT_FALSE(cwnd_on_dupack(c, kSmss));
-  EXPECT_EQ(c.dupacks, 5u);
-  EXPECT_EQ(c.cwnd, 20000u);
-  EXPECT_EQ(c.ssthresh, 0xffffffffu);
 }
 
 // RFC 6582 §4.1: duplicate ACKs that do not cover more than `recover`
 // (SND.UNA - 1 < recover) belong to the recovery just ended.
 TEST(Congestion, NoNewRecoveryBelowRecover) {
-  Tcb at;
-  set_flight(at, 20000);
-  at.cwnd = 20000;
-  at.recover = at.snd_una;  // SND.UNA - 1 < recover: refused
-  for (int i = 0; i < 3; ++i) EXPECT_FALSE(cwnd_on_dupack(at, kSmss));
-  EXPECT_FALSE(at.in_recovery);
-  EXPECT_EQ(at.cwnd, 20000u);
-
-  Tcb past;
-  set_flight(past, 20000);
-  past.cwnd = 20000;
-  past.recover = past.snd_una - 1;  // the ACK covers recover: a new loss
-  for (int i = 0; i < 2; ++i) EXPECT_FALSE(cwnd_on_dupack(past, kSmss));
-  EXPECT_TRUE(cwnd_on_dupack(past, kSmss));
-  EXPECT_EQ(past.cwnd, 13000u);
+  Tcb c;
+  set_flight(c, 20000);
+  EXPECT_FALSE(recovery_refused(c));  // recover = ISS: never recovered
+  c.recover = c.snd_una;
+  EXPECT_TRUE(recovery_refused(c));
+  c.recover = c.snd_una - 1;  // the ACK covers recover: a new loss
+  EXPECT_FALSE(recovery_refused(c));
 }
 
 // recover = ISS means "never recovered": more than 2^31 bytes into a
@@ -155,93 +127,103 @@ TEST(Congestion, NoNewRecoveryBelowRecover) {
 TEST(Congestion, NeverRecoveredAfterTwoGigabytesStillRecovers) {
   Tcb c;
   set_flight(c, 20000);
-  c.cwnd = 20000;
   c.snd_una = c.iss + 0x80000010;
   c.snd_max = c.snd_una + 20000;
   ASSERT_TRUE(c.snd_una - 1 < c.recover);
-  for (int i = 0; i < 2; ++i) EXPECT_FALSE(cwnd_on_dupack(c, kSmss));
-  EXPECT_TRUE(cwnd_on_dupack(c, kSmss));
-  EXPECT_EQ(c.ssthresh, 10000u);
+  EXPECT_FALSE(recovery_refused(c));
 }
 
-// RFC 6582 §3.2 step 4: a partial ACK deflates cwnd by the amount
-// acknowledged, adds back SMSS if that was at least SMSS, and asks for the
-// next hole to be resent.
-TEST(Congestion, PartialAckDeflatesAndRetransmits) {
+// RFC 6937 §3.1 proportional part (Linux tcp_cwnd_reduction, delta < 0):
+// while pipe > ssthresh, sndcnt = ceil(prr_delivered * ssthresh /
+// prior_cwnd) - prr_out, in whole segments; the first ACK may always send
+// one (the fast retransmission).
+TEST(Congestion, PrrSendsInProportionAbovesSsthresh) {
   Tcb c;
   set_flight(c, 20000);
   c.cwnd = 20000;
-  for (int i = 0; i < 3; ++i) cwnd_on_dupack(c, kSmss);
-  cwnd_on_dupack(c, kSmss);
-  cwnd_on_dupack(c, kSmss);
-  ASSERT_EQ(c.cwnd, 15000u);
-  const Seq recover = c.recover;
-
-  c.snd_una += 3000;
-  EXPECT_TRUE(cwnd_on_new_ack(c, kSmss, 3000));
-  EXPECT_EQ(c.cwnd, 13000u);  // 15000 - 3000 + 1000
-  EXPECT_TRUE(c.in_recovery);
-  EXPECT_EQ(c.dupacks, 0u);
-  EXPECT_EQ(c.recover, recover);
-
-  c.snd_una += 500;
-  EXPECT_TRUE(cwnd_on_new_ack(c, kSmss, 500));
-  EXPECT_EQ(c.cwnd, 12500u);  // less than SMSS acknowledged: nothing added back
-
-  c.cwnd = 2000;
-  c.snd_una += 5000;
-  EXPECT_TRUE(cwnd_on_new_ack(c, kSmss, 5000));
-  EXPECT_EQ(c.cwnd, 2000u);  // deflation stops at SMSS, then + SMSS
-  EXPECT_EQ(c.ssthresh, 10000u);
+  recovery_start(c, kSmss);  // ssthresh 10000, prior_cwnd 20000
+  prr_cwnd(c, 16000, 1000, false, kSmss);
+  EXPECT_EQ(c.cwnd, 17000u);  // ceil(1000 * 0.5) = one segment, as Linux rounds packets up
+  c.prr_out = 1000;
+  prr_cwnd(c, 16000, 1000, false, kSmss);  // 2000 delivered: 1 segment due, 1 sent
+  EXPECT_EQ(c.cwnd, 16000u);
+  prr_cwnd(c, 15000, 1000, true, kSmss);  // 3000: 2 due, 1 sent; no bonus above ssthresh
+  EXPECT_EQ(c.cwnd, 16000u);
+  EXPECT_EQ(c.prr_delivered, 3000u);
+  prr_cwnd(c, 15000, 0, true, kSmss);  // nothing delivered: nothing changes
+  EXPECT_EQ(c.cwnd, 16000u);
+  EXPECT_EQ(c.prr_delivered, 3000u);
 }
 
-// RFC 6582 §3.2 step 5: a full ACK ends recovery with
-// cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS).
-TEST(Congestion, FullAckEndsRecovery) {
-  Tcb c;
-  set_flight(c, 20000);
-  c.cwnd = 20000;
-  for (int i = 0; i < 3; ++i) cwnd_on_dupack(c, kSmss);
-  ASSERT_TRUE(c.in_recovery);
-  c.snd_una = c.recover;  // everything outstanding at loss time is acknowledged
-  EXPECT_FALSE(cwnd_on_new_ack(c, kSmss, 20000));
-  EXPECT_FALSE(c.in_recovery);
-  EXPECT_EQ(c.cwnd, 2000u);  // nothing in flight: max(0, SMSS) + SMSS
-
-  // New data sent during recovery is still in flight: cwnd = ssthresh.
-  Tcb d;
-  set_flight(d, 20000);
-  d.cwnd = 20000;
-  for (int i = 0; i < 3; ++i) cwnd_on_dupack(d, kSmss);
-  d.snd_max = d.recover + 15000;
-  d.snd_una = d.recover;
-  EXPECT_FALSE(cwnd_on_new_ack(d, kSmss, 20000));
-  EXPECT_EQ(d.cwnd, 10000u);  // min(10000, 15000 + 1000)
-
-  // A little in flight: 4000 + 1000 below ssthresh.
-  Tcb f;
-  set_flight(f, 20000);
-  f.cwnd = 20000;
-  for (int i = 0; i < 3; ++i) cwnd_on_dupack(f, kSmss);
-  f.snd_max = f.recover + 4000;
-  f.snd_una = f.recover + 1;  // beyond recover counts as full too
-  EXPECT_FALSE(cwnd_on_new_ack(f, kSmss, 20001));
-  EXPECT_EQ(f.cwnd, 4999u);  // flight 3999 + 1000
-}
-
-// Outside recovery a new ACK resets the duplicate count and grows cwnd.
-TEST(Congestion, NewAckOutsideRecoveryGrows) {
+// RFC 6937 §3.1 PRR-SSRB as Linux: with pipe at or below ssthresh, send
+// what was delivered (or what PRR owes), one segment more on an ACK that
+// moved SND.UNA with no new loss, never past ssthresh.
+TEST(Congestion, PrrSlowStartReductionBoundBelowSsthresh) {
   Tcb c;
   set_flight(c, 10000);
   c.cwnd = 10000;
-  c.is_cwnd_limited = true;  // the flight filled cwnd (tcp_cwnd_validate)
-  cwnd_on_dupack(c, kSmss);
-  cwnd_on_dupack(c, kSmss);
-  ASSERT_EQ(c.dupacks, 2u);
-  c.snd_una += 1000;
-  EXPECT_FALSE(cwnd_on_new_ack(c, kSmss, 1000));
+  recovery_start(c, kSmss);  // ssthresh 5000
+  c.prr_out = 4000;
+  c.prr_delivered = 4000;
+  prr_cwnd(c, 2000, 1000, false, kSmss);
+  EXPECT_EQ(c.cwnd, 3000u);  // pipe + delivered
+  c.prr_out = 5000;
+  prr_cwnd(c, 2000, 1000, true, kSmss);
+  EXPECT_EQ(c.cwnd, 4000u);  // + one segment for SND.UNA moving
+  prr_cwnd(c, 1000, 3000, true, kSmss);
+  EXPECT_EQ(c.cwnd, 5000u);  // 4000 allowed, but ssthresh bounds it
+  c.prr_out = 20000;
+  prr_cwnd(c, 5000, 1000, false, kSmss);
+  EXPECT_EQ(c.cwnd, 5000u);  // at ssthresh: nothing more
+  prr_cwnd(c, 0, 100, false, kSmss);
+  EXPECT_EQ(c.cwnd, 1000u);  // a short segment delivered: still one segment
+}
+
+// RFC 6937 §3 (Linux tcp_end_cwnd_reduction): recovery ends with
+// cwnd = ssthresh, whatever is in flight.
+TEST(Congestion, RecoveryEndSetsCwndToSsthresh) {
+  Tcb c;
+  set_flight(c, 20000);
+  c.cwnd = 20000;
+  recovery_start(c, kSmss);
+  c.cwnd = 3000;
+  c.dupacks = 2;
+  recovery_end(c);
+  EXPECT_FALSE(c.in_recovery);
+  EXPECT_EQ(c.cwnd, 10000u);
   EXPECT_EQ(c.dupacks, 0u);
-  EXPECT_EQ(c.cwnd, 11000u);
+}
+
+// Linux tcp_add_reno_sack / tcp_limit_reno_sacked: each duplicate is a
+// segment delivered, but one of those outstanding stays the hole; beyond
+// that a duplicate delivers nothing (tcp_check_reno_reordering).
+TEST(Congestion, RenoDupacksCountSegmentsLeftButNotTheHole) {
+  Tcb c;
+  set_flight(c, 3500);  // four segments, the last short
+  EXPECT_EQ(reno_add_dupack(c, kSmss), 1000u);
+  EXPECT_EQ(reno_in_flight(c, kSmss), 2500u);
+  EXPECT_EQ(reno_add_dupack(c, kSmss), 1000u);
+  EXPECT_EQ(reno_add_dupack(c, kSmss), 1000u);
+  EXPECT_EQ(c.dupacks, 3u);
+  EXPECT_EQ(reno_add_dupack(c, kSmss), 0u);
+  EXPECT_EQ(c.dupacks, 3u);
+  EXPECT_EQ(reno_in_flight(c, kSmss), 500u);
+}
+
+// Linux tcp_remove_reno_sacks: a cumulative ACK of n segments explains
+// n - 1 duplicates; what it delivers is the rest, one segment at least.
+TEST(Congestion, RenoCumulativeAckTakesBackTheDuplicates) {
+  Tcb c;
+  set_flight(c, 10000);
+  c.dupacks = 2;
+  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 3000), 1000u);  // the hole and two duplicates
+  EXPECT_EQ(c.dupacks, 0u);
+  c.dupacks = 4;
+  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 2000), 1000u);  // a partial ACK
+  EXPECT_EQ(c.dupacks, 3u);
+  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 6000), 3000u);
+  EXPECT_EQ(c.dupacks, 0u);
+  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 500), 500u);  // no duplicates: all of it
 }
 
 // RFC 5681 §3.1 after an RTO: ssthresh by eq. (4), cwnd = LW = 1 SMSS,
@@ -251,7 +233,7 @@ TEST(Congestion, TimeoutCollapsesToOneSegment) {
   Tcb c;
   set_flight(c, 20000);
   c.cwnd = 20000;
-  for (int i = 0; i < 3; ++i) cwnd_on_dupack(c, kSmss);
+  recovery_start(c, kSmss);
   ASSERT_TRUE(c.in_recovery);
   c.snd_max += 5000;  // sent more during recovery; flight is now 25000
   c.bytes_acked_ca = 777;
@@ -285,9 +267,7 @@ TEST(Congestion, NoFastRetransmitForDataSentBeforeATimeout) {
   set_flight(c, 20000);
   c.cwnd = 20000;
   cwnd_on_timeout(c, kSmss);
-  for (int i = 0; i < 3; ++i) EXPECT_FALSE(cwnd_on_dupack(c, kSmss));
-  EXPECT_FALSE(c.in_recovery);
-  EXPECT_EQ(c.cwnd, 1000u);
+  EXPECT_TRUE(recovery_refused(c));
 }
 
 // Linux tcp_is_cwnd_limited: a new ACK grows nothing when the last
@@ -299,15 +279,10 @@ TEST(Congestion, NewAckGrowsOnlyAWindowTheSenderUsed) {
   c.cwnd = 10000;
   c.max_out = 5000;
   EXPECT_FALSE(cwnd_limited(c));
-  c.snd_una += 1000;
-  EXPECT_FALSE(cwnd_on_new_ack(c, kSmss, 1000));
   EXPECT_EQ(c.cwnd, 10000u) << "5 segments out of 10: cwnd is not 2 * 5 short";
   c.max_out = 6000;
   EXPECT_TRUE(cwnd_limited(c));
-  c.snd_una += 1000;
-  cwnd_on_new_ack(c, kSmss, 1000);
-  EXPECT_EQ(c.cwnd, 11000u);
-  c.ssthresh = 11000;  // congestion avoidance: only a full window counts
+  c.ssthresh = 10000;  // congestion avoidance: only a full window counts
   EXPECT_FALSE(cwnd_limited(c));
   c.is_cwnd_limited = true;
   EXPECT_TRUE(cwnd_limited(c));

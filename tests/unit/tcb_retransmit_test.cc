@@ -218,7 +218,9 @@ void expect_retransmission(const std::vector<SentSegment>& out, Seq seq) {
 
 // RFC 5681 §3.2: the third duplicate ACK retransmits the missing segment at
 // once, and ssthresh = max(FlightSize / 2, 2 SMSS) (eq. 4); RFC 6582 §3.2
-// step 2: cwnd = ssthresh + 3 SMSS, recovery up to the highest sequence sent.
+// step 2: recovery up to the highest sequence sent. cwnd follows RFC 6937
+// PRR over the duplicates counted as segments gone (Linux
+// tcp_add_reno_sack), and is ssthresh when recovery ends.
 TEST(TcbRetransmit, OneLostSegmentIsFastRetransmittedAfterThreeDupacks) {
   LoneTcb c(params());
   const Seq lost = send_initial_window(c);
@@ -236,21 +238,26 @@ TEST(TcbRetransmit, OneLostSegmentIsFastRetransmittedAfterThreeDupacks) {
   EXPECT_EQ(c.counters().get(Counter::TcpExtTCPTimeouts), 0u);
   const std::uint32_t ssthresh = 10 * kMss / 2;
   EXPECT_EQ(c.tcb.ssthresh, ssthresh);
-  EXPECT_EQ(c.tcb.cwnd, ssthresh + 3 * kMss);
+  // Pipe: 10 out, 3 gone, 1 lost = 6 segments, above ssthresh (5): PRR
+  // lets ceil(1 * 5 / 10) = 1 segment go, the retransmission.
+  EXPECT_EQ(c.tcb.cwnd, 7 * kMss);
   EXPECT_TRUE(c.tcb.in_recovery);
   EXPECT_EQ(c.tcb.recover, high);
-  // Segments 5 to 10: each further duplicate inflates cwnd (step 3); there
-  // is nothing new to send.
+  // Segments 5 to 10: each further duplicate delivers one; there is nothing
+  // new to send. Pipe ends at 1 (the retransmission), below ssthresh: cwnd
+  // = pipe + what PRR owes, bounded by ssthresh.
   for (int i = 0; i < 6; ++i) dupack(c);
   EXPECT_TRUE(c.sent().empty());
-  EXPECT_EQ(c.tcb.cwnd, ssthresh + 9 * kMss);
+  EXPECT_EQ(c.tcb.dupacks, 9u);
+  EXPECT_EQ(c.tcb.cwnd, ssthresh);
   // The retransmission fills the hole: all is acknowledged (step 4, full
-  // acknowledgment): recovery ends with cwnd = min(ssthresh, FlightSize + SMSS).
+  // acknowledgment): recovery ends with cwnd = ssthresh (RFC 6937 §3).
   c.receive(kNext, {}, wire::kAck);
   EXPECT_TRUE(c.sent().empty());
   EXPECT_FALSE(c.tcb.in_recovery);
   EXPECT_EQ(c.tcb.ssthresh, ssthresh);
-  EXPECT_EQ(c.tcb.cwnd, std::min(ssthresh, 2 * kMss));
+  EXPECT_EQ(c.tcb.cwnd, ssthresh);
+  EXPECT_EQ(c.tcb.dupacks, 0u);
   EXPECT_FALSE(c.tcb.rtx_timer.active());
   EXPECT_EQ(c.counters().get(Counter::TcpRetransSegs), 1u);
 }
