@@ -43,6 +43,8 @@ unsigned sack_on_ack(Env& e, Tcb& c, const Segment& s);
 bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked);
 // An ACK at SND.UNA; `new_sack`: sack_on_ack returned kSackNew.
 void sack_on_dupack(Env& e, Tcb& c, bool new_sack);
+// The reordering timer fired (RACK, rack.hh).
+void sack_on_reo_timeout(Env& e, Tcb& c);
 // RFC 6675 §4 SetPipe(): bytes the sender believes are in the network.
 std::uint32_t sack_pipe(const Tcb& c);
 // For a (re)transmission at SND.NXT below SND.MAX: moves SND.NXT past a
