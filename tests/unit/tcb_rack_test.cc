@@ -214,6 +214,51 @@ TEST_F(Rfc6675, SacksBytes) {
   EXPECT_EQ(c.tcb.sack.sacked_bytes, 1u);
 }
 
+// tcp_enter_loss (tcp_timeout_mark_lost): an RTO takes every segment not
+// SACKed as lost; the go-back-N resend is out again.
+TEST_F(Rack, TimeoutMarksEverythingLost) {
+  c.fire_due(tcp::kTimerRetransmit);  // the tail loss probe first
+  c.sent();
+  c.fire_due(tcp::kTimerRetransmit);  // then the RTO
+  EXPECT_EQ(drawn(), (std::vector{seg(0)}));
+  EXPECT_EQ(lost(), 10u);
+  EXPECT_EQ(tcp::rack_rtx_out_segs(c.tcb, kMss), 1u);
+}
+
+// tcp_rack_update_reo_wnd: a D-SACK widens reo_wnd by one step of
+// min_rtt / 4, kept for 16 recoveries.
+TEST_F(Rack, DsackWidensTheReorderingWindow) {
+  ack(1, {sacked(0, 1)});
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPDSACKRecv), 1u);
+  EXPECT_EQ(c.tcb.rack.reo_wnd_steps, 2u);
+  EXPECT_EQ(c.tcb.rack.reo_wnd_persist, 16u);
+  ack(2, {sacked(0, 2)});  // within the same round trip: no second step
+  EXPECT_EQ(c.tcb.rack.reo_wnd_steps, 2u);
+}
+
+class RackStatic : public Rack {
+ protected:
+  RackStatic() : Rack(tcp::kRackLossDetection | tcp::kRackStaticReoWnd) {}
+};
+
+// TCP_RACK_STATIC_REO_WND: D-SACKs leave reo_wnd alone.
+TEST_F(RackStatic, DsackLeavesTheWindow) {
+  ack(1, {sacked(0, 1)});
+  EXPECT_EQ(c.tcb.rack.reo_wnd_steps, 1u);
+}
+
+class RackNoDupthresh : public Rack {
+ protected:
+  RackNoDupthresh() : Rack(tcp::kRackLossDetection | tcp::kRackNoDupthresh) {}
+};
+
+// TCP_RACK_NO_DUPTHRESH: DupThresh SACKed segments do not close reo_wnd.
+TEST_F(RackNoDupthresh, WaitsPastDupThresh) {
+  EXPECT_TRUE(ack(0, {sacked(2, 3), sacked(6, 7), sacked(8, 9)}).empty());
+  EXPECT_EQ(lost(), 0u);
+  EXPECT_TRUE(c.tcb.rack.reo_armed);
+}
+
 // A connection whose ACK covers everything keeps nothing (the short
 // connection's path).
 TEST_F(Rack, AckOfEverythingForgetsTheSendTimes) {
