@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "drivers/packetdrill/host.hh"
+#include "stack/tcp/rack.hh"
 
 namespace twstack::pd {
 
@@ -91,7 +92,12 @@ tcp_info info_of(const tcp::Tcb* t, tcp::State listen_or_closed) {
   i.tcpi_snd_cwnd = t->mss == 0 ? 0 : t->cwnd / t->mss;
   i.tcpi_advmss = t->advmss;
   i.tcpi_pmtu = 1500;
-  i.tcpi_reordering = 3;  // net.ipv4.tcp_reordering: twstack's fixed dupthresh (RFC 5681)
+  // tp->reordering and tp->reord_seen (tcp_check_sack_reordering), lost_out
+  // and retrans_out from RACK's marks (stack/tcp/rack.hh).
+  i.tcpi_reordering = t->rack.reordering;
+  i.tcpi_reord_seen = t->rack.reord_seen;
+  i.tcpi_lost = tcp::rack_lost_segs(*t, t->mss);
+  i.tcpi_retrans = tcp::rack_rtx_out_segs(*t, t->mss);
   i.tcpi_bytes_acked = t->snd_una - t->iss > 0 ? static_cast<std::uint32_t>(t->snd_una - t->iss) - 1 : 0;
   i.tcpi_bytes_received = t->rcv_nxt - t->irs > 0 ? static_cast<std::uint32_t>(t->rcv_nxt - t->irs) - 1 : 0;
   const std::uint32_t in_flight = t->snd_nxt - t->snd_una;

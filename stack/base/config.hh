@@ -125,9 +125,9 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     3, 0, 4, kNone,                                                                                \
     "tail loss probes (RFC 8985 §7): 3 or 4 on (with SACK), 0 to 2 off", "")                       \
   X("net.ipv4.tcp_recovery", tcp_recovery, std::uint8_t,                                           \
-    1 /* TCP_RACK_LOSS_DETECTION */, 0, 255, kNone,                                                \
-    "RACK loss detection flags: 1 RACK, 2 static reordering window, 4 no DupThresh",               \
-    "twstack has no RACK time-based loss marking yet: loss is RFC 6675's DupThresh")               \
+    1 /* TCP_RACK_LOSS_DETECTION */, 0, 7, kNone,                                                  \
+    "loss detection flags (RFC 8985): 1 RACK (else RFC 6675 DupThresh), 2 static reordering "      \
+    "window, 4 no DupThresh", "")                                                                  \
   X("net.ipv4.tcp_min_tso_segs", tcp_min_tso_segs, std::uint8_t,                                   \
     2, 1, 255, kPackets,                                                                           \
     "fewest segments Linux puts in a TSO packet (tcp_tso_autosize); twstack sets PSH where one "   \

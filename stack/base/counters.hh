@@ -93,6 +93,8 @@ namespace twstack {
   X(TcpExtTCPDSACKOfoSent, "D-SACKs sent for out-of-order data held twice")            \
   X(TcpExtTCPLossProbes, "tail loss probes sent (RFC 8985 §7)")                        \
   X(TcpExtTCPLossProbeRecovery, "losses repaired by a tail loss probe")                \
+  X(TcpExtTCPSACKReorder, "reordering seen in SACKs (tcp_check_sack_reordering)")      \
+  X(TcpExtTCPLostRetransmit, "retransmissions RACK found lost again (RFC 8985)")       \
   X(TcpExtTCPHystartTrainDetect, "slow starts ended by HyStart ACK-train detection")   \
   X(TcpExtTCPHystartDelayDetect, "slow starts ended by HyStart delay detection")        \
   /* twstack's own */                                                                   \

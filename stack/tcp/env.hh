@@ -38,6 +38,7 @@ struct TcpParams {
   bool sack;                        // net.ipv4.tcp_sack
   bool dsack;                       // net.ipv4.tcp_dsack
   std::uint8_t early_retrans;       // net.ipv4.tcp_early_retrans
+  std::uint8_t recovery;            // net.ipv4.tcp_recovery (rack.hh)
   std::uint8_t min_tso_segs;        // net.ipv4.tcp_min_tso_segs
   bool cubic;                       // net.ipv4.tcp_congestion_control: cubic (else reno)
   bool rfc1337;                     // net.ipv4.tcp_rfc1337 (for the TIME_WAIT policy)
@@ -73,6 +74,7 @@ inline TcpParams::TcpParams(const StackConfig& c)
       sack(c.tcp_sack),
       dsack(c.tcp_dsack),
       early_retrans(c.tcp_early_retrans),
+      recovery(c.tcp_recovery),
       min_tso_segs(c.tcp_min_tso_segs),
       cubic(c.tcp_congestion_control == CongestionControl::kCubic),
       rfc1337(c.tcp_rfc1337),

@@ -6,6 +6,7 @@
 #include "stack/tcp/congestion.hh"
 #include "stack/tcp/cubic.hh"
 #include "stack/tcp/loss_probe.hh"
+#include "stack/tcp/rack.hh"
 #include "stack/tcp/rtt.hh"
 #include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
@@ -173,11 +174,15 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
   bool dup = is_dupack(c, s);
   // With SACK, loss recovery is RFC 6675's (sack.cc), NewReno's without.
   const std::uint32_t prior_sacked = c.sack.sacked_bytes;  // for RFC 6937 DeliveredData
+  // RACK (rack.hh) keeps what was sent when only on SACK connections.
+  const bool rack = c.rack.num_sent != 0;
+  const Seq prior_fack = rack ? rack_fack(c) : c.snd_una;
   const unsigned sacked = c.sack.ok && s.opt.sack_count != 0 ? sack_on_ack(e, c, s) : 0u;
   const bool new_sack = (sacked & kSackNew) != 0;
   if (c.tlp.out) tlp_on_ack(e, c, s.ack, (sacked & kSackDsack) != 0, dup && !new_sack);
   if (s.ack > c.snd_una) {
     if (!handshake) take_rtt_sample(e, c, s);
+    if (rack) rack_on_cum_ack(e, c, s.ack, prior_fack);
     std::uint32_t acked = take_ack(e, c, s.ack);
     c.backoff = 0;
     // With SACK, false when reneging set the timer itself (Linux clears
@@ -193,6 +198,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     // tcp_set_xmit_timer).
     if (c.snd_una == c.snd_max) {
       e.wheel.cancel(c.rtx_timer);
+      c.rack.reo_armed = false;
     } else if (set_timer && !tlp_schedule(e, c, true)) {
       arm_rto(e, c);
     }
@@ -201,6 +207,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
   } else if (dup) {
     on_dupack(e, c);
   }
+  if (c.rack.dsack_seen || c.rack.reo_wnd_steps != 1) rack_update_reo_wnd(e, c);
   update_window(e, c, s);
   if (c.fin_acked() && in_state(c.state, State::kFinWait1 | State::kClosing | State::kLastAck)) {
     on_fin_acked(e, c, s);

@@ -64,6 +64,9 @@ bool tlp_schedule(Env& e, Tcb& c, bool advancing) {
   // neither fast recovery nor a timeout's recovery under way (Open state).
   if ((e.p.early_retrans != 3 && e.p.early_retrans != 4) || !c.sack.ok) return false;
   if (c.snd_max == c.snd_una || c.in_recovery || c.snd_una < c.recover) return false;
+  // Not in Disorder either (SACKed data: tcp_schedule_loss_probe wants
+  // TCP_CA_Open), nor over RACK's reordering timer (RFC 8985 §7.2).
+  if (c.sack.num_sacked != 0 || c.rack.reo_armed) return false;
   if (!in_state(c.state, kSynchronized) || !c.syn_acked() || c.state == State::kTimeWait) return false;
   // "If the RTO formula yields an earlier time, then use that time."
   std::int64_t cap = c.rto_us;

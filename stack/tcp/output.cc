@@ -4,6 +4,7 @@
 
 #include "stack/tcp/congestion.hh"
 #include "stack/tcp/loss_probe.hh"
+#include "stack/tcp/rack.hh"
 #include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
 
@@ -97,6 +98,7 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   std::size_t hl = wire::write_tcp_header(tcp, f, {opts, olen});
   if (len > 0) c.snd.read_at(e.pool, static_cast<std::uint32_t>(seq - c.snd_buf_seq), tcp + hl, len);
   e.out.push(tcp, static_cast<std::uint16_t>(hl + len), c.tuple);
+  if (len > 0 && rack_on(e, c)) rack_on_send(e, c, seq, len);  // RFC 8985 §6.1: when each segment went
   // Linux __tcp_transmit_skb counts OutSegs for new sequence space or none
   // (a bare ACK, a reset, a probe), never for a retransmission.
   const std::uint32_t space = len + ((flags & wire::kSyn) ? 1u : 0u) + ((flags & wire::kFin) ? 1u : 0u);
@@ -119,6 +121,7 @@ void send_ack(Env& e, Tcb& c) { emit(e, c, c.snd_max, wire::kAck, 0); }
 void arm_rto(Env& e, Tcb& c) {
   e.arm(c.rtx_timer, c.rto_us);
   c.tlp.pto_armed = false;
+  c.rack.reo_armed = false;
 }
 
 bool wants_output(const Tcb& c) {

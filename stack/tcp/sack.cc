@@ -4,6 +4,7 @@
 
 #include "stack/tcp/congestion.hh"
 #include "stack/tcp/cubic.hh"
+#include "stack/tcp/rack.hh"
 #include "stack/tcp/sack.hh"
 
 namespace twstack::tcp {
@@ -102,8 +103,8 @@ std::uint32_t hole_room(const Tcb& c, Seq x) {
 // Retransmits one segment of the hole at `at` (with our FIN if it ends the
 // data); HighRxt moves past it. Linux tcp_xmit_retransmit_queue counts it
 // as a fast retransmission.
-bool retransmit_hole(Env& e, Tcb& c, Seq at) {
-  const std::uint32_t len = std::min(payload_mss(c), hole_room(c, at));
+bool retransmit_hole(Env& e, Tcb& c, Seq at, std::uint32_t limit = UINT32_MAX) {
+  const std::uint32_t len = std::min({payload_mss(c), hole_room(c, at), limit});
   const bool fin = c.fin_sent() && at + len == c.snd_data_end();
   if (len == 0 && !fin) return false;
   // The skb's PSH goes with it (tcp_retransmit_skb; push.cc).
@@ -125,6 +126,15 @@ bool retransmit_hole(Env& e, Tcb& c, Seq at) {
 // (MAY) are not used, as Linux does not.
 void recovery_send(Env& e, Tcb& c) {
   const std::uint32_t smss = payload_mss(c);
+  if (rack_on(e, c)) {
+    // With RACK, what is lost is what RACK marked (tcp_xmit_retransmit_queue).
+    Seq at;
+    std::uint32_t room = 0;
+    while (c.cwnd >= sack_pipe(c) + smss && rack_next_lost(c, at, room)) {
+      if (!retransmit_hole(e, c, at, room)) return;
+    }
+    return;
+  }
   const Seq edge = lost_edge(c);
   while (c.cwnd >= sack_pipe(c) + smss) {
     const Seq at = next_unsacked(c.sack, seq_max(c.sack.high_rxt, c.snd_una));
@@ -146,7 +156,10 @@ void enter_recovery(Env& e, Tcb& c, std::uint32_t delivered) {
   c.sack.high_rxt = c.snd_una;
   e.ctr.inc(Counter::TcpExtTCPSackRecovery);
   prr_cwnd(c, sack_pipe(c), delivered, false, smss);
-  retransmit_hole(e, c, c.snd_una);                      // (4.3) HighACK + 1
+  Seq first = c.snd_una;                                 // (4.3) HighACK + 1
+  std::uint32_t room = UINT32_MAX;
+  if (rack_on(e, c) && !rack_next_lost(c, first, room)) return;  // RACK: the first lost segment
+  retransmit_hole(e, c, first, room);
   recovery_send(e, c);                                   // (4.4) step (C)
 }
 
@@ -183,13 +196,20 @@ unsigned sack_on_ack(Env& e, Tcb& c, const Segment& s) {
   bool fresh = false;
   const Seq prior_edge = c.in_recovery ? seq_max(lost_edge(c), s.ack) : c.snd_una;
   const Seq low = seq_max(s.ack, c.snd_una);
+  const bool rack = rack_on(e, c);
+  const Seq fack = rack ? rack_fack(c) : c.snd_una;
+  Seq reord = c.snd_max;
+  if (first != 0 && rack) rack_on_dsack(c);  // tcp_check_dsack: rack.dsack_seen
   for (std::uint8_t i = first; i < o.sack_count; ++i) {
     const Seq end(o.sack[i].right);
     if (end > c.snd_max) continue;
-    const Seq b = seq_max(Seq(o.sack[i].left), low);
-    const Seq x = seq_min(end, c.snd_data_end());
-    if (b < x) fresh |= scoreboard_add(c.sack, b, x);
+    Seq b = seq_max(Seq(o.sack[i].left), low);
+    Seq x = seq_min(end, c.snd_data_end());
+    if (!(b < x) || (rack && !rack_whole_segments(c, b, x))) continue;
+    if (rack) rack_on_sack_block(e, c, b, x, fack, reord);
+    fresh |= scoreboard_add(c.sack, b, x);
   }
+  if (reord < c.snd_max) rack_check_reordering(e, c, reord, rack_fack(c));
   // Linux rs->losses, which withholds PRR's extra segment: a hole newly
   // below the edge of IsLost().
   const bool lost = fresh && c.in_recovery && lost_edge(c) > prior_edge;
@@ -209,19 +229,26 @@ bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked, std::uint32_t prior_sa
       sack_clear_scoreboard(c);
       e.arm(c.rtx_timer, std::max<std::int64_t>(c.srtt_us / 2, 10000));
       c.tlp.pto_armed = false;
+      c.rack.reo_armed = false;
       timer_set = true;
     }
   }
   const std::uint32_t smss = payload_mss(c);
+  const bool rack = rack_on(e, c);
+  // tcp_identify_packet_loss: RACK marks what is lost now, or arms the
+  // reordering timer in place of the RTO (Linux clears FLAG_SET_XMIT_TIMER).
+  if (rack && rack_mark_lost(e, c)) timer_set = true;
   if (!c.in_recovery) {
     c.dupacks = 0;  // RFC 6675 §5: a cumulative ACK resets DupAcks
     cc_grow(e, c, smss, acked);
-    if (st.num_sacked != 0 && c.snd_una < lost_edge(c)) {  // IsLost(HighACK + 1)
+    // tcp_time_to_recover: RACK's lost marks, else IsLost(HighACK + 1).
+    if (rack ? rack_lost_bytes(c) != 0 : st.num_sacked != 0 && c.snd_una < lost_edge(c)) {
       enter_recovery(e, c, delivered_data(c, acked, prior_sacked));
     }
     return !timer_set;
   }
   if (c.snd_una >= c.recover) {  // RFC 6675 §5: RecoveryPoint acknowledged
+    if (rack) rack_on_recovery_end(c);  // tcp_try_undo_recovery: reo_wnd_persist
     recovery_end(c);
     return !timer_set;
   }
@@ -238,6 +265,18 @@ bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked, std::uint32_t prior_sa
 // go (Linux tcp_ack: tcp_fastretrans_alert and tcp_xmit_recovery only).
 void sack_on_dupack(Env& e, Tcb& c, bool at_una, std::uint32_t prior_sacked, unsigned sacked) {
   if ((sacked & kSackNew) == 0) return;
+  if (rack_on(e, c)) {
+    // RFC 8985 §6.2: RACK alone says what is lost; no DupThresh count
+    // (Linux tcp_time_to_recover with tcp_is_rack).
+    rack_mark_lost(e, c);
+    if (c.in_recovery) {
+      if (at_una) prr_cwnd(c, sack_pipe(c), delivered_data(c, 0, prior_sacked), false, payload_mss(c));
+      recovery_send(e, c);
+    } else if (at_una && rack_lost_bytes(c) != 0) {
+      enter_recovery(e, c, delivered_data(c, 0, prior_sacked));
+    }
+    return;
+  }
   if (c.in_recovery) {
     if (at_una) prr_cwnd(c, sack_pipe(c), delivered_data(c, 0, prior_sacked), false, payload_mss(c));
     recovery_send(e, c);
@@ -247,9 +286,25 @@ void sack_on_dupack(Env& e, Tcb& c, bool at_una, std::uint32_t prior_sacked, uns
   if (++c.dupacks >= kDupThresh || c.snd_una < lost_edge(c)) enter_recovery(e, c, delivered_data(c, 0, prior_sacked));
 }
 
+// Linux tcp_rack_reo_timeout: what the wait has made lost starts recovery
+// (tcp_enter_recovery) or goes out in the one under way
+// (tcp_xmit_retransmit_queue); the RTO runs on.
+void sack_on_reo_timeout(Env& e, Tcb& c) {
+  if (rack_detect_on_timeout(e, c) != 0) {
+    if (c.in_recovery) {
+      recovery_send(e, c);
+    } else {
+      enter_recovery(e, c, payload_mss(c));
+    }
+  }
+  if (c.snd_una != c.snd_max) arm_rto(e, c);
+}
+
 // RFC 6675 §4 SetPipe(): each byte not SACKed counts once if not lost, and
 // once more if retransmitted (below HighRxt).
 std::uint32_t sack_pipe(const Tcb& c) {
+  // With RACK, Linux tcp_packets_in_flight over its lost and resent marks.
+  if (c.rack.num_sent != 0) return rack_pipe(c);
   const SackState& st = c.sack;
   auto unsacked_to = [&](Seq x) {
     x = seq_max(c.snd_una, seq_min(x, c.snd_max));

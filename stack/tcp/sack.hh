@@ -48,6 +48,8 @@ bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked, std::uint32_t prior_sa
 // An ACK that does not move SND.UNA: at SND.UNA (`at_una`) or, reordered,
 // below it (Linux tcp_ack's old-ACK path still takes its SACK blocks).
 void sack_on_dupack(Env& e, Tcb& c, bool at_una, std::uint32_t prior_sacked, unsigned sacked);
+// The reordering timer fired (RACK, rack.hh).
+void sack_on_reo_timeout(Env& e, Tcb& c);
 // RFC 6675 §4 SetPipe(): bytes the sender believes are in the network.
 std::uint32_t sack_pipe(const Tcb& c);
 // For a (re)transmission at SND.NXT below SND.MAX: moves SND.NXT past a

@@ -35,6 +35,44 @@ struct SackState {
   std::array<SackRange, kScoreboard> sacked{};       // ascending, disjoint
 };
 
+// What was sent when (RFC 8985 §6.1: each segment's transmission time),
+// for RACK: ranges of SND.UNA..SND.MAX in sequence order, each sent (or
+// last resent) at one time, with Linux's per-skb marks (TCPCB_LOST,
+// TCPCB_SACKED_RETRANS, TCPCB_EVER_RETRANS). A write's segments that go
+// out in one pass share a range; a retransmission splits one off. SACKed
+// bytes stay in the scoreboard: a range's marks count only its bytes the
+// scoreboard does not hold. When the array is full, two neighbours merge
+// (rack.cc): the later time and the weaker marks win, so RACK may see a
+// loss later than Linux, never earlier.
+struct SentRange {
+  static constexpr std::uint8_t kLost = 1;     // TCPCB_LOST
+  static constexpr std::uint8_t kRtxOut = 2;   // TCPCB_SACKED_RETRANS: resent, still in flight
+  static constexpr std::uint8_t kEverRtx = 4;  // TCPCB_EVER_RETRANS
+  Seq begin;
+  Seq end;
+  std::uint32_t xmit_us = 0;  // low 32 bits of the send time in µs (wraps, compared by difference)
+  std::uint8_t marks = 0;
+};
+
+// RACK (RFC 8985; Linux struct tcp_rack and tp->reordering).
+struct RackState {
+  static constexpr std::uint8_t kSent = 24;
+  std::uint8_t num_sent = 0;
+  bool advanced = false;       // rack.advanced: a delivery moved RACK.xmit_ts
+  bool reo_armed = false;      // the retransmission timer is the reordering timer
+  std::uint8_t reo_wnd_steps = 1;
+  std::uint8_t reo_wnd_persist = 0;
+  bool dsack_seen = false;      // rack.dsack_seen
+  bool step_round = false;      // reo_wnd_steps grew this round trip
+  std::uint32_t mstamp_us = 0;  // RACK.xmit_ts of the most recently sent delivered segment
+  Seq end_seq;                  // RACK.end_seq
+  std::uint32_t rtt_us = 0;     // RACK.rtt
+  std::uint32_t reordering = 3; // tp->reordering, in segments (net.ipv4.tcp_reordering)
+  std::uint32_t reord_seen = 0; // tp->reord_seen
+  Seq last_delivered;           // rack.last_delivered, as SND.UNA
+  std::array<SentRange, kSent> sent{};
+};
+
 // A tail loss probe (RFC 8985 §7, Linux tcp_send_loss_probe) in progress.
 struct LossProbe {
   bool pto_armed = false;  // the retransmission timer is the probe timeout

@@ -197,6 +197,7 @@ struct Tcb {
   // --- selective acknowledgment (RFC 2018, RFC 2883, RFC 6675): sack.hh
   SackState sack;
   LossProbe tlp;  // RFC 8985 §7: loss_probe.cc
+  RackState rack;  // RFC 8985 §6: rack.cc
 
   // --- CUBIC (RFC 9438): cubic.hh; algo says whether it or NewReno runs
   CubicState cubic;

@@ -6,6 +6,8 @@
 #include "stack/tcp/congestion.hh"
 #include "stack/tcp/cubic.hh"
 #include "stack/tcp/loss_probe.hh"
+#include "stack/tcp/rack.hh"
+#include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
@@ -80,6 +82,7 @@ void on_retransmit(Env& e, Tcb& c) {
   e.ctr.inc(Counter::TcpExtTCPTimeouts);
   cwnd_on_timeout(c, payload_mss(c));
   c.tlp.out = false;  // RFC 8985 §7.4: a timeout ends the probe's episode
+  rack_on_rto(c);     // tcp_enter_loss: tcp_timeout_mark_lost
   if (c.cubic.algo == CongestionAlgo::kCubic) cubic_on_timeout(e, c);  // cubictcp_state(TCP_CA_Loss)
   c.rtt_active = false;  // Karn's rule
   c.snd_nxt = c.snd_una;  // go back: everything after snd_una is resent as acked
@@ -95,6 +98,8 @@ void on_timer(Env& e, Tcb& c, std::uint32_t tag) {
     case kTimerRetransmit:
       if (c.tlp.pto_armed) {
         tlp_on_timeout(e, c);  // the probe timeout, not the RTO (loss_probe.hh)
+      } else if (c.rack.reo_armed) {
+        sack_on_reo_timeout(e, c);  // RACK's reordering timer (rack.hh)
       } else if (c.state == State::kSynSent || c.state == State::kSynReceived) {
         on_handshake_timeout(e, c);
       } else if (c.snd_max == c.snd_una) {

@@ -396,10 +396,15 @@ TEST_F(Adapter, TcpInfoCountsSackedSegments) {
     socklen_t len = sizeof info;
     EXPECT_EQ(ifc_.getsockopt(u_, fd, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
     most_sacked = std::max(most_sacked, info.tcpi_sacked);
-    disorder = disorder || (info.tcpi_sacked > 0 && info.tcpi_ca_state == 1);
+    // TCP_CA_Disorder, or TCP_CA_Recovery once RACK's reordering timer
+    // (net.ipv4.tcp_recovery = 1) took the first segment as lost.
+    disorder = disorder || (info.tcpi_sacked > 0 && (info.tcpi_ca_state == 1 || info.tcpi_ca_state == 3));
     return most_sacked > 0 && info.tcpi_unacked == 0;
   }));
-  EXPECT_EQ(most_sacked, 2u);  // 3000 bytes at MSS 1460: 1460, 1460, 80; the last two SACKed
+  // 3000 bytes in segments of 1448: the second SACKed, and the third too
+  // when it goes before RACK resends the first (Nagle holds it back).
+  EXPECT_GE(most_sacked, 1u);
+  EXPECT_LE(most_sacked, 2u);
   EXPECT_TRUE(disorder);
   EXPECT_EQ(info.tcpi_sacked, 0u);  // all acknowledged at last
   EXPECT_EQ(info.tcpi_ca_state, 0);

@@ -33,6 +33,7 @@ class SackSender : public ::testing::Test {
     p.timestamps = 0;
     p.early_retrans = early_retrans;  // 0: no tail loss probe, the timer is the RTO
     p.cubic = cubic;                  // else RFC 6675's ssthresh = FlightSize / 2
+    p.recovery = 0;                   // net.ipv4.tcp_recovery = 0: RFC 6675, not RACK (tcb_rack_test)
     return p;
   }
   // Queues `n` more segments behind the window.

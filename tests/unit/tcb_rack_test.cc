@@ -1,0 +1,271 @@
+// RACK loss detection (RFC 8985 §6, Linux tcp_recovery.c) on one connection
+// without an engine: the reordering timer, lost marks, the reordering
+// degree SACKs show (tcp_check_sack_reordering), and net.ipv4.tcp_recovery
+// = 0 keeping RFC 6675. The handshake takes 100 ms (SRTT = min_rtt =
+// 100 ms), then ten 1000-byte segments go out at once.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "stack/tcp/rack.hh"
+#include "stack/tcp/sack.hh"
+#include "tests/support/lone_tcb.hh"
+
+namespace twstack::test {
+namespace {
+
+constexpr std::uint32_t kMss = 1000;
+constexpr std::int64_t kRttUs = 100000;
+
+tcp::TcpParams params(std::uint8_t recovery) {
+  tcp::TcpParams p(StackConfig{});
+  p.timestamps = 0;
+  p.recovery = recovery;
+  return p;
+}
+
+class Rack : public ::testing::Test {
+ protected:
+  explicit Rack(std::uint8_t recovery = 1) : c(params(recovery)) {
+    PeerSyn s;
+    s.mss = kMss;
+    s.sack_permitted = true;
+    c.open(s);
+    c.advance(Duration::micros(kRttUs));
+    c.receive(s.irs + 1, {}, wire::kAck);
+    c.sent();
+    base = c.tcb.snd_nxt;
+    const std::vector<std::uint8_t> data(10 * kMss, 0x42);
+    c.send(data);
+    EXPECT_EQ(c.sent().size(), 10u);
+    c.advance(Duration::micros(kRttUs));
+  }
+  Seq seg(std::uint32_t i) const { return base + i * kMss; }
+  wire::SackBlock sacked(std::uint32_t from, std::uint32_t to) const {
+    return wire::SackBlock{seg(from).raw(), seg(to).raw()};
+  }
+  // An ACK of everything below segment `upto` with these blocks; returns
+  // the first sequence numbers of the data segments it draws.
+  std::vector<Seq> ack(std::uint32_t upto, std::vector<wire::SackBlock> blocks) {
+    c.peer_sack(std::move(blocks));
+    c.receive_acking(seg(upto), LoneTcb::kIrs + 1, {});
+    return drawn();
+  }
+  std::vector<Seq> drawn() {
+    std::vector<Seq> v;
+    for (const SentSegment& s : c.sent()) {
+      if (!s.payload.empty()) v.push_back(s.seq);
+    }
+    return v;
+  }
+  std::uint32_t lost() const { return tcp::rack_lost_segs(c.tcb, kMss); }
+  LoneTcb c;
+  Seq base;
+};
+
+class Rfc6675 : public Rack {
+ protected:
+  Rfc6675() : Rack(0) {}
+};
+
+// RFC 8985 §6.2 step 5: one SACK above the hole, sent at the same time:
+// the hole may be reordered, so nothing goes yet; the reordering timer
+// waits RACK.rtt + reo_wnd (min_rtt / 4) from the send, plus Linux's
+// TCP_TIMEOUT_MIN, and then the first segment goes (tcp_rack_reo_timeout).
+TEST_F(Rack, OneSackArmsTheReorderingTimer) {
+  EXPECT_TRUE(ack(0, {sacked(9, 10)}).empty());
+  EXPECT_TRUE(c.tcb.rack.reo_armed);
+  EXPECT_FALSE(c.tcb.tlp.pto_armed);
+  EXPECT_EQ(lost(), 0u);
+  EXPECT_EQ(c.due(tcp::kTimerRetransmit).us, c.now().us + kRttUs / 4 + 2000);
+  c.fire_due(tcp::kTimerRetransmit);
+  const auto out = drawn();
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.front(), seg(0));  // then as many as cwnd allows
+  EXPECT_TRUE(c.tcb.in_recovery);
+  EXPECT_EQ(lost(), 9u);
+  EXPECT_EQ(tcp::rack_rtx_out_segs(c.tcb, kMss), out.size());
+  EXPECT_FALSE(c.tcb.rack.reo_armed);  // the RTO runs on
+  EXPECT_TRUE(c.tcb.rtx_timer.active());
+}
+
+// Once DupThresh segments are SACKed, no reordering seen yet, reo_wnd is 0
+// (tcp_rack_reo_wnd): the holes below are lost at once.
+TEST_F(Rack, DupThreshSackedSegmentsMarkTheHolesLost) {
+  EXPECT_TRUE(ack(0, {sacked(2, 3)}).empty());
+  EXPECT_TRUE(ack(0, {sacked(2, 3), sacked(6, 7)}).empty());
+  EXPECT_EQ(ack(0, {sacked(2, 3), sacked(6, 7), sacked(8, 9)}).front(), seg(0));
+  EXPECT_TRUE(c.tcb.in_recovery);
+  EXPECT_EQ(lost(), 6u);  // 0, 1, 3, 4, 5, 7
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPSackRecovery), 1u);
+}
+
+// tcp_check_sack_reordering: a segment never resent, SACKed below the
+// highest SACK, arrived out of order; the distance raises tp->reordering.
+TEST_F(Rack, SackInAHoleRaisesTheReorderingDegree) {
+  ack(0, {sacked(2, 3), sacked(8, 9)});
+  EXPECT_EQ(c.tcb.rack.reordering, 3u);
+  EXPECT_EQ(c.tcb.rack.reord_seen, 0u);
+  ack(0, {sacked(2, 4), sacked(8, 9)});
+  EXPECT_EQ(c.tcb.rack.reordering, 6u);  // 3 SACKed below 9: six segments
+  EXPECT_EQ(c.tcb.rack.reord_seen, 1u);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPSACKReorder), 1u);
+  // Less than reordering * MSS below: seen, the degree stays.
+  ack(0, {sacked(2, 4), sacked(6, 9)});
+  EXPECT_EQ(c.tcb.rack.reordering, 6u);
+  EXPECT_EQ(c.tcb.rack.reord_seen, 2u);
+}
+
+// A resent segment SACKed says nothing of reordering.
+TEST_F(Rack, SackOfAResentSegmentIsNoReordering) {
+  ack(0, {sacked(2, 3), sacked(6, 7), sacked(8, 9)});
+  ASSERT_TRUE(c.tcb.in_recovery);
+  ack(0, {sacked(0, 1), sacked(2, 3), sacked(6, 7), sacked(8, 9)});
+  EXPECT_EQ(c.tcb.rack.reord_seen, 0u);
+  EXPECT_EQ(lost(), 5u);  // SACKed: lost no more
+}
+
+// tcp_clean_rtx_queue: a cumulative ACK that fills holes never resent
+// below the highest SACK is reordering too.
+TEST_F(Rack, CumulativeAckOfHolesIsReordering) {
+  ack(0, {sacked(9, 10)});
+  ack(0, {sacked(3, 4), sacked(9, 10)});
+  EXPECT_EQ(c.tcb.rack.reordering, 7u);
+  ack(10, {});
+  EXPECT_EQ(c.tcb.rack.reordering, 10u);
+  EXPECT_EQ(c.tcb.rack.reord_seen, 2u);
+  EXPECT_FALSE(c.tcb.rack.reo_armed);
+}
+
+// With reordering seen, RACK waits reo_wnd even past DupThresh.
+TEST_F(Rack, ReorderingSeenKeepsTheWindow) {
+  ack(0, {sacked(9, 10)});
+  ack(0, {sacked(3, 4), sacked(9, 10)});
+  EXPECT_TRUE(ack(0, {sacked(3, 4), sacked(7, 10)}).empty());
+  EXPECT_EQ(lost(), 0u);
+  EXPECT_TRUE(c.tcb.rack.reo_armed);
+}
+
+// RFC 8985 §7.2 / tcp_schedule_loss_probe: no probe once data is SACKed
+// (TCP_CA_Disorder). A cumulative ACK that does not move RACK rearms the
+// RTO over the reordering timer (tcp_set_xmit_timer, tcp_rearm_rto).
+TEST_F(Rack, NoLossProbeWhileDataIsSacked) {
+  ack(0, {sacked(9, 10)});
+  ack(1, {sacked(9, 10)});
+  EXPECT_FALSE(c.tcb.rack.reo_armed);
+  EXPECT_FALSE(c.tcb.tlp.pto_armed);
+  EXPECT_TRUE(c.tcb.rtx_timer.active());
+}
+
+// A resent segment RACK finds lost again (a later send was delivered
+// first) is out no more: TcpExtTCPLostRetransmit.
+TEST_F(Rack, LostRetransmissionIsFoundAgain) {
+  ack(0, {sacked(9, 10)});
+  c.fire_due(tcp::kTimerRetransmit);
+  auto out = drawn();
+  const auto more = ack(0, {sacked(8, 10)});  // at once: a delivery lets more go
+  out.insert(out.end(), more.begin(), more.end());
+  ASSERT_GE(out.size(), 2u);
+  ASSERT_EQ(out[0], seg(0));
+  ASSERT_EQ(out[1], seg(1));
+  // Resent 0 and 1 at the same time; the resend of 1 arrives a round trip
+  // and a half later, that of 0 not: 0 is lost again.
+  c.advance(Duration::micros(kRttUs + kRttUs / 2));
+  // Segment 8 SACKed in a hole was reordering: RACK waits reo_wnd more.
+  ack(0, {sacked(1, 2), sacked(8, 10)});
+  EXPECT_EQ(c.tcb.rack.reord_seen, 1u);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPLostRetransmit), 0u);
+  EXPECT_TRUE(c.tcb.rack.reo_armed);
+  c.fire_due(tcp::kTimerRetransmit);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPLostRetransmit), 1u);
+  const auto again = drawn();
+  ASSERT_FALSE(again.empty());
+  EXPECT_EQ(again.front(), seg(0));
+}
+
+// net.ipv4.tcp_recovery = 0: RFC 6675's DupThresh; one SACK arms no
+// reordering timer and the sender keeps no send times.
+TEST_F(Rfc6675, OneSackWaitsForDupThresh) {
+  EXPECT_TRUE(ack(0, {sacked(9, 10)}).empty());
+  EXPECT_FALSE(c.tcb.rack.reo_armed);
+  EXPECT_EQ(c.tcb.rack.num_sent, 0u);
+  EXPECT_EQ(ack(0, {sacked(7, 10)}).front(), seg(0));
+  EXPECT_TRUE(c.tcb.in_recovery);
+}
+
+// tcp_match_skb_to_sack: a block inside one segment SACKs nothing; one
+// over a segment and a half SACKs the whole one.
+TEST_F(Rack, SacksWholeSegmentsOnly) {
+  c.peer_sack({wire::SackBlock{(seg(10) - 1).raw(), seg(10).raw()}});
+  c.receive_acking(seg(0), LoneTcb::kIrs + 1, {});
+  EXPECT_EQ(c.tcb.sack.num_sacked, 0u);
+  EXPECT_TRUE(c.tcb.tlp.pto_armed);  // still TCP_CA_Open: the probe stays
+  ack(0, {wire::SackBlock{(seg(7) + 500).raw(), seg(9).raw()}});
+  ASSERT_EQ(c.tcb.sack.num_sacked, 1u);
+  EXPECT_EQ(c.tcb.sack.sacked[0].begin, seg(8));
+  EXPECT_EQ(c.tcb.sack.sacked[0].end, seg(9));
+}
+
+// RFC 6675's scoreboard stays byte-exact.
+TEST_F(Rfc6675, SacksBytes) {
+  c.peer_sack({wire::SackBlock{(seg(10) - 1).raw(), seg(10).raw()}});
+  c.receive_acking(seg(0), LoneTcb::kIrs + 1, {});
+  EXPECT_EQ(c.tcb.sack.sacked_bytes, 1u);
+}
+
+// tcp_enter_loss (tcp_timeout_mark_lost): an RTO takes every segment not
+// SACKed as lost; the go-back-N resend is out again.
+TEST_F(Rack, TimeoutMarksEverythingLost) {
+  c.fire_due(tcp::kTimerRetransmit);  // the tail loss probe first
+  c.sent();
+  c.fire_due(tcp::kTimerRetransmit);  // then the RTO
+  EXPECT_EQ(drawn(), (std::vector{seg(0)}));
+  EXPECT_EQ(lost(), 10u);
+  EXPECT_EQ(tcp::rack_rtx_out_segs(c.tcb, kMss), 1u);
+}
+
+// tcp_rack_update_reo_wnd: a D-SACK widens reo_wnd by one step of
+// min_rtt / 4, kept for 16 recoveries.
+TEST_F(Rack, DsackWidensTheReorderingWindow) {
+  ack(1, {sacked(0, 1)});
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPDSACKRecv), 1u);
+  EXPECT_EQ(c.tcb.rack.reo_wnd_steps, 2u);
+  EXPECT_EQ(c.tcb.rack.reo_wnd_persist, 16u);
+  ack(2, {sacked(0, 2)});  // within the same round trip: no second step
+  EXPECT_EQ(c.tcb.rack.reo_wnd_steps, 2u);
+}
+
+class RackStatic : public Rack {
+ protected:
+  RackStatic() : Rack(tcp::kRackLossDetection | tcp::kRackStaticReoWnd) {}
+};
+
+// TCP_RACK_STATIC_REO_WND: D-SACKs leave reo_wnd alone.
+TEST_F(RackStatic, DsackLeavesTheWindow) {
+  ack(1, {sacked(0, 1)});
+  EXPECT_EQ(c.tcb.rack.reo_wnd_steps, 1u);
+}
+
+class RackNoDupthresh : public Rack {
+ protected:
+  RackNoDupthresh() : Rack(tcp::kRackLossDetection | tcp::kRackNoDupthresh) {}
+};
+
+// TCP_RACK_NO_DUPTHRESH: DupThresh SACKed segments do not close reo_wnd.
+TEST_F(RackNoDupthresh, WaitsPastDupThresh) {
+  EXPECT_TRUE(ack(0, {sacked(2, 3), sacked(6, 7), sacked(8, 9)}).empty());
+  EXPECT_EQ(lost(), 0u);
+  EXPECT_TRUE(c.tcb.rack.reo_armed);
+}
+
+// A connection whose ACK covers everything keeps nothing (the short
+// connection's path).
+TEST_F(Rack, AckOfEverythingForgetsTheSendTimes) {
+  EXPECT_NE(c.tcb.rack.num_sent, 0u);
+  ack(10, {});
+  EXPECT_EQ(c.tcb.rack.num_sent, 0u);
+}
+
+}  // namespace
+}  // namespace twstack::test
