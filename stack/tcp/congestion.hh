@@ -50,6 +50,26 @@ inline void cwnd_validate(Tcb& c, std::uint32_t in_flight, std::uint32_t smss, b
   }
 }
 
+// Linux tcp_current_ssthresh: outside a window reduction, ssthresh keeps at
+// least three quarters of cwnd, so a window given up is found again.
+inline std::uint32_t current_ssthresh(const Tcb& c, std::uint32_t smss) {
+  if (c.in_recovery) return c.ssthresh;
+  const std::uint32_t segs = c.cwnd / smss;
+  return std::max(c.ssthresh, ((segs >> 1) + (segs >> 2)) * smss);
+}
+
+// Linux tcp_cwnd_restart (RFC 2861 §3, RFC 5681 §4.1): after `idle_us`
+// without sending, cwnd halves once for each RTO of it, but not below the
+// initial window (RFC 6928's 10 segments, or cwnd if that is smaller).
+// Counted in segments, as Linux counts packets.
+inline void cwnd_restart(Tcb& c, std::uint32_t smss, std::int64_t idle_us, std::int64_t rto_us) {
+  c.ssthresh = current_ssthresh(c, smss);
+  std::uint32_t cwnd = std::max(c.cwnd / smss, 1u);
+  const std::uint32_t restart = std::min(10u /* TCP_INIT_CWND */, cwnd);
+  while ((idle_us -= rto_us) > 0 && cwnd > restart) cwnd >>= 1;
+  c.cwnd = std::max(cwnd, restart) * smss;
+}
+
 // RFC 5681 §3.1: slow start and congestion avoidance on new ACKs.
 inline void grow_cwnd(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
   if (c.cwnd < c.ssthresh) {

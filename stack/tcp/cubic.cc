@@ -174,6 +174,17 @@ std::uint32_t cubic_ssthresh(Tcb& c, std::uint32_t smss) {
 
 void cubic_on_timeout(Env& e, Tcb& c) { cubic_init(e, c); }  // bictcp_reset clears W_max too
 
+// Linux cubictcp_cwnd_event: "We were application limited (idle) for a
+// while. Shift epoch_start to keep cwnd growth to cubic curve."
+void cubic_on_tx_start(Env& e, Tcb& c) {
+  CubicState& ca = c.cubic;
+  const std::uint32_t now = now_ms(e);
+  const auto delta = static_cast<std::int32_t>(now - static_cast<std::uint32_t>(c.lsndtime_us / 1000));
+  if (ca.epoch_start == 0 || delta <= 0) return;
+  ca.epoch_start += static_cast<std::uint32_t>(delta);
+  if (static_cast<std::int32_t>(ca.epoch_start - now) > 0) ca.epoch_start = now;
+}
+
 void cubic_on_rtt(Env& e, Tcb& c, std::int64_t rtt_us) {
   CubicState& ca = c.cubic;
   // Samples right after a reduction say little (Linux discards them for 1 s).

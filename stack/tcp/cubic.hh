@@ -26,6 +26,9 @@ std::uint32_t cubic_ssthresh(Tcb& c, std::uint32_t smss);
 // cubictcp_state(TCP_CA_Loss): a timeout forgets the curve (bictcp_reset)
 // and restarts HyStart.
 void cubic_on_timeout(Env& e, Tcb& c);
+// cubictcp_cwnd_event(CA_EVENT_TX_START): data leaves after the flight
+// emptied; the epoch moves by the idle time so the curve does not count it.
+void cubic_on_tx_start(Env& e, Tcb& c);
 // cubictcp_acked: an RTT sample, for delay_min and HyStart.
 void cubic_on_rtt(Env& e, Tcb& c, std::int64_t rtt_us);
 

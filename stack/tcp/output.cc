@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "stack/tcp/congestion.hh"
+#include "stack/tcp/cubic.hh"
 #include "stack/tcp/loss_probe.hh"
 #include "stack/tcp/sack.hh"
 #include "stack/tcp/tcp.hh"
@@ -102,6 +103,12 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   const std::uint32_t space = len + ((flags & wire::kSyn) ? 1u : 0u) + ((flags & wire::kFin) ? 1u : 0u);
   if (space == 0 || seq + space > c.snd_max) e.ctr.inc(Counter::TcpOutSegs);
   if (flags & wire::kRst) e.ctr.inc(Counter::TcpOutRsts);
+  if (len > 0) {
+    // tcp_event_data_sent, for any segment with data: sending from an empty
+    // flight is CA_EVENT_TX_START; lsndtime dates the last data sent.
+    if (c.snd_una == c.snd_max && c.cubic.algo == CongestionAlgo::kCubic) cubic_on_tx_start(e, c);
+    c.lsndtime_us = e.now.us;
+  }
   if (flags & wire::kAck) {
     c.ack_pending = false;
     if (!(flags & wire::kSyn)) c.rcv_wup = c.rcv_nxt;  // tcp_select_window
@@ -109,6 +116,10 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
     e.wheel.cancel(c.delack_timer);
   }
   return true;
+}
+
+void restart_after_idle(Env& e, Tcb& c) {
+  cwnd_restart(c, payload_mss(c), e.now.us - c.lsndtime_us, c.rto_us);
 }
 
 // A bare ACK carries the highest sequence sent, not SND.NXT: after an RTO

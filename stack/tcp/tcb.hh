@@ -124,6 +124,7 @@ struct Tcb {
   bool is_cwnd_limited = false;     // tp->is_cwnd_limited
   std::uint32_t max_out = 0;        // tp->max_packets_out, in bytes
   Seq cwnd_usage_seq;               // tp->cwnd_usage_seq: where that window ends
+  std::int64_t lsndtime_us = 0;     // tp->lsndtime: when data was last sent
 
   // --- receive bookkeeping
   std::int64_t last_oow_ack_ms = -1000000;  // tcp_invalid_ratelimit

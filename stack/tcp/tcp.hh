@@ -130,6 +130,17 @@ void input_fin(Env& e, Tcb& c, const Segment& s);
 
 // --- output (output.cc)
 void output(Env& e, Tcb& c);
+// Linux tcp_cwnd_restart after an idle period (congestion.hh cwnd_restart).
+void restart_after_idle(Env& e, Tcb& c);
+// Linux tcp_slow_start_after_idle_check, where Linux calls it: new data
+// queued (tcp_skb_entail) or the window changed with data waiting
+// (tcp_ack_update_window). With nothing in flight and no data sent for
+// more than an RTO, cwnd restarts (net.ipv4.tcp_slow_start_after_idle).
+inline void slow_start_after_idle_check(Env& e, Tcb& c) {
+  if (c.snd_una == c.snd_max && e.now.us - c.lsndtime_us > c.rto_us && e.p.slow_start_after_idle) [[unlikely]] {
+    restart_after_idle(e, c);
+  }
+}
 bool wants_output(const Tcb& c);
 void send_ack(Env& e, Tcb& c);
 // RFC 9293 §3.10.7.1: the reply to a segment that has no connection.

@@ -50,7 +50,10 @@ std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc
   const Seq from = c.snd_data_end();
   std::uint32_t n = c.snd.append(e.pool, data.data(), want);
   if (n < want) e.ctr.inc(Counter::TwstackBufPoolExhausted);
-  if (n > 0) mark_pushes(c, from, from + n);
+  if (n > 0) {
+    slow_start_after_idle_check(e, c);  // tcp_skb_entail
+    mark_pushes(c, from, from + n);
+  }
   if (n < data.size()) c.want_writable = true;
   return n;
 }
