@@ -154,6 +154,8 @@ void output(Env& e, Tcb& c) {
   // More than one segment of new data: TSO packets to follow (push.cc).
   // A write that fits one segment is a packet of its own and skips this.
   const bool tso = c.snd_data_end() - c.snd_max > static_cast<std::int32_t>(smss);
+  // TCP_CORK, MSG_MORE (push.cc): a short last segment waits.
+  const bool cork = c.cork != 0 && corked(c);
   TsoPacket pkt;
   for (;;) {
     // RFC 6675: SACKed bytes are neither resent nor counted in flight.
@@ -176,7 +178,8 @@ void output(Env& e, Tcb& c) {
     bool full = len == smss;
     bool drains = len == avail && (c.nodelay || out == 0);
     bool half_window = len >= c.max_snd_wnd / 2 && len > 0;
-    if (!retransmit && !full && !drains && !half_window && !(fin && len == avail)) break;
+    bool hold = cork && len == avail;  // tcp_nagle_check: TCP_NAGLE_CORK
+    if (!retransmit && !full && !(fin && len == avail) && (hold || (!drains && !half_window))) break;
     std::uint8_t flags = wire::kAck;
     if (tso && !retransmit) [[unlikely]] {
       pkt = tso_packet_step(e, c, smss, len, pkt);
@@ -213,6 +216,8 @@ void output(Env& e, Tcb& c) {
   // persist timer probes the window (RFC 9293 §3.8.6.1).
   if (c.snd_una == c.snd_max && c.snd_nxt < c.snd_data_end() && !c.rtx_timer.active()) arm_rto(e, c);
   if (c.ack_pending) send_ack(e, c);
+  // MSG_MORE corks only the push of its own write.
+  if (c.cork & kCorkMore) c.cork &= static_cast<std::uint8_t>(~kCorkMore);
 }
 
 // tcp_v4_send_ack as tcp_v4_timewait_ack uses it: an ACK with no connection
