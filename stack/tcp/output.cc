@@ -203,7 +203,10 @@ void output(Env& e, Tcb& c) {
     if (fin) break;
   }
   // Linux tcp_write_xmit: new data sent, a tail loss probe is scheduled.
-  if (c.snd_max != sent_before) tlp_schedule(e, c, false);
+  if (c.snd_max != sent_before) {
+    tlp_schedule(e, c, false);
+    if (cubic_records_sends(c)) [[unlikely]] cubic_on_send(e, c, sent_before);  // HyStart's samples
+  }
   // ... and tcp_cwnd_validate: was this flight limited by cwnd? (A pass
   // that sent nothing and leaves nothing queued is none of its business.)
   if (c.snd_max != sent_before || c.snd_nxt < c.snd_data_end()) {
