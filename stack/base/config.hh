@@ -134,8 +134,8 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     "would end", "")                                                                               \
   X("net.ipv4.tcp_slow_start_after_idle", tcp_slow_start_after_idle, bool,                         \
     true, 0, 1, kNone,                                                                             \
-    "after an RTO of idle, cwnd halves per RTO idle down to the initial window (RFC 2861, "        \
-    "tcp_cwnd_restart)", "")                                                                       \
+    "RFC 2861: cwnd halves per RTO idle, down to the initial window (tcp_cwnd_restart), and a "    \
+    "window left unfilled for an RTO shrinks (tcp_cwnd_application_limited)", "")                  \
   X("net.ipv4.tcp_rfc1337", tcp_rfc1337, bool,                                                     \
     false, 0, 1, kNone,                                                                            \
     "1: TIME_WAIT ignores RST (RFC 1337); 0: a RST ends TIME_WAIT", "")                            \

@@ -105,8 +105,9 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   if (flags & wire::kRst) e.ctr.inc(Counter::TcpOutRsts);
   if (len > 0) {
     // tcp_event_data_sent, for any segment with data: sending from an empty
-    // flight is CA_EVENT_TX_START; lsndtime dates the last data sent.
-    if (c.snd_una == c.snd_max && c.cubic.algo == CongestionAlgo::kCubic) cubic_on_tx_start(e, c);
+    // flight is CA_EVENT_TX_START (it moves a CUBIC epoch, if one runs);
+    // lsndtime dates the last data sent.
+    if (c.cubic.epoch_start != 0 && c.snd_una == c.snd_max) cubic_on_tx_start(e, c);
     c.lsndtime_us = e.now.us;
   }
   if (flags & wire::kAck) {
@@ -120,6 +121,8 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
 
 void restart_after_idle(Env& e, Tcb& c) {
   cwnd_restart(c, payload_mss(c), e.now.us - c.lsndtime_us, c.rto_us);
+  c.snd_cwnd_stamp_us = e.now.us;
+  c.snd_cwnd_used = 0;
 }
 
 // A bare ACK carries the highest sequence sent, not SND.NXT: after an RTO
@@ -210,8 +213,9 @@ void output(Env& e, Tcb& c) {
   // ... and tcp_cwnd_validate: was this flight limited by cwnd? (A pass
   // that sent nothing and leaves nothing queued is none of its business.)
   if (c.snd_max != sent_before || c.snd_nxt < c.snd_data_end()) {
-    cwnd_validate(c, in_flight(c), smss,
-                  c.snd_max != sent_before, c.snd_nxt < c.snd_data_end());
+    if (cwnd_validate(c, in_flight(c), smss, c.snd_max != sent_before, c.snd_nxt < c.snd_data_end())) {
+      cwnd_track_use(c, payload_mss(c), e.now.us, c.rto_us, e.p.slow_start_after_idle);
+    }
   }
   // Unsent bytes went out: a writer held back by TCP_NOTSENT_LOWAT may go on.
   if (c.want_writable && c.snd_max != sent_before) check_space_after_send(e.p, c);

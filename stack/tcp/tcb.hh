@@ -134,6 +134,8 @@ struct Tcb {
   std::uint32_t max_out = 0;        // tp->max_packets_out, in bytes
   Seq cwnd_usage_seq;               // tp->cwnd_usage_seq: where that window ends
   std::int64_t lsndtime_us = 0;     // tp->lsndtime: when data was last sent
+  std::uint32_t snd_cwnd_used = 0;  // tp->snd_cwnd_used: largest flight while not cwnd-limited, bytes
+  std::int64_t snd_cwnd_stamp_us = 0;  // tp->snd_cwnd_stamp: when cwnd was last full or set
 
   // --- receive bookkeeping
   std::int64_t last_oow_ack_ms = -1000000;  // tcp_invalid_ratelimit

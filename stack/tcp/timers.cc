@@ -83,6 +83,7 @@ void on_retransmit(Env& e, Tcb& c) {
   }
   e.ctr.inc(Counter::TcpExtTCPTimeouts);
   cwnd_on_timeout(c, payload_mss(c));
+  c.snd_cwnd_stamp_us = e.now.us;  // tcp_enter_loss
   c.tlp.out = false;  // RFC 8985 §7.4: a timeout ends the probe's episode
   if (c.cubic.algo == CongestionAlgo::kCubic) cubic_on_timeout(e, c);  // cubictcp_state(TCP_CA_Loss)
   c.rtt_active = false;  // Karn's rule

@@ -105,14 +105,49 @@ TEST_F(TcbIdle, DataInFlightIsNotIdle) {
   EXPECT_EQ(cwnd_segs(), 36u);
 }
 
+// tcp_cwnd_application_limited: an application that leaves cwnd unfilled
+// for an RTO sees it shrink halfway to what it used, never below the
+// initial window; each RTO again.
+TEST_F(TcbIdle, AWindowUnfilledForAnRtoShrinks) {
+  grow_to_36();
+  const std::int64_t rto = c_.tcb.rto_us;
+  std::uint32_t acked = 26000;
+  const auto round = [&] {
+    ASSERT_EQ(write(2000), 2000u);
+    c_.advance(Duration::millis(50));
+    acked += 2000;
+    ack(acked);
+  };
+  // Rounds 50 ms apart: never idle for an RTO (no tcp_cwnd_restart).
+  const std::uint32_t expect[] = {36, 23, 16, 13, 11, 10, 10};  // (cwnd + 10) / 2 per RTO
+  for (std::uint32_t want : expect) {
+    const std::int64_t stamp = c_.tcb.snd_cwnd_stamp_us;
+    while (c_.now().us - stamp < rto) {
+      EXPECT_EQ(cwnd_segs(), want);
+      round();
+    }
+    round();
+  }
+  EXPECT_EQ(c_.tcb.ssthresh, 0xffffffffu);
+}
+
 class TcbIdleOff : public TcbIdle {
  protected:
   TcbIdleOff() : TcbIdle(false) {}
 };
 
-// net.ipv4.tcp_slow_start_after_idle = 0: the window survives idleness.
+// net.ipv4.tcp_slow_start_after_idle = 0: the window survives idleness,
+// and a window left unfilled.
 TEST_F(TcbIdleOff, TheKnobOffKeepsTheWindow) {
   grow_to_36();
+  std::uint32_t acked = 26000;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(write(2000), 2000u);
+    c_.advance(Duration::millis(100));
+    acked += 2000;
+    ack(acked);
+  }
+  EXPECT_EQ(cwnd_segs(), 36u);
   c_.advance(Duration::seconds(2));
   EXPECT_EQ(write(40000), 36000u);
   EXPECT_EQ(cwnd_segs(), 36u);
