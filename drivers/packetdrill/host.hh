@@ -61,6 +61,7 @@ struct Sock {
   bool nonblock = false;
   bool reuseaddr = false;
   bool nodelay = false;
+  bool cork = false;  // TCP_CORK
   bool linger_on = false;
   int linger_secs = 0;
   bool rd_shut = false;       // shutdown(SHUT_RD)

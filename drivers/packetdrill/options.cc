@@ -115,6 +115,7 @@ int keep_secs(int own, Duration sysctl) { return own != 0 ? own : static_cast<in
 int Host::apply_opts(Sock& s) {
   if (s.kind != Kind::kConn) return 0;
   eng_->set_nodelay(s.conn, s.nodelay);
+  if (s.cork) eng_->set_cork(s.conn, true);
   Errc e = eng_->set_keepalive_params(s.conn, Duration::seconds(s.keepidle_s), Duration::seconds(s.keepintvl_s),
                                       static_cast<std::uint32_t>(s.keepcnt));
   if (e == Errc::kOk) e = eng_->set_user_timeout(s.conn, s.user_timeout_ms);
@@ -167,6 +168,7 @@ int Host::getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
   if (level != IPPROTO_TCP) return fail(ENOPROTOOPT);
   switch (name) {
     case TCP_NODELAY: return put_int(val, len, s->nodelay ? 1 : 0);
+    case TCP_CORK: return put_int(val, len, s->cork ? 1 : 0);
     // do_tcp_getsockopt: mss_cache (TCP_MSS_DEFAULT before any), but
     // TCP_MAXSEG's value in CLOSE and LISTEN.
     case TCP_MAXSEG:
@@ -248,6 +250,11 @@ int Host::setsockopt(int fd, int level, int name, const void* val, socklen_t len
       apply_opts(*s);
       service();  // Linux pushes pending data when Nagle is turned off
       return 0;
+    case TCP_CORK:  // any value; off pushes what the cork held
+      s->cork = v != 0;
+      if (s->kind == Kind::kConn) eng_->set_cork(s->conn, s->cork);
+      service();
+      return 0;
     // do_tcp_setsockopt's ranges: 1..MAX_TCP_KEEPIDLE, 1..MAX_TCP_KEEPINTVL
     // (32767 s), 1..MAX_TCP_KEEPCNT (127); TCP_USER_TIMEOUT not negative.
     case TCP_KEEPIDLE:
@@ -286,7 +293,7 @@ int Host::setsockopt(int fd, int level, int name, const void* val, socklen_t len
       if (v < 0 || v > 1) return fail(EINVAL);
       s->recvmsg_inq = v != 0;
       return 0;
-    default: return fail(ENOPROTOOPT);  // TCP_CORK, IP-level options, ...
+    default: return fail(ENOPROTOOPT);  // IP-level options, ...
   }
 }
 

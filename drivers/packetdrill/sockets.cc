@@ -164,6 +164,7 @@ int Host::accept(int fd, sockaddr* a, socklen_t* len) {
   Sock& c = socks_[nfd];
   c.conn = *id;
   c.nodelay = parent.nodelay;  // inherited, as Linux's sk_clone
+  c.cork = parent.cork;
   c.linger_on = parent.linger_on;
   c.linger_secs = parent.linger_secs;
   c.keepalive = parent.keepalive;
@@ -340,7 +341,6 @@ ssize_t Host::send(int fd, const iovec* iov, int n, int flags) {
   Lock lk(mu_);
   Sock* s = find(fd);
   if (s == nullptr) return fail(EBADF);
-  if ((flags & MSG_MORE) != 0) return fail(EOPNOTSUPP);  // corking: not in twstack
   if (s->kind != Kind::kConn) return fail(EPIPE);        // sk_stream_wait_connect
   const bool nonblock = s->nonblock || (flags & MSG_DONTWAIT) != 0;
   // tcp_sendmsg_locked: a connection closed for sending fails with
@@ -374,7 +374,7 @@ ssize_t Host::send(int fd, const iovec* iov, int n, int flags) {
       Errc err = Errc::kOk;
       std::span<const std::uint8_t> data(static_cast<const std::uint8_t*>(iov[i].iov_base) + off,
                                          iov[i].iov_len - off);
-      std::uint32_t k = eng_->send(s->conn, data, &err);
+      std::uint32_t k = eng_->send(s->conn, data, &err, (flags & MSG_MORE) != 0);
       if (err != Errc::kOk) {
         if (sent > 0) break;
         return fail(err == Errc::kNotConn ? EPIPE : to_errno(err));

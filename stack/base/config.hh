@@ -132,6 +132,10 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     2, 1, 255, kPackets,                                                                           \
     "fewest segments Linux puts in a TSO packet (tcp_tso_autosize); twstack sets PSH where one "   \
     "would end", "")                                                                               \
+  X("net.ipv4.tcp_slow_start_after_idle", tcp_slow_start_after_idle, bool,                         \
+    true, 0, 1, kNone,                                                                             \
+    "RFC 2861: cwnd halves per RTO idle, down to the initial window (tcp_cwnd_restart), and a "    \
+    "window left unfilled for an RTO shrinks (tcp_cwnd_application_limited)", "")                  \
   X("net.ipv4.tcp_rfc1337", tcp_rfc1337, bool,                                                     \
     false, 0, 1, kNone,                                                                            \
     "1: TIME_WAIT ignores RST (RFC 1337); 0: a RST ends TIME_WAIT", "")                            \

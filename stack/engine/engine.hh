@@ -155,7 +155,8 @@ class QueueEngine {
   // Connections waiting in the accept queue of the listener on `port`
   // (what poll() reports as readable on a listening socket); 0 when none.
   std::uint32_t accept_queue(std::uint16_t port) const;
-  std::uint32_t send(ConnId id, std::span<const std::uint8_t> data, Errc* err);
+  // `more`: MSG_MORE, more data follows: a short last segment waits.
+  std::uint32_t send(ConnId id, std::span<const std::uint8_t> data, Errc* err, bool more = false);
   std::uint32_t recv(ConnId id, std::span<std::uint8_t> out);
   // recv(MSG_PEEK): copies received data starting `offset` bytes in,
   // consuming nothing and sending no window update.
@@ -163,7 +164,10 @@ class QueueEngine {
   Errc shutdown(ConnId id);
   Errc close(ConnId id);
   Errc abort(ConnId id);
+  // TCP_NODELAY (on: also pushes past TCP_CORK) and TCP_CORK (off: sends
+  // what it held); both push queued data.
   Errc set_nodelay(ConnId id, bool on);
+  Errc set_cork(ConnId id, bool on);
   // A whole Ethernet frame sent as it is, for traffic generators (the flood
   // of apps/workloads): copied into a TX frame, read and counted by nothing
   // but TwstackRawFramesOut, and sent after the stack's own frames of the

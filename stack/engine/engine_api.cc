@@ -134,13 +134,13 @@ std::uint32_t QueueEngine::accept_queue(std::uint16_t port) const {
   return l == nullptr ? 0 : static_cast<std::uint32_t>(l->queue.size());
 }
 
-std::uint32_t QueueEngine::send(ConnId id, std::span<const std::uint8_t> data, Errc* err) {
+std::uint32_t QueueEngine::send(ConnId id, std::span<const std::uint8_t> data, Errc* err, bool more) {
   tcp::Tcb* c = lookup(id);
   if (c == nullptr || c->orphaned) {
     *err = Errc::kBadHandle;
     return 0;
   }
-  std::uint32_t n = tcp::user_send(env_, *c, data, err);
+  std::uint32_t n = tcp::user_send(env_, *c, data, err, more);
   touched(*c);
   return n;
 }
@@ -272,7 +272,16 @@ Errc QueueEngine::abort(ConnId id) {
 Errc QueueEngine::set_nodelay(ConnId id, bool on) {
   tcp::Tcb* c = lookup(id);
   if (c == nullptr) return Errc::kBadHandle;
-  c->nodelay = on;
+  tcp::set_nodelay(*c, on);
+  if (tcp::wants_output(*c)) touched(*c);  // tcp_push_pending_frames
+  return Errc::kOk;
+}
+
+Errc QueueEngine::set_cork(ConnId id, bool on) {
+  tcp::Tcb* c = lookup(id);
+  if (c == nullptr) return Errc::kBadHandle;
+  tcp::set_cork(*c, on);
+  if (tcp::wants_output(*c)) touched(*c);  // tcp_push_pending_frames
   return Errc::kOk;
 }
 

@@ -41,14 +41,68 @@ inline bool cwnd_limited(const Tcb& c) {
 // otherwise the largest flight seen in it. `in_flight` is what the send
 // loop counted against cwnd; in bytes, cwnd is full when it has no room
 // for another segment of `smss` (Linux: packets in flight >= snd_cwnd).
-inline void cwnd_validate(Tcb& c, std::uint32_t in_flight, std::uint32_t smss, bool sent, bool queued) {
+// False when the pass is none of its business (tcp_write_xmit: neither
+// sent nor cwnd-limited).
+inline bool cwnd_validate(Tcb& c, std::uint32_t in_flight, std::uint32_t smss, bool sent, bool queued) {
   const bool limited = in_flight + smss > c.cwnd;
-  if (!sent && !(limited && queued)) return;
+  if (!sent && !(limited && queued)) return false;
   if (c.snd_una >= c.cwnd_usage_seq || limited || (!c.is_cwnd_limited && c.flight() > c.max_out)) {
     c.is_cwnd_limited = limited;
     c.max_out = c.flight();
     c.cwnd_usage_seq = c.snd_max;
   }
+  return true;
+}
+
+// Linux tcp_current_ssthresh: outside a window reduction, ssthresh keeps at
+// least three quarters of cwnd, so a window given up is found again.
+inline std::uint32_t current_ssthresh(const Tcb& c, std::uint32_t smss) {
+  if (c.in_recovery) return c.ssthresh;
+  const std::uint32_t segs = c.cwnd / smss;
+  return std::max(c.ssthresh, ((segs >> 1) + (segs >> 2)) * smss);
+}
+
+// Linux tcp_cwnd_restart (RFC 2861 §3, RFC 5681 §4.1): after `idle_us`
+// without sending, cwnd halves once for each RTO of it, but not below the
+// initial window (RFC 6928's 10 segments, or cwnd if that is smaller).
+// Counted in segments, as Linux counts packets.
+inline void cwnd_restart(Tcb& c, std::uint32_t smss, std::int64_t idle_us, std::int64_t rto_us) {
+  c.ssthresh = current_ssthresh(c, smss);
+  std::uint32_t cwnd = std::max(c.cwnd / smss, 1u);
+  const std::uint32_t restart = std::min(10u /* TCP_INIT_CWND */, cwnd);
+  while ((idle_us -= rto_us) > 0 && cwnd > restart) cwnd >>= 1;
+  c.cwnd = std::max(cwnd, restart) * smss;
+}
+
+// Linux tcp_cwnd_application_limited (RFC 2861 §3, the "slow part"): a
+// window not filled for an RTO shrinks halfway to what was used (at least
+// the initial window); not in recovery or loss (TCP_CA_Open only), nor while
+// the application waits for buffer space (SOCK_NOSPACE).
+inline void cwnd_application_limited(Tcb& c, std::uint32_t smss, std::int64_t now_us) {
+  if (!c.in_recovery && !(c.snd_una < c.recover) && !c.want_writable) {
+    const std::uint32_t used = std::max((c.snd_cwnd_used + smss - 1) / smss, 10u /* TCP_INIT_CWND */);
+    const std::uint32_t cwnd = c.cwnd / smss;
+    if (used < cwnd) {
+      c.ssthresh = current_ssthresh(c, smss);
+      c.cwnd = ((cwnd + used) >> 1) * smss;
+    }
+    c.snd_cwnd_used = 0;
+  }
+  c.snd_cwnd_stamp_us = now_us;
+}
+
+// The second half of Linux tcp_cwnd_validate: a flight limited by cwnd
+// dates it (snd_cwnd_stamp); otherwise the largest flight is kept, and with
+// net.ipv4.tcp_slow_start_after_idle (`decay`) a window unfilled for an RTO
+// shrinks (cwnd_application_limited).
+inline void cwnd_track_use(Tcb& c, std::uint32_t smss, std::int64_t now_us, std::int64_t rto_us, bool decay) {
+  if (cwnd_limited(c)) {
+    c.snd_cwnd_used = 0;
+    c.snd_cwnd_stamp_us = now_us;
+    return;
+  }
+  c.snd_cwnd_used = std::max(c.snd_cwnd_used, c.flight());
+  if (decay && now_us - c.snd_cwnd_stamp_us >= rto_us) cwnd_application_limited(c, smss, now_us);
 }
 
 // RFC 5681 §3.1: slow start and congestion avoidance on new ACKs.

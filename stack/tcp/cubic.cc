@@ -174,6 +174,61 @@ std::uint32_t cubic_ssthresh(Tcb& c, std::uint32_t smss) {
 
 void cubic_on_timeout(Env& e, Tcb& c) { cubic_init(e, c); }  // bictcp_reset clears W_max too
 
+void cubic_on_send(Env& e, Tcb& c, Seq from) {
+  CubicState& ca = c.cubic;
+  const std::uint32_t now = now_us(e);
+  std::uint8_t& n = ca.tx_count;
+  // Sends not recorded since the last record: start again from here.
+  if (n != 0 && ca.tx_end[n - 1] != from) n = 0;
+  if (n == 0) {
+    ca.tx_from = from;
+  } else if (ca.tx_us[n - 1] == now || n == CubicState::kTxRecords) {
+    // The same instant extends the last record; with no room left, the last
+    // record becomes one of unknown time (its ACKs give no sample).
+    ca.tx_end[n - 1] = c.snd_max;
+    if (ca.tx_us[n - 1] != now) ca.tx_us[n - 1] = CubicState::kTxUnknown;
+    return;
+  }
+  ca.tx_end[n] = c.snd_max;
+  ca.tx_us[n] = now;
+  ++n;
+}
+
+std::int64_t cubic_sent_rtt(Env& e, Tcb& c, Seq ack) {
+  CubicState& ca = c.cubic;
+  if (ack <= ca.tx_from) return -1;  // sent before the records began
+  std::uint8_t i = 0;
+  while (i < ca.tx_count && ca.tx_end[i] < ack) ++i;
+  if (i == ca.tx_count) {  // beyond them: they are stale
+    ca.tx_count = 0;
+    return -1;
+  }
+  const std::uint32_t sent = ca.tx_us[i];
+  // Records the ACK covers whole are spent.
+  const auto spent = static_cast<std::uint8_t>(ca.tx_end[i] == ack ? i + 1 : i);
+  if (spent > 0) {
+    ca.tx_from = ca.tx_end[spent - 1];
+    for (std::uint8_t k = spent; k < ca.tx_count; ++k) {
+      ca.tx_end[k - spent] = ca.tx_end[k];
+      ca.tx_us[k - spent] = ca.tx_us[k];
+    }
+    ca.tx_count = static_cast<std::uint8_t>(ca.tx_count - spent);
+  }
+  if (sent == CubicState::kTxUnknown) return -1;
+  return static_cast<std::int32_t>(now_us(e) - sent);
+}
+
+// Linux cubictcp_cwnd_event: "We were application limited (idle) for a
+// while. Shift epoch_start to keep cwnd growth to cubic curve."
+void cubic_on_tx_start(Env& e, Tcb& c) {
+  CubicState& ca = c.cubic;
+  const std::uint32_t now = now_ms(e);
+  const auto delta = static_cast<std::int32_t>(now - static_cast<std::uint32_t>(c.lsndtime_us / 1000));
+  if (ca.epoch_start == 0 || delta <= 0) return;
+  ca.epoch_start += static_cast<std::uint32_t>(delta);
+  if (static_cast<std::int32_t>(ca.epoch_start - now) > 0) ca.epoch_start = now;
+}
+
 void cubic_on_rtt(Env& e, Tcb& c, std::int64_t rtt_us) {
   CubicState& ca = c.cubic;
   // Samples right after a reduction say little (Linux discards them for 1 s).

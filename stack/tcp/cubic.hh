@@ -26,6 +26,19 @@ std::uint32_t cubic_ssthresh(Tcb& c, std::uint32_t smss);
 // cubictcp_state(TCP_CA_Loss): a timeout forgets the curve (bictcp_reset)
 // and restarts HyStart.
 void cubic_on_timeout(Env& e, Tcb& c);
+// cubictcp_cwnd_event(CA_EVENT_TX_START): data leaves after the flight
+// emptied; the epoch moves by the idle time so the curve does not count it.
+void cubic_on_tx_start(Env& e, Tcb& c);
+// Without timestamps, while HyStart may still end slow start: a send pass
+// sent new data from `from` to SND.MAX now (cubic_state.hh tx records).
+inline bool cubic_records_sends(const Tcb& c) {
+  return c.cubic.algo == CongestionAlgo::kCubic && !c.ts_ok && !c.cubic.found && c.cwnd < c.ssthresh;
+}
+void cubic_on_send(Env& e, Tcb& c, Seq from);
+// Linux ca_rtt_us for an ACK up to `ack`: the time since the newest segment
+// it acknowledges was sent, from the records (spent ones dropped); -1 when
+// they do not say.
+std::int64_t cubic_sent_rtt(Env& e, Tcb& c, Seq ack);
 // cubictcp_acked: an RTT sample, for delay_min and HyStart.
 void cubic_on_rtt(Env& e, Tcb& c, std::int64_t rtt_us);
 

@@ -33,6 +33,17 @@ struct CubicState {
   std::uint8_t sample_cnt = 0;
   bool found = false;
   CongestionAlgo algo = CongestionAlgo::kReno;
+  // When data went out, for the RTT sample CUBIC takes from each ACK (Linux
+  // ca_rtt_us, from skb timestamps) where timestamps give none: while
+  // HyStart looks for the end of slow start, one record per send pass, the
+  // end of what it sent (SND.MAX) and when (µs; kTxUnknown: not kept).
+  // Records cover (tx_from, tx_end[0]], (tx_end[0], tx_end[1]], ...
+  static constexpr std::uint8_t kTxRecords = 8;
+  static constexpr std::uint32_t kTxUnknown = 0xffffffffu;
+  std::uint8_t tx_count = 0;
+  Seq tx_from;
+  Seq tx_end[kTxRecords];
+  std::uint32_t tx_us[kTxRecords] = {};
 };
 
 struct Tcb;

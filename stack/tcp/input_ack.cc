@@ -109,16 +109,23 @@ std::uint32_t take_ack(Env& e, Tcb& c, Seq ack) {
 }
 
 // RFC 9293 §3.10.7.4: SND.WND is updated only by segments newer than the
-// last update (SND.WL1, SND.WL2).
-void update_window(Env& e, Tcb& c, const Segment& s) {
+// last update (SND.WL1, SND.WL2). `was_idle`: nothing was in flight
+// before this ACK (Linux: packets_out, before tcp_clean_rtx_queue).
+void update_window(Env& e, Tcb& c, const Segment& s, bool was_idle) {
   if (c.snd_wl1 < s.seq || (c.snd_wl1 == s.seq && c.snd_wl2 <= s.ack)) {
     std::uint32_t old = c.snd_wnd;
     c.snd_wnd = std::uint32_t{s.wnd} << c.snd_wscale;
     c.max_snd_wnd = std::max(c.max_snd_wnd, c.snd_wnd);
     c.snd_wl1 = s.seq;
     c.snd_wl2 = s.ack;
-    // The window opened while the persist timer probed it.
-    if (old == 0 && c.snd_wnd > 0 && c.snd_una == c.snd_max) e.wheel.cancel(c.rtx_timer);
+    // The window opened while the persist timer probed it (tcp_ack_probe:
+    // the probes' backoff is over).
+    if (old == 0 && c.snd_wnd > 0 && c.snd_una == c.snd_max) {
+      e.wheel.cancel(c.rtx_timer);
+      c.backoff = 0;
+    }
+    // tcp_ack_update_window: a changed window with data waiting.
+    if (c.snd_wnd != old && was_idle && c.snd_nxt < c.snd_data_end()) slow_start_after_idle_check(e, c);
   }
 }
 
@@ -170,6 +177,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     return false;
   }
   c.probes = 0;  // the peer is alive (Linux tcp_ack: icsk_probes_out = 0)
+  const bool was_idle = c.snd_una == c.snd_max;
   c.rcv_tstamp_us = e.now.us;  // tp->rcv_tstamp, for keep-alive
   bool dup = is_dupack(c, s);
   // With SACK, loss recovery is RFC 6675's (sack.cc), NewReno's without.
@@ -208,7 +216,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     on_dupack(e, c);
   }
   if (c.rack.dsack_seen || c.rack.reo_wnd_steps != 1) rack_update_reo_wnd(e, c);
-  update_window(e, c, s);
+  update_window(e, c, s, was_idle);
   if (c.fin_acked() && in_state(c.state, State::kFinWait1 | State::kClosing | State::kLastAck)) {
     on_fin_acked(e, c, s);
   }

@@ -35,6 +35,10 @@ void init_common(Env& e, Tcb& c, const wire::FourTuple& t, const SockBufs& bufs)
   c.advmss = bufs.user_mss != 0 ? std::min(e.p.mss, bufs.user_mss) : e.p.mss;
   init_buffers(e.p, c, bufs);  // the rings, window clamp and window scale
   c.rto_us = e.p.rto_initial.us;
+  // tcp_create_openreq_child and tcp_finish_connect start lsndtime, so
+  // that the first data is not taken for data after an idle period.
+  c.lsndtime_us = e.now.us;
+  c.snd_cwnd_stamp_us = e.now.us;  // tcp_init_transfer
   init_sequence(e, c);
   c.snd_una = c.iss;
   c.snd_nxt = c.iss;

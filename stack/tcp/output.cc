@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "stack/tcp/congestion.hh"
+#include "stack/tcp/cubic.hh"
 #include "stack/tcp/loss_probe.hh"
 #include "stack/tcp/rack.hh"
 #include "stack/tcp/sack.hh"
@@ -104,6 +105,13 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   const std::uint32_t space = len + ((flags & wire::kSyn) ? 1u : 0u) + ((flags & wire::kFin) ? 1u : 0u);
   if (space == 0 || seq + space > c.snd_max) e.ctr.inc(Counter::TcpOutSegs);
   if (flags & wire::kRst) e.ctr.inc(Counter::TcpOutRsts);
+  if (len > 0) {
+    // tcp_event_data_sent, for any segment with data: sending from an empty
+    // flight is CA_EVENT_TX_START (it moves a CUBIC epoch, if one runs);
+    // lsndtime dates the last data sent.
+    if (c.cubic.epoch_start != 0 && c.snd_una == c.snd_max) cubic_on_tx_start(e, c);
+    c.lsndtime_us = e.now.us;
+  }
   if (flags & wire::kAck) {
     c.ack_pending = false;
     if (!(flags & wire::kSyn)) c.rcv_wup = c.rcv_nxt;  // tcp_select_window
@@ -111,6 +119,12 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
     e.wheel.cancel(c.delack_timer);
   }
   return true;
+}
+
+void restart_after_idle(Env& e, Tcb& c) {
+  cwnd_restart(c, payload_mss(c), e.now.us - c.lsndtime_us, c.rto_us);
+  c.snd_cwnd_stamp_us = e.now.us;
+  c.snd_cwnd_used = 0;
 }
 
 // A bare ACK carries the highest sequence sent, not SND.NXT: after an RTO
@@ -146,6 +160,8 @@ void output(Env& e, Tcb& c) {
   // More than one segment of new data: TSO packets to follow (push.cc).
   // A write that fits one segment is a packet of its own and skips this.
   const bool tso = c.snd_data_end() - c.snd_max > static_cast<std::int32_t>(smss);
+  // TCP_CORK, MSG_MORE (push.cc): a short last segment waits.
+  const bool cork = c.cork != 0 && corked(c);
   TsoPacket pkt;
   for (;;) {
     // RFC 6675: SACKed bytes are neither resent nor counted in flight.
@@ -168,7 +184,8 @@ void output(Env& e, Tcb& c) {
     bool full = len == smss;
     bool drains = len == avail && (c.nodelay || out == 0);
     bool half_window = len >= c.max_snd_wnd / 2 && len > 0;
-    if (!retransmit && !full && !drains && !half_window && !(fin && len == avail)) break;
+    bool hold = cork && len == avail;  // tcp_nagle_check: TCP_NAGLE_CORK
+    if (!retransmit && !full && !(fin && len == avail) && (hold || (!drains && !half_window))) break;
     std::uint8_t flags = wire::kAck;
     if (tso && !retransmit) [[unlikely]] {
       pkt = tso_packet_step(e, c, smss, len, pkt);
@@ -193,12 +210,16 @@ void output(Env& e, Tcb& c) {
     if (fin) break;
   }
   // Linux tcp_write_xmit: new data sent, a tail loss probe is scheduled.
-  if (c.snd_max != sent_before) tlp_schedule(e, c, false);
+  if (c.snd_max != sent_before) {
+    tlp_schedule(e, c, false);
+    if (cubic_records_sends(c)) [[unlikely]] cubic_on_send(e, c, sent_before);  // HyStart's samples
+  }
   // ... and tcp_cwnd_validate: was this flight limited by cwnd? (A pass
   // that sent nothing and leaves nothing queued is none of its business.)
   if (c.snd_max != sent_before || c.snd_nxt < c.snd_data_end()) {
-    cwnd_validate(c, in_flight(c), smss,
-                  c.snd_max != sent_before, c.snd_nxt < c.snd_data_end());
+    if (cwnd_validate(c, in_flight(c), smss, c.snd_max != sent_before, c.snd_nxt < c.snd_data_end())) {
+      cwnd_track_use(c, payload_mss(c), e.now.us, c.rto_us, e.p.slow_start_after_idle);
+    }
   }
   // Unsent bytes went out: a writer held back by TCP_NOTSENT_LOWAT may go on.
   if (c.want_writable && c.snd_max != sent_before) check_space_after_send(e.p, c);
@@ -206,6 +227,8 @@ void output(Env& e, Tcb& c) {
   // persist timer probes the window (RFC 9293 §3.8.6.1).
   if (c.snd_una == c.snd_max && c.snd_nxt < c.snd_data_end() && !c.rtx_timer.active()) arm_rto(e, c);
   if (c.ack_pending) send_ack(e, c);
+  // MSG_MORE corks only the push of its own write.
+  if (c.cork & kCorkMore) c.cork &= static_cast<std::uint8_t>(~kCorkMore);
 }
 
 // tcp_v4_send_ack as tcp_v4_timewait_ack uses it: an ACK with no connection

@@ -53,7 +53,7 @@ std::uint32_t size_goal(const Tcb& c, std::uint32_t mss) {
 
 }  // namespace
 
-void mark_pushes(Tcb& c, Seq from, Seq to) {
+void mark_pushes(Tcb& c, Seq from, Seq to, bool more) {
   const std::uint32_t mss = payload_mss(c);
   // The write before this one ended in a tail skb not yet sent, with room:
   // this write goes on filling it and its PSH is cleared.
@@ -69,7 +69,40 @@ void mark_pushes(Tcb& c, Seq from, Seq to) {
       if (end > c.pushed_seq + half) add_mark(c, end);
     }
   }
-  add_mark(c, to);
+  // tcp_push: "if (!(flags & MSG_MORE) || forced_push(tp)) tcp_mark_push".
+  if (!more || static_cast<std::uint32_t>(to - c.pushed_seq) > half) add_mark(c, to);
+}
+
+// TCP_CORK holds a short last segment until it fills, the cork comes off,
+// or TCP_NODELAY pushes; MSG_MORE does the same for the push that ends its
+// own write only (tcp_push: nonagle = TCP_NAGLE_CORK), later pushes (an
+// ACK's) follow the socket's Nagle setting. A write of new data ends
+// TCP_NODELAY's push past the cork (tcp_skb_entail clears TCP_NAGLE_PUSH).
+// Linux has no time limit on either (the 200 ms of tcp(7) is autocorking's
+// and the persist timer's, which sends the held bytes after an RTO with
+// nothing in flight: tcp_write_wakeup).
+void cork_on_write(Tcb& c, bool more) {
+  c.cork = static_cast<std::uint8_t>((c.cork & kCorkSock) | (more ? kCorkMore : 0));
+}
+
+// __tcp_sock_set_cork: on sets TCP_NAGLE_CORK; off clears it, and with
+// TCP_NODELAY set pushes (TCP_NAGLE_PUSH).
+void set_cork(Tcb& c, bool on) {
+  if (on) {
+    c.cork |= kCorkSock;
+    return;
+  }
+  c.cork &= static_cast<std::uint8_t>(~kCorkSock);
+  if (c.nodelay) c.cork |= kCorkPush;
+}
+
+// __tcp_sock_set_nodelay: on turns Nagle off and pushes past a cork
+// (TCP_NAGLE_OFF | TCP_NAGLE_PUSH); off turns Nagle back on. PUSH matters
+// only to a cork, so an uncorked socket (the common case, set once after
+// connect) is left without it.
+void set_nodelay(Tcb& c, bool on) {
+  c.nodelay = on;
+  if (on && c.cork != 0) c.cork |= kCorkPush;
 }
 
 bool push_due(const Tcb& c, Seq seq, std::uint32_t len) {
@@ -116,7 +149,8 @@ std::uint32_t tso_packet_bytes(const Env& e, const Tcb& c, std::uint32_t smss) {
   const std::uint32_t partial = bytes % smss;
   if (bytes > smss && partial != 0) {
     const bool ends_data = bytes == avail;
-    const bool sent_now = (ends_data && (c.nodelay || c.fin_queued)) || partial >= c.max_snd_wnd / 2;
+    const bool sent_now =
+        (ends_data && (c.fin_queued || (c.nodelay && !corked(c)))) || (partial >= c.max_snd_wnd / 2 && !corked(c));
     if (!sent_now) bytes -= partial;
   }
   return bytes;

@@ -12,14 +12,26 @@ namespace twstack::tcp {
 
 namespace {
 
-void rtt_sample(Env& e, Tcb& c, std::int64_t r_us, Seq ack, bool to_congestion) {
+void rtt_sample(Env& e, Tcb& c, std::int64_t r_us, Seq ack) {
   c.rto_us = rtt_estimate(c.rtte, e.p, r_us, ack, c.snd_max);
   if (r_us < c.rtte.min_rtt_us) c.rtte.min_rtt_us = r_us;  // tcp_update_rtt_min
   c.srtt_us = c.rtte.srtt8_us >> 3;
   c.rttvar_us = c.rtte.mdev_us >> 2;
-  // Each sample also reaches the congestion control (tcp_cong_ops.pkts_acked:
-  // CUBIC's delay_min and HyStart's delay detection).
-  if (to_congestion && c.cubic.algo == CongestionAlgo::kCubic) cubic_on_rtt(e, c, r_us);
+}
+
+// The ACK's sample also reaches the congestion control, after the estimator
+// (tcp_cong_ops.pkts_acked: CUBIC's delay_min and HyStart's delay
+// detection). Linux gives it ca_rtt_us, the time since the newest segment
+// acknowledged was sent; without timestamps, while HyStart looks, CUBIC's
+// send records have it (cubic_sent_rtt), where the one timed segment of a
+// round trip would give HyStart one sample per round instead of one per ACK.
+void congestion_sample(Env& e, Tcb& c, std::int64_t r_us, Seq ack) {
+  if (c.cubic.algo != CongestionAlgo::kCubic) return;
+  if (c.cubic.tx_count != 0) [[unlikely]] {
+    const std::int64_t sent = cubic_sent_rtt(e, c, ack);
+    if (sent >= 0) r_us = sent;
+  }
+  if (r_us >= 0) cubic_on_rtt(e, c, r_us);
 }
 
 }  // namespace
@@ -36,16 +48,17 @@ void time_segment(Env& e, Tcb& c, Seq seq) {
 // was retransmitted; else the echoed timestamp (RFC 7323 §4.1), which tells
 // copies apart and so is good for a retransmitted SYN too.
 void take_rtt_sample(Env& e, Tcb& c, const Segment& s, bool to_congestion) {
+  std::int64_t r_us = -1;
   if (c.rtt_active && s.ack > c.rtt_seq) {
     c.rtt_active = false;
-    rtt_sample(e, c, e.now.us - c.rtt_start_us, s.ack, to_congestion);
-    return;
-  }
-  if (c.ts_ok && s.opt.has_timestamps && s.opt.tsecr != 0) {
+    r_us = e.now.us - c.rtt_start_us;
+  } else if (c.ts_ok && s.opt.has_timestamps && s.opt.tsecr != 0) {
     std::int32_t ms = static_cast<std::int32_t>(ts_now(e, c) - s.opt.tsecr);
     // tcp_rtt_tsopt_us: a delta of 0 ms counts as 1 µs.
-    if (ms >= 0) rtt_sample(e, c, ms == 0 ? 1 : std::int64_t{ms} * 1000, s.ack, to_congestion);
+    if (ms >= 0) r_us = ms == 0 ? 1 : std::int64_t{ms} * 1000;
   }
+  if (r_us >= 0) rtt_sample(e, c, r_us, s.ack);
+  if (to_congestion) congestion_sample(e, c, r_us, s.ack);
 }
 
 }  // namespace twstack::tcp

@@ -44,6 +44,14 @@ enum AckFlag : std::uint8_t {
   kAckPushed2 = 1 << 2,  // ICSK_ACK_PUSHED2: two of them
 };
 
+// What holds a short last segment back beyond Nagle (Linux tp->nonagle's
+// TCP_NAGLE_CORK and TCP_NAGLE_PUSH; push.cc).
+enum CorkFlag : std::uint8_t {
+  kCorkSock = 1 << 0,  // TCP_CORK is set
+  kCorkMore = 1 << 1,  // the last write had MSG_MORE: its own push is corked
+  kCorkPush = 1 << 2,  // TCP_NAGLE_PUSH: TCP_NODELAY pushed past the cork until the next write
+};
+
 // Which timer of a connection a hook is (TimerHook::tag).
 enum TimerTag : std::uint32_t {
   kTimerRetransmit = 1,  // RTO, SYN and SYN-ACK retries, zero-window probes
@@ -64,6 +72,7 @@ struct Tcb {
   bool ack_pending = false;    // an ACK must go out at the next flush
   bool want_writable = false;  // the application was refused buffer space
   bool nodelay = false;        // Nagle off
+  std::uint8_t cork = 0;       // CorkFlag bits: TCP_CORK, MSG_MORE
   bool in_syn_queue = false;   // counted in its listener's SYN backlog
   bool synq_young = false;     // in the SYN queue, its SYN-ACK never timed out (Linux queue->young)
   // SYN-ACK retries this entry may have, as its listener last set them
@@ -131,6 +140,9 @@ struct Tcb {
   bool is_cwnd_limited = false;     // tp->is_cwnd_limited
   std::uint32_t max_out = 0;        // tp->max_packets_out, in bytes
   Seq cwnd_usage_seq;               // tp->cwnd_usage_seq: where that window ends
+  std::int64_t lsndtime_us = 0;     // tp->lsndtime: when data was last sent
+  std::uint32_t snd_cwnd_used = 0;  // tp->snd_cwnd_used: largest flight while not cwnd-limited, bytes
+  std::int64_t snd_cwnd_stamp_us = 0;  // tp->snd_cwnd_stamp: when cwnd was last full or set
 
   // --- receive bookkeeping
   std::int64_t last_oow_ack_ms = -1000000;  // tcp_invalid_ratelimit

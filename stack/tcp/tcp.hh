@@ -64,8 +64,20 @@ void data_sent(Env& e, Tcb& c);
 bool ack_due_after_read(const Tcb& c, std::uint32_t copied);
 
 // --- PSH (push.cc)
-// The application wrote the bytes [from, to): mark where PSH goes.
-void mark_pushes(Tcb& c, Seq from, Seq to);
+// The application wrote the bytes [from, to): mark where PSH goes. `more`:
+// MSG_MORE, no mark at the end unless the write is long (tcp_push).
+void mark_pushes(Tcb& c, Seq from, Seq to, bool more = false);
+// TCP_CORK and MSG_MORE (push.cc). Is a short last segment held back?
+// Linux tcp_nagle_check with TCP_NAGLE_CORK, unless TCP_NAGLE_PUSH.
+inline bool corked(const Tcb& c) {
+  return (c.cork & (kCorkSock | kCorkMore)) != 0 && (c.cork & kCorkPush) == 0;
+}
+// A write queued data; `more`: it had MSG_MORE.
+void cork_on_write(Tcb& c, bool more);
+// setsockopt(TCP_CORK) and setsockopt(TCP_NODELAY); the caller then pushes
+// what is queued (tcp_push_pending_frames).
+void set_cork(Tcb& c, bool on);
+void set_nodelay(Tcb& c, bool on);
 // Does the segment [seq, seq + len) carry PSH?
 bool push_due(const Tcb& c, Seq seq, std::uint32_t len);
 // Segments in a TSO packet at most (Linux tcp_tso_segs), of `mss` bytes.
@@ -130,6 +142,17 @@ void input_fin(Env& e, Tcb& c, const Segment& s);
 
 // --- output (output.cc)
 void output(Env& e, Tcb& c);
+// Linux tcp_cwnd_restart after an idle period (congestion.hh cwnd_restart).
+void restart_after_idle(Env& e, Tcb& c);
+// Linux tcp_slow_start_after_idle_check, where Linux calls it: new data
+// queued (tcp_skb_entail) or the window changed with data waiting
+// (tcp_ack_update_window). With nothing in flight and no data sent for
+// more than an RTO, cwnd restarts (net.ipv4.tcp_slow_start_after_idle).
+inline void slow_start_after_idle_check(Env& e, Tcb& c) {
+  if (c.snd_una == c.snd_max && e.now.us - c.lsndtime_us > c.rto_us && e.p.slow_start_after_idle) [[unlikely]] {
+    restart_after_idle(e, c);
+  }
+}
 bool wants_output(const Tcb& c);
 void send_ack(Env& e, Tcb& c);
 // RFC 9293 §3.10.7.1: the reply to a segment that has no connection.
@@ -142,7 +165,8 @@ void send_ack_for(Env& e, const wire::FourTuple& t, Seq seq, Seq ack, std::uint1
 void on_timer(Env& e, Tcb& c, std::uint32_t tag);
 
 // --- user calls (user.cc), RFC 9293 §3.10
-std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc* err);
+// `more`: MSG_MORE, more data follows (tcp_sendmsg_locked: no push now).
+std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc* err, bool more = false);
 std::uint32_t user_recv(Env& e, Tcb& c, std::span<std::uint8_t> out);
 // As a socket's read(): `err` is kAgain when nothing is there yet, the
 // pending error once after the connection failed; 0 bytes with kOk is the

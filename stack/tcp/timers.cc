@@ -64,8 +64,12 @@ void on_persist(Env& e, Tcb& c) {
   ++c.probes;
   e.ctr.inc(Counter::TcpExtTCPWinProbe);
   emit(e, c, c.snd_una - 1, wire::kAck, 0);
-  back_off(e, c);
+  // tcp_send_probe0: the probes back off (tcp_probe0_when: RTO << backoff,
+  // at most TCP_RTO_MAX) and leave the RTO itself as it was, for the data
+  // once the window opens and for the idle test (tcp_cwnd_restart).
+  ++c.backoff;
   arm_rto(e, c);
+  e.arm(c.rtx_timer, std::min(c.rto_us << std::min<int>(c.backoff, 30), e.p.rto_max.us));
 }
 
 // RFC 6298 §5.4-5.7 and RFC 5681 §3.1 eq. (4): retransmit the earliest
@@ -81,6 +85,7 @@ void on_retransmit(Env& e, Tcb& c) {
   }
   e.ctr.inc(Counter::TcpExtTCPTimeouts);
   cwnd_on_timeout(c, payload_mss(c));
+  c.snd_cwnd_stamp_us = e.now.us;  // tcp_enter_loss
   c.tlp.out = false;  // RFC 8985 §7.4: a timeout ends the probe's episode
   rack_on_rto(c);     // tcp_enter_loss: tcp_timeout_mark_lost
   if (c.cubic.algo == CongestionAlgo::kCubic) cubic_on_timeout(e, c);  // cubictcp_state(TCP_CA_Loss)

@@ -36,7 +36,7 @@ Errc take_error(Tcb& c) {
 // a reset a first write() learns ECONNRESET (EPIPE in CLOSE-WAIT, as
 // tcp_reset sets it), later ones EPIPE. twstack queues data in SYN-SENT
 // and SYN-RECEIVED where a blocking write would wait.
-std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc* err) {
+std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc* err, bool more) {
   *err = Errc::kOk;
   if (c.fin_queued || !in_state(c.state, State::kEstablished | State::kCloseWait |
                                              State::kSynSent | State::kSynReceived)) {
@@ -50,7 +50,11 @@ std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc
   const Seq from = c.snd_data_end();
   std::uint32_t n = c.snd.append(e.pool, data.data(), want);
   if (n < want) e.ctr.inc(Counter::TwstackBufPoolExhausted);
-  if (n > 0) mark_pushes(c, from, from + n);
+  if (n > 0) {
+    slow_start_after_idle_check(e, c);  // tcp_skb_entail
+    if (more || c.cork != 0) cork_on_write(c, more);
+    mark_pushes(c, from, from + n, more);
+  }
   if (n < data.size()) c.want_writable = true;
   return n;
 }

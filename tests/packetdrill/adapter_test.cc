@@ -266,12 +266,16 @@ TEST_F(Adapter, ErrnoAsLinux) {
 TEST_F(Adapter, UnsupportedOptionsAreRefused) {
   int s = ifc_.socket(u_, AF_INET, SOCK_STREAM, 0);
   int one = 1;
-  EXPECT_EQ(ifc_.setsockopt(u_, s, IPPROTO_TCP, TCP_CORK, &one, sizeof one), -1);
+  EXPECT_EQ(ifc_.setsockopt(u_, s, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof one), -1);
   EXPECT_EQ(errno, ENOPROTOOPT);
   EXPECT_EQ(ifc_.setsockopt(u_, s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
   int v = 0;
   socklen_t len = sizeof v;
   EXPECT_EQ(ifc_.getsockopt(u_, s, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+  EXPECT_EQ(v, 1);
+  // TCP_CORK is twstack's (tcp.hh corked()): set, it reads back.
+  EXPECT_EQ(ifc_.setsockopt(u_, s, IPPROTO_TCP, TCP_CORK, &one, sizeof one), 0);
+  EXPECT_EQ(ifc_.getsockopt(u_, s, IPPROTO_TCP, TCP_CORK, &v, &len), 0);
   EXPECT_EQ(v, 1);
   EXPECT_EQ(ifc_.setsockopt(u_, s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
   EXPECT_EQ(ifc_.getsockopt(u_, s, SOL_SOCKET, SO_REUSEADDR, &v, &len), 0);

@@ -132,6 +132,71 @@ TEST(Cubic, HystartDelayIncreaseEndsSlowStart) {
   EXPECT_EQ(c.counters().get(Counter::TcpExtTCPHystartDelayDetect), 1u);
 }
 
+// cubic-hystart-delay-rtt-jumps-upward.pkt, on a connection without
+// timestamps: each ACK gives CUBIC the time since the newest segment it
+// acknowledges was sent (Linux ca_rtt_us), not only the one segment timed
+// per round trip, so the round's ninth sample (min 240 ms, against a
+// min RTT of 200 ms: above 200 + 16 ms) ends slow start at cwnd 36.
+TEST(Cubic, HystartDelayTakesASampleFromEveryAck) {
+  constexpr std::uint32_t kSeg = 1000;
+  LoneTcb c(params());
+  PeerSyn syn;
+  syn.mss = kSeg;
+  c.establish(syn);
+  const std::vector<std::uint8_t> data(30000, 0x5a);
+  ASSERT_EQ(c.send(data), 30000u);
+  const auto ack = [&](std::uint32_t upto) {
+    c.receive_acking(c.tcb.iss + 1 + upto, LoneTcb::kIrs + 1, {});
+  };
+  c.advance(Duration::millis(200));
+  ack(10000);
+  ASSERT_EQ(c.tcb.cwnd, 20 * kSeg);
+  EXPECT_EQ(c.tcb.cubic.delay_min_us, 200000u);
+  c.advance(Duration::millis(240));
+  for (std::uint32_t upto = 12000; upto <= 26000; upto += 2000) {
+    ack(upto);
+    EXPECT_EQ(c.tcb.ssthresh, 0xffffffffu) << "at the ACK of " << upto;
+    c.advance(Duration::millis(1));
+  }
+  ack(28000);
+  EXPECT_EQ(c.tcb.ssthresh, 36 * kSeg);
+  EXPECT_EQ(c.tcb.cwnd, 36 * kSeg);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPHystartDelayDetect), 1u);
+}
+
+// The send records behind those samples: one per send pass, each ACK's
+// sample the age of the record holding its newest byte; nothing for bytes
+// sent before the records began, or once they ran out of room (the last
+// record then has no time); a gap in them starts them again.
+TEST(Cubic, SendRecordsDateTheNewestByteAcked) {
+  LoneTcb c(params());
+  c.in_state(tcp::State::kEstablished);
+  tcp::Tcb& t = c.tcb;
+  const Seq base = t.snd_max;
+  const auto sent = [&](std::uint32_t from, std::uint32_t to) {
+    t.snd_max = base + to;
+    tcp::cubic_on_send(c.env(), t, base + from);
+    c.advance(Duration::millis(1));
+  };
+  const auto rtt = [&](std::uint32_t ack) { return tcp::cubic_sent_rtt(c.env(), t, base + ack); };
+  sent(100, 200);
+  sent(200, 300);
+  sent(300, 400);
+  c.advance(Duration::millis(7));  // 10 ms after the first
+  EXPECT_EQ(rtt(100), -1);
+  EXPECT_EQ(rtt(250), 9000);
+  EXPECT_EQ(t.cubic.tx_count, 2u);
+  EXPECT_EQ(rtt(400), 8000);
+  EXPECT_EQ(t.cubic.tx_count, 0u);
+  for (std::uint32_t i = 0; i < tcp::CubicState::kTxRecords + 1; ++i) sent(400 + 10 * i, 410 + 10 * i);
+  EXPECT_EQ(rtt(410), 9000);
+  EXPECT_EQ(rtt(480), -1);  // the eighth record took the ninth pass: no time
+  sent(600, 700);            // after a gap
+  EXPECT_EQ(t.cubic.tx_count, 1u);
+  EXPECT_EQ(rtt(600), -1);
+  EXPECT_EQ(rtt(700), 1000);
+}
+
 // Below hystart_low_window (16 segments) HyStart does nothing.
 TEST(Cubic, HystartWaitsForSixteenSegments) {
   LoneTcb c(params());
