@@ -13,6 +13,9 @@ namespace {
 
 constexpr std::uint32_t kMaxWscale = 14;  // TCP_MAX_WSCALE (RFC 7323 §2.3)
 
+// twstack.sndbuf's upper bound (stack/base/config.hh) is what a ring holds.
+static_assert(kMaxIndexedRingBytes == 66058240);
+
 std::uint32_t so_buf_size(int val, std::uint32_t cap, std::uint32_t floor) {
   // min_t(u32, val, sysctl_*mem_max): a negative val is a huge u32.
   std::uint32_t v = std::min(static_cast<std::uint32_t>(val), cap);
