@@ -64,8 +64,21 @@ void data_sent(Env& e, Tcb& c);
 bool ack_due_after_read(const Tcb& c, std::uint32_t copied);
 
 // --- PSH (push.cc)
-// The application wrote the bytes [from, to): mark where PSH goes.
-void mark_pushes(Tcb& c, Seq from, Seq to);
+// A write as tcp_sendmsg_locked takes it, skb by skb: how many of `want`
+// bytes it takes with `queued` bytes held against `sndbuf` (sk_wmem_queued,
+// sk_sndbuf) and TCP_NOTSENT_LOWAT `lowat`, and where forced_push marks PSH.
+struct WritePlan {
+  static constexpr std::uint8_t kForced = 4;
+  std::uint32_t take = 0;
+  Seq tail_skb;  // the first byte of the last skb written
+  std::uint8_t forced_count = 0;
+  Seq forced[kForced];
+};
+WritePlan plan_write(const Tcb& c, std::uint32_t want, std::uint32_t queued, std::uint32_t sndbuf,
+                     std::uint32_t lowat);
+// The application wrote the bytes [from, to) as `w` planned: mark where
+// PSH goes.
+void mark_pushes(Tcb& c, Seq from, Seq to, const WritePlan& w);
 // Does the segment [seq, seq + len) carry PSH?
 bool push_due(const Tcb& c, Seq seq, std::uint32_t len);
 // Segments in a TSO packet at most (Linux tcp_tso_segs), of `mss` bytes.
@@ -93,6 +106,14 @@ bool stream_memory_free(const TcpParams& p, const Tcb& c, int wake);
 bool stream_writeable(const TcpParams& p, const Tcb& c);
 // What user_send() takes now (sk_stream_memory_free): 0 while full.
 std::uint32_t send_room(const TcpParams& p, const Tcb& c);
+// tcp_notsent_lowat(): TCP_NOTSENT_LOWAT, else net.ipv4.tcp_notsent_lowat.
+std::uint32_t notsent_lowat(const TcpParams& p, const Tcb& c);
+// sk_sndbuf as the engine holds it: within twstack.sndbuf.
+std::uint32_t send_limit(const TcpParams& p, const Tcb& c);
+// sk_wmem_queued: what the send queue holds against sk_sndbuf. Linux
+// counts skb truesize (payload plus about 900 bytes an skb); twstack keeps
+// no skbs and counts the payload.
+inline std::uint32_t wmem_queued(const Tcb& c) { return c.snd.size(); }
 // net.ipv4.tcp_notsent_lowat's default (UINT_MAX): no mark.
 inline constexpr std::uint32_t kNoNotsentLowat = 0xffffffffu;
 // tcp_check_space: a writer that was refused space gets kEvWritable once

@@ -194,7 +194,7 @@ TEST(SendBuffer, LargeSndbufTakesAWholeWriteFromThePool) {
   t.establish(Seq(7000), kMss, 65535);
   const Seq start = t.tcb.iss + 1;
   tcp::set_sndbuf(p, t.tcb, tcp::so_sndbuf_size(p, 200000));
-  EXPECT_EQ(t.tcb.snd.capacity(), 400000u);
+  EXPECT_EQ(tcp::send_limit(p, t.tcb), 400000u);
   EXPECT_EQ(t.send(stream(0, 400000)), 400000u);
   EXPECT_FALSE(t.tcb.want_writable);
   EXPECT_TRUE(t.tcb.snd.indexed());
