@@ -88,14 +88,12 @@ class ChunkRing {
   std::uint32_t write_at(ChunkPool& pool, std::uint32_t off, const std::uint8_t* src,
                          std::uint32_t n) {
     n = std::min(n, off < capacity_ ? capacity_ - off : 0u);
-    if (!indexed_ && off + n > kMaxRingBytes && !to_indexed(pool)) {
-      n = off < kMaxRingBytes ? std::min(n, kMaxRingBytes - off) : 0;
-    }
+    if (off + n > kMaxRingBytes && !indexed_) [[unlikely]] n = grow(pool, off, n);
     std::uint32_t done = 0;
     while (done < n) {
       std::uint32_t pos = (head_ + off + done) & (ring_span() - 1);
       std::uint32_t in = pos % kChunkSize;
-      std::uint32_t* slot = slot_for_write(pool, pos / kChunkSize);
+      std::uint32_t* slot = indexed_ ? index_slot(pool, pos / kChunkSize) : &slots_[pos / kChunkSize];
       if (slot == nullptr) break;
       if (*slot == kNoChunk) {
         *slot = pool.alloc();
@@ -158,20 +156,18 @@ class ChunkRing {
 
   // Returns every chunk to the pool; an indexed ring becomes direct again.
   void free_all(ChunkPool& pool) {
+    if (!indexed_) {
+      for (std::uint32_t i = 0; i < kMaxRingChunks && held_ > 0; ++i) release(pool, &slots_[i]);
+      return;
+    }
     for (std::uint32_t i = 0; i < kMaxRingChunks && held_ > 0; ++i) {
-      if (!indexed_) {
-        release(pool, &slots_[i]);
-        continue;
-      }
       if (slots_[i] == kNoChunk) continue;
       std::uint32_t* index = entries(pool, slots_[i]);
       for (std::uint32_t k = 0; k < kIndexEntries; ++k) release(pool, &index[k]);
       release(pool, &slots_[i]);
     }
-    if (indexed_) {
-      indexed_ = false;
-      head_ = 0;
-    }
+    indexed_ = false;
+    head_ = 0;
   }
 
   // Chunks taken from the pool: data chunks and, indexed, index chunks.
@@ -202,10 +198,9 @@ class ChunkRing {
     return entries(pool, slots_[s / kIndexEntries])[s % kIndexEntries];
   }
 
-  // The slot naming data chunk s, its index chunk taken if need be; nullptr
-  // when the pool has none.
-  std::uint32_t* slot_for_write(ChunkPool& pool, std::uint32_t s) {
-    if (!indexed_) return &slots_[s];
+  // Indexed: the slot naming data chunk s, its index chunk taken if need
+  // be; nullptr when the pool has none.
+  [[gnu::noinline]] std::uint32_t* index_slot(ChunkPool& pool, std::uint32_t s) {
     std::uint32_t& index = slots_[s / kIndexEntries];
     if (index == kNoChunk) {
       index = pool.alloc();
@@ -214,6 +209,13 @@ class ChunkRing {
       std::fill_n(entries(pool, index), kIndexEntries, kNoChunk);
     }
     return &entries(pool, index)[s % kIndexEntries];
+  }
+
+  // A write past the direct slots: indexed from now on, or (no chunk for
+  // the index) only what the direct slots hold.
+  [[gnu::noinline]] std::uint32_t grow(ChunkPool& pool, std::uint32_t off, std::uint32_t n) {
+    if (to_indexed(pool)) return n;
+    return off < kMaxRingBytes ? std::min(n, kMaxRingBytes - off) : 0;
   }
 
   // Direct to indexed: the 64 direct slots, in order from the head's, go

@@ -80,10 +80,17 @@ std::uint32_t push_bytes(const Tcb& c, std::uint32_t mss, Seq from, Seq to, std:
 WritePlan plan_write(const Tcb& c, std::uint32_t want, std::uint32_t queued, std::uint32_t sndbuf,
                      std::uint32_t lowat) {
   WritePlan w;
-  const std::uint32_t mss = payload_mss(c);
-  const std::uint32_t goal = size_goal(c, mss);
   const Seq from = c.snd_data_end();
   Seq sent_to = seq_max(c.snd_max, c.snd_buf_seq);  // Linux's snd_nxt in the write
+  // Nothing unsent and a write of one segment at most (a short
+  // connection's request or reply): one new skb, never full, no push.
+  if (from == sent_to && want <= c.mss) {
+    w.take = queued < sndbuf && lowat > 0 ? want : 0;
+    w.tail_skb = from;
+    return w;
+  }
+  const std::uint32_t mss = payload_mss(c);
+  const std::uint32_t goal = size_goal(c, mss);
   Seq pushed = c.pushed_seq;
   const std::uint32_t half = c.max_snd_wnd / 2;
   std::uint32_t spent = 0;
