@@ -367,7 +367,14 @@ ssize_t Host::send(int fd, const iovec* iov, int n, int flags) {
           service();
           return sent > 0 ? static_cast<ssize_t>(sent) : fail(EAGAIN);
         }
-        wait(lk, std::nullopt, writable);
+        // sk_stream_wait_memory: asleep until sk_stream_write_space wakes
+        // the writer (the engine's kEvWritable, once the stream is
+        // writeable), then sk_stream_memory_free.
+        wait(lk, std::nullopt, [&] {
+          Sock* x = find(fd);
+          const tcp::Tcb* t = x == nullptr ? nullptr : tcb(*x);
+          return (t == nullptr || !t->want_writable) && writable();
+        });
         s = find(fd);
         if (s == nullptr) return fail(EBADF);
       }

@@ -234,9 +234,11 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     1024, 1, 65535, kEntries,                                                                      \
     "listening sockets per engine (listen() beyond them: ENOBUFS)", "")                            \
   X("twstack.sndbuf", sndbuf, std::uint32_t,                                                       \
-    65536, 1024, 129024, kBytes,                                                                   \
-    "the engine's cap on a connection's send buffer (at most 63 chunks of 2 KiB), under "          \
-    "Linux's sk_sndbuf (net.ipv4.tcp_wmem, SO_SNDBUF)", "")                                        \
+    4194304 /* tcp_wmem[2] */, 1024, 66058240 /* tcp::kMaxIndexedRingBytes */, kBytes,             \
+    "the engine's cap on a connection's send buffer, under Linux's sk_sndbuf (net.ipv4.tcp_wmem, " \
+    "SO_SNDBUF); the bytes come from twstack.buffer_chunks as they are written (beyond 63 chunks " \
+    "of 2 KiB, plus one index chunk per 1 MiB), so an idle connection holds none",                 \
+    "")                                                                                            \
   X("twstack.rcvbuf", rcvbuf, std::uint32_t,                                                       \
     65536, 1024, 129024, kBytes,                                                                   \
     "the engine's cap on a connection's receive buffer and window (at most 63 chunks of 2 KiB), "  \

@@ -13,6 +13,18 @@ namespace {
 
 constexpr std::uint32_t kMaxWscale = 14;  // TCP_MAX_WSCALE (RFC 7323 §2.3)
 
+// An skb taken while sk_wmem_queued < sk_sndbuf is filled to the size goal,
+// at most GSO_LEGACY_MAX_SIZE (tcp_sendmsg_locked): the ring holds that much
+// past sk_sndbuf.
+constexpr std::uint32_t kSkbPastSndbuf = 65536;
+
+std::uint32_t snd_ring_capacity(const TcpParams& p, const Tcb& c) {
+  return std::min(p.sndbuf, c.sk_sndbuf + kSkbPastSndbuf);
+}
+
+// twstack.sndbuf's upper bound (stack/base/config.hh) is what a ring holds.
+static_assert(kMaxIndexedRingBytes == 66058240);
+
 std::uint32_t so_buf_size(int val, std::uint32_t cap, std::uint32_t floor) {
   // min_t(u32, val, sysctl_*mem_max): a negative val is a huge u32.
   std::uint32_t v = std::min(static_cast<std::uint32_t>(val), cap);
@@ -35,7 +47,7 @@ std::uint8_t select_wscale(const TcpParams& p, std::uint32_t space, std::uint32_
 // The receive ring holds what the window clamp and the receive buffer allow,
 // within the engine's cap.
 std::uint32_t rcv_ring_capacity(const TcpParams& p, const Tcb& c) {
-  return std::min({p.rcvbuf, c.window_clamp, full_space(c.sk_rcvbuf)});
+  return std::min({p.rcvbuf, c.window_clamp, full_space(c.sk_rcvbuf), kMaxRingBytes});
 }
 
 // tcp_connect_init / tcp_openreq_init_rwin, then tcp_select_initial_window:
@@ -71,7 +83,7 @@ void init_buffers(const TcpParams& p, Tcb& c, const SockBufs& b) {
   c.window_clamp = 0;
   select_window(p, c);
   c.rcv.init(rcv_ring_capacity(p, c));
-  c.snd.init(std::min(p.sndbuf, c.sk_sndbuf));
+  c.snd.init(snd_ring_capacity(p, c));
 }
 
 std::uint8_t default_rcv_wscale(const TcpParams& p) {
@@ -97,13 +109,13 @@ void set_rcvbuf(const TcpParams& p, Tcb& c, std::uint32_t sk_rcvbuf) {
   // §2.4: the right edge does not move left).
   const std::uint32_t offered =
       c.rcv_adv > c.rcv_nxt ? static_cast<std::uint32_t>(c.rcv_adv - c.rcv_nxt) : 0;
-  c.rcv.set_capacity(std::max(rcv_ring_capacity(p, c), c.rcv.size() + offered));
+  c.rcv.set_capacity(std::min(std::max(rcv_ring_capacity(p, c), c.rcv.size() + offered), kMaxRingBytes));
 }
 
 void set_sndbuf(const TcpParams& p, Tcb& c, std::uint32_t sk_sndbuf) {
   c.sk_sndbuf = sk_sndbuf;
   c.sndbuf_lock = true;
-  c.snd.set_capacity(std::min(p.sndbuf, sk_sndbuf));
+  c.snd.set_capacity(snd_ring_capacity(p, c));
   // sk_write_space: a writer refused space wakes if it is writeable now.
   check_space(p, c);
 }
@@ -121,7 +133,7 @@ void sndbuf_expand(const TcpParams& p, Tcb& c) {
   const std::uint64_t sndmem = 2ull * nr_segs * per_mss;
   if (c.sk_sndbuf < sndmem) {
     c.sk_sndbuf = static_cast<std::uint32_t>(std::min<std::uint64_t>(sndmem, static_cast<std::uint32_t>(p.wmem.max)));
-    c.snd.set_capacity(std::min(p.sndbuf, c.sk_sndbuf));
+    c.snd.set_capacity(snd_ring_capacity(p, c));
   }
 }
 

@@ -7,7 +7,8 @@
 // so the SYN says what Linux's says. The bytes a connection may hold are
 // its chunk rings', whose capacity is the smaller of Linux's figure (the
 // window clamp, tcp_full_space; sk_sndbuf) and the engine's own cap
-// (twstack.rcvbuf, twstack.sndbuf, at most kMaxRingBytes). Every window
+// (twstack.rcvbuf, at most kMaxRingBytes; twstack.sndbuf, at most
+// kMaxIndexedRingBytes). Every window
 // advertised comes from the receive ring's free space: a large window
 // scale never promises more than the ring can take.
 #pragma once

@@ -46,6 +46,7 @@ void init_common(Env& e, Tcb& c, const wire::FourTuple& t, const SockBufs& bufs)
   c.snd_buf_seq = c.iss + 1;
   c.recover = c.iss;
   c.pushed_seq = c.snd_buf_seq;
+  c.snd_tail_skb = c.snd_buf_seq;
   c.mss = 536;  // RFC 9293 §3.7.1: the default when the peer sends no MSS
 }
 
@@ -93,6 +94,7 @@ void open_active(Env& e, Tcb& c, const wire::FourTuple& t, const std::optional<S
     c.snd_una = c.snd_nxt = c.snd_max = c.recover = c.iss;
     c.snd_buf_seq = c.iss + 1;
     c.pushed_seq = c.snd_buf_seq;
+    c.snd_tail_skb = c.snd_buf_seq;
     c.ts_recent = from->ts_recent;
     c.ts_recent_stamp_ms = from->ts_recent_stamp_ms;
   }
@@ -114,6 +116,7 @@ void open_passive(Env& e, Tcb& c, const wire::FourTuple& t, const Segment& syn,
     c.snd_una = c.snd_nxt = c.snd_max = c.recover = c.iss;
     c.snd_buf_seq = c.iss + 1;
     c.pushed_seq = c.snd_buf_seq;
+    c.snd_tail_skb = c.snd_buf_seq;
   }
   c.passive = true;
   c.irs = syn.seq;

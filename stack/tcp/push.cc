@@ -51,26 +51,100 @@ std::uint32_t size_goal(const Tcb& c, std::uint32_t mss) {
   return std::max(goal / mss * mss, mss);
 }
 
+// Bytes a push sends of [from, to): what the windows let out (cwnd less
+// what is in flight, the peer's window less what is outstanding), less
+// `spent` already sent in this write, in whole segments unless it is all.
+std::uint32_t push_bytes(const Tcb& c, std::uint32_t mss, Seq from, Seq to, std::uint32_t spent) {
+  const std::uint32_t pipe = in_flight(c);
+  const std::uint32_t out = static_cast<std::uint32_t>(c.snd_max - c.snd_una);
+  std::uint32_t budget = std::min(c.cwnd > pipe ? c.cwnd - pipe : 0, c.snd_wnd > out ? c.snd_wnd - out : 0);
+  budget = budget > spent ? budget - spent : 0;
+  const std::uint32_t have = static_cast<std::uint32_t>(to - from);
+  return have <= budget ? have : budget / mss * mss;
+}
+
 }  // namespace
 
-void mark_pushes(Tcb& c, Seq from, Seq to, bool more) {
+// tcp_sendmsg_locked, skb by skb. A write first tops up the tail skb not
+// yet sent (size_goal - skb->len); each new skb needs sk_stream_memory_free
+// (sk_wmem_queued < sk_sndbuf, unsent bytes below TCP_NOTSENT_LOWAT) and is
+// then filled to the size goal, so a write may end up to an skb past
+// sk_sndbuf. Each skb filled within the write is pushed: forced_push (more
+// than half the peer's largest window written since the last mark) marks
+// PSH at its end (tcp_mark_push) and sends what the windows allow
+// (__tcp_push_pending_frames); else, if it is the first unsent skb,
+// tcp_push_one sends one packet of it, and the rest of it, now the tail,
+// is topped up again. twstack keeps no skbs: unsent bytes are taken as
+// size-goal skbs from SND.MAX (a cut at the send head starts an skb), and
+// the pushes only say where the skbs and marks fall; output() sends.
+WritePlan plan_write(const Tcb& c, std::uint32_t want, std::uint32_t queued, std::uint32_t sndbuf,
+                     std::uint32_t lowat) {
+  WritePlan w;
+  const Seq from = c.snd_data_end();
+  Seq sent_to = seq_max(c.snd_max, c.snd_buf_seq);  // Linux's snd_nxt in the write
+  // Nothing unsent and a write of one segment at most (a short
+  // connection's request or reply): one new skb, never full, no push.
+  if (from == sent_to && want <= c.mss) {
+    w.take = queued < sndbuf && lowat > 0 ? want : 0;
+    w.tail_skb = from;
+    return w;
+  }
+  const std::uint32_t mss = payload_mss(c);
+  const std::uint32_t goal = size_goal(c, mss);
+  Seq pushed = c.pushed_seq;
+  const std::uint32_t half = c.max_snd_wnd / 2;
+  std::uint32_t spent = 0;
+  Seq pos = from;
+  // The tail skb not yet sent: the last one written, less what went out.
+  Seq skb = from;
+  const Seq tail = seq_max(c.snd_tail_skb, sent_to);
+  if (from > sent_to && from > tail && static_cast<std::uint32_t>(from - tail) < goal) skb = tail;
+  std::uint32_t left = want;
+  while (left > 0) {
+    if (pos - skb >= static_cast<std::int32_t>(goal) || pos == skb) {
+      // A new skb: sk_stream_memory_free.
+      const std::uint32_t notsent = static_cast<std::uint32_t>(pos - sent_to);
+      if (queued >= sndbuf || notsent >= lowat) break;
+      skb = pos;
+    }
+    const std::uint32_t copy = std::min(goal - static_cast<std::uint32_t>(pos - skb), left);
+    pos += copy;
+    queued += copy;
+    left -= copy;
+    if (left == 0 || !c.syn_acked()) continue;
+    if (pos > pushed + half) {  // forced_push
+      if (w.forced_count < WritePlan::kForced) w.forced[w.forced_count++] = pos;
+      pushed = pos;
+      const std::uint32_t n = push_bytes(c, mss, sent_to, pos, spent);
+      sent_to += n;
+      spent += n;
+    } else if (skb == sent_to) {  // tcp_push_one
+      const std::uint32_t n = push_bytes(c, mss, skb, pos, spent);
+      sent_to += n;
+      spent += n;
+    }
+    if (sent_to > skb) skb = sent_to;  // tso_fragment: the unsent rest is the tail
+  }
+  w.take = want - left;
+  w.tail_skb = skb;
+  return w;
+}
+
+void mark_pushes(Tcb& c, Seq from, Seq to, const WritePlan& w, bool more) {
   const std::uint32_t mss = payload_mss(c);
   // The write before this one ended in a tail skb not yet sent, with room:
   // this write goes on filling it and its PSH is cleared.
+  const Seq tail = seq_max(c.snd_tail_skb, c.snd_max);
   if (c.push_count != 0 && c.snd_max < from && c.push_marks[c.push_count - 1] == from && c.syn_acked() &&
-      static_cast<std::uint32_t>(from - c.snd_max) < size_goal(c, mss)) {
+      tail < from && static_cast<std::uint32_t>(from - tail) < size_goal(c, mss)) {
     --c.push_count;
   }
-  // forced_push: after(write_seq, pushed_seq + max_window / 2), checked as
-  // each segment-sized piece of the write fills.
-  const std::uint32_t half = c.max_snd_wnd / 2;
-  if (c.syn_acked() && static_cast<std::uint32_t>(to - c.pushed_seq) > half) {
-    for (Seq end = from + mss; end < to; end += mss) {
-      if (end > c.pushed_seq + half) add_mark(c, end);
-    }
+  c.snd_tail_skb = w.tail_skb;
+  for (std::uint8_t i = 0; i < w.forced_count; ++i) {
+    if (w.forced[i] < to) add_mark(c, w.forced[i]);
   }
   // tcp_push: "if (!(flags & MSG_MORE) || forced_push(tp)) tcp_mark_push".
-  if (!more || static_cast<std::uint32_t>(to - c.pushed_seq) > half) add_mark(c, to);
+  if (!more || static_cast<std::uint32_t>(to - c.pushed_seq) > c.max_snd_wnd / 2) add_mark(c, to);
 }
 
 // TCP_CORK holds a short last segment until it fills, the cork comes off,

@@ -7,14 +7,12 @@
 
 namespace twstack::tcp {
 
-namespace {
-
 // tcp_notsent_lowat(): the socket's TCP_NOTSENT_LOWAT, else the sysctl's.
 std::uint32_t notsent_lowat(const TcpParams& p, const Tcb& c) {
   return c.notsent_lowat != 0 ? c.notsent_lowat : p.notsent_lowat;
 }
 
-}  // namespace
+std::uint32_t send_limit(const TcpParams& p, const Tcb& c) { return std::min(c.sk_sndbuf, p.sndbuf); }
 
 std::uint32_t notsent_bytes(const Tcb& c) {
   // write_seq - snd_nxt: Linux's snd_nxt never rewinds, twstack's SND.MAX.
@@ -31,19 +29,16 @@ bool stream_memory_free(const TcpParams& p, const Tcb& c, int wake) {
 
 // __sk_stream_is_writeable(sk, 1), as tcp_poll and sk_stream_write_space
 // ask it: free space at least half of what is queued (sk_stream_wspace >=
-// sk_stream_min_wspace), and TCP's own test above.
+// sk_stream_min_wspace), sk_stream_memory_free, and TCP's own test above.
 bool stream_writeable(const TcpParams& p, const Tcb& c) {
-  return c.snd.space() > 0 && c.snd.space() >= c.snd.size() / 2 && stream_memory_free(p, c, 1);
+  const std::uint64_t queued = wmem_queued(c);
+  const std::uint32_t limit = send_limit(p, c);
+  return queued < limit && limit - queued >= queued / 2 && c.snd.space() > 0 && stream_memory_free(p, c, 1);
 }
 
-// tcp_sendmsg_locked takes data while sk_stream_memory_free: buffer space,
-// and unsent bytes below TCP_NOTSENT_LOWAT. Linux checks at each new skb
-// and fills the skb it has started up to its size goal; twstack, with no
-// skbs, takes bytes up to the mark.
+// What a write would take now: tcp_sendmsg_locked's skbs (push.cc).
 std::uint32_t send_room(const TcpParams& p, const Tcb& c) {
-  const std::uint32_t notsent = notsent_bytes(c);
-  const std::uint32_t lowat = notsent_lowat(p, c);
-  return notsent < lowat ? std::min(c.snd.space(), lowat - notsent) : 0;
+  return plan_write(c, c.snd.space(), wmem_queued(c), send_limit(p, c), notsent_lowat(p, c)).take;
 }
 
 void check_space(const TcpParams& p, Tcb& c) {

@@ -181,9 +181,12 @@ struct Tcb {
   std::uint32_t sk_rcvbuf = 0;     // sk->sk_rcvbuf
   std::uint32_t sk_sndbuf = 0;     // sk->sk_sndbuf
   std::uint32_t window_clamp = 0;  // tp->window_clamp: the largest window to advertise
-  bool rcvbuf_lock = false;        // SOCK_RCVBUF_LOCK: set by SO_RCVBUF
   // TCP_NOTSENT_LOWAT (tp->notsent_lowat); 0: net.ipv4.tcp_notsent_lowat (sockopts.cc)
   std::uint32_t notsent_lowat = 0;
+  // The first byte of the last skb Linux would have written (the write
+  // queue's tail), which the next write tops up to the size goal (push.cc).
+  Seq snd_tail_skb;
+  bool rcvbuf_lock = false;        // SOCK_RCVBUF_LOCK: set by SO_RCVBUF
   bool sndbuf_lock = false;        // SOCK_SNDBUF_LOCK: set by SO_SNDBUF
   ChunkRing snd;
   ChunkRing rcv;

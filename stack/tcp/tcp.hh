@@ -64,9 +64,22 @@ void data_sent(Env& e, Tcb& c);
 bool ack_due_after_read(const Tcb& c, std::uint32_t copied);
 
 // --- PSH (push.cc)
-// The application wrote the bytes [from, to): mark where PSH goes. `more`:
-// MSG_MORE, no mark at the end unless the write is long (tcp_push).
-void mark_pushes(Tcb& c, Seq from, Seq to, bool more = false);
+// A write as tcp_sendmsg_locked takes it, skb by skb: how many of `want`
+// bytes it takes with `queued` bytes held against `sndbuf` (sk_wmem_queued,
+// sk_sndbuf) and TCP_NOTSENT_LOWAT `lowat`, and where forced_push marks PSH.
+struct WritePlan {
+  static constexpr std::uint8_t kForced = 4;
+  std::uint32_t take = 0;
+  Seq tail_skb;  // the first byte of the last skb written
+  std::uint8_t forced_count = 0;
+  Seq forced[kForced];
+};
+WritePlan plan_write(const Tcb& c, std::uint32_t want, std::uint32_t queued, std::uint32_t sndbuf,
+                     std::uint32_t lowat);
+// The application wrote the bytes [from, to) as `w` planned: mark where
+// PSH goes. `more`: MSG_MORE, no mark at the end unless the write is long
+// (tcp_push).
+void mark_pushes(Tcb& c, Seq from, Seq to, const WritePlan& w, bool more = false);
 // TCP_CORK and MSG_MORE (push.cc). Is a short last segment held back?
 // Linux tcp_nagle_check with TCP_NAGLE_CORK, unless TCP_NAGLE_PUSH.
 inline bool corked(const Tcb& c) {
@@ -105,6 +118,14 @@ bool stream_memory_free(const TcpParams& p, const Tcb& c, int wake);
 bool stream_writeable(const TcpParams& p, const Tcb& c);
 // What user_send() takes now (sk_stream_memory_free): 0 while full.
 std::uint32_t send_room(const TcpParams& p, const Tcb& c);
+// tcp_notsent_lowat(): TCP_NOTSENT_LOWAT, else net.ipv4.tcp_notsent_lowat.
+std::uint32_t notsent_lowat(const TcpParams& p, const Tcb& c);
+// sk_sndbuf as the engine holds it: within twstack.sndbuf.
+std::uint32_t send_limit(const TcpParams& p, const Tcb& c);
+// sk_wmem_queued: what the send queue holds against sk_sndbuf. Linux
+// counts skb truesize (payload plus about 900 bytes an skb); twstack keeps
+// no skbs and counts the payload.
+inline std::uint32_t wmem_queued(const Tcb& c) { return c.snd.size(); }
 // net.ipv4.tcp_notsent_lowat's default (UINT_MAX): no mark.
 inline constexpr std::uint32_t kNoNotsentLowat = 0xffffffffu;
 // tcp_check_space: a writer that was refused space gets kEvWritable once

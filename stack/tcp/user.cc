@@ -43,17 +43,17 @@ std::uint32_t user_send(Env& e, Tcb& c, std::span<const std::uint8_t> data, Errc
     *err = c.sk_err != Errc::kOk ? take_error(c) : Errc::kPipe;
     return 0;
   }
-  // sk_stream_memory_free; without a TCP_NOTSENT_LOWAT mark, the buffer's space.
-  const std::uint32_t room =
-      c.notsent_lowat == 0 && e.p.notsent_lowat == kNoNotsentLowat ? c.snd.space() : send_room(e.p, c);
-  std::uint32_t want = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), room));
+  // tcp_sendmsg_locked: skb by skb, within sk_sndbuf and TCP_NOTSENT_LOWAT
+  // (push.cc), within the ring.
+  const std::uint32_t asked = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), c.snd.space()));
+  const WritePlan plan = plan_write(c, asked, wmem_queued(c), send_limit(e.p, c), notsent_lowat(e.p, c));
   const Seq from = c.snd_data_end();
-  std::uint32_t n = c.snd.append(e.pool, data.data(), want);
-  if (n < want) e.ctr.inc(Counter::TwstackBufPoolExhausted);
+  std::uint32_t n = c.snd.append(e.pool, data.data(), plan.take);
+  if (n < plan.take) e.ctr.inc(Counter::TwstackBufPoolExhausted);
   if (n > 0) {
     slow_start_after_idle_check(e, c);  // tcp_skb_entail
     if (more || c.cork != 0) cork_on_write(c, more);
-    mark_pushes(c, from, from + n, more);
+    mark_pushes(c, from, from + n, plan, more);
   }
   if (n < data.size()) c.want_writable = true;
   return n;

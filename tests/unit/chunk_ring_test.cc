@@ -80,5 +80,89 @@ TEST(ChunkRing, OutOfOrderBytesBeyondTheTail) {
   for (int i = 0; i < 200; ++i) ASSERT_EQ(out[i], i);
 }
 
+// Beyond the 63 direct chunks the ring indexes its chunks through chunks of
+// the same pool: 400000 bytes take 196 data chunks and one index chunk, all
+// returned once consumed, and the emptied ring is direct again.
+TEST(ChunkRing, GrowsPastDirectSlotsThroughIndexChunks) {
+  ChunkPool pool(1024);
+  ChunkRing r;
+  r.init(400000);
+  std::vector<std::uint8_t> in(400000);
+  for (std::uint32_t i = 0; i < in.size(); ++i) in[i] = static_cast<std::uint8_t>(i * 7 + (i >> 11));
+  EXPECT_EQ(r.append(pool, in.data(), 100000), 100000u);
+  EXPECT_FALSE(r.indexed());
+  EXPECT_EQ(r.append(pool, in.data() + 100000, 300000), 300000u);  // past kMaxRingBytes
+  EXPECT_TRUE(r.indexed());
+  EXPECT_EQ(r.chunks_held(), 196u + 1);
+  EXPECT_EQ(pool.free_chunks() + r.chunks_held(), 1024u);
+  std::vector<std::uint8_t> out(in.size());
+  r.read_at(pool, 0, out.data(), 400000);
+  EXPECT_EQ(out, in);
+  r.consume(pool, 399999);
+  EXPECT_EQ(r.chunks_held(), 2u);  // the last byte's chunk and its index
+  r.consume(pool, 1);
+  EXPECT_EQ(r.chunks_held(), 0u);
+  EXPECT_FALSE(r.indexed());
+  EXPECT_EQ(pool.free_chunks(), 1024u);
+}
+
+// A ring that never outgrows the direct slots takes no index chunk: a short
+// connection's write costs one chunk whatever its capacity.
+TEST(ChunkRing, SmallWriteTakesOneChunkWhateverTheCapacity) {
+  ChunkPool pool(64);
+  ChunkRing r;
+  r.init(4u << 20);
+  std::vector<std::uint8_t> d(100, 3);
+  EXPECT_EQ(r.append(pool, d.data(), 100), 100u);
+  EXPECT_FALSE(r.indexed());
+  EXPECT_EQ(r.chunks_held(), 1u);
+}
+
+// No chunk for the index: the ring keeps what its direct slots hold and
+// takes no more.
+TEST(ChunkRing, NoIndexChunkStopsAtTheDirectSlots) {
+  ChunkPool pool(kMaxRingChunks - 1);
+  ChunkRing r;
+  r.init(1u << 20);
+  std::vector<std::uint8_t> d(1u << 20, 1);
+  EXPECT_EQ(r.append(pool, d.data(), kMaxRingBytes), kMaxRingBytes);
+  EXPECT_EQ(pool.free_chunks(), 0u);
+  EXPECT_EQ(r.append(pool, d.data(), 1000), 0u);
+  EXPECT_FALSE(r.indexed());
+  EXPECT_EQ(r.size(), kMaxRingBytes);
+}
+
+// An indexed ring carried through more than one wrap of its span (64 MiB)
+// at uneven steps: every byte comes out as it went in, each index chunk is
+// freed as the head leaves it, and nothing leaks.
+TEST(ChunkRing, IndexedRingWrapsItsSpan) {
+  constexpr std::uint32_t kPool = 2048;
+  ChunkPool pool(kPool);
+  ChunkRing r;
+  r.init(3u << 20);
+  auto byte = [](std::uint64_t pos) { return static_cast<std::uint8_t>((pos * 2654435761u) >> 13); };
+  std::uint64_t in_pos = 0, out_pos = 0;
+  std::vector<std::uint8_t> buf(300000);
+  std::mt19937 rng(5);
+  while (out_pos < (80ull << 20)) {
+    const std::uint32_t n = 1 + rng() % 300000;
+    for (std::uint32_t k = 0; k < n; ++k) buf[k] = byte(in_pos + k);
+    in_pos += r.append(pool, buf.data(), n);
+    ASSERT_TRUE(r.indexed() || r.size() <= kMaxRingBytes);
+    const std::uint32_t m = std::min<std::uint32_t>(1 + rng() % 300000, r.size() - 1);
+    r.read_at(pool, 0, buf.data(), m);
+    for (std::uint32_t k = 0; k < m; ++k) ASSERT_EQ(buf[k], byte(out_pos + k)) << out_pos + k;
+    r.consume(pool, m);
+    out_pos += m;
+    // The data chunks the live bytes touch and their index chunks.
+    const std::uint32_t data = r.size() / kChunkSize + 2;
+    ASSERT_LE(r.chunks_held(), data + data / kIndexEntries + 2);
+    ASSERT_EQ(pool.free_chunks() + r.chunks_held(), kPool);
+  }
+  r.consume(pool, r.size());
+  EXPECT_EQ(pool.free_chunks(), kPool);
+  EXPECT_FALSE(r.indexed());
+}
+
 }  // namespace
 }  // namespace twstack::tcp

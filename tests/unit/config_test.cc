@@ -63,7 +63,7 @@ const KeyCase kCases[] = {
     {"twstack.port_selection", "uniform", "linux"},
     {"twstack.max_connections", "65536", "16777216"},
     {"twstack.max_listeners", "1024", "65535"},
-    {"twstack.sndbuf", "65536", "1024"},
+    {"twstack.sndbuf", "4194304", "1024"},
     {"twstack.rcvbuf", "65536", "129024"},
     {"twstack.mss", "1460", "88"},
     {"twstack.rto_min", "200", "1"},
@@ -125,7 +125,7 @@ TEST(Config, DefaultsAsFields) {
   EXPECT_EQ(c.tw_overflow_policy, TwOverflowPolicy::kDrop);
   EXPECT_EQ(c.port_selection, PortSelection::kUniform);
   EXPECT_EQ(c.max_connections, 65536u);
-  EXPECT_EQ(c.sndbuf, 65536u);
+  EXPECT_EQ(c.sndbuf, 4194304u);
   EXPECT_EQ(c.rcvbuf, 65536u);
   EXPECT_EQ(c.mss, 1460);
   EXPECT_EQ(c.rto_min, Duration::millis(200));
@@ -281,7 +281,7 @@ TEST(Config, RefusesBadValues) {
   expect_refused("net.ipv4.tcp_syn_retries", "128", "1..127");
   expect_refused("net.ipv4.tcp_synack_retries", "256", "0..255");
   expect_refused("twstack.mss", "87", "88..1900");
-  expect_refused("twstack.sndbuf", "129025", "1024..129024");
+  expect_refused("twstack.sndbuf", "66058241", "1024..66058240");
   expect_refused("twstack.delayed_ack", "501", "0..500 (ms)");
   // Decimal seconds.
   expect_refused("twstack.tcp_timewait_len", "0", "seconds > 0");

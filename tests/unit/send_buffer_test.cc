@@ -183,6 +183,73 @@ TEST(SendBuffer, PoolExhaustionGivesShortCount) {
   }
 }
 
+// The send buffer follows sk_sndbuf past the ring's 63 direct chunks
+// (Linux: SO_SNDBUF 200000, doubled, takes a write of 400000 at once, as
+// tcp_sendmsg_locked does while sk_wmem_queued < sk_sndbuf): the bytes and
+// the index chunks come from the engine's pool and all go back with the
+// ACKs, every byte leaving at its sequence number.
+TEST(SendBuffer, LargeSndbufTakesAWholeWriteFromThePool) {
+  tcp::TcpParams p(StackConfig{});  // twstack.sndbuf: 4 MiB
+  LoneTcb t(p, 1024);
+  t.establish(Seq(7000), kMss, 65535);
+  const Seq start = t.tcb.iss + 1;
+  tcp::set_sndbuf(p, t.tcb, tcp::so_sndbuf_size(p, 200000));
+  EXPECT_EQ(tcp::send_limit(p, t.tcb), 400000u);
+  EXPECT_EQ(t.send(stream(0, 400000)), 400000u);
+  EXPECT_FALSE(t.tcb.want_writable);
+  EXPECT_TRUE(t.tcb.snd.indexed());
+  EXPECT_EQ(t.tcb.snd.chunks_held(), 196u + 1);  // data and one index chunk
+  std::uint32_t checked = 0;
+  for (int round = 0; round < 1000 && t.tcb.snd_una != start + 400000; ++round) {
+    for (const SentSegment& s : t.sent()) {
+      const std::uint32_t off = static_cast<std::uint32_t>(s.seq - start);
+      ASSERT_EQ(off, checked);
+      ASSERT_EQ(s.payload, stream(off, static_cast<std::uint32_t>(s.payload.size()))) << off;
+      checked += static_cast<std::uint32_t>(s.payload.size());
+    }
+    t.receive_acking(t.tcb.snd_max, t.tcb.rcv_nxt, {});
+  }
+  EXPECT_EQ(checked, 400000u);
+  EXPECT_EQ(t.tcb.snd.chunks_held(), 0u);
+  EXPECT_FALSE(t.tcb.snd.indexed());
+  EXPECT_EQ(t.pool().free_chunks(), 1024u);
+  EXPECT_EQ(t.counters().get(Counter::TwstackBufPoolExhausted), 0u);
+}
+
+// A short connection's write takes one chunk, whatever sk_sndbuf allows.
+TEST(SendBuffer, ShortWriteTakesOneChunk) {
+  tcp::TcpParams p(StackConfig{});
+  LoneTcb t(p);
+  t.establish(Seq(7000), kMss, 65535);
+  tcp::set_sndbuf(p, t.tcb, tcp::so_sndbuf_size(p, 4 << 20));
+  EXPECT_EQ(t.send(stream(0, 100)), 100u);
+  EXPECT_EQ(t.tcb.snd.chunks_held(), 1u);
+  EXPECT_FALSE(t.tcb.snd.indexed());
+}
+
+// The pool runs dry under a large buffer: the write takes what the pool
+// gave (counted), the writer waits (want_writable), and the ACK that
+// returns chunks wakes it (sk_stream_wait_memory under memory pressure).
+TEST(SendBuffer, PoolExhaustionBlocksALargeWriteUntilAcksReturnChunks) {
+  tcp::TcpParams p(StackConfig{});
+  LoneTcb t(p, 100);
+  t.establish(Seq(7000), kMss, 65535);
+  const Seq start = t.tcb.iss + 1;
+  tcp::set_sndbuf(p, t.tcb, tcp::so_sndbuf_size(p, 200000));
+  t.tcb.events = 0;
+  // 63 direct chunks, then one index chunk and 36 more data chunks.
+  EXPECT_EQ(t.send(stream(0, 400000)), 99u * tcp::kChunkSize);
+  EXPECT_EQ(t.counters().get(Counter::TwstackBufPoolExhausted), 1u);
+  EXPECT_TRUE(t.tcb.want_writable);
+  EXPECT_EQ(t.pool().free_chunks(), 0u);
+  t.sent();
+  ASSERT_EQ(t.tcb.snd_max, start + 10000);  // the initial window
+  t.receive_acking(start + 10000, t.tcb.rcv_nxt, {});
+  EXPECT_EQ(t.pool().free_chunks(), 4u);  // 10000 bytes free 4 whole chunks
+  EXPECT_NE(t.tcb.events & tcp::kEvWritable, 0);
+  EXPECT_EQ(t.send(stream(99 * tcp::kChunkSize, 400000)), 4u * tcp::kChunkSize);
+}
+
 // RFC 9293 §3.4: the FIN occupies the sequence number after the last data
 // byte but no byte of the buffer; its ACK empties the buffer exactly.
 TEST(SendBuffer, FinTakesASequenceNumberButNoBufferByte) {

@@ -109,32 +109,43 @@ TEST(TcbBuffers, SndbufExpandsAtEstablishmentUnlessLocked) {
   c.establish(kPeerIss, 1460, 65535);
   // per_mss = roundup_pow_of_two(1460 + 320 + 320) + 256 = 4352.
   EXPECT_EQ(c.tcb.sk_sndbuf, 2u * 10 * 4352);
-  EXPECT_EQ(c.tcb.snd.capacity(), std::min<std::uint32_t>(p.sndbuf, 2u * 10 * 4352));
+  EXPECT_EQ(tcp::send_limit(p, c.tcb), std::min<std::uint32_t>(p.sndbuf, 2u * 10 * 4352));
+  // The ring holds an skb more: one started below sk_sndbuf is filled.
+  EXPECT_EQ(c.tcb.snd.capacity(), std::min<std::uint32_t>(p.sndbuf, 2u * 10 * 4352 + 65536));
 
   LoneTcb l(p);
   l.open(PeerSyn{}, SockBufs{0, tcp::so_sndbuf_size(p, 8000)});
   l.receive(kPeerIss + 1, {}, wire::kAck);
   EXPECT_EQ(l.tcb.state, tcp::State::kEstablished);
   EXPECT_EQ(l.tcb.sk_sndbuf, 16000u);
-  EXPECT_EQ(l.tcb.snd.capacity(), 16000u);
+  EXPECT_EQ(tcp::send_limit(p, l.tcb), 16000u);
 }
 
-// SO_SNDBUF on a connection: the queue takes at most sk_sndbuf bytes (within
-// the engine's cap); raising it wakes a refused writer (sk_write_space).
+// SO_SNDBUF on a connection: a write takes a new skb only while
+// sk_wmem_queued < sk_sndbuf, and fills it to the size goal
+// (tcp_sendmsg_locked); raising it wakes a refused writer (sk_write_space)
+// once the free space is at least half of what is queued.
 TEST(TcbBuffers, SoSndbufLimitsWritesAndWakesWriter) {
   const tcp::TcpParams p = linux_defaults();
   LoneTcb c(p);
   c.establish(kPeerIss, 1460, 65535);
   tcp::set_sndbuf(p, c.tcb, tcp::so_sndbuf_size(p, 5000));
   EXPECT_EQ(c.tcb.sk_sndbuf, 10000u);
-  const std::vector<std::uint8_t> data(30000, 7);
-  EXPECT_EQ(c.send(data), 10000u);
+  const std::vector<std::uint8_t> data(100000, 7);
+  // The size goal is half the peer's window in segments: 22 * 1460 = 32120.
+  // The first skb (queue empty) fills; tcp_push_one sends the initial
+  // window of it (14600); its rest is topped up to the goal again (32120
+  // from 14601); then the queue (46720) is past sk_sndbuf.
+  EXPECT_EQ(c.send(data), 46720u);
   EXPECT_TRUE(c.tcb.want_writable);
+  EXPECT_EQ(tcp::send_room(p, c.tcb), 0u);
   c.tcb.events = 0;
-  tcp::set_sndbuf(p, c.tcb, tcp::so_sndbuf_size(p, 10000));
-  EXPECT_EQ(c.tcb.sk_sndbuf, 20000u);
-  EXPECT_NE(c.tcb.events & tcp::kEvWritable, 0);
-  EXPECT_EQ(c.send(data), 10000u);
+  tcp::set_sndbuf(p, c.tcb, tcp::so_sndbuf_size(p, 30000));
+  EXPECT_EQ(c.tcb.sk_sndbuf, 60000u);
+  EXPECT_EQ(c.tcb.events & tcp::kEvWritable, 0);  // 60000 - 46720 < 46720 / 2
+  tcp::set_sndbuf(p, c.tcb, tcp::so_sndbuf_size(p, 40000));
+  EXPECT_NE(c.tcb.events & tcp::kEvWritable, 0);  // 80000 - 46720 >= 46720 / 2
+  EXPECT_GT(c.send(data), 0u);
 }
 
 // SO_RCVBUF after the handshake keeps the window scale the SYN announced,

@@ -91,6 +91,45 @@ TEST(TcbPush, LongWriteIsPushedEveryHalfWindow) {
   EXPECT_EQ(pushed_ends, want);
 }
 
+// tcp_sendmsg_locked checks forced_push as each skb fills to the size goal
+// (half the peer's window, 16 segments of 1000 here), not per segment. The
+// first skb is the send head: tcp_push_one sends what cwnd allows of it (2
+// segments), and the rest is topped up to the goal again, so the first
+// forced mark falls at 18000, where that skb fills (Linux: cubic-rto-ss-ca-
+// cwnd-bump.pkt, PSH on 19001:20001 of a write from 2001), then every two
+// skbs (50000, ...); a per-segment check would mark 17000.
+TEST(TcbPush, ForcedPushFallsWhereAnSkbFills) {
+  LoneTcb c(params());
+  c.establish(PeerSyn{kPeerIss, 1000, 32896, std::nullopt, std::nullopt});
+  c.tcb.cwnd = 2000;
+  tcp::set_sndbuf(c.env().p, c.tcb, tcp::so_sndbuf_size(c.env().p, 200000));
+  const Seq start = c.tcb.snd_nxt;
+  ASSERT_EQ(c.send(std::vector<std::uint8_t>(200000, 0x42)), 200000u);
+  EXPECT_FALSE(tcp::push_due(c.tcb, start + 16000, 1000));
+  EXPECT_TRUE(tcp::push_due(c.tcb, start + 17000, 1000));
+  EXPECT_FALSE(tcp::push_due(c.tcb, start + 33000, 1000));
+  EXPECT_FALSE(tcp::push_due(c.tcb, start + 34000, 1000));
+  EXPECT_TRUE(tcp::push_due(c.tcb, start + 49000, 1000));
+  EXPECT_TRUE(tcp::push_due(c.tcb, start + 199000, 1000));  // tcp_push
+}
+
+// sk_stream_memory_free is asked only for a new skb, which is then filled
+// to the size goal: with sk_sndbuf 50000 (tcp_wmem[1]) a write of 59000
+// takes 58000 (Linux: epoll_out_edge.pkt): 16000, then the rest of the
+// first skb after tcp_push_one sent 10000 of it (topped up to 26000), then
+// two skbs begun at 26000 and 42000 queued, both below 50000.
+TEST(TcbPush, WriteFillsTheSkbBegunBelowSndbuf) {
+  tcp::TcpParams p = params();
+  p.wmem.def = 50000;
+  LoneTcb c(p);
+  c.establish(PeerSyn{kPeerIss, 1000, 32896, std::nullopt, std::nullopt});
+  ASSERT_EQ(c.tcb.sk_sndbuf, 50000u);  // tcp_sndbuf_expand: 2 * 10 * 2304 is less
+  EXPECT_EQ(c.send(std::vector<std::uint8_t>(59000, 0x42)), 58000u);
+  EXPECT_TRUE(c.tcb.want_writable);
+  EXPECT_EQ(c.sent().size(), 10u);  // the initial window
+  EXPECT_EQ(tcp::send_room(c.env().p, c.tcb), 0u);
+}
+
 // A fast retransmission of a segment that ended a write carries PSH again,
 // as Linux resends the marked skb.
 TEST(TcbPush, FastRetransmissionKeepsPsh) {

@@ -72,41 +72,54 @@ TEST(TcbMaxseg, NeverRaisesTheMss) {
   EXPECT_EQ(d.connect().opt.mss, 1460);
 }
 
-// TCP_NOTSENT_LOWAT: write() takes data while the unsent bytes are below
-// the mark (sk_stream_memory_free); poll() reports EPOLLOUT only below half
-// of it (tcp_stream_memory_free with wake); a writer held back is woken once
-// sending brings them below that (tcp_check_space).
+// TCP_NOTSENT_LOWAT: write() starts a new skb only while the unsent bytes
+// are below the mark (sk_stream_memory_free), and tops up the tail skb not
+// yet sent to the size goal without asking (tcp_sendmsg_locked); poll()
+// reports EPOLLOUT only below half of it (tcp_stream_memory_free with
+// wake); a writer held back is woken once sending brings them below that
+// (tcp_check_space).
 TEST(TcbNotsentLowat, WritesStopAtTheMarkAndWakeBelowHalf) {
   LoneTcb c(params());
   c.in_state(State::kEstablished);
   c.tcb.nodelay = true;
   c.tcb.cwnd = 2 * 1460;
   tcp::set_notsent_lowat(c.env().p, c.tcb, 3000);
+  const std::uint32_t goal = std::min(65536u, c.tcb.max_snd_wnd / 2) / 1460 * 1460;
+  ASSERT_GT(goal, 20000u);
   const std::vector<std::uint8_t> data(10000, 7);
-  EXPECT_EQ(c.send(data), 3000u);
+  EXPECT_EQ(c.send(data), 10000u);  // one skb, begun with nothing unsent
   EXPECT_EQ(payload_sizes(c.sent()), (std::vector<std::uint32_t>{1460, 1460}));
-  EXPECT_EQ(tcp::notsent_bytes(c.tcb), 80u);
-  EXPECT_EQ(tcp::send_room(c.env().p, c.tcb), 2920u);
-  EXPECT_EQ(c.send(data), 2920u);
+  EXPECT_EQ(tcp::notsent_bytes(c.tcb), 7080u);
+  EXPECT_EQ(tcp::send_room(c.env().p, c.tcb), goal - 7080);  // the tail skb's room
+  const std::vector<std::uint8_t> more(100000, 7);
+  EXPECT_EQ(c.send(more), goal - 7080);  // 7080 unsent >= 3000: no new skb
   EXPECT_EQ(tcp::send_room(c.env().p, c.tcb), 0u);
   EXPECT_FALSE(tcp::stream_writeable(c.env().p, c.tcb));
   c.tcb.events = 0;
-  c.receive(kNext, {}, wire::kAck);  // ACKs 2920: cwnd doubles, the rest goes
-  EXPECT_EQ(tcp::notsent_bytes(c.tcb), 0u);
+  for (int round = 0; round < 20 && 2 * tcp::notsent_bytes(c.tcb) >= 3000; ++round) {
+    EXPECT_EQ(c.tcb.events & tcp::kEvWritable, 0);
+    c.receive_acking(c.tcb.snd_max, kNext, {});  // cwnd grows, more goes
+    c.sent();
+  }
+  EXPECT_LT(2 * tcp::notsent_bytes(c.tcb), 3000u);
   EXPECT_TRUE(tcp::stream_writeable(c.env().p, c.tcb));
   EXPECT_NE(c.tcb.events & tcp::kEvWritable, 0);
 }
 
+// Each write here fills one skb (the size goal) and the next asks for a
+// new one, which the mark in force allows or not.
 TEST(TcbNotsentLowat, TheSysctlAppliesUntilSetAndAgainAtZero) {
   tcp::TcpParams p = params();
   p.notsent_lowat = 1000;
   LoneTcb c(p);
   c.in_state(State::kEstablished);
   c.tcb.cwnd = 0;  // nothing leaves: every byte stays unsent
-  const std::vector<std::uint8_t> data(5000, 7);
-  EXPECT_EQ(c.send(data), 1000u);
-  tcp::set_notsent_lowat(c.env().p, c.tcb, 4000);
-  EXPECT_EQ(c.send(data), 3000u);
+  const std::uint32_t goal = std::min(65536u, c.tcb.max_snd_wnd / 2) / 1460 * 1460;
+  const std::vector<std::uint8_t> data(goal, 7);
+  EXPECT_EQ(c.send(data), goal);  // begun with nothing unsent
+  EXPECT_EQ(c.send(data), 0u);    // goal >= 1000 unsent
+  tcp::set_notsent_lowat(c.env().p, c.tcb, 4 * goal);
+  EXPECT_EQ(c.send(data), goal);
   tcp::set_notsent_lowat(c.env().p, c.tcb, 0);
   EXPECT_EQ(c.send(data), 0u);
   EXPECT_FALSE(tcp::stream_memory_free(c.env().p, c.tcb, 0));
