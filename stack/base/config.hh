@@ -234,10 +234,11 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     1024, 1, 65535, kEntries,                                                                      \
     "listening sockets per engine (listen() beyond them: ENOBUFS)", "")                            \
   X("twstack.sndbuf", sndbuf, std::uint32_t,                                                       \
-    4194304 /* tcp_wmem[2] */, 1024, 66058240 /* tcp::kMaxIndexedRingBytes */, kBytes,             \
+    65536, 1024, 66058240 /* tcp::kMaxIndexedRingBytes */, kBytes,                                 \
     "the engine's cap on a connection's send buffer, under Linux's sk_sndbuf (net.ipv4.tcp_wmem, " \
     "SO_SNDBUF); the bytes come from twstack.buffer_chunks as they are written (beyond 63 chunks " \
-    "of 2 KiB, plus one index chunk per 1 MiB), so an idle connection holds none",                 \
+    "of 2 KiB, plus one index chunk per 1 MiB), so an idle connection holds none; raise it to "    \
+    "tcp_wmem[2] (4194304) for Linux's bulk-sender behaviour, with buffer_chunks to match",        \
     "")                                                                                            \
   X("twstack.rcvbuf", rcvbuf, std::uint32_t,                                                       \
     65536, 1024, 129024, kBytes,                                                                   \

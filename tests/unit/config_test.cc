@@ -63,7 +63,7 @@ const KeyCase kCases[] = {
     {"twstack.port_selection", "uniform", "linux"},
     {"twstack.max_connections", "65536", "16777216"},
     {"twstack.max_listeners", "1024", "65535"},
-    {"twstack.sndbuf", "4194304", "1024"},
+    {"twstack.sndbuf", "65536", "1024"},
     {"twstack.rcvbuf", "65536", "129024"},
     {"twstack.mss", "1460", "88"},
     {"twstack.rto_min", "200", "1"},
@@ -125,7 +125,7 @@ TEST(Config, DefaultsAsFields) {
   EXPECT_EQ(c.tw_overflow_policy, TwOverflowPolicy::kDrop);
   EXPECT_EQ(c.port_selection, PortSelection::kUniform);
   EXPECT_EQ(c.max_connections, 65536u);
-  EXPECT_EQ(c.sndbuf, 4194304u);
+  EXPECT_EQ(c.sndbuf, 65536u);
   EXPECT_EQ(c.rcvbuf, 65536u);
   EXPECT_EQ(c.mss, 1460);
   EXPECT_EQ(c.rto_min, Duration::millis(200));

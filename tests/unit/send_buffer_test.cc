@@ -189,7 +189,9 @@ TEST(SendBuffer, PoolExhaustionGivesShortCount) {
 // the index chunks come from the engine's pool and all go back with the
 // ACKs, every byte leaving at its sequence number.
 TEST(SendBuffer, LargeSndbufTakesAWholeWriteFromThePool) {
-  tcp::TcpParams p(StackConfig{});  // twstack.sndbuf: 4 MiB
+  StackConfig cfg;
+  cfg.sndbuf = 4194304;  // twstack.sndbuf up to tcp_wmem[2]: sk_sndbuf alone limits
+  tcp::TcpParams p(cfg);
   LoneTcb t(p, 1024);
   t.establish(Seq(7000), kMss, 65535);
   const Seq start = t.tcb.iss + 1;
@@ -231,7 +233,9 @@ TEST(SendBuffer, ShortWriteTakesOneChunk) {
 // gave (counted), the writer waits (want_writable), and the ACK that
 // returns chunks wakes it (sk_stream_wait_memory under memory pressure).
 TEST(SendBuffer, PoolExhaustionBlocksALargeWriteUntilAcksReturnChunks) {
-  tcp::TcpParams p(StackConfig{});
+  StackConfig cfg;
+  cfg.sndbuf = 4194304;
+  tcp::TcpParams p(cfg);
   LoneTcb t(p, 100);
   t.establish(Seq(7000), kMss, 65535);
   const Seq start = t.tcb.iss + 1;

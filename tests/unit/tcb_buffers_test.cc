@@ -12,11 +12,17 @@ namespace {
 
 using tcp::SockBufs;
 
-tcp::TcpParams linux_defaults() { return tcp::TcpParams(StackConfig{}); }
+// Linux's defaults, where sk_sndbuf alone limits a write: the engine's own
+// cap (twstack.sndbuf, 64 KiB by default) raised to tcp_wmem[2].
+tcp::TcpParams linux_defaults() {
+  StackConfig cfg;
+  cfg.sndbuf = 4194304;
+  return tcp::TcpParams(cfg);
+}
 
 // packetdrill's gtests/net/tcp/common/defaults.sh.
 tcp::TcpParams packetdrill_defaults() {
-  tcp::TcpParams p(StackConfig{});
+  tcp::TcpParams p = linux_defaults();
   p.rmem = BufSizes{4096, 540000, 15 * 1024 * 1024};
   p.wmem = BufSizes{4096, 256 * 1024, 4194304};
   return p;

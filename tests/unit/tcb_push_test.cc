@@ -17,7 +17,9 @@ constexpr Seq kNext = LoneTcb::kIrs + 1;
 constexpr std::uint32_t kMss = 1460;
 
 tcp::TcpParams params() {
-  tcp::TcpParams p(StackConfig{});
+  StackConfig cfg;
+  cfg.sndbuf = 4194304;  // twstack.sndbuf raised to tcp_wmem[2], as the packetdrill adapter does
+  tcp::TcpParams p(cfg);
   p.timestamps = 0;
   return p;
 }

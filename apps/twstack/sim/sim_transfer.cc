@@ -52,7 +52,7 @@ void add_options(CLI::App& app, Args* a) {
       ->type_name("US")->transform(whole(0, 10000000));
   app.add_option("--seed", a->seed, "seed of the faults and the payload (default 1)")
       ->type_name("S")->transform(whole(0, UINT64_MAX));
-  app.add_option("--sndbuf", a->sndbuf, "send buffer per connection, 1024..66058240 (twstack.sndbuf, default 4194304)")
+  app.add_option("--sndbuf", a->sndbuf, "send buffer per connection, 1024..66058240 (twstack.sndbuf, default 65536)")
       ->type_name("BYTES")->transform(whole(1024, tcp::kMaxIndexedRingBytes));
   app.add_option("--rcvbuf", a->rcvbuf, "receive buffer per connection, 1024..129024 (twstack.rcvbuf, default 65536)")
       ->type_name("BYTES")->transform(whole(1024, tcp::kMaxRingBytes));
