@@ -58,7 +58,7 @@ struct SentRange {
 // What was sent when, entries [0, RackState::num_sent) only: the rest is
 // left uninitialised, so that making a connection does not clear 384 bytes
 // a short connection never reads (an array with member initialisers cost a
-// short connection about 2 % of its instructions).
+// short connection about 1 % of its instructions).
 template <std::size_t N>
 struct SentTable {
   SentTable() {}  // NOLINT: no initialisation, on purpose
