@@ -143,19 +143,21 @@ void prune(RackState& r, Seq una) {
   if (r.num_sent != 0 && r.sent[0].begin < una) r.sent[0].begin = una;
 }
 
-// Linux tcp_rack_advance (RFC 8985 §6.2 step 2): the most recently sent of
-// the delivered segments sets RACK.xmit_ts, RACK.end_seq and RACK.rtt. A
-// resent segment delivered sooner than min_rtt after its resend was the
-// original arriving: it says nothing.
+// Linux tcp_rack_advance (RFC 8985 §6.2 step 2): a resent segment
+// delivered sooner than min_rtt after its resend was the original arriving:
+// it says nothing. Else every delivered segment, taken in the order Linux
+// walks them (SACK blocks, then the cumulative ACK, each by sequence), sets
+// RACK.rtt, so the last one counts even when sent earlier; only the most
+// recently sent sets RACK.xmit_ts and RACK.end_seq.
 void advance(const Env& e, Tcb& c, std::uint8_t marks, Seq end_seq, std::uint32_t xmit) {
   RackState& r = c.rack;
-  if (r.mstamp_us != 0 && !sent_after(xmit, r.mstamp_us, end_seq, r.end_seq)) return;
   const std::int32_t rtt = us_delta(now32(e), xmit);
   if ((marks & (SentRange::kRtxOut | SentRange::kEverRtx)) && rtt < c.rtte.min_rtt_us) return;
+  r.advanced = true;
   r.rtt_us = static_cast<std::uint32_t>(std::max(rtt, 0));
+  if (r.mstamp_us != 0 && !sent_after(xmit, r.mstamp_us, end_seq, r.end_seq)) return;
   r.mstamp_us = xmit;
   r.end_seq = end_seq;
-  r.advanced = true;
 }
 
 // Calls f(b, x) for each part of [b, x) the scoreboard does not hold.

@@ -148,14 +148,34 @@ TEST_F(Rack, ReorderingSeenKeepsTheWindow) {
 }
 
 // RFC 8985 §7.2 / tcp_schedule_loss_probe: no probe once data is SACKed
-// (TCP_CA_Disorder). A cumulative ACK that does not move RACK rearms the
-// RTO over the reordering timer (tcp_set_xmit_timer, tcp_rearm_rto).
+// (TCP_CA_Disorder). The cumulative ACK delivers segment 0, sent with 9:
+// RACK runs again and the reordering timer stays (tcp_identify_packet_loss
+// clears FLAG_SET_XMIT_TIMER).
 TEST_F(Rack, NoLossProbeWhileDataIsSacked) {
   ack(0, {sacked(9, 10)});
   ack(1, {sacked(9, 10)});
-  EXPECT_FALSE(c.tcb.rack.reo_armed);
+  EXPECT_TRUE(c.tcb.rack.reo_armed);
   EXPECT_FALSE(c.tcb.tlp.pto_armed);
   EXPECT_TRUE(c.tcb.rtx_timer.active());
+}
+
+// tcp_rack_advance: every delivered segment sets RACK.rtt, one sent earlier
+// than RACK's segment too; only RACK.xmit_ts and end_seq wait for a later
+// send. Segment 0, delivered 10 ms after segment 9 and sent with it, makes
+// RACK.rtt 110 ms, so segments 1 to 8 get 10 ms more before they are lost
+// (Linux's prr-ss-ack-below-snd_una-cubic turns on this).
+TEST_F(Rack, EveryDeliverySetsRackRtt) {
+  ack(0, {sacked(9, 10)});
+  const std::uint32_t xmit = c.tcb.rack.mstamp_us;
+  EXPECT_EQ(c.tcb.rack.rtt_us, kRttUs);
+  c.advance(Duration::micros(10000));
+  ack(1, {sacked(9, 10)});
+  EXPECT_EQ(c.tcb.rack.rtt_us, kRttUs + 10000);
+  EXPECT_EQ(c.tcb.rack.mstamp_us, xmit);
+  EXPECT_EQ(c.tcb.rack.end_seq, seg(10));
+  // Due RACK.rtt + reo_wnd (min_rtt / 4) after the send, plus TCP_TIMEOUT_MIN.
+  EXPECT_EQ(c.due(tcp::kTimerRetransmit).us, c.now().us + kRttUs / 4 + 2000);
+  EXPECT_EQ(lost(), 0u);
 }
 
 // A resent segment RACK finds lost again (a later send was delivered
