@@ -147,8 +147,8 @@ void recovery_send(Env& e, Tcb& c) {
 // point has not been passed yet (RFC 6582 §4.1). cwnd follows PRR from the
 // ACK that started it (RFC 6937 §3.1, Linux tcp_enter_recovery, then
 // tcp_cwnd_reduction); its first segment always goes.
-void enter_recovery(Env& e, Tcb& c, std::uint32_t delivered) {
-  if (recovery_refused(c)) return;
+bool enter_recovery(Env& e, Tcb& c, std::uint32_t delivered) {
+  if (recovery_refused(c)) return false;
   const std::uint32_t smss = payload_mss(c);
   recovery_start(c, smss);                               // (4.1) RecoveryPoint, (4.2) ssthresh
   c.dupacks = 0;
@@ -158,9 +158,10 @@ void enter_recovery(Env& e, Tcb& c, std::uint32_t delivered) {
   prr_cwnd(c, sack_pipe(c), delivered, false, smss);
   Seq first = c.snd_una;                                 // (4.3) HighACK + 1
   std::uint32_t room = UINT32_MAX;
-  if (rack_on(e, c) && !rack_next_lost(c, first, room)) return;  // RACK: the first lost segment
+  if (rack_on(e, c) && !rack_next_lost(c, first, room)) return true;  // RACK: the first lost segment
   retransmit_hole(e, c, first, room);
   recovery_send(e, c);                                   // (4.4) step (C)
+  return true;
 }
 
 // RFC 6937 §3.1 DeliveredData: the change in SND.UNA plus the change in
@@ -240,11 +241,14 @@ bool sack_on_new_ack(Env& e, Tcb& c, std::uint32_t acked, std::uint32_t prior_sa
   if (rack && rack_mark_lost(e, c)) timer_set = true;
   if (!c.in_recovery) {
     c.dupacks = 0;  // RFC 6675 §5: a cumulative ACK resets DupAcks
-    cc_grow(e, c, smss, acked);
+    const std::uint32_t delivered = delivered_data(c, acked, prior_sacked);
     // tcp_time_to_recover: RACK's lost marks, else IsLost(HighACK + 1).
-    if (rack ? rack_lost_bytes(c) != 0 : st.num_sacked != 0 && c.snd_una < lost_edge(c)) {
-      enter_recovery(e, c, delivered_data(c, acked, prior_sacked));
-    }
+    const bool lost = rack ? rack_lost_bytes(c) != 0 : st.num_sacked != 0 && c.snd_una < lost_edge(c);
+    // tcp_cong_control after tcp_fastretrans_alert: outside a cwnd
+    // reduction (after a timeout too), tcp_cong_avoid grows by acked_sacked,
+    // what this ACK newly delivered; data SACKed earlier grew nothing then
+    // (tcp_may_raise_cwnd) and grows nothing now.
+    if (!(lost && enter_recovery(e, c, delivered))) cc_grow(e, c, smss, delivered);
     return !timer_set;
   }
   if (c.snd_una >= c.recover) {  // RFC 6675 §5: RecoveryPoint acknowledged
@@ -274,6 +278,11 @@ void sack_on_dupack(Env& e, Tcb& c, bool at_una, std::uint32_t prior_sacked, uns
       recovery_send(e, c);
     } else if (at_una && rack_lost_bytes(c) != 0) {
       enter_recovery(e, c, delivered_data(c, 0, prior_sacked));
+    } else if (at_una && c.rack.reordering > kDupThresh) {
+      // tcp_may_raise_cwnd: once the reordering degree is above
+      // net.ipv4.tcp_reordering, SACKed data grows cwnd as it is delivered
+      // (FLAG_FORWARD_PROGRESS), not only in-order data.
+      cc_grow(e, c, payload_mss(c), delivered_data(c, 0, prior_sacked));
     }
     return;
   }
