@@ -138,6 +138,21 @@ TEST_F(Rack, CumulativeAckOfHolesIsReordering) {
   EXPECT_FALSE(c.tcb.rack.reo_armed);
 }
 
+// tcp_cong_control: cwnd grows by what each ACK newly delivered
+// (acked_sacked), and a SACK grows it only once the reordering degree is
+// above net.ipv4.tcp_reordering (tcp_may_raise_cwnd). Linux's
+// cubic-rack-reo-timeout-retrans-failed-incoming-data: 10 + 1 + 8 = 19.
+TEST_F(Rack, CwndGrowsByNewlyDeliveredData) {
+  ASSERT_EQ(c.tcb.cwnd, 10 * kMss);
+  ack(0, {sacked(9, 10)});
+  EXPECT_EQ(c.tcb.cwnd, 10 * kMss);  // reordering 3: in-order data only
+  ack(0, {sacked(3, 4), sacked(9, 10)});
+  ASSERT_EQ(c.tcb.rack.reordering, 7u);
+  EXPECT_EQ(c.tcb.cwnd, 11 * kMss);
+  ack(10, {});
+  EXPECT_EQ(c.tcb.cwnd, 19 * kMss);  // 8 newly delivered, not 10
+}
+
 // With reordering seen, RACK waits reo_wnd even past DupThresh.
 TEST_F(Rack, ReorderingSeenKeepsTheWindow) {
   ack(0, {sacked(9, 10)});
