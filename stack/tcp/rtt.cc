@@ -14,7 +14,9 @@ namespace {
 
 void rtt_sample(Env& e, Tcb& c, std::int64_t r_us, Seq ack) {
   c.rto_us = rtt_estimate(c.rtte, e.p, r_us, ack, c.snd_max);
-  if (r_us < c.rtte.min_rtt_us) c.rtte.min_rtt_us = r_us;  // tcp_update_rtt_min
+  // tcp_update_rtt_min: a sample of 0 counts as one jiffy (1 ms).
+  const std::int64_t m_us = r_us != 0 ? r_us : 1000;
+  if (m_us < c.rtte.min_rtt_us) c.rtte.min_rtt_us = m_us;
   c.srtt_us = c.rtte.srtt8_us >> 3;
   c.rttvar_us = c.rtte.mdev_us >> 2;
 }
@@ -54,8 +56,9 @@ void take_rtt_sample(Env& e, Tcb& c, const Segment& s, bool to_congestion) {
     r_us = e.now.us - c.rtt_start_us;
   } else if (c.ts_ok && s.opt.has_timestamps && s.opt.tsecr != 0) {
     std::int32_t ms = static_cast<std::int32_t>(ts_now(e, c) - s.opt.tsecr);
-    // tcp_rtt_tsopt_us: a delta of 0 ms counts as 1 µs.
-    if (ms >= 0) r_us = ms == 0 ? 1 : std::int64_t{ms} * 1000;
+    // tcp_rtt_tsopt_us(tp, 1): a delta of 0 ticks counts as one tick, so a
+    // timestamp RTT is at least 1 ms (TCP_TS_HZ 1000), never less.
+    if (ms >= 0) r_us = std::int64_t{ms == 0 ? 1 : ms} * 1000;
   }
   if (r_us >= 0) rtt_sample(e, c, r_us, s.ack);
   if (to_congestion) congestion_sample(e, c, r_us, s.ack);

@@ -101,6 +101,26 @@ TEST(TcbRtt, RetransmittedSynAckIsTimedByItsTimestamp) {
   EXPECT_EQ(c.tcb.rto_us, 205000);
 }
 
+// tcp_rtt_tsopt_us(tp, 1): an echo of this very millisecond is a 1 ms
+// sample, not 0 or 1 µs: on a sub-millisecond path the timestamp clock
+// cannot say less, and min_rtt (RACK's reordering window is min_rtt / 4)
+// must not collapse to nothing.
+TEST(TcbRtt, TimestampEchoOfThisMillisecondIsOneMillisecond) {
+  LoneTcb c(params(true));
+  PeerSyn syn;
+  syn.tsval = 100;
+  c.open(syn);
+  c.fire_due(tcp::kTimerRetransmit);  // resent: only its timestamp times it
+  auto rtx = c.sent();
+  ASSERT_EQ(rtx.size(), 1u);
+  c.advance(Duration::micros(300));
+  c.peer_timestamps(101, rtx[0].opt.tsval);
+  c.receive(kNext, {}, wire::kAck);
+  ASSERT_EQ(c.tcb.state, State::kEstablished);
+  EXPECT_EQ(c.tcb.srtt_us, 1000);
+  EXPECT_EQ(c.tcb.rtte.min_rtt_us, 1000);
+}
+
 // The active side likewise: a resent SYN is not timed.
 TEST(TcbRtt, RetransmittedSynIsNotTimedWithoutTimestamps) {
   LoneTcb c(params());
