@@ -11,6 +11,7 @@
 #include "stack/tcp/rack.hh"
 #include "stack/tcp/sack.hh"
 #include "tests/support/lone_tcb.hh"
+#include "tests/support/sack_peer.hh"
 
 namespace twstack::test {
 namespace {
@@ -35,33 +36,21 @@ class Rack : public ::testing::Test {
     c.advance(Duration::micros(kRttUs));
     c.receive(s.irs + 1, {}, wire::kAck);
     c.sent();
-    base = c.tcb.snd_nxt;
+    peer.base = c.tcb.snd_nxt;
     const std::vector<std::uint8_t> data(10 * kMss, 0x42);
     c.send(data);
     EXPECT_EQ(c.sent().size(), 10u);
     c.advance(Duration::micros(kRttUs));
   }
-  Seq seg(std::uint32_t i) const { return base + i * kMss; }
-  wire::SackBlock sacked(std::uint32_t from, std::uint32_t to) const {
-    return wire::SackBlock{seg(from).raw(), seg(to).raw()};
-  }
-  // An ACK of everything below segment `upto` with these blocks; returns
-  // the first sequence numbers of the data segments it draws.
+  Seq seg(std::uint32_t i) const { return peer.seg(i); }
+  wire::SackBlock sacked(std::uint32_t from, std::uint32_t to) const { return peer.sacked(from, to); }
   std::vector<Seq> ack(std::uint32_t upto, std::vector<wire::SackBlock> blocks) {
-    c.peer_sack(std::move(blocks));
-    c.receive_acking(seg(upto), LoneTcb::kIrs + 1, {});
-    return drawn();
+    return peer.ack(upto, std::move(blocks));
   }
-  std::vector<Seq> drawn() {
-    std::vector<Seq> v;
-    for (const SentSegment& s : c.sent()) {
-      if (!s.payload.empty()) v.push_back(s.seq);
-    }
-    return v;
-  }
+  std::vector<Seq> drawn() { return peer.drawn(); }
   std::uint32_t lost() const { return tcp::rack_lost_segs(c.tcb, kMss); }
   LoneTcb c;
-  Seq base;
+  SackPeer peer{c, kMss};
 };
 
 class Rfc6675 : public Rack {

@@ -10,6 +10,7 @@
 
 #include "stack/tcp/sack.hh"
 #include "tests/support/lone_tcb.hh"
+#include "tests/support/sack_peer.hh"
 
 namespace twstack::test {
 namespace {
@@ -23,7 +24,7 @@ class SackSender : public ::testing::Test {
     PeerSyn s;
     s.sack_permitted = sack;
     c.establish(s);
-    base = c.tcb.snd_nxt;
+    peer.base = c.tcb.snd_nxt;
     const std::vector<std::uint8_t> data(10 * kMss, 0x42);
     c.send(data);
     EXPECT_EQ(c.sent().size(), 10u);
@@ -41,23 +42,13 @@ class SackSender : public ::testing::Test {
     const std::vector<std::uint8_t> more(n * kMss, 0x43);
     c.send(more);
   }
-  Seq seg(std::uint32_t i) const { return base + i * kMss; }
-  wire::SackBlock sacked(std::uint32_t from, std::uint32_t to) const {
-    return wire::SackBlock{seg(from).raw(), seg(to).raw()};
-  }
-  // An ACK of everything below segment `ack` with these blocks; returns
-  // the sequence numbers of what it draws.
+  Seq seg(std::uint32_t i) const { return peer.seg(i); }
+  wire::SackBlock sacked(std::uint32_t from, std::uint32_t to) const { return peer.sacked(from, to); }
   std::vector<Seq> ack(std::uint32_t upto, std::vector<wire::SackBlock> blocks) {
-    c.peer_sack(std::move(blocks));
-    c.receive_acking(seg(upto), LoneTcb::kIrs + 1, {});
-    std::vector<Seq> v;
-    for (const SentSegment& s : c.sent()) {
-      if (!s.payload.empty()) v.push_back(s.seq);
-    }
-    return v;
+    return peer.ack(upto, std::move(blocks));
   }
   LoneTcb c;
-  Seq base;
+  SackPeer peer{c, kMss};
 };
 
 class RenoSender : public SackSender {
