@@ -330,6 +330,28 @@ void rack_on_cum_ack(Env& e, Tcb& c, Seq ack, Seq prior_fack) {
   if (reord < prior_fack) rack_check_reordering(e, c, reord, seq_max(rack_fack(c), ack));
 }
 
+bool rack_ack_rtt(const Env& e, const Tcb& c, Seq ack, std::int64_t& seq_rtt_us, std::int64_t& ca_rtt_us) {
+  const RackState& r = c.rack;
+  bool found = false;
+  std::uint32_t first = 0;
+  std::uint32_t last = 0;
+  for (std::uint8_t i = 0; i < r.num_sent && r.sent[i].begin < ack; ++i) {
+    const SentRange& s = r.sent[i];
+    if (s.marks & (SentRange::kRtxOut | SentRange::kEverRtx)) continue;
+    if (sacked_in(c.sack, seq_max(s.begin, c.snd_una), seq_min(s.end, ack)) ==
+        static_cast<std::uint32_t>(seq_min(s.end, ack) - seq_max(s.begin, c.snd_una))) {
+      continue;  // SACKed before: sacked & TCPCB_SACKED_ACKED
+    }
+    if (!found) first = s.xmit_us;
+    last = s.xmit_us;
+    found = true;
+  }
+  if (!found) return false;
+  seq_rtt_us = std::max(us_delta(now32(e), first), 0);
+  ca_rtt_us = std::max(us_delta(now32(e), last), 0);
+  return true;
+}
+
 bool rack_mark_lost(Env& e, Tcb& c) {
   if (!c.rack.advanced) return false;
   c.rack.advanced = false;  // no rescan until a delivery moves RACK

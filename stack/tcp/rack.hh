@@ -44,6 +44,13 @@ void rack_check_reordering(Env& e, Tcb& c, Seq low, Seq fack);
 // SND.UNA moves to `ack` (before the send queue drops it); `prior_fack` is
 // rack_fack before this ACK's SACK blocks (tcp_clean_rtx_queue).
 void rack_on_cum_ack(Env& e, Tcb& c, Seq ack, Seq prior_fack);
+// tcp_clean_rtx_queue's first_ackt and last_ackt for an ACK up to `ack`
+// (before rack_on_cum_ack): the time since the first and the last segment
+// it newly delivers that was never resent (Karn) was sent, Linux's
+// seq_rtt_us and ca_rtt_us. False when there is none (all resent or SACKed
+// before). Ranges the table had to join keep the later send time, so a
+// sample may come out short, never long.
+bool rack_ack_rtt(const Env& e, const Tcb& c, Seq ack, std::int64_t& seq_rtt_us, std::int64_t& ca_rtt_us);
 // tcp_rack_mark_lost, after an ACK: marks what RACK finds lost; true when
 // it armed the reordering timer for what may still arrive.
 bool rack_mark_lost(Env& e, Tcb& c);

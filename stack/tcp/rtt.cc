@@ -6,16 +6,19 @@
 #include "stack/tcp/rtt.hh"
 
 #include "stack/tcp/cubic.hh"
+#include "stack/tcp/rack.hh"
 #include "stack/tcp/tcp.hh"
 
 namespace twstack::tcp {
 
 namespace {
 
-void rtt_sample(Env& e, Tcb& c, std::int64_t r_us, Seq ack) {
+// tcp_ack_update_rtt: seq_rtt_us feeds the estimator, ca_rtt_us the
+// min_rtt filter.
+void rtt_sample(Env& e, Tcb& c, std::int64_t r_us, std::int64_t ca_us, Seq ack) {
   c.rto_us = rtt_estimate(c.rtte, e.p, r_us, ack, c.snd_max);
   // tcp_update_rtt_min: a sample of 0 counts as one jiffy (1 ms).
-  const std::int64_t m_us = r_us != 0 ? r_us : 1000;
+  const std::int64_t m_us = ca_us != 0 ? ca_us : 1000;
   if (m_us < c.rtte.min_rtt_us) c.rtte.min_rtt_us = m_us;
   c.srtt_us = c.rtte.srtt8_us >> 3;
   c.rttvar_us = c.rtte.mdev_us >> 2;
@@ -45,14 +48,20 @@ void time_segment(Env& e, Tcb& c, Seq seq) {
 }
 
 // Takes an RTT sample from an ACK of new sequence space. As Linux
-// tcp_ack_update_rtt, the ACK's own timing is preferred: the one timed
-// segment (the SYN, the SYN-ACK or data), which Karn's rule voids once it
-// was retransmitted; else the echoed timestamp (RFC 7323 §4.1), which tells
-// copies apart and so is good for a retransmitted SYN too.
+// tcp_ack_update_rtt, the ACK's own timing is preferred: on a RACK
+// connection the send times of what it newly delivers (every ACK, as
+// Linux's skb timestamps), else the one timed segment (the SYN, the SYN-ACK
+// or data); Karn's rule voids a resent one. Else the echoed timestamp
+// (RFC 7323 §4.1), which tells copies apart and so is good for a
+// retransmitted SYN too.
 void take_rtt_sample(Env& e, Tcb& c, const Segment& s, bool to_congestion) {
   std::int64_t r_us = -1;
-  if (c.rtt_active && s.ack > c.rtt_seq) {
-    c.rtt_active = false;
+  std::int64_t ca_us = -1;
+  const bool timed = c.rtt_active && s.ack > c.rtt_seq;
+  if (timed) c.rtt_active = false;
+  if (c.rack.num_sent != 0 && rack_ack_rtt(e, c, s.ack, r_us, ca_us)) {
+    // tcp_clean_rtx_queue: first_ackt and last_ackt.
+  } else if (timed) {
     r_us = e.now.us - c.rtt_start_us;
   } else if (c.ts_ok && s.opt.has_timestamps && s.opt.tsecr != 0) {
     std::int32_t ms = static_cast<std::int32_t>(ts_now(e, c) - s.opt.tsecr);
@@ -60,8 +69,9 @@ void take_rtt_sample(Env& e, Tcb& c, const Segment& s, bool to_congestion) {
     // timestamp RTT is at least 1 ms (TCP_TS_HZ 1000), never less.
     if (ms >= 0) r_us = std::int64_t{ms == 0 ? 1 : ms} * 1000;
   }
-  if (r_us >= 0) rtt_sample(e, c, r_us, s.ack);
-  if (to_congestion) congestion_sample(e, c, r_us, s.ack);
+  if (ca_us < 0) ca_us = r_us;
+  if (r_us >= 0) rtt_sample(e, c, r_us, ca_us, s.ack);
+  if (to_congestion) congestion_sample(e, c, ca_us, s.ack);
 }
 
 }  // namespace twstack::tcp

@@ -127,6 +127,37 @@ TEST_F(Rack, CumulativeAckOfHolesIsReordering) {
   EXPECT_FALSE(c.tcb.rack.reo_armed);
 }
 
+// tcp_clean_rtx_queue / tcp_ack_update_rtt: every ACK is timed from the
+// send times of what it newly delivers: the first such segment gives the
+// estimator its sample (seq_rtt_us), the last one min_rtt (ca_rtt_us).
+TEST_F(Rack, EveryAckIsTimedFromTheSendTimes) {
+  c.send(std::vector<std::uint8_t>(4 * kMss, 0x43));  // waits for cwnd
+  EXPECT_TRUE(drawn().empty());
+  const auto more = ack(2, {});  // segments 0 and 1, sent 100 ms ago
+  EXPECT_EQ(c.tcb.srtt_us, kRttUs);
+  ASSERT_FALSE(more.empty());  // cwnd grew: these go now
+  c.advance(Duration::micros(30000));
+  ack(11, {});  // 2 to 9 sent 130 ms ago, 10 sent 30 ms ago
+  EXPECT_EQ(c.tcb.srtt_us, kRttUs + 30000 / 8);  // the sample is 130 ms
+  EXPECT_EQ(c.tcb.rtte.min_rtt_us, 30000);
+}
+
+// Karn (RFC 6298 §3): an ACK of resent data only gives no sample. The
+// first expiry is the loss probe (segment 9), the second the RTO, which
+// resends segment 0.
+TEST_F(Rack, ResentDataIsNotTimed) {
+  c.fire_due(tcp::kTimerRetransmit);
+  c.fire_due(tcp::kTimerRetransmit);
+  const auto out = drawn();
+  ASSERT_FALSE(out.empty());
+  ASSERT_EQ(out.back(), seg(0));
+  const std::int64_t srtt = c.tcb.srtt_us;
+  c.advance(Duration::micros(5000));
+  ack(1, {});
+  EXPECT_EQ(c.tcb.srtt_us, srtt);
+  EXPECT_EQ(c.tcb.rtte.min_rtt_us, kRttUs);
+}
+
 // tcp_cong_control: cwnd grows by what each ACK newly delivered
 // (acked_sacked), and a SACK grows it only once the reordering degree is
 // above net.ipv4.tcp_reordering (tcp_may_raise_cwnd). Linux's
