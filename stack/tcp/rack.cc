@@ -338,9 +338,11 @@ bool rack_ack_rtt(const Env& e, const Tcb& c, Seq ack, std::int64_t& seq_rtt_us,
   for (std::uint8_t i = 0; i < r.num_sent && r.sent[i].begin < ack; ++i) {
     const SentRange& s = r.sent[i];
     if (s.marks & (SentRange::kRtxOut | SentRange::kEverRtx)) continue;
-    if (sacked_in(c.sack, seq_max(s.begin, c.snd_una), seq_min(s.end, ack)) ==
-        static_cast<std::uint32_t>(seq_min(s.end, ack) - seq_max(s.begin, c.snd_una))) {
-      continue;  // SACKed before: sacked & TCPCB_SACKED_ACKED
+    if (c.sack.num_sacked != 0) {
+      const Seq lo = seq_max(s.begin, c.snd_una);
+      const Seq hi = seq_min(s.end, ack);
+      // SACKed before: sacked & TCPCB_SACKED_ACKED.
+      if (sacked_in(c.sack, lo, hi) == static_cast<std::uint32_t>(hi - lo)) continue;
     }
     if (!found) first = s.xmit_us;
     last = s.xmit_us;
