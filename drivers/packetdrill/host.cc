@@ -53,9 +53,10 @@ std::optional<wire::Ipv4Addr> parse_ip(const std::string& s) {
 }  // namespace
 
 std::optional<std::string> parse_flags(const std::string& flags, HostOptions* out) {
-  // Linux limits a write by sk_sndbuf alone (up to tcp_wmem[2]): the
-  // engine's own cap goes up to that, unless the flags set it.
-  std::string knobs = "twstack.sndbuf=4194304\n";
+  // Linux limits a write by sk_sndbuf alone (up to tcp_wmem[2]), and a
+  // window by sk_rcvbuf and its auto-tuning (up to tcp_rmem[2]): the
+  // engine's own caps go out of the way, unless the flags set them.
+  std::string knobs = "twstack.sndbuf=4194304\ntwstack.rcvbuf=66058240\n";
   std::size_t pos = 0;
   while (pos <= flags.size()) {
     std::size_t end = flags.find(',', pos);

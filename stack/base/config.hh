@@ -136,6 +136,11 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     true, 0, 1, kNone,                                                                             \
     "RFC 2861: cwnd halves per RTO idle, down to the initial window (tcp_cwnd_restart), and a "    \
     "window left unfilled for an RTO shrinks (tcp_cwnd_application_limited)", "")                  \
+  X("net.ipv4.tcp_moderate_rcvbuf", tcp_moderate_rcvbuf, bool,                                     \
+    true, 0, 1, kNone,                                                                             \
+    "receive-buffer auto-tuning (tcp_rcv_space_adjust): as the application reads, an unlocked "    \
+    "sk_rcvbuf grows to twice what it read in the receiver's RTT plus 16 segments, more while "    \
+    "that grows, up to tcp_rmem[2]; the window follows, within twstack.rcvbuf", "")                \
   X("net.ipv4.tcp_rfc1337", tcp_rfc1337, bool,                                                     \
     false, 0, 1, kNone,                                                                            \
     "1: TIME_WAIT ignores RST (RFC 1337); 0: a RST ends TIME_WAIT", "")                            \
@@ -241,9 +246,11 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
     "tcp_wmem[2] (4194304) for Linux's bulk-sender behaviour, with buffer_chunks to match",        \
     "")                                                                                            \
   X("twstack.rcvbuf", rcvbuf, std::uint32_t,                                                       \
-    65536, 1024, 129024, kBytes,                                                                   \
-    "the engine's cap on a connection's receive buffer and window (at most 63 chunks of 2 KiB), "  \
-    "under Linux's (net.ipv4.tcp_rmem, SO_RCVBUF)", "")                                            \
+    65536, 1024, 66058240 /* tcp::kMaxIndexedRingBytes */, kBytes,                                 \
+    "the engine's cap on a connection's receive buffer and window, under Linux's (net.ipv4."       \
+    "tcp_rmem, SO_RCVBUF, auto-tuning); the bytes come from twstack.buffer_chunks as they arrive " \
+    "(beyond 63 chunks of 2 KiB, plus one index chunk per 1 MiB); raise it for Linux's windows "   \
+    "past 64 KiB, with buffer_chunks to match", "")                                                \
   X("twstack.mss", mss, std::uint16_t,                                                             \
     1460 /* MTU 1500 - 40 */, 88, 1900, kBytes,                                                    \
     "MSS we announce and send with (min TCP_MIN_MSS)", "")                                         \

@@ -22,7 +22,8 @@ std::uint32_t snd_ring_capacity(const TcpParams& p, const Tcb& c) {
   return std::min(p.sndbuf, c.sk_sndbuf + kSkbPastSndbuf);
 }
 
-// twstack.sndbuf's upper bound (stack/base/config.hh) is what a ring holds.
+// twstack.sndbuf's and twstack.rcvbuf's upper bound (stack/base/config.hh)
+// is what a ring holds.
 static_assert(kMaxIndexedRingBytes == 66058240);
 
 std::uint32_t so_buf_size(int val, std::uint32_t cap, std::uint32_t floor) {
@@ -44,11 +45,6 @@ std::uint8_t select_wscale(const TcpParams& p, std::uint32_t space, std::uint32_
   return static_cast<std::uint8_t>(std::clamp<int>(shift, 0, kMaxWscale));
 }
 
-// The receive ring holds what the window clamp and the receive buffer allow,
-// within the engine's cap.
-std::uint32_t rcv_ring_capacity(const TcpParams& p, const Tcb& c) {
-  return std::min({p.rcvbuf, c.window_clamp, full_space(c.sk_rcvbuf), kMaxRingBytes});
-}
 
 // tcp_connect_init / tcp_openreq_init_rwin, then tcp_select_initial_window:
 // the window clamp and the window scale. A receive buffer set by SO_RCVBUF
@@ -64,6 +60,10 @@ void select_window(const TcpParams& p, Tcb& c) {
 }
 
 }  // namespace
+
+std::uint32_t rcv_ring_capacity(const TcpParams& p, const Tcb& c) {
+  return std::min({p.rcvbuf, c.window_clamp, full_space(c.sk_rcvbuf)});
+}
 
 std::uint32_t so_rcvbuf_size(const TcpParams& p, int val) {
   return so_buf_size(val, p.rmem_max, kSockMinRcvbuf);
@@ -109,7 +109,7 @@ void set_rcvbuf(const TcpParams& p, Tcb& c, std::uint32_t sk_rcvbuf) {
   // §2.4: the right edge does not move left).
   const std::uint32_t offered =
       c.rcv_adv > c.rcv_nxt ? static_cast<std::uint32_t>(c.rcv_adv - c.rcv_nxt) : 0;
-  c.rcv.set_capacity(std::min(std::max(rcv_ring_capacity(p, c), c.rcv.size() + offered), kMaxRingBytes));
+  c.rcv.set_capacity(std::max(rcv_ring_capacity(p, c), c.rcv.size() + offered));
 }
 
 void set_sndbuf(const TcpParams& p, Tcb& c, std::uint32_t sk_sndbuf) {

@@ -7,8 +7,8 @@
 // so the SYN says what Linux's says. The bytes a connection may hold are
 // its chunk rings', whose capacity is the smaller of Linux's figure (the
 // window clamp, tcp_full_space; sk_sndbuf) and the engine's own cap
-// (twstack.rcvbuf, at most kMaxRingBytes; twstack.sndbuf, at most
-// kMaxIndexedRingBytes). Every window
+// (twstack.rcvbuf and twstack.sndbuf, at most kMaxIndexedRingBytes).
+// Every window
 // advertised comes from the receive ring's free space: a large window
 // scale never promises more than the ring can take.
 #pragma once
@@ -17,6 +17,7 @@
 
 #include "stack/tcp/env.hh"
 #include "stack/tcp/tcb.hh"
+#include "stack/wire/segment.hh"
 
 namespace twstack::tcp {
 
@@ -64,10 +65,27 @@ std::uint8_t default_rcv_wscale(const TcpParams& p);
 // receive ring's space.
 std::uint32_t syn_rcv_wnd(const Tcb& c, std::uint32_t mss);
 
+// The receive ring holds what the window clamp and the receive buffer allow,
+// within the engine's cap (twstack.rcvbuf).
+std::uint32_t rcv_ring_capacity(const TcpParams& p, const Tcb& c);
+
 // SO_RCVBUF / SO_SNDBUF on a connection: the size from so_*buf_size(),
 // locked. The receive ring never shrinks below a window already offered.
 void set_rcvbuf(const TcpParams& p, Tcb& c, std::uint32_t sk_rcvbuf);
 void set_sndbuf(const TcpParams& p, Tcb& c, std::uint32_t sk_sndbuf);
+
+// Receive-buffer auto-tuning (rcv_space.cc), as Linux 6.18 does it with
+// net.ipv4.tcp_moderate_rcvbuf. At ESTABLISHED, tcp_init_buffer_space
+// starts the first measure; each in-order data segment (tcp_event_data_recv:
+// tcp_rcv_rtt_measure) and each segment with a timestamp echo
+// (tcp_rcv_rtt_measure_ts) feed the receiver's RTT; each read
+// (tcp_recvmsg: tcp_rcv_space_adjust) grows an unlocked sk_rcvbuf to what
+// the last RTT's reading needs, up to tcp_rmem[2], and the window clamp and
+// the receive ring follow.
+void rcv_space_init(const Env& e, Tcb& c);
+void rcv_rtt_measure(const Env& e, Tcb& c);
+void rcv_rtt_measure_ts(const Env& e, Tcb& c, const wire::Segment& s);
+void rcv_space_adjust(const Env& e, Tcb& c);
 
 // tcp_sndbuf_expand: an unlocked send buffer grows to twice the data a
 // window of max(cwnd, 10) segments takes (tcp_init_buffer_space, and

@@ -56,6 +56,7 @@ void measure_rcv_mss(const Env& /*e*/, Tcb& c, const Segment& s) {
 void event_data_recv(Env& e, Tcb& c, const Segment& s) {
   c.ack_flags |= kAckSched;
   measure_rcv_mss(e, c, s);
+  rcv_rtt_measure(e, c);  // buffers.hh
   const std::int64_t now = e.now.us;
   if (c.ato_us == 0) {
     // The first data of the connection.

@@ -41,6 +41,7 @@ struct TcpParams {
   std::uint8_t recovery;            // net.ipv4.tcp_recovery (rack.hh)
   std::uint8_t min_tso_segs;        // net.ipv4.tcp_min_tso_segs
   bool slow_start_after_idle;       // net.ipv4.tcp_slow_start_after_idle
+  bool moderate_rcvbuf;             // net.ipv4.tcp_moderate_rcvbuf (rcv_space.cc)
   bool cubic;                       // net.ipv4.tcp_congestion_control: cubic (else reno)
   bool rfc1337;                     // net.ipv4.tcp_rfc1337 (for the TIME_WAIT policy)
   std::uint8_t syn_retries;         // net.ipv4.tcp_syn_retries
@@ -78,6 +79,7 @@ inline TcpParams::TcpParams(const StackConfig& c)
       recovery(c.tcp_recovery),
       min_tso_segs(c.tcp_min_tso_segs),
       slow_start_after_idle(c.tcp_slow_start_after_idle),
+      moderate_rcvbuf(c.tcp_moderate_rcvbuf),
       cubic(c.tcp_congestion_control == CongestionControl::kCubic),
       rfc1337(c.tcp_rfc1337),
       syn_retries(c.tcp_syn_retries),

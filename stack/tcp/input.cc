@@ -57,6 +57,7 @@ void input_syn_sent(Env& e, Tcb& c, const Segment& s) {
     c.rcv_tstamp_us = e.now.us;
     handshake_done_rto(e, c);
     sndbuf_expand(e.p, c);  // tcp_finish_connect: tcp_init_buffer_space
+    rcv_space_init(e, c);
     set_state(e, c, State::kEstablished);
     c.events |= kEvEstablished;
     // The ACK of the SYN-ACK rides on queued data if there is any.
@@ -243,6 +244,7 @@ void input(Env& e, Tcb& c, Segment& s) {
   if (!s.has(wire::kAck)) return;
   if (!input_ack(e, c, s)) return;
   update_ts_recent(e, c, s, left);
+  if (c.ts_ok && s.opt.has_timestamps) rcv_rtt_measure_ts(e, c, s);  // after tcp_ack
   // Sixth (URG) is not supported: RFC 6093 §4 — urgent data is delivered inline.
   if (s.len > 0) input_text(e, c, s);
   if (s.has(wire::kFin) && c.state != State::kClosed) input_fin(e, c, s);

@@ -169,6 +169,7 @@ bool input_ack(Env& e, Tcb& c, const Segment& s) {
     take_rtt_sample(e, c, s, false);  // the SYN-ACK's RTT (Linux tcp_synack_rtt_meas)
     handshake_done_rto(e, c);
     sndbuf_expand(e.p, c);  // tcp_init_transfer: tcp_init_buffer_space
+    rcv_space_init(e, c);
   }
   if (c.state == State::kTimeWait) return true;  // nothing of ours is in flight
   // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].

@@ -186,6 +186,15 @@ struct Tcb {
   // The first byte of the last skb Linux would have written (the write
   // queue's tail), which the next write tops up to the size goal (push.cc).
   Seq snd_tail_skb;
+  // Receive-buffer auto-tuning (rcv_space.cc): the receiver's RTT
+  // (tp->rcv_rtt_est) and what the application read in it (tp->rcvq_space).
+  std::uint32_t rcv_rtt8_us = 0;       // rcv_rtt_est.rtt_us: 8 x the receiver's RTT; 0: none yet
+  Seq rcv_rtt_seq;                     // rcv_rtt_est.seq: a window past RCV.NXT
+  std::int64_t rcv_rtt_time_us = -1;   // rcv_rtt_est.time; -1: not started
+  std::uint32_t rcv_rtt_last_tsecr = 0;
+  std::uint32_t rcvq_space = 0;        // rcvq_space.space: bytes read in the last RTT
+  Seq rcvq_seq;                        // rcvq_space.seq: copied_seq when that RTT began
+  std::int64_t rcvq_time_us = 0;       // rcvq_space.time
   bool rcvbuf_lock = false;        // SOCK_RCVBUF_LOCK: set by SO_RCVBUF
   bool sndbuf_lock = false;        // SOCK_SNDBUF_LOCK: set by SO_SNDBUF
   ChunkRing snd;

@@ -82,6 +82,7 @@ std::uint32_t user_recv(Env& e, Tcb& c, std::span<std::uint8_t> out) {
   if (n == 0) return 0;
   c.rcv.read_at(e.pool, 0, out.data(), n);
   c.rcv.consume(e.pool, n);
+  rcv_space_adjust(e, c);  // tcp_recvmsg_locked (buffers.hh)
   maybe_window_update(c);
   if (ack_due_after_read(c, n)) c.ack_pending = true;
   return n;

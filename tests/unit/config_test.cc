@@ -35,6 +35,7 @@ const KeyCase kCases[] = {
     {"net.ipv4.tcp_recovery", "1", "0"},
     {"net.ipv4.tcp_min_tso_segs", "2", "10"},
     {"net.ipv4.tcp_slow_start_after_idle", "1", "0"},
+    {"net.ipv4.tcp_moderate_rcvbuf", "1", "0"},
     {"net.ipv4.tcp_rfc1337", "0", "1"},
     {"net.ipv4.tcp_tw_reuse", "2", "1"},
     {"net.ipv4.tcp_tw_reuse_delay", "1000", "60000"},

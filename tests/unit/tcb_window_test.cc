@@ -320,11 +320,11 @@ TEST(TcbWindow, ScaledPeerWindowLetsMoreThan64KiBFly) {
 // the largest window the socket could offer, max(tcp_rmem[2] = 6 MiB,
 // rmem_max = 4 MiB): ilog2(6 MiB) - 15 = 7, offered in the SYN-ACK (whose
 // own window is never scaled). Windows after it come from the ring (the
-// engine's cap, kMaxRingBytes, 126 KiB, under tcp_rmem[1]'s full space) and
-// exceed 64 KiB.
+// engine's cap, twstack.rcvbuf, 126 KiB here, under tcp_rmem[1]'s full
+// space) and exceed 64 KiB.
 TEST(TcbWindow, ScaledReceiveWindowAdvertisesMoreThan64KiB) {
   tcp::TcpParams p = params();
-  p.rcvbuf = 131072;
+  p.rcvbuf = tcp::kMaxRingBytes;
   p.rmem.def = 540000;  // tcp_full_space 270000: the ring is the limit
   LoneTcb c(p);
   PeerSyn syn;

@@ -54,8 +54,8 @@ void add_options(CLI::App& app, Args* a) {
       ->type_name("S")->transform(whole(0, UINT64_MAX));
   app.add_option("--sndbuf", a->sndbuf, "send buffer per connection, 1024..66058240 (twstack.sndbuf, default 65536)")
       ->type_name("BYTES")->transform(whole(1024, tcp::kMaxIndexedRingBytes));
-  app.add_option("--rcvbuf", a->rcvbuf, "receive buffer per connection, 1024..129024 (twstack.rcvbuf, default 65536)")
-      ->type_name("BYTES")->transform(whole(1024, tcp::kMaxRingBytes));
+  app.add_option("--rcvbuf", a->rcvbuf, "receive buffer per connection, 1024..66058240 (twstack.rcvbuf, default 65536)")
+      ->type_name("BYTES")->transform(whole(1024, tcp::kMaxIndexedRingBytes));
   add_knob_options(app, &a->knobs, "both engines");
   app.add_option("--limit-s", a->limit_s, "give up after this much virtual time, in seconds (default 600)")
       ->type_name("S")->transform(whole(1, 1000000));
