@@ -57,7 +57,7 @@ std::vector<FourTuple> expire_all(TimeWaitTable& t, std::int64_t now) {
 
 TEST(TimeWaitTable, EntryIsCompact) {
   EXPECT_EQ(sizeof(TimeWaitTable::Entry), 32u);
-  EXPECT_EQ(sizeof(TimeWaitTable::Bucket), 128u);
+  EXPECT_EQ(sizeof(TimeWaitTable::Bucket), 64u);
 }
 
 // What the advise hook was handed (a plain function pointer: no capture).
@@ -490,7 +490,7 @@ TEST(TimeWaitTable, ModelCoarseLagging) {
   run_model(TwOverflowPolicy::kEvictOldest, 9, 2000, true);
 }
 
-// The bucketized index at 72% of its slots (capacity 1000, 58 buckets of 24):
+// The bucketized index at 73% of its slots (capacity 1000, 116 buckets of 12):
 // buckets overflow, keys are found wherever they were placed, and every
 // overflow count returns to zero when the keys leave (by kill and by expiry).
 TEST(TimeWaitTable, FullBucketsOverflowAndDrainExactly) {
@@ -512,6 +512,29 @@ TEST(TimeWaitTable, FullBucketsOverflowAndDrainExactly) {
     EXPECT_EQ(t.live(), 0u);
     EXPECT_EQ(t.overflowed_buckets(), 0u);
   }
+}
+
+// insert() looks a key up and picks its slot in one walk of the probe
+// sequence. A key placed past its home bucket while the home was full is still
+// found (kExists, nothing changed) once a slot at home frees up, and a new key
+// takes the first free slot on its way; every count drains to zero after.
+TEST(TimeWaitTable, InsertSeesKeysPastAFreedHomeSlot) {
+  TimeWaitTable t(kLocal, 1000, Duration::seconds(60), 5, TwOverflowPolicy::kDrop);
+  for (std::uint32_t n = 0; n < 1000; ++n) ASSERT_EQ(t.insert(init_n(n), 0).status, InsertStatus::kOk) << n;
+  ASSERT_GT(t.overflowed_buckets(), 0u);
+  for (std::uint32_t n = 0; n < 1000; n += 3) t.kill(t.find(tuple_n(n)));
+  const std::size_t live = t.live();
+  for (std::uint32_t n = 1; n < 1000; ++n) {
+    if (n % 3 == 0) continue;
+    const InsertResult r = t.insert(init_n(n), 10);
+    ASSERT_EQ(r.status, InsertStatus::kExists) << n;
+    ASSERT_EQ(r.handle, t.find(tuple_n(n))) << n;
+  }
+  EXPECT_EQ(t.live(), live);
+  for (std::uint32_t n = 0; n < 1000; n += 3) ASSERT_EQ(t.insert(init_n(n), 20).status, InsertStatus::kOk) << n;
+  for (std::uint32_t n = 0; n < 1000; ++n) ASSERT_TRUE(t.find(tuple_n(n))) << n;
+  EXPECT_EQ(expire_all(t, 60020).size(), 1000u);
+  EXPECT_EQ(t.overflowed_buckets(), 0u);
 }
 
 // find_batch answers as find() does, for hits, misses, killed keys and sizes
