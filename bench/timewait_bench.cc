@@ -183,13 +183,15 @@ BENCHMARK(BM_LookupBatch)
     ->Args({10'000'000, 0, 1})->Args({10'000'000, 1, 1});
 
 // Steady state: the oldest entry expires and a new one enters (insert + expire).
+// insert_new(), as the engine moves a connection's tuple (known absent) to
+// TIME_WAIT.
 void BM_ChurnAtCapacity(benchmark::State& state) {
   Steady& s = steady(static_cast<std::uint32_t>(state.range(0)), state.range(1) != 0);
   const std::uint64_t overflows = s.t->overflows();
   for (auto _ : state) {
     const std::int64_t now = s.now_ms(s.next);
     s.t->expire(now, 64, [](Handle) {});
-    s.t->insert(init_n(s.next++), now);
+    s.t->insert_new(init_n(s.next++), now);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
   state.counters["overflows"] = static_cast<double>(s.t->overflows() - overflows);
@@ -200,8 +202,8 @@ BENCHMARK(BM_ChurnAtCapacity)->Args({1'000'000, 0})->Args({10'000'000, 0})->Args
 // The same churn in bursts of kBatch, in the order the DPDK rx path runs it
 // (DpdkQueue::rx_burst): the burst's buckets are prefetched first
 // (QueueEngine::prefetch_rx), then the first frame's set_now() runs expire()
-// (expire_tw, with the engine's default budget), then the frames move their
-// connections to TIME_WAIT (insert). Items are insert+expire pairs.
+// (expire_tw; here two units of budget per insert), then the frames move their
+// connections to TIME_WAIT (insert_new). Items are insert+expire pairs.
 void BM_ChurnAtCapacityBurst(benchmark::State& state) {
   Steady& s = steady(static_cast<std::uint32_t>(state.range(0)), state.range(1) != 0);
   const std::uint64_t overflows = s.t->overflows();
@@ -211,7 +213,7 @@ void BM_ChurnAtCapacityBurst(benchmark::State& state) {
     for (auto& in : burst) in = init_n(s.next++);
     for (const auto& in : burst) s.t->prefetch(in.tuple);
     s.t->expire(now, 2 * burst.size(), [](Handle) {});
-    for (const auto& in : burst) s.t->insert(in, now);
+    for (const auto& in : burst) s.t->insert_new(in, now);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * burst.size()));
   state.counters["overflows"] = static_cast<double>(s.t->overflows() - overflows);

@@ -147,8 +147,8 @@ void TimeWaitTable::link_timer(std::uint32_t i) {
     append(drain_, i);
   } else {
     const auto k = slot_of(t);
+    if (slots_[k].tail == kNone) mark_nonempty(k);  // otherwise its bits are set
     append(slots_[k], i);
-    mark_nonempty(k);
   }
 }
 
@@ -219,6 +219,16 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms)
 
 InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
                                    std::int64_t timeout_ms) {
+  return insert_impl(init, now_ms, timeout_ms, true);
+}
+
+InsertResult TimeWaitTable::insert_new(const TwEntryInit& init, std::int64_t now_ms, std::int64_t timeout_ms) {
+  assert(!find(init.tuple));
+  return insert_impl(init, now_ms, timeout_ms, false);
+}
+
+InsertResult TimeWaitTable::insert_impl(const TwEntryInit& init, std::int64_t now_ms, std::int64_t timeout_ms,
+                                        bool lookup) {
   InsertResult r;
   const auto* la = std::find(laddrs_, laddrs_ + nladdrs_, init.tuple.laddr);
   if (la == laddrs_ + nladdrs_) {
@@ -227,13 +237,18 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
   }
   const std::uint64_t h = hash(init.tuple);
   // One walk of the probe sequence answers whether the key is in and where it
-  // would go.
+  // would go. Without the lookup, a free slot at home is the place (the common
+  // case), and anything else index_add()'s walk.
   std::uint32_t place = kNone;
   std::uint32_t passed = 0;
-  if (Handle old = probe_for_insert(init.tuple, h, &place, &passed)) {
-    r.status = InsertStatus::kExists;
-    r.handle = old;
-    return r;
+  if (lookup) {
+    if (Handle old = probe_for_insert(init.tuple, h, &place, &passed)) {
+      r.status = InsertStatus::kExists;
+      r.handle = old;
+      return r;
+    }
+  } else if ((~bucket(home_of(h)).occupied & index_detail::kSlotBits) != 0) {
+    place = home_of(h);
   }
   if (live_ >= max_live_) {  // tcp_max_tw_buckets: inet_twsk_alloc fails (§4)
     // Evict one entry at most, so that the caller learns every freed tuple; above
@@ -352,6 +367,30 @@ void TimeWaitTable::prefetch_ahead() {
     if (ahead_ < unused_) __builtin_prefetch(&entries_[ahead_]);
     ++ahead_dist_;
   }
+}
+
+std::size_t TimeWaitTable::collect_due(std::int64_t now_tick, std::size_t* budget, std::uint32_t* due,
+                                       bool* idle) {
+  std::size_t n = 0;
+  while (n < kBatch && *budget > 0) {
+    --*budget;
+    std::uint32_t i = kNone;
+    switch (step(now_tick, &i)) {
+      case Step::kIdle:
+        *idle = true;
+        return n;
+      case Step::kWork:
+        break;
+      case Step::kExpired:
+        due[n++] = i;
+        break;
+    }
+  }
+  return n;
+}
+
+void TimeWaitTable::release_due(const std::uint32_t* due, std::size_t n) {
+  for (std::size_t k = 0; k < n; ++k) release_expired(due[k]);
 }
 
 void TimeWaitTable::release_expired(std::uint32_t i) {

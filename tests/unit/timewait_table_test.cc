@@ -537,6 +537,36 @@ TEST(TimeWaitTable, InsertSeesKeysPastAFreedHomeSlot) {
   EXPECT_EQ(t.overflowed_buckets(), 0u);
 }
 
+// insert_new() (no lookup) places keys as insert() does: with the same
+// seed, two tables filled past full buckets, half killed, refilled and
+// expired hold the same keys, count the same overflows and drain to zero.
+TEST(TimeWaitTable, InsertNewPlacesAsInsertDoes) {
+  TimeWaitTable a(kLocal, 1000, Duration::seconds(60), 5, TwOverflowPolicy::kDrop);
+  TimeWaitTable b(kLocal, 1000, Duration::seconds(60), 5, TwOverflowPolicy::kDrop);
+  for (std::uint32_t n = 0; n < 1000; ++n) {
+    ASSERT_EQ(a.insert(init_n(n), 0).status, InsertStatus::kOk);
+    ASSERT_EQ(b.insert_new(init_n(n), 0).status, InsertStatus::kOk);
+  }
+  ASSERT_GT(b.overflowed_buckets(), 0u);
+  EXPECT_EQ(a.overflowed_buckets(), b.overflowed_buckets());
+  EXPECT_EQ(b.insert_new(init_n(5000), 0).status, InsertStatus::kOverflow);
+  for (std::uint32_t n = 0; n < 1000; n += 2) {
+    a.kill(a.find(tuple_n(n)));
+    b.kill(b.find(tuple_n(n)));
+  }
+  for (std::uint32_t n = 2000; n < 2500; ++n) {
+    ASSERT_EQ(a.insert(init_n(n), 30).status, InsertStatus::kOk);
+    const InsertResult r = b.insert_new(init_n(n), 30);
+    ASSERT_EQ(r.status, InsertStatus::kOk);
+    ASSERT_EQ(b.find(tuple_n(n)), r.handle);
+  }
+  EXPECT_EQ(a.overflowed_buckets(), b.overflowed_buckets());
+  for (std::uint32_t n = 0; n < 3000; ++n) ASSERT_EQ(bool(a.find(tuple_n(n))), bool(b.find(tuple_n(n)))) << n;
+  EXPECT_EQ(expire_all(a, 60030).size(), 1000u);
+  EXPECT_EQ(expire_all(b, 60030).size(), 1000u);
+  EXPECT_EQ(b.overflowed_buckets(), 0u);
+}
+
 // find_batch answers as find() does, for hits, misses, killed keys and sizes
 // that are not a multiple of the burst.
 TEST(TimeWaitTable, FindBatchMatchesFind) {
