@@ -344,6 +344,10 @@ class TimeWaitTable {
   // Index operations; h is hash(tuple).
   InsertResult insert_impl(const TwEntryInit& init, std::int64_t now_ms, std::int64_t timeout_ms, bool lookup);
   TWSTACK_TW_LOCAL Handle probe(const FourTuple& t, std::uint64_t h) const;
+  // find_batch()'s per-bucket step; kMiss and kProbe besides an entry index.
+  static constexpr std::uint32_t kMiss = kNil;
+  static constexpr std::uint32_t kProbe = kNil - 1;
+  TWSTACK_TW_LOCAL std::uint32_t scan_bucket(std::uint32_t b, std::uint64_t h) const;
   TWSTACK_TW_LOCAL Handle probe_for_insert(const FourTuple& t, std::uint64_t h, std::uint32_t* place,
                                            std::uint32_t* passed) const;
   TWSTACK_TW_LOCAL void index_add(std::uint32_t i, std::uint64_t h);

@@ -19,17 +19,33 @@ Handle TimeWaitTable::find(const FourTuple& t) const {
 
 void TimeWaitTable::prefetch(const FourTuple& t) const { prefetch_bucket(home_of(hash(t))); }
 
+// The candidate for t in bucket b: the first slot whose tag and high tag bits
+// match (its entry prefetched), else kMiss when no key of t's class went past
+// b, else kProbe.
+std::uint32_t TimeWaitTable::scan_bucket(std::uint32_t b, std::uint64_t h) const {
+  const Bucket& k = bucket(b);
+  const std::uint32_t high = high_tag_of(h);
+  for (std::uint32_t m = tag_mask(k, tag_of(h)); m != 0; m &= m - 1) {
+    const std::uint32_t w = k.slot[std::countr_zero(m)];
+    if ((w & ~kIdx) != high) continue;
+    __builtin_prefetch(&entries_[w & kIdx]);
+    return w & kIdx;
+  }
+  return ovf_count(k.overflow, ovf_shift(h)) != 0 ? kProbe : kMiss;
+}
+
 void TimeWaitTable::find_batch(std::span<const FourTuple> ts, std::span<Handle> out) const {
   assert(out.size() >= ts.size());
   if (live_ == 0) {
     std::fill_n(out.begin(), ts.size(), Handle{});
     return;
   }
-  // Per tuple after the bucket pass: a definite miss, a candidate entry to
-  // compare, or a probe the home bucket could not settle (overflow, or a tag
-  // match that turns out false).
-  constexpr std::uint32_t kMiss = kNil;
-  constexpr std::uint32_t kProbe = kNil - 1;
+  // Per tuple after the bucket passes: a definite miss, a candidate entry to
+  // compare, or a probe the first two buckets could not settle (overflow
+  // past them, or a tag match that turns out false). A key its full home sent
+  // on is found in the home's buddy: the second pass prefetches those buddies,
+  // the third scans them, so a burst's hits past home cost one more memory
+  // latency rather than one each.
   std::uint64_t hs[kBatch];
   std::uint32_t cand[kBatch];
   for (std::size_t base = 0; base < ts.size(); base += kBatch) {
@@ -39,17 +55,16 @@ void TimeWaitTable::find_batch(std::span<const FourTuple> ts, std::span<Handle> 
       hs[k] = hash(t[k]);
       prefetch_bucket(home_of(hs[k]));
     }
+    bool buddies = false;
     for (std::size_t k = 0; k < n; ++k) {
-      const Bucket& b = bucket(home_of(hs[k]));
-      const std::uint32_t high = high_tag_of(hs[k]);
-      cand[k] = ovf_count(b.overflow, ovf_shift(hs[k])) != 0 ? kProbe : kMiss;
-      for (std::uint32_t m = tag_mask(b, tag_of(hs[k])); m != 0; m &= m - 1) {
-        const std::uint32_t w = b.slot[std::countr_zero(m)];
-        if ((w & ~kIdx) != high) continue;
-        cand[k] = w & kIdx;
-        __builtin_prefetch(&entries_[cand[k]]);
-        break;
+      cand[k] = scan_bucket(home_of(hs[k]), hs[k]);
+      if (cand[k] == kProbe) {
+        prefetch_bucket(next_bucket(hs[k], home_of(hs[k]), 0));
+        buddies = true;
       }
+    }
+    for (std::size_t k = 0; buddies && k < n; ++k) {
+      if (cand[k] == kProbe) cand[k] = scan_bucket(next_bucket(hs[k], home_of(hs[k]), 0), hs[k]);
     }
     for (std::size_t k = 0; k < n; ++k) {
       Handle& r = out[base + k];
