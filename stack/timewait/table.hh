@@ -324,7 +324,8 @@ class TimeWaitTable {
     return static_cast<std::uint32_t>(((h >> 32) * nbuckets_) >> 32);
   }
   // A key's probe sequence: its home bucket, the home's buddy (the other half
-  // of its 128-byte pair, usually in cache with it), then a pair chosen by
+  // of its 128-byte pair, which the adjacent-line prefetcher may have brought
+  // in with it), then a pair chosen by
   // another function of the hash, and the buckets after that. Going on to an
   // independent pair rather than the next keeps full buckets from growing into
   // clusters under churn (linear probing from the home bucket left a quarter
@@ -394,8 +395,7 @@ class TimeWaitTable {
 
   std::unique_ptr<Entry[]> entries_;
   // Buckets in 128-byte aligned pairs: a bucket's buddy (b ^ 1) is the first
-  // place its overflow goes, and the line the hardware's adjacent-line
-  // prefetch brings in with it.
+  // place its overflow goes.
   struct alignas(128) BucketPair {
     Bucket half[2];
   };
