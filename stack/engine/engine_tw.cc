@@ -37,15 +37,16 @@ void QueueEngine::to_time_wait(tcp::Tcb& c, bool fin_wait2, std::int64_t timeout
   in.bound = c.bound_port;
   c.fw2_handoff_us = 0;
   const std::int64_t now_ms = env_.now_ms();
-  tw::InsertResult r = tw_.insert(in, now_ms, (timeout_us + 999) / 1000);
+  // The connection held the tuple until now: no TIME_WAIT entry has it.
+  tw::InsertResult r = tw_.insert_new(in, now_ms, (timeout_us + 999) / 1000);
   if (r.status == tw::InsertStatus::kEvictedOldest) {
     if (r.evicted_active) ports_.release(r.evicted);
     release_bound_tw(r.evicted);
     ctr_.inc(Counter::TwstackTwEvicted);
   }
   if (!r.inserted()) {
-    // kOverflow (counted by the table; kExists and kUnknownLocalAddr cannot
-    // happen for a hashed connection, and are treated alike).
+    // kOverflow (counted by the table; kUnknownLocalAddr cannot happen for a
+    // hashed connection, and is treated alike).
     ctr_.inc(Counter::TcpExtTCPTimeWaitOverflow);
     tcp::enter_closed(env_, c, Errc::kOk);
     return;

@@ -6,6 +6,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "stack/timewait/table_index.hh"
+
 namespace twstack::tw {
 
 TimeWaitTable::TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs,
@@ -23,20 +25,21 @@ TimeWaitTable::TimeWaitTable(std::span<const wire::Ipv4Addr> local_addrs,
   len_ms_ = static_cast<std::uint32_t>(std::clamp<std::int64_t>(len.ms(), 1, kMaxLenMs));
   // Slots of gran_ms_ so that one TIME_WAIT length (+2 for rounding) fits the ring.
   gran_ms_ = std::max<std::uint32_t>(1, (len_ms_ + (kMaxSlots - 3)) / (kMaxSlots - 2));
-  nslots_ = (len_ms_ + gran_ms_ - 1) / gran_ms_ + 2;
+  // A power of two, so a tick's slot is a mask rather than a division.
+  nslots_ = std::bit_ceil((len_ms_ + gran_ms_ - 1) / gran_ms_ + 2);
 
-  // 17.5 entries per 24-slot bucket at capacity: 128 / 17.5 = 7.3 B per entry,
+  // 8.75 entries per 12-slot bucket at capacity: 64 / 8.75 = 7.3 B per entry,
   // so 32 + 7.3 + the timer slots (0.5 B at 1M) stays under 40 B from 1M up.
-  nbuckets_ = static_cast<std::uint32_t>((std::uint64_t{capacity_} * 2 + 34) / 35);
-  nbuckets_ = std::max<std::uint32_t>(nbuckets_, 2);
+  nbuckets_ = static_cast<std::uint32_t>((std::uint64_t{capacity_} * 4 + 34) / 35);
+  nbuckets_ = std::max<std::uint32_t>((nbuckets_ + 1) & ~1u, 4);  // whole pairs
 
   entries_ = std::make_unique_for_overwrite<Entry[]>(capacity_);
-  buckets_ = std::make_unique_for_overwrite<Bucket[]>(nbuckets_);
+  pairs_ = std::make_unique_for_overwrite<BucketPair[]>(nbuckets_ / 2);
   if (advise != nullptr) {
     advise(entries_.get(), std::size_t{capacity_} * sizeof(Entry));
-    advise(buckets_.get(), std::size_t{nbuckets_} * sizeof(Bucket));
+    advise(pairs_.get(), std::size_t{nbuckets_} * sizeof(Bucket));
   }
-  std::memset(static_cast<void*>(buckets_.get()), 0, std::size_t{nbuckets_} * sizeof(Bucket));
+  std::memset(static_cast<void*>(pairs_.get()), 0, std::size_t{nbuckets_} * sizeof(Bucket));
   slots_ = std::make_unique_for_overwrite<Slot[]>(nslots_);
   std::fill_n(slots_.get(), nslots_, Slot{kNone, kNone});
   nonempty_ = std::make_unique<std::uint64_t[]>(nonempty_words() + summary_words());
@@ -65,11 +68,6 @@ std::int64_t TimeWaitTable::expiry_tick(std::uint32_t expiry) const {
   if (ms <= 0) return 0;
   if (gran_ms_ == 1) return ms;  // len() up to 65.5 s: no division
   return (ms + gran_ms_ - 1) / gran_ms_;
-}
-
-FourTuple TimeWaitTable::tuple(Handle h) const {
-  const Entry& x = e(h);
-  return FourTuple{laddrs_[addr_index(x)], wire::Ipv4Addr{x.raddr}, x.lport, x.rport};
 }
 
 std::int64_t TimeWaitTable::entry_ms(Handle h) const {
@@ -148,9 +146,9 @@ void TimeWaitTable::link_timer(std::uint32_t i) {
   if (t <= cursor_) {
     append(drain_, i);
   } else {
-    const auto k = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) % nslots_);
+    const auto k = slot_of(t);
+    if (slots_[k].tail == kNone) mark_nonempty(k);  // otherwise its bits are set
     append(slots_[k], i);
-    mark_nonempty(k);
   }
 }
 
@@ -183,7 +181,7 @@ std::uint32_t TimeWaitTable::next_nonempty_word(std::uint32_t w) const {
 // scan of the whole ring for the next deadline) costs a few loads.
 std::int64_t TimeWaitTable::next_nonempty(std::int64_t from, std::int64_t limit) const {
   for (std::int64_t t = from; t <= limit;) {
-    const auto k = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) % nslots_);
+    const auto k = slot_of(t);
     const std::uint64_t bits = nonempty_[k / 64] >> (k % 64);
     if (bits != 0) {
       t += std::countr_zero(bits);
@@ -221,6 +219,16 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms)
 
 InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
                                    std::int64_t timeout_ms) {
+  return insert_impl(init, now_ms, timeout_ms, true);
+}
+
+InsertResult TimeWaitTable::insert_new(const TwEntryInit& init, std::int64_t now_ms, std::int64_t timeout_ms) {
+  assert(!find(init.tuple));
+  return insert_impl(init, now_ms, timeout_ms, false);
+}
+
+InsertResult TimeWaitTable::insert_impl(const TwEntryInit& init, std::int64_t now_ms, std::int64_t timeout_ms,
+                                        bool lookup) {
   InsertResult r;
   const auto* la = std::find(laddrs_, laddrs_ + nladdrs_, init.tuple.laddr);
   if (la == laddrs_ + nladdrs_) {
@@ -228,12 +236,19 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
     return r;
   }
   const std::uint64_t h = hash(init.tuple);
-  if (live_ != 0) {
-    if (Handle old = probe(init.tuple, h)) {
+  // One walk of the probe sequence answers whether the key is in and where it
+  // would go. Without the lookup, a free slot at home is the place (the common
+  // case), and anything else index_add()'s walk.
+  std::uint32_t place = kNone;
+  std::uint32_t passed = 0;
+  if (lookup) {
+    if (Handle old = probe_for_insert(init.tuple, h, &place, &passed)) {
       r.status = InsertStatus::kExists;
       r.handle = old;
       return r;
     }
+  } else if ((~bucket(home_of(h)).occupied & index_detail::kSlotBits) != 0) {
+    place = home_of(h);
   }
   if (live_ >= max_live_) {  // tcp_max_tw_buckets: inet_twsk_alloc fails (§4)
     // Evict one entry at most, so that the caller learns every freed tuple; above
@@ -246,6 +261,7 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
     }
     ++evictions_;
     r.status = InsertStatus::kEvictedOldest;
+    place = kNone;  // the eviction may have freed a slot earlier on the way
   }
 
   const std::uint32_t expiry =
@@ -253,6 +269,7 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
       kTimeMask;
   const std::uint32_t i = alloc_entry(timeout_ms >= len_ms_, expiry);
   assert(i != kNone);
+  if (memo_[i % kMemo].index == i) memo_[i % kMemo].index = kNil;  // its tuple changes
   Entry& x = entries_[i];
   x.raddr = init.tuple.raddr.v;
   x.lport = init.tuple.lport;
@@ -263,7 +280,11 @@ InsertResult TimeWaitTable::insert(const TwEntryInit& init, std::int64_t now_ms,
   x.expiry = expiry | (static_cast<std::uint32_t>(la - laddrs_) << kAddrShift);
   x.window = init.window;
   x.entry_age = 0;
-  index_add(i, h);
+  if (place != kNone) {
+    index_add_at(i, h, place, passed);
+  } else {
+    index_add(i, h);
+  }
   // A reused tombstone stays where it is in the timer FIFO: its old slot is due
   // no later than the new expiry, and then it is moved lazily.
   const bool was_in_fifo = in_fifo(x);
@@ -303,7 +324,7 @@ TimeWaitTable::Step TimeWaitTable::step(std::int64_t now_tick, std::uint32_t* ex
       return Step::kIdle;
     }
     cursor_ = t;
-    const auto k = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) % nslots_);
+    const auto k = slot_of(t);
     drain_ = slots_[k];
     slots_[k] = Slot{kNone, kNone};
     mark_empty(k);
@@ -337,15 +358,44 @@ void TimeWaitTable::prefetch_ahead() {
   }
   while (ahead_dist_ < kAhead && ahead_ < unused_) {
     const Entry& a = entries_[ahead_];
-    prefetch_bucket(home_of(hash(tuple(Handle{ahead_}))));
+    const std::uint64_t h = hash(tuple(Handle{ahead_}));
+    HashMemo& m = memo_[ahead_ % kMemo];
+    m.index = ahead_;
+    m.hash = h;
+    prefetch_bucket(home_of(h));
     ahead_ = a.tnext & kIdx;
     if (ahead_ < unused_) __builtin_prefetch(&entries_[ahead_]);
     ++ahead_dist_;
   }
 }
 
+std::size_t TimeWaitTable::collect_due(std::int64_t now_tick, std::size_t* budget, std::uint32_t* due,
+                                       bool* idle) {
+  std::size_t n = 0;
+  while (n < kBatch && *budget > 0) {
+    --*budget;
+    std::uint32_t i = kNone;
+    switch (step(now_tick, &i)) {
+      case Step::kIdle:
+        *idle = true;
+        return n;
+      case Step::kWork:
+        break;
+      case Step::kExpired:
+        due[n++] = i;
+        break;
+    }
+  }
+  return n;
+}
+
+void TimeWaitTable::release_due(const std::uint32_t* due, std::size_t n) {
+  for (std::size_t k = 0; k < n; ++k) release_expired(due[k]);
+}
+
 void TimeWaitTable::release_expired(std::uint32_t i) {
-  unhash(i);
+  const HashMemo& m = memo_[i % kMemo];
+  unhash(i, m.index == i ? m.hash : hash(tuple(Handle{i})));
   entries_[i].tnext = kNil;  // out of the FIFO, no flags
   --live_;
   free_entry(i, false);
@@ -360,7 +410,7 @@ bool TimeWaitTable::evict_oldest(std::int64_t now_ms, FourTuple* evicted, bool* 
   const std::int64_t now_tick = std::max(cursor_, (now_ms - epoch_ms_) / gran_ms_);
   const std::int64_t limit = now_tick + nslots_;
   for (std::int64_t t = cursor_; t <= limit; t = next_nonempty(t + 1, limit)) {
-    const auto k = static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) % nslots_);
+    const auto k = slot_of(t);
     const bool draining = t == cursor_;
     Slot& s = draining ? drain_ : slots_[k];
     std::uint32_t first_rotated = kNone;

@@ -8,21 +8,23 @@
 // Deliberate deviation from STYLE.md idiom 7 ("Boost.Intrusive hashing"):
 // pointer hooks cost 8 bytes per link, and a chained hash costs a dependent
 // cache miss per link. Entries live in one array preallocated at construction
-// and are found through an index of 128-byte buckets (an adjacent pair of
-// cache lines): 24 one-byte tags, an occupancy mask and overflow counts in the
-// first line, 24 entry indexes (26 bits, with 6 more tag bits above) after.
-// A key's home bucket is chosen by the keyed hash (wire::mix_tuple with the
-// engine's secret, so a peer cannot aim tuples at one bucket); a full bucket
-// sends new keys on along their probe sequence (a second hashed bucket, then
-// the ones after it) and counts them in one of 8 overflow classes, so a lookup
-// reads on only while its class's count says a key went past (F14/Swiss-table
-// style). The index is sized for 17.5 entries per 24-slot bucket at capacity
-// (73% full); under steady churn at capacity a miss reads 1.08 buckets on
-// average: a miss is answered from one line, a hit from the bucket and the
-// entry. find_batch() issues the bucket loads of a whole burst before it
-// reads any, then the entry loads of every candidate, so a burst costs about
-// one memory latency instead of two per tuple; prefetch() lets a caller do the
-// same ahead of insert(). Nothing allocates after construction.
+// and are found through an index of 64-byte buckets (one cache line each): 12
+// one-byte tags, an occupancy mask and overflow counts in the first 16 bytes,
+// 12 entry indexes (26 bits, with 6 more tag bits above) after. A key's home
+// bucket is chosen by the keyed hash (wire::mix_tuple with the engine's
+// secret, so a peer cannot aim tuples at one bucket); a full bucket sends new
+// keys on along their probe sequence (a second hashed bucket, then the ones
+// after it) and counts them in one of 4 overflow classes, so a lookup reads on
+// only while its class's count says a key went past (F14/Swiss-table style).
+// The index is sized for 8.75 entries per 12-slot bucket at capacity (73%
+// full): a miss is answered from one line, a hit from the bucket and the
+// entry, and insert and expiry each touch one bucket line (one line rather
+// than an adjacent pair of 24 slots: at 10 M entries the table is memory-bound
+// on the lines in flight, and the pair cost a second line per operation).
+// find_batch() issues the bucket loads of a whole burst before it reads any,
+// then the entry loads of every candidate, so a burst costs about one memory
+// latency instead of two per tuple; prefetch() lets a caller do the same ahead
+// of insert(). Nothing allocates after construction.
 //
 // Expiry. The TIME_WAIT length is constant per table (TCP_TIMEWAIT_LEN, §0),
 // so entries expire in insertion order except after a re-arm (§2) or for a
@@ -148,6 +150,14 @@ class TimeWaitTable {
   // gets len(), an orphaned FIN_WAIT2 entry tcp_fin_timeout (§1 c).
   InsertResult insert(const TwEntryInit& init, std::int64_t now_ms);
   InsertResult insert(const TwEntryInit& init, std::int64_t now_ms, std::int64_t timeout_ms);
+  // insert() for a tuple the caller knows is not in the table: a connection
+  // held it until now (Linux's inet_twsk_hashdance adds the timewait sock to
+  // the hash without a lookup, the established hash having kept the tuple
+  // unique). Skips the lookup's walk past the home bucket, which is a cache
+  // miss on a tenth of inserts at capacity; never returns kExists. A tuple
+  // that is in the table is the caller's bug (checked by assert).
+  InsertResult insert_new(const TwEntryInit& init, std::int64_t now_ms) { return insert_new(init, now_ms, len_ms_); }
+  InsertResult insert_new(const TwEntryInit& init, std::int64_t now_ms, std::int64_t timeout_ms);
   Handle find(const FourTuple& t) const;
   // Batched lookups: out[k] = find(ts[k]) (out.size() >= ts.size()). Each burst of
   // up to kBatch tuples issues all its bucket loads, then all its candidate entry
@@ -183,7 +193,10 @@ class TimeWaitTable {
   std::optional<std::int64_t> next_work_ms(std::int64_t horizon_ms) const;
 
   // Entry fields.
-  FourTuple tuple(Handle h) const;
+  FourTuple tuple(Handle h) const {
+    const Entry& x = e(h);
+    return FourTuple{laddrs_[addr_index(x)], wire::Ipv4Addr{x.raddr}, x.lport, x.rport};
+  }
   Seq snd_nxt(Handle h) const { return Seq(e(h).snd_nxt); }
   Seq rcv_nxt(Handle h) const { return Seq(e(h).rcv_nxt); }
   std::uint16_t window(Handle h) const { return e(h).window; }
@@ -231,7 +244,7 @@ class TimeWaitTable {
   // population's peak are never touched and cost no resident memory).
   std::size_t touched_bytes() const;
   std::size_t bucket_count() const { return nbuckets_; }
-  static constexpr std::size_t kBucketSlots = 24;
+  static constexpr std::size_t kBucketSlots = 12;
   // Buckets whose overflow count is non-zero (keys probed past them); reads the index.
   std::size_t overflowed_buckets() const;
   std::size_t slot_count() const { return nslots_; }
@@ -254,17 +267,17 @@ class TimeWaitTable {
   };
   static_assert(sizeof(Entry) == 32, "TIME_WAIT entry must stay at 32 bytes");
 
-  // Two cache lines of the index, 128-byte aligned (an adjacent-line pair): the
-  // first holds every tag, so a miss reads one line.
-  struct alignas(128) Bucket {
+  // One cache line of the index: the first 16 bytes hold every tag and the
+  // counters, so a miss compares them in one vector load.
+  struct alignas(64) Bucket {
     std::uint8_t tag[kBucketSlots];
-    std::uint32_t occupied;    // bit s: slot s holds an entry
-    std::uint32_t overflow;    // 8 four-bit counts, one per overflow class (3 bits
+    std::uint16_t occupied;    // bit s: slot s holds an entry
+    std::uint16_t overflow;    // 4 four-bit counts, one per overflow class (2 bits
                                // of the hash): keys whose probe passed this bucket
                                // and went on (a count saturates at 15 and stays)
     std::uint32_t slot[kBucketSlots];  // bits 0..25: entry index, 26..31: tag bits
   };
-  static_assert(sizeof(Bucket) == 128, "an index bucket is two cache lines");
+  static_assert(sizeof(Bucket) == 64, "an index bucket is one cache line");
 
  private:
   static constexpr std::uint32_t kIdx = 0x03ffffffu;   // index bits of a link word
@@ -303,20 +316,26 @@ class TimeWaitTable {
   // Tick of the slot an expiry belongs to: ceil(expiry / granularity), as a tick
   // relative to the cursor (wraparound-safe).
   TWSTACK_TW_LOCAL std::int64_t expiry_tick(std::uint32_t expiry) const;
+  Bucket& bucket(std::uint32_t b) { return pairs_[b >> 1].half[b & 1]; }
+  const Bucket& bucket(std::uint32_t b) const { return pairs_[b >> 1].half[b & 1]; }
   std::uint64_t hash(const FourTuple& t) const { return wire::mix_tuple(t, seed_); }
   std::uint32_t home_of(std::uint64_t h) const {
     // Lemire's multiply-shift range reduction: nbuckets_ need not be a power of two.
     return static_cast<std::uint32_t>(((h >> 32) * nbuckets_) >> 32);
   }
-  // A key's probe sequence: its home bucket, then a second bucket chosen by
-  // another function of the hash, then the buckets after that one. Going on to
-  // an independent bucket rather than the next keeps full buckets from
-  // growing into clusters under churn (linear probing from the home bucket
-  // left a quarter of all buckets overflowed after one lap of a full table).
+  // A key's probe sequence: its home bucket, the home's buddy (the other half
+  // of its 128-byte pair, which the adjacent-line prefetcher may have brought
+  // in with it), then a pair chosen by
+  // another function of the hash, and the buckets after that. Going on to an
+  // independent pair rather than the next keeps full buckets from growing into
+  // clusters under churn (linear probing from the home bucket left a quarter
+  // of all buckets overflowed after one lap of a full table). nbuckets_ is even.
   std::uint32_t next_bucket(std::uint64_t h, std::uint32_t b, std::uint32_t step) const {
-    if (step == 0) {
-      const std::uint32_t b2 = home_of(h * 0x9e3779b97f4a7c15ULL);
-      if (b2 != b) return b2;
+    if (step == 0) return b ^ 1;
+    if (step == 1) {
+      std::uint32_t c = home_of(h * 0x9e3779b97f4a7c15ULL) & ~1u;
+      if (c == (b & ~1u)) c += 2;
+      return c >= nbuckets_ ? 0 : c;
     }
     return b + 1 == nbuckets_ ? 0 : b + 1;
   }
@@ -324,9 +343,18 @@ class TimeWaitTable {
   TWSTACK_TW_LOCAL void prefetch_bucket(std::uint32_t b) const;
   TWSTACK_TW_LOCAL bool matches(const Entry& x, const FourTuple& t) const;
   // Index operations; h is hash(tuple).
+  InsertResult insert_impl(const TwEntryInit& init, std::int64_t now_ms, std::int64_t timeout_ms, bool lookup);
   TWSTACK_TW_LOCAL Handle probe(const FourTuple& t, std::uint64_t h) const;
+  // find_batch()'s per-bucket step; kMiss and kProbe besides an entry index.
+  static constexpr std::uint32_t kMiss = kNil;
+  static constexpr std::uint32_t kProbe = kNil - 1;
+  TWSTACK_TW_LOCAL std::uint32_t scan_bucket(std::uint32_t b, std::uint64_t h) const;
+  TWSTACK_TW_LOCAL Handle probe_for_insert(const FourTuple& t, std::uint64_t h, std::uint32_t* place,
+                                           std::uint32_t* passed) const;
   TWSTACK_TW_LOCAL void index_add(std::uint32_t i, std::uint64_t h);
+  TWSTACK_TW_LOCAL void index_add_at(std::uint32_t i, std::uint64_t h, std::uint32_t place, std::uint32_t passed);
   TWSTACK_TW_LOCAL void unhash(std::uint32_t i);
+  TWSTACK_TW_LOCAL void unhash(std::uint32_t i, std::uint64_t h);
   TWSTACK_TW_LOCAL void free_entry(std::uint32_t i, bool tombstone);
   TWSTACK_TW_LOCAL std::uint32_t alloc_entry(bool full_length, std::uint32_t expiry);
   TWSTACK_TW_LOCAL void link_timer(std::uint32_t i);
@@ -336,6 +364,7 @@ class TimeWaitTable {
   TWSTACK_TW_LOCAL void mark_nonempty(std::uint32_t k);
   TWSTACK_TW_LOCAL void mark_empty(std::uint32_t k);
   TWSTACK_TW_LOCAL std::uint32_t next_nonempty_word(std::uint32_t w) const;
+  std::uint32_t slot_of(std::int64_t tick) const { return static_cast<std::uint32_t>(tick) & (nslots_ - 1); }
   std::uint32_t nonempty_words() const { return (nslots_ + 63) / 64; }
   std::uint32_t summary_words() const { return (nonempty_words() + 63) / 64; }
   // First tick in [from, limit] whose slot is non-empty, or limit + 1.
@@ -347,6 +376,12 @@ class TimeWaitTable {
   static constexpr std::uint32_t kAhead = 8;
   TWSTACK_TW_LOCAL void prefetch_ahead();
   TWSTACK_TW_LOCAL void release_expired(std::uint32_t i);
+  // expire() in batches: runs steps until kBatch entries are due (handed back
+  // in due[], still live, for on_expire), nothing due is left (*idle), or the
+  // budget is spent; then release_due() frees them. One call per batch rather
+  // than two per entry, and the batch's buckets are unhashed together.
+  std::size_t collect_due(std::int64_t now_tick, std::size_t* budget, std::uint32_t* due, bool* idle);
+  void release_due(const std::uint32_t* due, std::size_t n);
 
   wire::Ipv4Addr laddrs_[kMaxLocalAddrs]{};
   std::size_t nladdrs_ = 0;
@@ -359,7 +394,12 @@ class TimeWaitTable {
   std::int64_t epoch_ms_ = 0;
 
   std::unique_ptr<Entry[]> entries_;
-  std::unique_ptr<Bucket[]> buckets_;
+  // Buckets in 128-byte aligned pairs: a bucket's buddy (b ^ 1) is the first
+  // place its overflow goes.
+  struct alignas(128) BucketPair {
+    Bucket half[2];
+  };
+  std::unique_ptr<BucketPair[]> pairs_;
   std::unique_ptr<Slot[]> slots_;
   // One bit per slot (head != kNone), then one summary bit per word of those
   // (the word is not zero): next_nonempty() skips empty stretches 4,096 slots
@@ -383,6 +423,15 @@ class TimeWaitTable {
   Slot drain_{kNone, kNone};  // what is left of the cursor's slot
   std::uint32_t ahead_ = kNil;     // next entry of drain_ to prefetch (a hint)
   std::uint32_t ahead_dist_ = 0;   // entries prefetched ahead of drain_.head
+  // The hashes prefetch_ahead() computed, by entry index, so that expiring the
+  // entry does not hash its tuple again (checked by index; insert() drops an
+  // entry's memo when it reuses the entry).
+  struct HashMemo {
+    std::uint32_t index = kNil;
+    std::uint64_t hash = 0;
+  };
+  static constexpr std::uint32_t kMemo = 16;
+  HashMemo memo_[kMemo];
 };
 
 template <typename F>
@@ -398,21 +447,16 @@ bool TimeWaitTable::expire(std::int64_t now_ms, std::size_t budget, F&& on_expir
   // not reached, a compare answers without the division or a step().
   if (drain_.head == kNone && now_ms - epoch_ms_ < (cursor_ + 1) * gran_ms_) return true;
   const std::int64_t now_tick = (now_ms - epoch_ms_) / gran_ms_;
-  for (std::size_t work = 0; work < budget; ++work) {
-    std::uint32_t i = kNone;
-    switch (step(now_tick, &i)) {
-      case Step::kIdle:
-        return true;
-      case Step::kWork:
-        break;
-      case Step::kExpired:
-        on_expire(Handle{i});
-        release_expired(i);
-        break;
-    }
+  std::uint32_t due[kBatch];
+  for (;;) {
+    bool idle = false;
+    const std::size_t n = collect_due(now_tick, &budget, due, &idle);
+    for (std::size_t k = 0; k < n; ++k) on_expire(Handle{due[k]});
+    release_due(due, n);
+    if (idle) return true;
+    // Out of budget: done only if nothing due is left.
+    if (budget == 0) return drain_.head == kNone && cursor_ >= now_tick;
   }
-  // Out of budget: done only if nothing due is left.
-  return drain_.head == kNone && cursor_ >= now_tick;
 }
 
 #undef TWSTACK_TW_LOCAL
