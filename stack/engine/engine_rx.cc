@@ -26,10 +26,13 @@ void QueueEngine::rx_unverified(std::span<const std::uint8_t> frame, Instant now
 }
 
 void QueueEngine::prefetch_rx(std::span<const std::uint8_t> frame) const {
-  // Below this the table's buckets stay in cache and the hash is the only cost.
+  const auto t = tcp_tuple_hint(frame);
+  if (!t) return;
+  table_.prefetch(*t);
+  // Below this the TIME_WAIT table's buckets stay in cache and the hash is
+  // the only cost.
   constexpr std::size_t kPrefetchFrom = std::size_t{1} << 16;
-  if (tw_.live() < kPrefetchFrom) return;
-  if (const auto t = tcp_tuple_hint(frame)) tw_.prefetch(*t);
+  if (tw_.live() >= kPrefetchFrom) tw_.prefetch(*t);
 }
 
 // A datagram whose IPv4 header did not parse, counted as ip_rcv_core counts
