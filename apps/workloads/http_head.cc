@@ -40,12 +40,7 @@ std::size_t HttpHead::feed(std::span<const std::uint8_t> bytes) {
       state_ = State::kFailed;
       return i + std::min<std::size_t>(n, kMaxHead - total_);
     }
-    for (std::size_t k = 0; k < n; ++k) {
-      const char c = static_cast<char>(start[k]);
-      if (c == '\r') continue;
-      if (line_len_ < kLineKeep) line_[line_len_] = c;
-      if (line_len_ < UINT16_MAX) ++line_len_;
-    }
+    keep(start, n);
     total_ += static_cast<std::uint32_t>(n);
     i += n;
     if (nl == nullptr) break;
@@ -54,6 +49,25 @@ std::size_t HttpHead::feed(std::span<const std::uint8_t> bytes) {
     end_line();
   }
   return i;
+}
+
+// The line's bytes without CRs, the first kLineKeep of them kept. A line
+// with no CR but its last byte (CRLF, the usual end) is copied whole in one
+// go; any other goes a byte at a time.
+void HttpHead::keep(const std::uint8_t* p, std::size_t n) {
+  const void* cr = n == 0 ? nullptr : std::memchr(p, '\r', n - 1);
+  if (cr == nullptr) {
+    const std::size_t m = n != 0 && p[n - 1] == '\r' ? n - 1 : n;
+    if (line_len_ < kLineKeep) std::memcpy(line_ + line_len_, p, std::min<std::size_t>(m, kLineKeep - line_len_));
+    line_len_ = static_cast<std::uint16_t>(std::min<std::size_t>(line_len_ + m, UINT16_MAX));
+    return;
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    const char c = static_cast<char>(p[k]);
+    if (c == '\r') continue;
+    if (line_len_ < kLineKeep) line_[line_len_] = c;
+    if (line_len_ < UINT16_MAX) ++line_len_;
+  }
 }
 
 void HttpHead::end_line() {
