@@ -321,6 +321,7 @@ std::optional<std::string> build_workers(Shared& sh, dpdk::DpdkPort& port, const
     engine::EngineOptions eo = engine::options_from(s.config, Secret{secret_for(s, q)});
     if (auto st = port.steering(q)) eo.ports.rss = *st;
     eo.advise_large = &advise_huge_pages;
+    eo.tx_source = w->dq->frame_source();  // frames written straight into mbufs, if the port lends them
     w->eng = std::make_unique<engine::QueueEngine>(ifc, eo);
     w->app = make_app(*w->eng, q, s.queues, s.config.max_connections);
     if (!s.capture.empty()) {
@@ -414,6 +415,11 @@ RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, 
   dpdk::PortConfig pc;
   pc.queues = s.queues;
   pc.link_timeout = s.link_timeout;
+  // Each engine writes its frames into the port's mbufs, which then has to
+  // hold its twstack.tx_frames; past kMaxLentFrames (a pool of gigabytes)
+  // the engines keep their own pools and frames are copied.
+  constexpr std::uint32_t kMaxLentFrames = 65536;
+  if (s.config.tx_frames <= kMaxLentFrames) pc.engine_tx_frames = s.config.tx_frames;
   std::unique_ptr<dpdk::DpdkPort> port = dpdk::DpdkPort::open(*eal, specs[0].port_name(), pc, &error);
   if (!port) return fail(error);
 

@@ -28,8 +28,8 @@ int version_minor(std::string_view v) {
 
 }  // namespace
 
-// A line at a time: memchr finds its end, and at most kLineKeep of its
-// bytes are copied. RFC 9112 §2.2: a bare LF ends a line too; CRs are dropped.
+// A line at a time: memchr finds its end; a line that came whole is read
+// in place, one in pieces has at most kLineKeep of its bytes copied. RFC 9112 §2.2: a bare LF ends a line too; CRs are dropped.
 std::size_t HttpHead::feed(std::span<const std::uint8_t> bytes) {
   std::size_t i = 0;
   while (i < bytes.size() && state_ == State::kLine) {
@@ -40,26 +40,41 @@ std::size_t HttpHead::feed(std::span<const std::uint8_t> bytes) {
       state_ = State::kFailed;
       return i + std::min<std::size_t>(n, kMaxHead - total_);
     }
-    for (std::size_t k = 0; k < n; ++k) {
-      const char c = static_cast<char>(start[k]);
-      if (c == '\r') continue;
-      if (line_len_ < kLineKeep) line_[line_len_] = c;
-      if (line_len_ < UINT16_MAX) ++line_len_;
-    }
+    // A whole line in this piece with no CR but its last byte (CRLF, the
+    // usual end) is read where it is; any other is kept piece by piece.
+    const bool in_place = nl != nullptr && line_len_ == 0 && (n == 0 || std::memchr(start, '\r', n - 1) == nullptr);
+    if (!in_place) keep(start, n);
     total_ += static_cast<std::uint32_t>(n);
     i += n;
     if (nl == nullptr) break;
     ++total_;
     ++i;
-    end_line();
+    if (in_place) {
+      const std::size_t m = n != 0 && start[n - 1] == '\r' ? n - 1 : n;
+      end_line(std::string_view(reinterpret_cast<const char*>(start), std::min(m, kLineKeep)), m == 0);
+    } else {
+      const bool empty = line_len_ == 0;
+      const std::string_view line(line_, std::min<std::size_t>(line_len_, kLineKeep));
+      line_len_ = 0;
+      end_line(line, empty);
+    }
   }
   return i;
 }
 
-void HttpHead::end_line() {
-  const std::string_view line(line_, std::min<std::size_t>(line_len_, kLineKeep));
-  const bool empty = line_len_ == 0;
-  line_len_ = 0;
+// A piece of a line that is not read in place: its bytes without CRs, the
+// first kLineKeep of them kept.
+void HttpHead::keep(const std::uint8_t* p, std::size_t n) {
+  for (std::size_t k = 0; k < n; ++k) {
+    const char c = static_cast<char>(p[k]);
+    if (c == '\r') continue;
+    if (line_len_ < kLineKeep) line_[line_len_] = c;
+    if (line_len_ < UINT16_MAX) ++line_len_;
+  }
+}
+
+// `line`: its first kLineKeep bytes, CRs dropped; `empty`: it had none.
+void HttpHead::end_line(std::string_view line, bool empty) {
   if (first_line_) {
     if (empty) return;  // RFC 9112 §2.2: an empty line before the request line is ignored
     first_line_ = false;

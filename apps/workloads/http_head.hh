@@ -49,7 +49,8 @@ class HttpHead {
 
  private:
   enum class State : std::uint8_t { kLine, kDone, kFailed };
-  void end_line();
+  void keep(const std::uint8_t* p, std::size_t n);
+  void end_line(std::string_view line, bool empty);
   bool start_line(std::string_view line);
   void header_line(std::string_view line);
 

@@ -260,6 +260,21 @@ TEST(HttpHead, RequestInPiecesWithConnectionClose) {
   EXPECT_FALSE(h.keep_alive());
 }
 
+// CRs are dropped wherever they are, whether a line comes whole (copied in
+// one go when its only CR is the last byte) or in pieces.
+TEST(HttpHead, StrayCarriageReturnsAreDroppedWholeOrInPieces) {
+  const std::string req = "GET / HTTP/1.1\r\nConnection: clo\r\rse\r\nContent-Length: 1\r2\r\n\r\n";
+  HttpHead whole;
+  EXPECT_EQ(whole.feed(bytes(req)), req.size());
+  HttpHead pieces;
+  for (std::size_t i = 0; i < req.size(); i += 3) pieces.feed(bytes(req).subspan(i, std::min<std::size_t>(3, req.size() - i)));
+  for (const HttpHead* h : {&whole, &pieces}) {
+    ASSERT_TRUE(h->done());
+    EXPECT_TRUE(h->connection_close());
+    EXPECT_EQ(h->content_length(), 12u);
+  }
+}
+
 TEST(HttpHead, Http10PersistsOnlyWithKeepAlive) {
   HttpHead a;
   a.feed(bytes("GET / HTTP/1.0\n\n"));  // bare LFs end lines too

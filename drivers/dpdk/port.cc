@@ -137,12 +137,77 @@ void DpdkQueue::prepare_tx_checksum(rte_mbuf* m, std::span<std::uint8_t> frame) 
   m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
 }
 
-// The engine builds frames in its own pool and recycles them as soon as the
-// callback returns, so each is copied into an mbuf here (one memcpy of at
-// most 1514 bytes). Acceptable for this first runtime; writing frames
-// straight into mbufs needs a frame-provider seam in IpOutput.
+DpdkQueue::DpdkQueue(std::uint16_t port, std::uint16_t queue, std::uint16_t burst, rte_mempool* pool,
+                     std::uint16_t data_room, bool rx_csum, bool tx_csum, bool lend)
+    : port_(port),
+      queue_(queue),
+      burst_(burst),
+      data_room_(data_room),
+      rx_csum_(rx_csum),
+      tx_csum_(tx_csum),
+      // The engine writes whole frames of up to kFrameSize bytes.
+      lend_(lend && data_room >= engine::kFrameSize),
+      // rte_pktmbuf_alloc leaves data_off at RTE_PKTMBUF_HEADROOM (the data
+      // room is larger), and buf_addr is the mbuf plus its private area
+      // (rte_pktmbuf_init), so the distance is the same for every mbuf.
+      mbuf_to_data_(static_cast<std::uint32_t>(sizeof(rte_mbuf) + rte_pktmbuf_priv_size(pool) + RTE_PKTMBUF_HEADROOM)),
+      pool_(pool) {}
+
+// A batch of mbufs for the engine's FramePool: all at once when the pool
+// has them (one ring dequeue), else as many as there are.
+std::uint32_t DpdkQueue::take_frames(void* ctx, std::uint8_t** out, std::uint32_t n) {
+  auto* q = static_cast<DpdkQueue*>(ctx);
+  std::array<rte_mbuf*, FramePool::kBatch> ms;
+  n = std::min<std::uint32_t>(n, FramePool::kBatch);
+  std::uint32_t got = n;
+  if (rte_pktmbuf_alloc_bulk(q->pool_, ms.data(), n) != 0) {
+    for (got = 0; got < n && (ms[got] = rte_pktmbuf_alloc(q->pool_)) != nullptr; ++got) {
+    }
+    q->stats_.tx_nombuf += n - got;
+  }
+  for (std::uint32_t i = 0; i < got; ++i) out[i] = rte_pktmbuf_mtod(ms[i], std::uint8_t*);
+  return got;
+}
+
+void DpdkQueue::give_frames(void* ctx, std::uint8_t* const* bufs, std::uint32_t n) {
+  auto* q = static_cast<DpdkQueue*>(ctx);
+  std::array<rte_mbuf*, FramePool::kBatch> ms;
+  while (n != 0) {
+    const std::uint32_t k = std::min<std::uint32_t>(n, FramePool::kBatch);
+    for (std::uint32_t i = 0; i < k; ++i) ms[i] = q->mbuf_of(bufs[i]);
+    rte_pktmbuf_free_bulk(ms.data(), k);
+    bufs += k;
+    n -= k;
+  }
+}
+
+FrameSource DpdkQueue::frame_source() {
+  if (!lend_) return {};
+  return FrameSource{&DpdkQueue::take_frames, &DpdkQueue::give_frames, this};
+}
+
+void DpdkQueue::stage(rte_mbuf* m, std::span<std::uint8_t> f) {
+  m->data_len = static_cast<std::uint16_t>(f.size());
+  m->pkt_len = static_cast<std::uint32_t>(f.size());
+  if (tx_csum_) prepare_tx_checksum(m, f);
+  staged_[nstaged_++] = m;
+}
+
+// Frames the engine wrote into this queue's mbufs leave as they are. An
+// engine with its own pool recycles each frame as soon as the callback
+// returns, so those are copied into an mbuf here (one memcpy of at most
+// 1514 bytes).
 std::size_t DpdkQueue::tx_flush(engine::QueueEngine& eng) {
   std::size_t sent = 0;
+  if (lend_ && eng.tx_source().ctx == this) {
+    eng.drain_tx([&](std::span<const std::uint8_t> f) {
+      if (tap_ != nullptr) tap_->frame(true, f);
+      std::uint8_t* p = const_cast<std::uint8_t*>(f.data());  // our own mbuf's data room
+      stage(mbuf_of(p), std::span<std::uint8_t>(p, f.size()));
+      if (nstaged_ == burst_) sent += send_staged();
+    });
+    return sent + send_staged();
+  }
   eng.drain_tx([&](std::span<const std::uint8_t> f) {
     if (f.size() > data_room_) {
       ++stats_.tx_oversize;
@@ -156,10 +221,7 @@ std::size_t DpdkQueue::tx_flush(engine::QueueEngine& eng) {
     if (tap_ != nullptr) tap_->frame(true, f);
     std::uint8_t* p = rte_pktmbuf_mtod(m, std::uint8_t*);
     std::memcpy(p, f.data(), f.size());
-    m->data_len = static_cast<std::uint16_t>(f.size());
-    m->pkt_len = static_cast<std::uint32_t>(f.size());
-    if (tx_csum_) prepare_tx_checksum(m, std::span<std::uint8_t>(p, f.size()));
-    staged_[nstaged_++] = m;
+    stage(m, std::span<std::uint8_t>(p, f.size()));
     if (nstaged_ == burst_) sent += send_staged();
   });
   sent += send_staged();
@@ -229,8 +291,11 @@ std::optional<std::string> DpdkPort::setup_queues(const PortConfig& cfg, const r
   int socket = rte_eth_dev_socket_id(port_id_);
   if (socket < 0) socket = static_cast<int>(rte_socket_id());
   const std::uint32_t cache = std::min<std::uint32_t>(cfg.mempool_cache, RTE_MEMPOOL_CACHE_MAX_SIZE);
+  // An engine lent this port's mbufs holds up to engine_tx_frames, and up
+  // to 2 * FramePool::kBatch idle.
+  const std::uint32_t lent = cfg.engine_tx_frames == 0 ? 0 : cfg.engine_tx_frames + 2 * FramePool::kBatch;
   const std::uint32_t want =
-      std::uint32_t{nq} * (nrx + ntx + 2u * cfg.burst) + cache * rte_lcore_count() + cfg.extra_mbufs;
+      std::uint32_t{nq} * (nrx + ntx + 2u * cfg.burst + lent) + cache * rte_lcore_count() + cfg.extra_mbufs;
   const std::uint32_t n = pool_size(want + want / 8);
   char pool_name[RTE_MEMPOOL_NAMESIZE];
   std::snprintf(pool_name, sizeof pool_name, "twstack_p%u", port_id_);
@@ -253,7 +318,7 @@ std::optional<std::string> DpdkPort::setup_queues(const PortConfig& cfg, const r
       return dpdk_error("rte_eth_tx_queue_setup", r);
     }
     queues_.emplace_back(new DpdkQueue(port_id_, q, cfg.burst, pool_, data_room, caps_.rx_checksum_verified,
-                                       caps_.tx_checksum_offload));
+                                       caps_.tx_checksum_offload, cfg.engine_tx_frames != 0));
   }
   return std::nullopt;
 }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "drivers/dpdk/eal.hh"
+#include "stack/base/frame_pool.hh"
 #include "stack/base/time.hh"
 #include "stack/engine/interface.hh"
 #include "stack/ports/allocator.hh"
@@ -65,6 +66,11 @@ struct PortConfig {
   // Mbufs beyond what this port's own rings and bursts hold: for frames it
   // receives that then wait in another port's tx ring (a forwarder).
   std::uint32_t extra_mbufs = 0;
+  // TX frames each queue's engine may hold in this port's mbufs at once
+  // (EngineOptions::tx_source = queue.frame_source(): frames written straight
+  // into mbufs). 0: the engine builds frames in its own pool and tx_flush()
+  // copies them; otherwise the pool grows by this much per queue.
+  std::uint32_t engine_tx_frames = 0;
   std::optional<wire::MacAddr> mac;  // set this address (driver permitting)
   Duration link_timeout = Duration::seconds(5);
   bool require_link = true;          // false: open() succeeds with the link still down
@@ -110,9 +116,15 @@ class alignas(64) DpdkQueue {
   // engine drops and counts a bad one). The mbuf stays the caller's to free
   // or reuse. True if the engine was given the frame.
   bool deliver(engine::QueueEngine& eng, const rte_mbuf* m, Instant now);
-  // Drains the engine's ready frames into mbufs and transmits them in
-  // bursts; what the NIC refuses is freed and counted. Returns frames sent.
+  // Drains the engine's ready frames and transmits them in bursts; what the
+  // NIC refuses is freed and counted. Frames an engine wrote into this
+  // queue's mbufs (frame_source()) go as they are; others are copied into
+  // mbufs. Returns frames sent.
   std::size_t tx_flush(engine::QueueEngine& eng);
+  // This queue's mbufs as an engine's TX buffers (EngineOptions::tx_source),
+  // taken and given back in bulk; empty when the port was opened without
+  // PortConfig::engine_tx_frames. For the engine on this queue's lcore only.
+  FrameSource frame_source();
 
   std::uint16_t id() const { return queue_; }
   const QueueStats& stats() const { return stats_; }
@@ -120,13 +132,18 @@ class alignas(64) DpdkQueue {
  private:
   friend class DpdkPort;
   DpdkQueue(std::uint16_t port, std::uint16_t queue, std::uint16_t burst, rte_mempool* pool,
-            std::uint16_t data_room, bool rx_csum, bool tx_csum)
-      : port_(port), queue_(queue), burst_(burst), data_room_(data_room), rx_csum_(rx_csum),
-        tx_csum_(tx_csum), pool_(pool) {}
+            std::uint16_t data_room, bool rx_csum, bool tx_csum, bool lend);
 
   bool rx_checksum_vouched(const rte_mbuf* m);
   static void prepare_tx_checksum(rte_mbuf* m, std::span<std::uint8_t> frame);
   std::size_t send_staged();
+  void stage(rte_mbuf* m, std::span<std::uint8_t> f);
+  // The mbuf whose data room starts at `data` (a buffer frame_source() lent).
+  rte_mbuf* mbuf_of(const std::uint8_t* data) const {
+    return reinterpret_cast<rte_mbuf*>(const_cast<std::uint8_t*>(data) - mbuf_to_data_);
+  }
+  static std::uint32_t take_frames(void* ctx, std::uint8_t** out, std::uint32_t n);
+  static void give_frames(void* ctx, std::uint8_t* const* bufs, std::uint32_t n);
 
   std::uint16_t port_;
   std::uint16_t queue_;
@@ -134,6 +151,8 @@ class alignas(64) DpdkQueue {
   std::uint16_t data_room_;
   bool rx_csum_;
   bool tx_csum_;
+  bool lend_;                   // frame_source() may lend mbufs
+  std::uint32_t mbuf_to_data_;  // from an mbuf to its data room, fixed for the pool
   std::uint16_t nstaged_ = 0;
   rte_mempool* pool_;
   FrameTap* tap_ = nullptr;

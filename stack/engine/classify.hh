@@ -143,4 +143,17 @@ inline std::optional<wire::FourTuple> tcp_tuple_hint(std::span<const std::uint8_
                          load_be16(th + 2), load_be16(th)};
 }
 
+// Whether a frame is TCP in IPv4 with SYN set and ACK clear (a connection
+// request), read with the same length checks as tcp_tuple_hint(): another
+// prefetch hint, never a verdict. False for anything shorter.
+inline bool tcp_syn_hint(std::span<const std::uint8_t> frame) {
+  constexpr std::size_t kEth = 14;
+  constexpr std::uint8_t kSynAck = 0x12, kSyn = 0x02;  // TCP header byte 13: ACK 0x10, SYN 0x02
+  if (frame.size() < kEth + 20 + 14 || load_be16(frame.data() + 12) != wire::kEtherTypeIpv4) return false;
+  const std::uint8_t* ip = frame.data() + kEth;
+  const std::size_t ihl = std::size_t{ip[0] & 0x0fu} * 4;
+  if (ip[9] != wire::kProtoTcp || ihl < 20 || frame.size() < kEth + ihl + 14) return false;
+  return (ip[ihl + 13] & kSynAck) == kSyn;
+}
+
 }  // namespace twstack::engine

@@ -56,7 +56,7 @@ QueueEngine::QueueEngine(const Interface& ifc, const EngineOptions& opt)
       wheel_(0),
       pool_(opt.buffer_chunks),
       arp_(opt.arp_cache_size),
-      frames_(opt.tx_frames, kFrameSize),
+      frames_(opt.tx_frames, kFrameSize, opt.tx_source),
       segs_(frames_, kTcpOffset),
       out_(ifc_, frames_, opt.arp_queue, arp_, ctr_),
       env_{opt_.tcp, ctr_, wheel_, pool_, segs_, key_from(opt.secret.value())},

@@ -64,6 +64,11 @@ struct EngineOptions {
   // The runtime's hook for the TIME_WAIT table's large arrays (huge pages);
   // none by default.
   tw::AdviseLarge advise_large = nullptr;
+  // The driver's TX buffers (DPDK mbufs), so frames are written where the
+  // NIC reads them; none by default: the engine's own pool of tx_frames,
+  // and drain_tx()'s consumer copies each frame. With a source, tx_frames
+  // still bounds the frames the engine holds at once.
+  FrameSource tx_source{};
 
   bool operator==(const EngineOptions&) const = default;
 };
@@ -120,11 +125,15 @@ class QueueEngine {
   // where the kernel counts it (IpExtInCsumErrors, TcpInCsumErrors).
   void rx_unverified(std::span<const std::uint8_t> frame, Instant now);
   // A burst's first pass, before rx() for each of its frames: starts loading
-  // the TIME_WAIT bucket a TCP frame will probe, so a burst's lookups overlap
+  // the connection-table bucket (and, when the table is large, the
+  // TIME_WAIT bucket) a TCP frame will probe, so a burst's lookups overlap
   // their cache misses instead of taking them one after another. Reads only
   // what a well-formed frame has; anything else is left to rx().
   void prefetch_rx(std::span<const std::uint8_t> frame) const;
   void poll(Instant now);
+  // f(std::span<const std::uint8_t>) for each frame to transmit. With
+  // EngineOptions::tx_source, each is a buffer the source gave, and f must
+  // send or free it; otherwise the engine recycles it when f returns.
   template <class F>
   std::size_t drain_tx(F&& f) {
     send_segments();
@@ -174,6 +183,7 @@ class QueueEngine {
   // same burst. False when it is longer than a frame or the TX pool is empty.
   bool send_frame(std::span<const std::uint8_t> frame);
   std::uint32_t free_tx_frames() const { return out_.free_frames(); }
+  const FrameSource& tx_source() const { return frames_.source(); }
   // What the ARP cache holds for `ip`, if anything.
   std::optional<wire::MacAddr> neighbour(wire::Ipv4Addr ip) const { return arp_.lookup(ip); }
 

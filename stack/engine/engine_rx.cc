@@ -26,10 +26,17 @@ void QueueEngine::rx_unverified(std::span<const std::uint8_t> frame, Instant now
 }
 
 void QueueEngine::prefetch_rx(std::span<const std::uint8_t> frame) const {
-  // Below this the table's buckets stay in cache and the hash is the only cost.
+  const auto t = tcp_tuple_hint(frame);
+  if (!t) return;
+  table_.prefetch(*t);
+  // Below this the TIME_WAIT table's buckets stay in cache and the hash is
+  // the only cost. Of a connection's segments only its SYN is sure to probe
+  // the table (it misses the connection table); the rest find their
+  // connection, and what else reaches an entry (a retransmitted FIN, a
+  // stray ACK) is rare: a bucket loaded for each of them would be a cache
+  // miss that buys nothing, and they crowd out the misses that count.
   constexpr std::size_t kPrefetchFrom = std::size_t{1} << 16;
-  if (tw_.live() < kPrefetchFrom) return;
-  if (const auto t = tcp_tuple_hint(frame)) tw_.prefetch(*t);
+  if (tw_.live() >= kPrefetchFrom && tcp_syn_hint(frame)) tw_.prefetch(*t);
 }
 
 // A datagram whose IPv4 header did not parse, counted as ip_rcv_core counts

@@ -26,7 +26,7 @@ std::uint8_t* IpOutput::alloc() {
 std::uint8_t* IpOutput::begin_frame() { return alloc(); }
 
 void IpOutput::push_frame(std::uint8_t* f, std::uint16_t len) {
-  ready_[ready_count_++] = Ready{index_of(f), len};
+  ready_[ready_count_++] = Ready{f, len};
 }
 
 void IpOutput::finish_tcp(std::uint8_t* tcp, std::uint16_t tcp_len, const wire::FourTuple& t) {
@@ -40,16 +40,15 @@ void IpOutput::finish_ipv4(std::uint8_t* f, wire::Ipv4Addr src, wire::Ipv4Addr d
                            std::uint8_t proto, std::uint16_t payload_len) {
   wire::write_ipv4(f + wire::kEthHeaderLen, src, dst, proto, payload_len, ip_id_++);
   ctr_.inc(Counter::IpOutRequests);
-  route(index_of(f), static_cast<std::uint16_t>(kTcpOffset + payload_len), dst);
+  route(f, static_cast<std::uint16_t>(kTcpOffset + payload_len), dst);
 }
 
-void IpOutput::route(std::uint32_t idx, std::uint16_t len, wire::Ipv4Addr dst) {
+void IpOutput::route(std::uint8_t* f, std::uint16_t len, wire::Ipv4Addr dst) {
   wire::Ipv4Addr hop = ifc_.next_hop(dst);
   std::int64_t now_ms = now_.ms();
-  std::uint8_t* f = frame(idx);
   if (hop == memo_ip_ && now_ms < memo_until_ms_) {
     wire::write_ethernet(f, memo_mac_, ifc_.mac, wire::kEtherTypeIpv4);
-    ready_[ready_count_++] = Ready{idx, len};
+    ready_[ready_count_++] = Ready{f, len};
     return;
   }
   if (auto mac = arp_.lookup(hop)) {
@@ -58,7 +57,7 @@ void IpOutput::route(std::uint32_t idx, std::uint16_t len, wire::Ipv4Addr dst) {
     memo_mac_ = *mac;
     memo_until_ms_ = now_ms + 1000;
     wire::write_ethernet(f, *mac, ifc_.mac, wire::kEtherTypeIpv4);
-    ready_[ready_count_++] = Ready{idx, len};
+    ready_[ready_count_++] = Ready{f, len};
     return;
   }
   // RFC 1122 §2.3.2.2: queue a bounded number of packets per unresolved
@@ -67,7 +66,7 @@ void IpOutput::route(std::uint32_t idx, std::uint16_t len, wire::Ipv4Addr dst) {
     ctr_.inc(Counter::TwstackArpQueueDrops);
     pool_.release(f);
   } else {
-    parked_[parked_count_++] = Parked{idx, len, hop, now_ms};
+    parked_[parked_count_++] = Parked{f, len, hop, now_ms};
   }
   if (arp_.should_request(hop, now_ms)) send_arp_request(hop);
 }
@@ -81,7 +80,7 @@ void IpOutput::send_arp_request(wire::Ipv4Addr ip) {
   // Pad to the 60-byte Ethernet minimum.
   std::uint16_t len = static_cast<std::uint16_t>(wire::kEthHeaderLen + wire::kArpLen);
   for (; len < 60; ++len) f[len] = 0;
-  ready_[ready_count_++] = Ready{index_of(f), len};
+  ready_[ready_count_++] = Ready{f, len};
   ctr_.inc(Counter::TwstackArpRequestsOut);
 }
 
@@ -90,8 +89,8 @@ void IpOutput::resolved(wire::Ipv4Addr ip, wire::MacAddr mac) {
   for (std::uint32_t i = 0; i < parked_count_; ++i) {
     Parked p = parked_[i];
     if (p.next_hop == ip) {
-      wire::write_ethernet(frame(p.idx), mac, ifc_.mac, wire::kEtherTypeIpv4);
-      ready_[ready_count_++] = Ready{p.idx, p.len};
+      wire::write_ethernet(p.frame, mac, ifc_.mac, wire::kEtherTypeIpv4);
+      ready_[ready_count_++] = Ready{p.frame, p.len};
     } else {
       parked_[keep++] = p;
     }

@@ -42,7 +42,7 @@ class IpOutput {
   // An application's frame sent as it is (QueueEngine::send_frame): it goes
   // out after every frame of the stack's own, so a traffic generator that
   // fills a full TX ring refuses its own frames, not the connections'.
-  void push_last(std::uint8_t* frame, std::uint16_t len) { last_[last_count_++] = Ready{index_of(frame), len}; }
+  void push_last(std::uint8_t* frame, std::uint16_t len) { last_[last_count_++] = Ready{frame, len}; }
   // IPv4 payload to `dst` (ICMP): adds the headers, resolves the next hop.
   void finish_ipv4(std::uint8_t* frame, wire::Ipv4Addr src, wire::Ipv4Addr dst, std::uint8_t proto,
                    std::uint16_t payload_len);
@@ -59,8 +59,8 @@ class IpOutput {
       Parked p = parked_[i];
       if (now_ms - p.since_ms >= kArpGiveUpMs) {
         ctr_.inc(Counter::TwstackArpQueueDrops);
-        gave_up(std::span<const std::uint8_t>(frame(p.idx), p.len));
-        pool_.release(frame(p.idx));
+        gave_up(std::span<const std::uint8_t>(p.frame, p.len));
+        pool_.release(p.frame);
       } else {
         if (arp_.should_request(p.next_hop, now_ms)) send_arp_request(p.next_hop);
         parked_[keep++] = p;
@@ -70,21 +70,22 @@ class IpOutput {
   }
   static constexpr std::int64_t kArpGiveUpMs = 3 * kArpRetryMs;
 
-  // Hands every ready frame to `f(std::span<const std::uint8_t>)` and
-  // recycles them. Returns how many were handed over.
+  // Hands every ready frame to `f(std::span<const std::uint8_t>)`; then it
+  // is the pool's again, or, when the pool's buffers are a driver's
+  // (FrameSource), f's to send and free. Returns how many were handed over.
   template <class F>
   std::size_t drain(F&& f) {
     std::size_t n = ready_count_;
     for (std::size_t i = 0; i < n; ++i) {
       const Ready& r = ready_[i];
-      f(std::span<const std::uint8_t>(frame(r.idx), r.len));
-      pool_.release(frame(r.idx));
+      f(std::span<const std::uint8_t>(r.frame, r.len));
+      pool_.sent(r.frame);
     }
     ready_count_ = 0;
     for (std::size_t i = 0; i < last_count_; ++i) {
       const Ready& r = last_[i];
-      f(std::span<const std::uint8_t>(frame(r.idx), r.len));
-      pool_.release(frame(r.idx));
+      f(std::span<const std::uint8_t>(r.frame, r.len));
+      pool_.sent(r.frame);
     }
     n += last_count_;
     last_count_ = 0;
@@ -97,20 +98,18 @@ class IpOutput {
 
  private:
   struct Ready {
-    std::uint32_t idx;
+    std::uint8_t* frame;
     std::uint16_t len;
   };
   struct Parked {
-    std::uint32_t idx;
+    std::uint8_t* frame;
     std::uint16_t len;
     wire::Ipv4Addr next_hop;
     std::int64_t since_ms;
   };
 
-  std::uint8_t* frame(std::uint32_t idx) const { return pool_.at(idx); }
-  std::uint32_t index_of(const std::uint8_t* p) const { return pool_.index_of(p); }
   std::uint8_t* alloc();
-  void route(std::uint32_t idx, std::uint16_t len, wire::Ipv4Addr dst);
+  void route(std::uint8_t* f, std::uint16_t len, wire::Ipv4Addr dst);
   void send_arp_request(wire::Ipv4Addr ip);
 
   const Interface& ifc_;

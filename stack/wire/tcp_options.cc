@@ -72,6 +72,17 @@ std::size_t sack_blocks_to_write(const TcpOptions& o) {
 
 ParseError parse_tcp_options(std::span<const std::uint8_t> opts, TcpOptions* out) {
   *out = TcpOptions{};
+  // Linux tcp_parse_aligned_timestamp: NOP, NOP, timestamps is what every
+  // segment after the handshake carries on a timestamped connection (and
+  // what write_tcp_options writes), so one compare reads it.
+  constexpr std::uint32_t kAlignedTimestamps =
+      std::uint32_t{kOptNop} << 24 | std::uint32_t{kOptNop} << 16 | std::uint32_t{kOptTimestamps} << 8 | 10;
+  if (opts.size() == 12 && load_be32(opts.data()) == kAlignedTimestamps) {
+    out->has_timestamps = true;
+    out->tsval = load_be32(opts.data() + 4);
+    out->tsecr = load_be32(opts.data() + 8);
+    return ParseError::kOk;
+  }
   std::size_t i = 0;
   while (i < opts.size()) {
     std::uint8_t kind = opts[i];

@@ -224,6 +224,23 @@ TEST(TcpTupleHint, NothingForOtherProtocolsOrTruncatedFrames) {
   EXPECT_FALSE(tcp_tuple_hint(bad_ihl).has_value());
 }
 
+TEST(TcpSynHint, OnlyASynWithoutAckAndOnlyWithItsFlagsInTheFrame) {
+  Frame syn = ipv4(kOurs);  // a bare SYN
+  EXPECT_TRUE(tcp_syn_hint(syn));
+  const std::size_t flags = wire::kEthHeaderLen + wire::kIpv4HeaderMin + 13;
+  for (std::uint8_t f : {std::uint8_t{wire::kSyn | wire::kAck}, std::uint8_t{wire::kAck}, std::uint8_t{wire::kFin | wire::kAck},
+                         std::uint8_t{wire::kRst}}) {
+    Frame other = syn;
+    other[flags] = f;
+    EXPECT_FALSE(tcp_syn_hint(other)) << int{f};
+  }
+  for (std::size_t n = 0; n <= flags; ++n) {
+    const Frame prefix(syn.begin(), syn.begin() + static_cast<std::ptrdiff_t>(n));
+    EXPECT_FALSE(tcp_syn_hint(prefix)) << n;
+  }
+  EXPECT_FALSE(tcp_syn_hint(ipv4(kOurs, kProtoUdp)));
+}
+
 TEST(Classify, AnInterfaceWithoutAddressesOwnsNothingAboveL2) {
   Interface bare;
   bare.mac = kOurMac;

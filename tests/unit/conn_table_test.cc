@@ -24,6 +24,17 @@ FourTuple tuple(std::uint16_t lport, std::uint16_t rport) {
   return t;
 }
 
+// prefetch() loads the bucket find() reads: the index it computes is
+// boost's, for any table size.
+TEST(ConnTable, PrefetchIndexIsTheBucketFindReads) {
+  for (std::size_t n : {1u, 64u, 1000u, 65536u}) {
+    ConnTable table(n, 0x9abcdef012345678ULL);
+    for (std::uint16_t p = 1; p < 2000; p += 7) {
+      EXPECT_EQ(table.bucket_index(tuple(p, 80)), table.boost_bucket(tuple(p, 80))) << n << " " << p;
+    }
+  }
+}
+
 TEST(ConnTable, InsertFindContainsEraseSize) {
   ConnTable table(64, 0x1234);
   tcp::Tcb a, b;

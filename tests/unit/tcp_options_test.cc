@@ -32,6 +32,28 @@ TEST(TcpOptions, LinuxSyn) {
   EXPECT_EQ(o.sack_count, 0);
 }
 
+// NOP, NOP, timestamps (the aligned layout Linux reads in one compare,
+// tcp_parse_aligned_timestamp) reads as the same option in any other
+// layout does, and resets what a previous segment left.
+TEST(TcpOptions, AlignedTimestampsAsAnyLayout) {
+  const Bytes aligned = {0x01, 0x01, 0x08, 0x0a, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0};
+  const Bytes trailing = {0x08, 0x0a, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x01};
+  TcpOptions a, b;
+  a.has_mss = true;
+  a.sack_count = 2;
+  ASSERT_EQ(parse(aligned, &a), ParseError::kOk);
+  ASSERT_EQ(parse(trailing, &b), ParseError::kOk);
+  EXPECT_TRUE(a.has_timestamps);
+  EXPECT_EQ(a.tsval, 0x12345678u);
+  EXPECT_EQ(a.tsecr, 0x9abcdef0u);
+  EXPECT_FALSE(a.has_mss);
+  EXPECT_EQ(a.sack_count, 0);
+  EXPECT_EQ(a.tsval, b.tsval);
+  EXPECT_EQ(a.tsecr, b.tsecr);
+  // Twelve bytes that only start like it are parsed in full: a bad length after is an error.
+  ASSERT_EQ(parse({0x01, 0x01, 0x08, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0}, &a), ParseError::kBadOptionLen);
+}
+
 TEST(TcpOptions, EmptyAndResetsOutput) {
   TcpOptions o;
   o.has_mss = true;
