@@ -31,18 +31,9 @@ import subprocess
 import sys
 import tempfile
 
+from cps import cpu_model  # bench/cps.py, beside this file
+
 SCENARIO = "lr-server-close"
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def split_seconds(series, entries):
