@@ -138,7 +138,7 @@ void QueueEngine::rx_tcp(std::span<const std::uint8_t> bytes, wire::Ipv4Addr src
   const wire::FourTuple t{dst, src, th->dst_port(), th->src_port()};
   const flow::Target to = flow::demux(table_, tw_, listeners_, t);
   if (to.conn != nullptr) {
-    if (listeners_.accept_queue_full(*to.conn, s, ctr_)) return;
+    if (to.conn->in_syn_queue && listeners_.accept_queue_full(*to.conn, s, ctr_)) return;
     tcp::input(env_, *to.conn, s);
     touched(*to.conn);
     return;

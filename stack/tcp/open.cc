@@ -181,15 +181,6 @@ void handshake_done_rto(const Env& e, Tcb& c) {
 }
 
 // Counters follow Linux tcp_set_state() and tcp_done().
-void set_state(Env& e, Tcb& c, State s) {
-  State old = c.state;
-  if (s == State::kClosed) {
-    if (old == State::kEstablished || old == State::kCloseWait) e.ctr.inc(Counter::TcpEstabResets);
-    if (old == State::kSynSent || old == State::kSynReceived) e.ctr.inc(Counter::TcpAttemptFails);
-  }
-  c.state = s;
-}
-
 void enter_closed(Env& e, Tcb& c, Errc why) {
   set_state(e, c, State::kClosed);
   c.error = why;

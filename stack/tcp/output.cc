@@ -75,12 +75,6 @@ std::uint32_t syn_mss_window(const Env& /*e*/, const Tcb& c) {
   return syn_rcv_wnd(c, c.advmss - (ts ? 12u /* TCPOLEN_TSTAMP_ALIGNED */ : 0u));
 }
 
-std::uint32_t ts_now(const Env& e, const Tcb& c) {
-  return static_cast<std::uint32_t>(e.now_ms()) + c.ts_offset;
-}
-
-std::uint32_t payload_mss(const Tcb& c) { return c.mss - (c.ts_ok ? 12u : 0u); }
-
 bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len) {
   std::uint8_t* tcp = begin_segment(e);
   if (tcp == nullptr) return false;
@@ -136,14 +130,6 @@ void arm_rto(Env& e, Tcb& c) {
   e.arm(c.rtx_timer, c.rto_us);
   c.tlp.pto_armed = false;
   c.rack.reo_armed = false;
-}
-
-bool wants_output(const Tcb& c) {
-  if (c.ack_pending) return true;
-  if (!c.syn_acked() || !in_state(c.state, kSynchronized)) return false;
-  Seq end = c.snd_data_end();
-  if (c.snd_nxt < end) return true;
-  return c.fin_queued && c.snd_nxt == end;
 }
 
 // One pass of the send loop: as much new or rewound data as the windows,

@@ -174,7 +174,14 @@ inline void slow_start_after_idle_check(Env& e, Tcb& c) {
     restart_after_idle(e, c);
   }
 }
-bool wants_output(const Tcb& c);
+// Inline: the engine asks after every event, a short connection about 18 times.
+inline bool wants_output(const Tcb& c) {
+  if (c.ack_pending) return true;
+  if (!c.syn_acked() || !in_state(c.state, kSynchronized)) return false;
+  const Seq end = c.snd_data_end();
+  if (c.snd_nxt < end) return true;
+  return c.fin_queued && c.snd_nxt == end;
+}
 void send_ack(Env& e, Tcb& c);
 // RFC 9293 §3.10.7.1: the reply to a segment that has no connection.
 void send_reset_for(Env& e, const wire::FourTuple& t, const Segment& s);
@@ -203,7 +210,15 @@ void user_abort(Env& e, Tcb& c);
 void release(Env& e, Tcb& c);
 
 // --- shared by the files above (internal)
-void set_state(Env& e, Tcb& c, State s);
+// Inline: a short connection changes state about eleven times.
+inline void set_state(Env& e, Tcb& c, State s) {
+  const State old = c.state;
+  if (s == State::kClosed) {
+    if (old == State::kEstablished || old == State::kCloseWait) e.ctr.inc(Counter::TcpEstabResets);
+    if (old == State::kSynSent || old == State::kSynReceived) e.ctr.inc(Counter::TcpAttemptFails);
+  }
+  c.state = s;
+}
 void enter_closed(Env& e, Tcb& c, Errc why);
 // TIME-WAIT: the engine moves the connection to its TIME_WAIT table at once.
 void enter_time_wait(Env& e, Tcb& c);
@@ -217,8 +232,12 @@ bool emit(Env& e, Tcb& c, Seq seq, std::uint8_t flags, std::uint32_t len);
 // The window our SYN or SYN-ACK offers (buffers.hh syn_rcv_wnd).
 std::uint32_t syn_mss_window(const Env& e, const Tcb& c);
 void arm_rto(Env& e, Tcb& c);
-std::uint32_t ts_now(const Env& e, const Tcb& c);
-std::uint32_t payload_mss(const Tcb& c);
+// Our TSval now: Linux's 1 ms clock (TCP_TS_HZ) plus the connection's offset.
+inline std::uint32_t ts_now(const Env& e, const Tcb& c) {
+  return static_cast<std::uint32_t>(e.now_ms()) + c.ts_offset;
+}
+// The payload a full segment carries: the MSS less the timestamp option.
+inline std::uint32_t payload_mss(const Tcb& c) { return c.mss - (c.ts_ok ? 12u : 0u); }
 bool oow_rate_limited(Env& e, Tcb& c, const Segment& s, Counter skipped);
 void send_challenge_ack(Env& e, Tcb& c, const Segment& s);
 
