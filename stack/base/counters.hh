@@ -94,6 +94,7 @@ namespace twstack {
   X(TcpExtTCPLossProbes, "tail loss probes sent (RFC 8985 §7)")                        \
   X(TcpExtTCPLossProbeRecovery, "losses repaired by a tail loss probe")                \
   X(TcpExtTCPSACKReorder, "reordering seen in SACKs (tcp_check_sack_reordering)")      \
+  X(TcpExtTCPRenoReorder, "reordering seen in duplicate ACKs without SACK")            \
   X(TcpExtTCPLostRetransmit, "retransmissions RACK found lost again (RFC 8985)")       \
   X(TcpExtTCPHystartTrainDetect, "slow starts ended by HyStart ACK-train detection")   \
   X(TcpExtTCPHystartDelayDetect, "slow starts ended by HyStart delay detection")        \

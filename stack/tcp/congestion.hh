@@ -178,28 +178,44 @@ inline void recovery_end(Tcb& c) {
 // --- Without SACK (Reno, NewReno RFC 6582), Linux counts each duplicate
 // ACK as a segment that has left the network: `dupacks` is its sacked_out.
 
-// Linux tcp_add_reno_sack with tcp_limit_reno_sacked: one more segment
-// out of the network, but at least one of those outstanding (the hole)
-// is not; a duplicate beyond that is reordering (tcp_check_reno_reordering).
-// Returns the bytes this duplicate delivered (for PRR): one segment, or 0.
-inline std::uint32_t reno_add_dupack(Tcb& c, std::uint32_t smss) {
+// Linux tcp_check_reno_reordering: more duplicates than the segments in
+// flight could explain (tcp_limit_reno_sacked: sacked_out + one hole >
+// packets_out) means segments were reordered, not lost. tp->reordering
+// becomes the flight plus what a cumulative ACK just took (`addend`), at
+// most tcp_max_reordering, and NewReno waits for that many duplicates
+// (tcp_newreno_mark_lost). Returns true when it did.
+inline bool reno_check_reordering(Tcb& c, std::uint32_t smss, std::uint32_t addend) {
   const std::uint32_t packets = (c.flight() + smss - 1) / smss;
-  if (c.dupacks + 1 < packets) {
-    ++c.dupacks;
-    return smss;
-  }
-  c.dupacks = packets > 0 ? packets - 1 : 0;
-  return 0;
+  const std::uint32_t holes = std::min(1u, packets);
+  if (c.dupacks + holes <= packets) return false;
+  c.dupacks = packets - holes;
+  c.rack.reordering = std::min(packets + addend, kMaxReordering);
+  ++c.rack.reord_seen;
+  return true;
+}
+
+// Linux tcp_add_reno_sack: one more segment out of the network, but at
+// least one of those outstanding (the hole) is not; a duplicate beyond
+// that is reordering. Returns the bytes this duplicate delivered (for
+// PRR): one segment, or 0; `reordered` says whether it was reordering.
+inline std::uint32_t reno_add_dupack(Tcb& c, std::uint32_t smss, bool* reordered) {
+  ++c.dupacks;
+  *reordered = reno_check_reordering(c, smss, 0);
+  return *reordered ? 0 : smss;
 }
 
 // Linux tcp_remove_reno_sacks: a cumulative ACK of `acked` bytes explains
 // the duplicates before it; one segment of it at least is newly delivered.
 // Returns the bytes delivered.
-inline std::uint32_t reno_remove_dupacks(Tcb& c, std::uint32_t smss, std::uint32_t acked) {
+// With SND.UNA already past the ACK, tcp_check_reno_reordering follows,
+// the ACKed segments as its addend; `reordered` says whether it found any.
+inline std::uint32_t reno_remove_dupacks(Tcb& c, std::uint32_t smss, std::uint32_t acked, bool* reordered) {
+  *reordered = false;
   if (c.dupacks == 0 || acked == 0) return acked;
   const std::uint32_t packets = (acked + smss - 1) / smss;
   const std::uint32_t delivered = packets > c.dupacks + 1 ? packets - c.dupacks : 1;
   c.dupacks = packets - 1 >= c.dupacks ? 0 : c.dupacks - (packets - 1);
+  *reordered = c.dupacks != 0 && reno_check_reordering(c, smss, packets);
   return std::min(acked, delivered * smss);
 }
 

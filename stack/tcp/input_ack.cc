@@ -49,15 +49,19 @@ void reno_recovery_ack(Env& e, Tcb& c, std::uint32_t delivered) {
 // A duplicate ACK without SACK: one more segment has left the network
 // (Linux tcp_add_reno_sack), which lets new data go (RFC 3042 limited
 // transmit, through reno_in_flight). The third starts fast retransmit
-// (RFC 5681 §3.2, RFC 6582 §3.2 step 2; Linux tcp_time_to_recover).
+// (RFC 5681 §3.2, RFC 6582 §3.2 step 2), or the tp->reordering-th once
+// duplicates have shown reordering (Linux tcp_newreno_mark_lost:
+// sacked_out >= tp->reordering; congestion.hh reno_check_reordering).
 // Duplicates for data sent before a timeout (RFC 6582 §4.1) count for
 // nothing: Linux's Loss state counts them only for data sent after it
 // (tcp_process_loss), and a go-back-N is under way.
 void on_dupack(Env& e, Tcb& c) {
   if (!c.in_recovery && recovery_refused(c)) return;
-  const std::uint32_t delivered = reno_add_dupack(c, payload_mss(c));
+  bool reordered = false;
+  const std::uint32_t delivered = reno_add_dupack(c, payload_mss(c), &reordered);
+  if (reordered) e.ctr.inc(Counter::TcpExtTCPRenoReorder);
   if (!c.in_recovery) {
-    if (c.dupacks < kDupThresh) return;
+    if (c.dupacks < c.rack.reordering) return;
     recovery_start(c, payload_mss(c));
     c.sack.high_rxt = c.snd_una;
     e.ctr.inc(Counter::TcpExtTCPRenoRecovery);
@@ -73,7 +77,9 @@ void on_dupack(Env& e, Tcb& c) {
 // segment lost.
 void on_new_ack(Env& e, Tcb& c, std::uint32_t acked) {
   const std::uint32_t smss = payload_mss(c);
-  const std::uint32_t delivered = reno_remove_dupacks(c, smss, acked);
+  bool reordered = false;
+  const std::uint32_t delivered = reno_remove_dupacks(c, smss, acked, &reordered);
+  if (reordered) e.ctr.inc(Counter::TcpExtTCPRenoReorder);
   if (!c.in_recovery) {
     c.dupacks = 0;  // tcp_reset_reno_sack: SND.UNA moved outside recovery
     cc_grow(e, c, smss, delivered);  // tcp_cong_avoid with the delivered count

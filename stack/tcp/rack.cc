@@ -10,7 +10,6 @@ namespace twstack::tcp {
 namespace {
 
 constexpr std::int64_t kTimeoutMinUs = 2000;  // TCP_TIMEOUT_MIN: 2 jiffies at HZ=1000
-constexpr std::uint32_t kMaxReordering = 300;  // net.ipv4.tcp_max_reordering
 constexpr std::uint8_t kRecoveryThresh = 16;   // TCP_RACK_RECOVERY_THRESH
 
 std::uint32_t now32(const Env& e) { return static_cast<std::uint32_t>(e.now.us); }

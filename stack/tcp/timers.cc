@@ -84,7 +84,14 @@ void on_retransmit(Env& e, Tcb& c) {
     return;
   }
   e.ctr.inc(Counter::TcpExtTCPTimeouts);
-  cwnd_on_timeout(c, payload_mss(c));
+  // tcp_enter_loss: a timeout outside recovery after tcp_reordering or more
+  // duplicates (SACKed segments) says the reordering degree was overrated.
+  const std::uint32_t smss = payload_mss(c);
+  const std::uint32_t sacked_out = c.sack.ok ? (c.sack.sacked_bytes + smss - 1) / smss : c.dupacks;
+  if (!c.in_recovery && c.backoff == 0 && sacked_out >= kDupThresh) {
+    c.rack.reordering = std::min(c.rack.reordering, kDupThresh);
+  }
+  cwnd_on_timeout(c, smss);
   c.snd_cwnd_stamp_us = e.now.us;  // tcp_enter_loss
   c.tlp.out = false;  // RFC 8985 §7.4: a timeout ends the probe's episode
   rack_on_rto(c);     // tcp_enter_loss: tcp_timeout_mark_lost

@@ -196,18 +196,40 @@ TEST(Congestion, RecoveryEndSetsCwndToSsthresh) {
 
 // Linux tcp_add_reno_sack / tcp_limit_reno_sacked: each duplicate is a
 // segment delivered, but one of those outstanding stays the hole; beyond
-// that a duplicate delivers nothing (tcp_check_reno_reordering).
+// that a duplicate delivers nothing and is reordering: tp->reordering
+// becomes the flight in segments (tcp_check_reno_reordering).
 TEST(Congestion, RenoDupacksCountSegmentsLeftButNotTheHole) {
   Tcb c;
   set_flight(c, 3500);  // four segments, the last short
-  EXPECT_EQ(reno_add_dupack(c, kSmss), 1000u);
+  bool reordered = true;
+  EXPECT_EQ(reno_add_dupack(c, kSmss, &reordered), 1000u);
+  EXPECT_FALSE(reordered);
   EXPECT_EQ(reno_in_flight(c, kSmss), 2500u);
-  EXPECT_EQ(reno_add_dupack(c, kSmss), 1000u);
-  EXPECT_EQ(reno_add_dupack(c, kSmss), 1000u);
+  EXPECT_EQ(reno_add_dupack(c, kSmss, &reordered), 1000u);
+  EXPECT_EQ(reno_add_dupack(c, kSmss, &reordered), 1000u);
   EXPECT_EQ(c.dupacks, 3u);
-  EXPECT_EQ(reno_add_dupack(c, kSmss), 0u);
+  EXPECT_FALSE(reordered);
+  EXPECT_EQ(c.rack.reordering, 3u);
+  EXPECT_EQ(reno_add_dupack(c, kSmss, &reordered), 0u);
+  EXPECT_TRUE(reordered);
   EXPECT_EQ(c.dupacks, 3u);
+  EXPECT_EQ(c.rack.reordering, 4u);
+  EXPECT_EQ(c.rack.reord_seen, 1u);
   EXPECT_EQ(reno_in_flight(c, kSmss), 500u);
+}
+
+// tcp_remove_reno_sacks ends in tcp_check_reno_reordering with the ACKed
+// segments as addend: duplicates the remaining flight cannot explain were
+// reordering, and tp->reordering counts what the ACK took as well.
+TEST(Congestion, RenoCumulativeAckBehindTooManyDuplicatesIsReordering) {
+  Tcb c;
+  set_flight(c, 2000);  // two segments left after an ACK of five
+  c.dupacks = 7;
+  bool reordered = false;
+  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 5000, &reordered), 1000u);
+  EXPECT_TRUE(reordered);
+  EXPECT_EQ(c.dupacks, 1u);  // the flight less its hole
+  EXPECT_EQ(c.rack.reordering, 7u);  // two in flight and the five ACKed
 }
 
 // Linux tcp_remove_reno_sacks: a cumulative ACK of n segments explains
@@ -215,15 +237,18 @@ TEST(Congestion, RenoDupacksCountSegmentsLeftButNotTheHole) {
 TEST(Congestion, RenoCumulativeAckTakesBackTheDuplicates) {
   Tcb c;
   set_flight(c, 10000);
+  bool r = false;
   c.dupacks = 2;
-  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 3000), 1000u);  // the hole and two duplicates
+  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 3000, &r), 1000u);  // the hole and two duplicates
   EXPECT_EQ(c.dupacks, 0u);
   c.dupacks = 4;
-  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 2000), 1000u);  // a partial ACK
+  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 2000, &r), 1000u);  // a partial ACK
   EXPECT_EQ(c.dupacks, 3u);
-  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 6000), 3000u);
+  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 6000, &r), 3000u);
   EXPECT_EQ(c.dupacks, 0u);
-  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 500), 500u);  // no duplicates: all of it
+  EXPECT_EQ(reno_remove_dupacks(c, kSmss, 500, &r), 500u);  // no duplicates: all of it
+  EXPECT_FALSE(r);
+  EXPECT_EQ(c.rack.reordering, 3u);
 }
 
 // RFC 5681 §3.1 after an RTO: ssthresh by eq. (4), cwnd = LW = 1 SMSS,

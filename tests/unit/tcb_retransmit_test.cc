@@ -286,5 +286,43 @@ TEST(TcbRetransmit, NewRenoRecoversTwoLossesInOneWindowWithoutRto) {
   EXPECT_EQ(c.counters().get(Counter::TcpRetransSegs), 2u);
 }
 
+// Linux tcp_check_reno_reordering: more duplicate ACKs than the flight
+// could explain (segments were reordered, or duplicated, not lost) raise
+// tp->reordering to the flight, and NewReno then waits for that many
+// duplicates (tcp_newreno_mark_lost: sacked_out >= tp->reordering). A
+// timeout after three or more duplicates brings it back to
+// tcp_reordering (tcp_enter_loss).
+TEST(TcbRetransmit, DuplicatesBeyondTheFlightRaiseTheDupackThreshold) {
+  LoneTcb c(params());
+  send_initial_window(c);
+  for (int i = 0; i < 9; ++i) dupack(c);  // the third resends the first segment
+  EXPECT_EQ(c.sent().size(), 1u);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPRenoReorder), 0u);
+  dupack(c);  // a tenth, with nine segments that could have left
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPRenoReorder), 1u);
+  EXPECT_EQ(c.tcb.rack.reordering, 10u);
+  c.receive(kNext, {}, wire::kAck);  // all acknowledged: recovery ends
+  ASSERT_FALSE(c.tcb.in_recovery);
+  // A new flight; its first segment is acknowledged, so a new recovery
+  // could start (RFC 6582 §3.2 step 2).
+  const std::vector<std::uint8_t> more(10 * kMss, 0x43);
+  c.send(more);
+  const Seq first = c.tcb.snd_una;
+  c.sent();
+  c.advance(kRtt);
+  c.receive_acking(first + kMss, kNext, {}, wire::kAck);
+  c.sent();
+  const Seq high = c.tcb.snd_max;
+  for (int i = 0; i < 3; ++i) dupack(c);
+  for (const SentSegment& s : c.sent()) EXPECT_GE(s.seq, high) << "a retransmission after three duplicates";
+  EXPECT_FALSE(c.tcb.in_recovery);
+  EXPECT_EQ(c.counters().get(Counter::TcpRetransSegs), 1u);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPRenoRecovery), 1u);
+  // The RTO fires instead; tp->reordering returns to net.ipv4.tcp_reordering.
+  c.fire_due(tcp::kTimerRetransmit);
+  EXPECT_EQ(c.counters().get(Counter::TcpExtTCPTimeouts), 1u);
+  EXPECT_EQ(c.tcb.rack.reordering, 3u);
+}
+
 }  // namespace
 }  // namespace twstack::test
