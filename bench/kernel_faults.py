@@ -136,7 +136,8 @@ class Direction:
         self.out = out_fd
         self.delay_ns = a.delay_us * 1000
         self.reorder_ns = a.reorder_delay_us * 1000
-        self.st = dict(sent=0, lost=0, duplicated=0, reordered=0, corrupted=0, delivered=0)
+        self.st = dict(sent=0, lost=0, duplicated=0, reordered=0, corrupted=0, delivered=0,
+                       late_ns_sum=0, late_ns_max=0)
 
     def send(self, pkt, now, heap, order):
         """Queues PKT (and its duplicate) on HEAP; returns the next order."""
@@ -195,10 +196,13 @@ def link_main(a):
                 order = d.send(pkt, now, heap, order)
         now = time.monotonic_ns()
         while heap and heap[0][0] <= now:
-            _, _, d, pkt = heapq.heappop(heap)
+            due, _, d, pkt = heapq.heappop(heap)
             try:
                 os.write(d.out, pkt)
                 d.st["delivered"] += 1
+                late = time.monotonic_ns() - due
+                d.st["late_ns_sum"] += late
+                d.st["late_ns_max"] = max(d.st["late_ns_max"], late)
             except OSError:
                 d.st["write_errors"] = d.st.get("write_errors", 0) + 1
     print(json.dumps({"c_to_s": dirs[fd_c].st, "s_to_c": dirs[fd_s].st}), flush=True)
@@ -236,6 +240,19 @@ def exchange(sock, out, n):
     return buf[:got]
 
 
+def tcp_info(sock):
+    """A few fields of the kernel's struct tcp_info (include/uapi/linux/tcp.h):
+    smoothed and minimum RTT in us, the reordering degree, reorderings seen."""
+    b = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+    if len(b) < 224:
+        return {}
+    rtt, = struct.unpack_from("I", b, 68)
+    reordering, = struct.unpack_from("I", b, 88)
+    min_rtt, = struct.unpack_from("I", b, 148)
+    reord_seen, = struct.unpack_from("I", b, 220)
+    return {"srtt_us": rtt, "min_rtt_us": min_rtt, "reordering": reordering, "reord_seen": reord_seen}
+
+
 def expect_eof(sock):
     extra = sock.recv(65536)
     if extra:
@@ -260,6 +277,7 @@ def endpoint_main(a):
             s.settimeout(SOCK_TIMEOUT_S)
             got = exchange(s, mine, n)
             expect_eof(s)
+            res["tcp_info"] = tcp_info(s)
             s.close()
             ls.close()
         else:
@@ -271,6 +289,7 @@ def endpoint_main(a):
             s.shutdown(socket.SHUT_WR)
             expect_eof(s)
             res["seconds"] = time.monotonic() - t0
+            res["tcp_info"] = tcp_info(s)
             s.close()
         res["received"] = len(got)
         res["intact"] = bytes(got) == theirs
@@ -413,8 +432,16 @@ def summarize(recs):
             "tun_drops": sum(r["tun_drops"] for r in rs),
             "counters": {k: sum(r["counters"][k] for r in rs) for k in COUNTERS},
             "link": {k: sum(r["link"][d][k] for r in rs for d in ("c_to_s", "s_to_c"))
-                     for k in ("sent", "lost", "duplicated", "reordered", "corrupted")},
+                     for k in ("sent", "lost", "duplicated", "reordered", "corrupted", "delivered")},
         }
+        late = sum(r["link"][d]["late_ns_sum"] for r in rs for d in ("c_to_s", "s_to_c"))
+        o = out[sack]
+        o["link_late_us_mean"] = late / 1000 / o["link"]["delivered"] if o["link"]["delivered"] else None
+        o["link_late_us_max"] = max((r["link"][d]["late_ns_max"] / 1000 for r in rs for d in ("c_to_s", "s_to_c")),
+                                    default=None)
+        for k in ("srtt_us", "min_rtt_us", "reordering", "reord_seen"):
+            v = [r[e]["tcp_info"][k] for r in rs for e in ("client", "server") if r[e].get("tcp_info")]
+            o[f"median_{k}"] = statistics.median(v) if v else None
     on, off = out[1], out[0]
     out["ratio_retrans"] = on["retrans_total"] / off["retrans_total"] if off["retrans_total"] else None
     out["ratio_seconds"] = on["seconds_total"] / off["seconds_total"] if off["seconds_total"] else None
@@ -442,7 +469,13 @@ def print_table(a, env, s):
                               ("RetransSegs median/trial", "retrans_median", None),
                               ("seconds total", "seconds_total", s["ratio_seconds"]),
                               ("seconds median/trial", "seconds_median", None),
-                              ("tun queue drops", "tun_drops", None)):
+                              ("tun queue drops", "tun_drops", None),
+                              ("link late us, mean", "link_late_us_mean", None),
+                              ("link late us, max", "link_late_us_max", None),
+                              ("tcp_info srtt us, median at end", "median_srtt_us", None),
+                              ("tcp_info min_rtt us, median", "median_min_rtt_us", None),
+                              ("tcp_info reordering, median", "median_reordering", None),
+                              ("tcp_info reord_seen, median", "median_reord_seen", None)):
         rows.append((label, fmt(on[key]), fmt(off[key]), fmt(ratio) if ratio is not None else ""))
     for k in COUNTERS[1:]:
         rows.append((k, fmt(on["counters"][k]), fmt(off["counters"][k]), ""))
@@ -520,10 +553,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bytes", type=whole(1, 1 << 31), default=10_000_000, help="bytes each way (default 10000000)")
     ap.add_argument("--trials", type=whole(1, 1000), default=10, help="trials per mode (default 10)")
-    ap.add_argument("--loss", type=probability, default=0.02)
-    ap.add_argument("--dup", type=probability, default=0.01)
-    ap.add_argument("--reorder", type=probability, default=0.01)
-    ap.add_argument("--corrupt", type=probability, default=0.001)
+    ap.add_argument("--loss", type=probability, default=0.02, help="per-packet loss (default 0.02)")
+    ap.add_argument("--dup", type=probability, default=0.01, help="per-packet duplication (default 0.01)")
+    ap.add_argument("--reorder", type=probability, default=0.01,
+                    help="per-packet hold-back by --reorder-delay-us (default 0.01)")
+    ap.add_argument("--corrupt", type=probability, default=0.001, help="one byte flipped per packet (default 0.001)")
     ap.add_argument("--delay-us", type=whole(0, 10_000_000), default=100, help="one-way delay (default 100)")
     ap.add_argument("--reorder-delay-us", type=whole(0, 10_000_000), default=1000,
                     help="extra delay of a held-back packet (default 1000)")
