@@ -48,7 +48,7 @@ What differs from the simulator's link:
     sent during its extra delay;
   - the kernel: Linux's defaults in a fresh namespace (tcp_rmem/tcp_wmem
     auto-tuning, CUBIC, RACK-TLP, timestamps, delayed ACKs, min RTO 200 ms),
-    not twstack's 64 KiB buffers; the values used are printed;
+    not twstack's 64 KiB buffers unless --buf is given; the values used are printed;
   - the end: the client's time runs from connect() to the server's FIN
     (connect to both closed, less the final ACK).
 
@@ -61,7 +61,7 @@ closes after the server's. Counters are read from each namespace's
 sockets have left every state but TIME_WAIT, and summed over both endpoints.
 
 Usage: bench/kernel_faults.py [--bytes N] [--trials N] [--reorder-delay-us US]
-       [--loss P] [--dup P] [--reorder P] [--corrupt P] [--delay-us US] [--json]
+       [--buf BYTES] [--loss P] [--dup P] [--reorder P] [--corrupt P] [--delay-us US] [--json]
 Needs root, network namespaces and /dev/net/tun (exit 77 without them).
 """
 
@@ -259,6 +259,14 @@ def expect_eof(sock):
         raise OSError(f"{len(extra)} bytes past the end")
 
 
+def set_buffers(sock, size):
+    """SO_SNDBUF and SO_RCVBUF (the kernel doubles them and stops auto-tuning
+    that socket); 0 leaves the kernel's defaults and auto-tuning."""
+    if size:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
 def endpoint_main(a):
     """The server (kf-s) or the client (kf-c) of one run; prints one JSON line."""
     n = a.bytes
@@ -269,6 +277,7 @@ def endpoint_main(a):
         if a.role == "server":
             ls = socket.socket()
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            set_buffers(ls, a.buf)  # an accepted socket inherits them
             ls.bind((ADDR["s"], PORT))
             ls.listen(1)
             print("listening", flush=True)
@@ -282,6 +291,7 @@ def endpoint_main(a):
             ls.close()
         else:
             s = socket.socket()
+            set_buffers(s, a.buf)
             s.settimeout(SOCK_TIMEOUT_S)
             t0 = time.monotonic()
             s.connect((ADDR["s"], PORT))
@@ -366,7 +376,7 @@ def wait_quiet(limit_s=10.0):
 
 def endpoint_cmd(a, role, seed):
     return in_ns(role[0], sys.executable, os.path.abspath(__file__), "--role", role,
-                 "--bytes", str(a.bytes), "--seed", str(seed))
+                 "--bytes", str(a.bytes), "--seed", str(seed), "--buf", str(a.buf))
 
 
 def link_cmd(a, seed):
@@ -462,6 +472,8 @@ def print_table(a, env, s):
     print(f"link: delay {a.delay_us} us, loss {a.loss}, dup {a.dup}, reorder {a.reorder} "
           f"(+{a.reorder_delay_us} us), corrupt {a.corrupt}; {a.trials} trials per mode, "
           f"{a.bytes:,} bytes each way, seeds 1..{a.trials}")
+    print("socket buffers: " + (f"SO_SNDBUF = SO_RCVBUF = {a.buf} (the kernel doubles them)" if a.buf
+                                else "the kernel's defaults and auto-tuning"))
     on, off = s[1], s[0]
     rows = [("trials ok / failed", f"{on['trials_ok']} / {on['trials_failed']}",
              f"{off['trials_ok']} / {off['trials_failed']}", "")]
@@ -561,6 +573,8 @@ def main():
     ap.add_argument("--delay-us", type=whole(0, 10_000_000), default=100, help="one-way delay (default 100)")
     ap.add_argument("--reorder-delay-us", type=whole(0, 10_000_000), default=1000,
                     help="extra delay of a held-back packet (default 1000)")
+    ap.add_argument("--buf", type=whole(0, 1 << 30), default=0,
+                    help="SO_SNDBUF and SO_RCVBUF of both sockets (default 0: the kernel's auto-tuning)")
     ap.add_argument("--json", action="store_true", help="print one JSON object: summary and every trial")
     ap.add_argument("--role", choices=("driver", "link", "server", "client"), default="driver",
                     help=argparse.SUPPRESS)
