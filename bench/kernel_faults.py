@@ -440,6 +440,7 @@ def summarize(recs):
             "seconds_total": sum(secs),
             "seconds_median": statistics.median(secs) if secs else None,
             "tun_drops": sum(r["tun_drops"] for r in rs),
+            "not_quiet": sum(1 for r in rs if not r["quiet"]),  # counters read with a FIN still on the way
             "counters": {k: sum(r["counters"][k] for r in rs) for k in COUNTERS},
             "link": {k: sum(r["link"][d][k] for r in rs for d in ("c_to_s", "s_to_c"))
                      for k in ("sent", "lost", "duplicated", "reordered", "corrupted", "delivered")},
@@ -468,7 +469,7 @@ def fmt(v):
 
 def print_table(a, env, s):
     print(f"machine: {env['machine']}")
-    print(f"kernel settings in both namespaces: " + ", ".join(f"{k}={v}" for k, v in env["sysctls"].items()))
+    print("kernel settings in both namespaces: " + ", ".join(f"{k}={v}" for k, v in env["sysctls"].items()))
     print(f"link: delay {a.delay_us} us, loss {a.loss}, dup {a.dup}, reorder {a.reorder} "
           f"(+{a.reorder_delay_us} us), corrupt {a.corrupt}; {a.trials} trials per mode, "
           f"{a.bytes:,} bytes each way, seeds 1..{a.trials}")
@@ -482,6 +483,7 @@ def print_table(a, env, s):
                               ("seconds total", "seconds_total", s["ratio_seconds"]),
                               ("seconds median/trial", "seconds_median", None),
                               ("tun queue drops", "tun_drops", None),
+                              ("trials read before the close ended", "not_quiet", None),
                               ("link late us, mean", "link_late_us_mean", None),
                               ("link late us, max", "link_late_us_max", None),
                               ("tcp_info srtt us, median at end", "median_srtt_us", None),
