@@ -48,6 +48,37 @@ TEST(Transfer, BothWaysUnderFaultsArriveIntact) {
   EXPECT_GT(t.pair().link().stats(0).lost + t.pair().link().stats(1).lost, 0u);
 }
 
+// The simulator's fault mix (loss, duplication, 1 ms reordering on a 0.2 ms
+// path): with SACK (RACK-TLP) the transfers need fewer retransmissions and
+// less time than without, as on Linux (docs/linux-loss-recovery.md). Before
+// NewReno trimmed its duplicate count to the flight on each cumulative ACK
+// (tcp_check_reno_reordering, tcp_limit_reno_sacked) it needed fewer
+// retransmissions than SACK here (1,870 against 1,914).
+TEST(Transfer, SackNeedsFewerRetransmissionsAndLessTimeThanNewReno) {
+  std::uint64_t retransmits[2] = {0, 0};
+  double seconds[2] = {0, 0};
+  for (int sack = 0; sack < 2; ++sack) {
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+      TransferSettings s;
+      s.bytes = 2000000;
+      s.both = true;
+      s.faults = memory::FaultSpec{.loss = 0.02, .dup = 0.01, .reorder = 0.01, .corrupt = 0.001,
+                                   .delay = Duration::micros(100)};
+      s.seed = seed;
+      s.config.tcp_sack = sack != 0;
+      Transfer t(s);
+      ASSERT_TRUE(t.run());
+      ASSERT_TRUE(t.ok()) << "seed " << seed << (t.errors().empty() ? "" : ": " + t.errors().front());
+      for (int side = 0; side < 2; ++side) {
+        retransmits[sack] += t.pair().side(side).counters().get(Counter::TcpRetransSegs);
+      }
+      seconds[sack] += t.elapsed().secs();
+    }
+  }
+  EXPECT_LT(retransmits[1], retransmits[0]);
+  EXPECT_LT(seconds[1], seconds[0]);
+}
+
 TEST(Transfer, ShortOrDifferentIsNotIntact) {
   Flow f(100, 1);
   f.sent = 100;
