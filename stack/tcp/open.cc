@@ -180,7 +180,7 @@ void handshake_done_rto(const Env& e, Tcb& c) {
   if (c.rtte.srtt8_us == 0) c.rto_us = retried ? std::max<std::int64_t>(3000000, e.p.rto_initial.us) : e.p.rto_initial.us;
 }
 
-// Counters follow Linux tcp_set_state() and tcp_done().
+// tcp_done(): the connection is over, the error kept for the next call.
 void enter_closed(Env& e, Tcb& c, Errc why) {
   set_state(e, c, State::kClosed);
   c.error = why;

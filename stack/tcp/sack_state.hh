@@ -69,9 +69,9 @@ struct SentTable {
   };
 };
 
-// RACK (RFC 8985; Linux struct tcp_rack and tp->reordering).
 inline constexpr std::uint32_t kMaxReordering = 300;  // net.ipv4.tcp_max_reordering
 
+// RACK (RFC 8985; Linux struct tcp_rack and tp->reordering).
 struct RackState {
   static constexpr std::uint8_t kSent = 24;
   std::uint8_t num_sent = 0;
