@@ -173,13 +173,18 @@ class TimeWaitTable {
   // connection table did not claim (QueueEngine::rx takes one frame at a time
   // today and calls find()).
   void find_batch(std::span<const FourTuple> ts, std::span<Handle> out) const;
-  // Start loading the home bucket of t and its buddy (the other half of its
-  // 128-byte pair), for a caller that inserts or looks t up a little later (a
-  // burst path: for the connections its segments will move to TIME_WAIT,
-  // before the first insert()). The buddy is where an insert goes when the
-  // home is full, which at capacity under churn is about one insert in five:
-  // loading it with the home costs bandwidth, not another memory latency.
+  // Start loading the home bucket of t, for a caller that looks t up a little
+  // later (a burst path: for the SYNs of a burst, before it reads any).
   void prefetch(const FourTuple& t) const;
+  // The same and the home's buddy (the other half of its 128-byte pair), for
+  // a caller that will insert t a little later (a burst path: for the
+  // connections its segments will move to TIME_WAIT, before the first
+  // insert_new()). The buddy is where an insert goes when the home is full,
+  // which at capacity under churn is about one insert in five: loading it with
+  // the home costs bandwidth rather than another memory latency. A lookup
+  // needs the buddy less often (a miss reads on only when its overflow class
+  // says a key went past), so prefetch() leaves it.
+  void prefetch_insert(const FourTuple& t) const;
   // Unhash at once (RST, SYN takeover, tw_reuse); the slot is free for reuse.
   void kill(Handle h);
   // Restart the TIME_WAIT timer: expiry = now + len (inet_twsk_reschedule).

@@ -17,10 +17,12 @@ Handle TimeWaitTable::find(const FourTuple& t) const {
   return probe(t, hash(t));
 }
 
-void TimeWaitTable::prefetch(const FourTuple& t) const {
+void TimeWaitTable::prefetch(const FourTuple& t) const { prefetch_bucket(home_of(hash(t))); }
+
+void TimeWaitTable::prefetch_insert(const FourTuple& t) const {
   const std::uint32_t b = home_of(hash(t));
   prefetch_bucket(b);
-  prefetch_bucket(b ^ 1);
+  prefetch_bucket(b ^ 1);  // nbuckets_ is even: the buddy exists
 }
 
 // The candidate for t in bucket b: the first slot whose tag and high tag bits
