@@ -200,10 +200,11 @@ void BM_ChurnAtCapacity(benchmark::State& state) {
 BENCHMARK(BM_ChurnAtCapacity)->Args({1'000'000, 0})->Args({10'000'000, 0})->Args({10'000'000, 1});
 
 // The same churn in bursts of kBatch, in the order the DPDK rx path runs it
-// (DpdkQueue::rx_burst): the burst's buckets are prefetched first
-// (QueueEngine::prefetch_rx), then the first frame's set_now() runs expire()
-// (expire_tw; here two units of budget per insert), then the frames move their
-// connections to TIME_WAIT (insert_new). Items are insert+expire pairs.
+// (DpdkQueue::rx_burst): the burst's buckets are prefetched first (with
+// prefetch_insert(), home and buddy, as for tuples about to enter), then the
+// first frame's set_now() runs expire() (expire_tw; here two units of budget
+// per insert), then the frames move their connections to TIME_WAIT
+// (insert_new). Items are insert+expire pairs.
 void BM_ChurnAtCapacityBurst(benchmark::State& state) {
   Steady& s = steady(static_cast<std::uint32_t>(state.range(0)), state.range(1) != 0);
   const std::uint64_t overflows = s.t->overflows();
@@ -211,7 +212,7 @@ void BM_ChurnAtCapacityBurst(benchmark::State& state) {
   for (auto _ : state) {
     const std::int64_t now = s.now_ms(s.next);
     for (auto& in : burst) in = init_n(s.next++);
-    for (const auto& in : burst) s.t->prefetch(in.tuple);
+    for (const auto& in : burst) s.t->prefetch_insert(in.tuple);
     s.t->expire(now, 2 * burst.size(), [](Handle) {});
     for (const auto& in : burst) s.t->insert_new(in, now);
   }

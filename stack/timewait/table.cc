@@ -369,8 +369,14 @@ void TimeWaitTable::prefetch_ahead() {
   }
 }
 
-std::size_t TimeWaitTable::collect_due(std::int64_t now_tick, std::size_t* budget, std::uint32_t* due,
-                                       bool* idle) {
+// Expiry's two halves are flattened: every helper they call (step,
+// prefetch_ahead, release_expired, unhash, ...) is inlined into their loops,
+// which saves a tenth of the instructions of an insert-plus-expire pair in
+// call overhead and spills. (Flattening insert_impl too saved a little more in
+// bursts but made the unbatched churn a third slower: the larger function
+// overlapped less of its home bucket's cache miss with the work around it.)
+[[gnu::flatten]] std::size_t TimeWaitTable::collect_due(std::int64_t now_tick, std::size_t* budget,
+                                                        std::uint32_t* due, bool* idle) {
   std::size_t n = 0;
   while (n < kBatch && *budget > 0) {
     --*budget;
@@ -389,7 +395,7 @@ std::size_t TimeWaitTable::collect_due(std::int64_t now_tick, std::size_t* budge
   return n;
 }
 
-void TimeWaitTable::release_due(const std::uint32_t* due, std::size_t n) {
+[[gnu::flatten]] void TimeWaitTable::release_due(const std::uint32_t* due, std::size_t n) {
   for (std::size_t k = 0; k < n; ++k) release_expired(due[k]);
 }
 

@@ -19,6 +19,12 @@ Handle TimeWaitTable::find(const FourTuple& t) const {
 
 void TimeWaitTable::prefetch(const FourTuple& t) const { prefetch_bucket(home_of(hash(t))); }
 
+void TimeWaitTable::prefetch_insert(const FourTuple& t) const {
+  const std::uint32_t b = home_of(hash(t));
+  prefetch_bucket(b);
+  prefetch_bucket(b ^ 1);  // nbuckets_ is even: the buddy exists
+}
+
 // The candidate for t in bucket b: the first slot whose tag and high tag bits
 // match (its entry prefetched), else kMiss when no key of t's class went past
 // b, else kProbe.
