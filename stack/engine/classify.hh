@@ -28,6 +28,7 @@
 #include "stack/wire/ethernet.hh"
 #include "stack/wire/four_tuple.hh"
 #include "stack/wire/ipv4.hh"
+#include "stack/wire/tcp.hh"
 
 namespace twstack::engine {
 
@@ -143,17 +144,21 @@ inline std::optional<wire::FourTuple> tcp_tuple_hint(std::span<const std::uint8_
                          load_be16(th + 2), load_be16(th)};
 }
 
-// Whether a frame is TCP in IPv4 with SYN set and ACK clear (a connection
-// request), read with the same length checks as tcp_tuple_hint(): another
-// prefetch hint, never a verdict. False for anything shorter.
-inline bool tcp_syn_hint(std::span<const std::uint8_t> frame) {
+// The TCP flags byte of a frame that is TCP in IPv4, read with the same
+// length checks as tcp_tuple_hint(); 0 for anything else or shorter: another
+// prefetch hint, never a verdict.
+inline std::uint8_t tcp_flags_hint(std::span<const std::uint8_t> frame) {
   constexpr std::size_t kEth = 14;
-  constexpr std::uint8_t kSynAck = 0x12, kSyn = 0x02;  // TCP header byte 13: ACK 0x10, SYN 0x02
-  if (frame.size() < kEth + 20 + 14 || load_be16(frame.data() + 12) != wire::kEtherTypeIpv4) return false;
+  if (frame.size() < kEth + 20 + 14 || load_be16(frame.data() + 12) != wire::kEtherTypeIpv4) return 0;
   const std::uint8_t* ip = frame.data() + kEth;
   const std::size_t ihl = std::size_t{ip[0] & 0x0fu} * 4;
-  if (ip[9] != wire::kProtoTcp || ihl < 20 || frame.size() < kEth + ihl + 14) return false;
-  return (ip[ihl + 13] & kSynAck) == kSyn;
+  if (ip[9] != wire::kProtoTcp || ihl < 20 || frame.size() < kEth + ihl + 14) return 0;
+  return ip[ihl + 13];  // TCP header byte 13: ACK 0x10, SYN 0x02, FIN 0x01
+}
+
+// Whether a frame is TCP in IPv4 with SYN set and ACK clear (a connection request).
+inline bool tcp_syn_hint(std::span<const std::uint8_t> frame) {
+  return (tcp_flags_hint(frame) & (wire::kSyn | wire::kAck)) == wire::kSyn;
 }
 
 }  // namespace twstack::engine

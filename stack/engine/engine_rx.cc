@@ -31,12 +31,22 @@ void QueueEngine::prefetch_rx(std::span<const std::uint8_t> frame) const {
   table_.prefetch(*t);
   // Below this the TIME_WAIT table's buckets stay in cache and the hash is
   // the only cost. Of a connection's segments only its SYN is sure to probe
-  // the table (it misses the connection table); the rest find their
-  // connection, and what else reaches an entry (a retransmitted FIN, a
-  // stray ACK) is rare: a bucket loaded for each of them would be a cache
-  // miss that buys nothing, and they crowd out the misses that count.
+  // the table (it misses the connection table), and a FIN may move its
+  // connection into it (the closer's last step: insert_new() at the home
+  // bucket or its buddy, loaded together). The rest find their connection,
+  // and what else reaches an entry (a retransmitted FIN, a stray ACK) is
+  // rare: a bucket loaded for each of them would be a cache miss that buys
+  // nothing, and they crowd out the misses that count. A FIN that reaches
+  // the passive closer costs a wasted load, but an engine whose table is
+  // this full closes most of its connections first.
   constexpr std::size_t kPrefetchFrom = std::size_t{1} << 16;
-  if (tw_.live() >= kPrefetchFrom && tcp_syn_hint(frame)) tw_.prefetch(*t);
+  if (tw_.live() < kPrefetchFrom) return;
+  const std::uint8_t flags = tcp_flags_hint(frame);
+  if ((flags & (wire::kSyn | wire::kAck)) == wire::kSyn) {
+    tw_.prefetch(*t);
+  } else if (flags & wire::kFin) {
+    tw_.prefetch_insert(*t);
+  }
 }
 
 // A datagram whose IPv4 header did not parse, counted as ip_rcv_core counts

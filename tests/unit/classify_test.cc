@@ -241,6 +241,18 @@ TEST(TcpSynHint, OnlyASynWithoutAckAndOnlyWithItsFlagsInTheFrame) {
   EXPECT_FALSE(tcp_syn_hint(ipv4(kOurs, kProtoUdp)));
 }
 
+TEST(TcpFlagsHint, TheFlagsByteOfATcpFrameElseZero) {
+  Frame f = ipv4(kOurs);
+  const std::size_t flags = wire::kEthHeaderLen + wire::kIpv4HeaderMin + 13;
+  f[flags] = wire::kFin | wire::kAck;
+  EXPECT_EQ(tcp_flags_hint(f), wire::kFin | wire::kAck);
+  const Frame short_by_one(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(flags));
+  EXPECT_EQ(tcp_flags_hint(short_by_one), 0);
+  Frame udp = ipv4(kOurs, kProtoUdp);
+  udp[flags] = wire::kFin;
+  EXPECT_EQ(tcp_flags_hint(udp), 0);
+}
+
 TEST(Classify, AnInterfaceWithoutAddressesOwnsNothingAboveL2) {
   Interface bare;
   bare.mac = kOurMac;
