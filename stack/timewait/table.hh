@@ -374,6 +374,10 @@ class TimeWaitTable {
   TWSTACK_TW_LOCAL std::uint32_t scan_bucket(std::uint32_t b, std::uint64_t h) const;
   TWSTACK_TW_LOCAL Handle probe_for_insert(const FourTuple& t, std::uint64_t h, std::uint32_t* place,
                                            std::uint32_t* passed) const;
+  // The walk both share; kPlace: also note the first bucket with a free slot.
+  template <bool kPlace>
+  TWSTACK_TW_LOCAL Handle walk(const FourTuple& t, std::uint64_t h, std::uint32_t* place,
+                               std::uint32_t* passed) const;
   TWSTACK_TW_LOCAL void index_add(std::uint32_t i, std::uint64_t h);
   TWSTACK_TW_LOCAL void index_add_at(std::uint32_t i, std::uint64_t h, std::uint32_t place, std::uint32_t passed);
   TWSTACK_TW_LOCAL void unhash(std::uint32_t i);

@@ -52,16 +52,30 @@ inline bool TimeWaitTable::matches(const Entry& x, const FourTuple& t) const {
          laddrs_[addr_index(x)] == t.laddr;
 }
 
-inline Handle TimeWaitTable::probe(const FourTuple& t, std::uint64_t h) const {
+// One walk of h's probe sequence: the key's entry, or none once a bucket
+// says no key of its class went further. With kPlace it also notes the first
+// bucket with a free slot in *place (kNone if the walk stopped before one)
+// and the full buckets before it in *passed; without, the lookup compiles
+// to the bare walk.
+template <bool kPlace>
+inline Handle TimeWaitTable::walk(const FourTuple& t, std::uint64_t h, std::uint32_t* place,
+                                  std::uint32_t* passed) const {
   using namespace index_detail;
   const std::uint8_t tag = tag_of(h);
   const std::uint32_t high = high_tag_of(h);
   std::uint32_t b = home_of(h);
+  if constexpr (kPlace) *place = kNone;
   for (std::uint32_t n = 0; n <= nbuckets_; ++n) {
     const Bucket& k = bucket(b);
     for (std::uint32_t m = tag_mask(k, tag); m != 0; m &= m - 1) {
       const std::uint32_t w = k.slot[std::countr_zero(m)];
       if ((w & ~kIdx) == high && matches(entries_[w & kIdx], t)) return Handle{w & kIdx};
+    }
+    if constexpr (kPlace) {
+      if (*place == kNone && (~k.occupied & kSlotBits) != 0) {
+        *place = b;
+        *passed = n;
+      }
     }
     if (ovf_count(k.overflow, ovf_shift(h)) == 0) break;  // no key of its class went further
     b = next_bucket(h, b, n);
@@ -69,30 +83,14 @@ inline Handle TimeWaitTable::probe(const FourTuple& t, std::uint64_t h) const {
   return Handle{};
 }
 
-// insert()'s lookup: probe() and, on the way, the first free slot. When the
-// key is absent and a free slot was seen, *place is that bucket and *passed
-// the full buckets before it (kNone when the walk stopped before a free slot).
+inline Handle TimeWaitTable::probe(const FourTuple& t, std::uint64_t h) const {
+  return walk<false>(t, h, nullptr, nullptr);
+}
+
+// insert()'s lookup: probe() and, on the way, the first free slot.
 inline Handle TimeWaitTable::probe_for_insert(const FourTuple& t, std::uint64_t h, std::uint32_t* place,
                                               std::uint32_t* passed) const {
-  using namespace index_detail;
-  const std::uint8_t tag = tag_of(h);
-  const std::uint32_t high = high_tag_of(h);
-  std::uint32_t b = home_of(h);
-  *place = kNone;
-  for (std::uint32_t n = 0; n <= nbuckets_; ++n) {
-    const Bucket& k = bucket(b);
-    for (std::uint32_t m = tag_mask(k, tag); m != 0; m &= m - 1) {
-      const std::uint32_t w = k.slot[std::countr_zero(m)];
-      if ((w & ~kIdx) == high && matches(entries_[w & kIdx], t)) return Handle{w & kIdx};
-    }
-    if (*place == kNone && (~k.occupied & kSlotBits) != 0) {
-      *place = b;
-      *passed = n;
-    }
-    if (ovf_count(k.overflow, ovf_shift(h)) == 0) break;
-    b = next_bucket(h, b, n);
-  }
-  return Handle{};
+  return walk<true>(t, h, place, passed);
 }
 
 // Puts entry i in a free slot of bucket `place`, which is `passed` buckets down
