@@ -16,6 +16,9 @@ both. Scenarios:
 
 A round's figure is the median of its per-second CPS from the third second
 on; the result is the median of the rounds, and the ratio of the medians.
+For twstack it also prints how busy each side's lcore was (the share of
+time in poll-loop iterations that moved a frame): the side near 100 % is
+the one that bounds the figure.
 
 Usage: bench/cps.py [--rounds N] [--seconds S] [--twstack BINARY] [--json]
 Needs root (DPDK virtual devices, network namespaces).
@@ -65,9 +68,9 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def steady_median(series):
-    cps = [x["cps"] for x in series if x["t"] >= 3]
-    return statistics.median(cps) if cps else 0.0
+def steady_median(series, key="cps"):
+    xs = [x[key] for x in series if x["t"] >= 3 and key in x]
+    return statistics.median(xs) if xs else 0.0
 
 
 def one_round(binary, path, out):
@@ -81,7 +84,9 @@ def one_round(binary, path, out):
             j = json.load(f)
         if not j.get("per_second") or not j.get("linux_per_second"):
             sys.exit(f"cps: {name} did not run on both stacks (see {out}, and the lab's output:\n{r.stdout[-2000:]})")
-        figures[name] = (steady_median(j["per_second"]), steady_median(j["linux_per_second"]))
+        ps = j["per_second"]
+        figures[name] = (steady_median(ps), steady_median(j["linux_per_second"]),
+                         steady_median(ps, "client_busy"), steady_median(ps, "server_busy"))
     return figures
 
 
@@ -110,22 +115,27 @@ def main():
             rounds.append(one_round(a.twstack, path, os.path.join(d, f"round{i + 1}")))
             if not a.json:
                 sc, cr = rounds[-1]["server-close"], rounds[-1]["client-reuse"]
-                print(f"round {i + 1}: server-close twstack {sc[0]:.0f} Linux {sc[1]:.0f}; "
-                      f"client-reuse twstack {cr[0]:.0f} Linux {cr[1]:.0f}", file=sys.stderr)
+                print(f"round {i + 1}: server-close twstack {sc[0]:.0f} Linux {sc[1]:.0f} "
+                      f"(busy client {sc[2]:.0%} server {sc[3]:.0%}); "
+                      f"client-reuse twstack {cr[0]:.0f} Linux {cr[1]:.0f} "
+                      f"(busy client {cr[2]:.0%} server {cr[3]:.0%})", file=sys.stderr)
     result = {"machine": machine, "rounds": rounds, "median": {}}
     for name in ("server-close", "client-reuse"):
         tw = statistics.median(r[name][0] for r in rounds)
         lx = statistics.median(r[name][1] for r in rounds)
-        result["median"][name] = {"twstack": tw, "linux": lx, "ratio": tw / lx if lx else None}
+        result["median"][name] = {"twstack": tw, "linux": lx, "ratio": tw / lx if lx else None,
+                                  "client_busy": statistics.median(r[name][2] for r in rounds),
+                                  "server_busy": statistics.median(r[name][3] for r in rounds)}
     if a.json:
         print(json.dumps(result))
         return 0
     print(f"machine: {machine}")
     print(f"{a.rounds} alternating rounds of {a.seconds} s, median of each round's seconds from the third on")
-    print(f"{'scenario':<14}{'twstack CPS':>14}{'Linux CPS':>12}{'ratio':>8}")
+    print(f"{'scenario':<14}{'twstack CPS':>14}{'Linux CPS':>12}{'ratio':>8}{'twstack busy: client':>22}{'server':>8}")
     for name, m in result["median"].items():
         ratio = f"{m['ratio']:.1f}" if m["ratio"] else "-"
-        print(f"{name:<14}{m['twstack']:>14.0f}{m['linux']:>12.0f}{ratio:>8}")
+        print(f"{name:<14}{m['twstack']:>14.0f}{m['linux']:>12.0f}{ratio:>8}"
+              f"{m['client_busy']:>22.0%}{m['server_busy']:>8.0%}")
     return 0
 
 

@@ -44,6 +44,7 @@ struct Snapshot {
   dpdk::QueueStats nic{};
   engine::ConnAges ages{};
   std::uint64_t loop_max_us = 0;  // the longest poll-loop iteration since the last second
+  std::uint64_t busy_us = 0;      // time in iterations that received or sent a frame, since the start
   bool done = false;  // the loop has ended
 };
 
@@ -81,6 +82,7 @@ struct Worker {
   Shared* shared = nullptr;
   Errc start_error = Errc::kOk;
   std::uint64_t loop_max_us = 0;  // since the last published second
+  std::uint64_t busy_us = 0;      // since the start
 };
 
 struct Shared {
@@ -95,6 +97,8 @@ struct Shared {
   std::uint64_t timewait_peak = 0;
   std::uint64_t rss_peak = 0;
   std::uint64_t loop_max_us = 0;  // over the run
+  std::uint64_t last_busy_us = 0;  // all queues' busy time at the last second
+  Instant last_second{};
 };
 
 void publish(Worker& w, bool with_gauges, bool done) {
@@ -115,6 +119,7 @@ void publish(Worker& w, bool with_gauges, bool done) {
   w.app->metrics(&s.app);
   s.live = w.app->live();
   s.nic = w.dq->stats();
+  s.busy_us = w.busy_us;
   s.done = done;
 }
 
@@ -160,8 +165,15 @@ Snapshot sum(Shared& sh) {
     }
     t.live += s.live;
     t.loop_max_us = std::max(t.loop_max_us, s.loop_max_us);
+    t.busy_us += s.busy_us;
   }
   return t;
+}
+
+// Busy time over wall time, averaged over the queues: 1 is saturated.
+double busy_fraction(std::uint64_t busy_us, Duration wall, std::size_t queues) {
+  if (wall.us <= 0 || queues == 0) return 0;
+  return std::min(1.0, static_cast<double>(busy_us) / (static_cast<double>(wall.us) * static_cast<double>(queues)));
 }
 
 // The process's resident memory (/proc/self/statm, field 2, in pages); 0 if unreadable.
@@ -196,6 +208,9 @@ void report_second(Shared& sh, Instant now) {
   sec.loop_max_us = t.loop_max_us;
   sh.loop_max_us = std::max(sh.loop_max_us, t.loop_max_us);
   sh.timewait_peak = std::max(sh.timewait_peak, t.gauges.timewait);
+  sec.busy = busy_fraction(t.busy_us - sh.last_busy_us, now - sh.last_second, sh.workers.size());
+  sh.last_busy_us = t.busy_us;
+  sh.last_second = now;
   sh.last = sec;
   (*sh.each_second)(sec);
 }
@@ -216,12 +231,18 @@ int run_queue(Worker& w) {
   bool stopping = false;
   Instant drain_until{};
   auto on_event = [&app](const engine::AppEvent& ev) { app.on_event(ev); };
+  bool busy = false;  // the last iteration received or sent a frame
   for (;;) {
     // The time between two iterations: a burst's work, or a stall (the
     // once-a-second gauges, a TIME_WAIT expiry wave, the OS taking the core).
     const Instant before = now;
     now = sh.clock.now();
-    w.loop_max_us = std::max(w.loop_max_us, static_cast<std::uint64_t>(std::max<std::int64_t>(0, now.us - before.us)));
+    const auto took = static_cast<std::uint64_t>(std::max<std::int64_t>(0, now.us - before.us));
+    w.loop_max_us = std::max(w.loop_max_us, took);
+    // The lcore's utilisation as DPDK applications report it: an iteration
+    // that moved no frame polled empty rings, the rest is work. Near 1 this
+    // lcore bounds the figures; well below, its peer does.
+    if (busy) w.busy_us += took;
     if (w.tap) w.tap->set_now(now);
     // The application sees the burst's events before anything is sent, so
     // the ACK a segment calls for leaves with the answer the application
@@ -229,13 +250,13 @@ int run_queue(Worker& w) {
     // connection rather than 8, as Linux's delayed ACK gets. Timers run in
     // the one poll, after the events; connect() in tick() takes the time of
     // this burst or of the last poll, a loop ago.
-    w.dq->rx_burst(eng, now);
+    busy = w.dq->rx_burst(eng, now) != 0;
     eng.drain_events(on_event);
     if (!stopping) app.tick(now);
     eng.poll(now);
     eng.drain_events(on_event);  // what the timers raised
     eng.poll(now);
-    w.dq->tx_flush(eng);
+    busy = w.dq->tx_flush(eng) != 0 || busy;
     if (w.queue == 0) {
       const bool timed_out = sh.s->duration_s != 0 && now - sh.start >= Duration::seconds(sh.s->duration_s);
       if (!sh.stop.load(std::memory_order_relaxed) && (g_signal.load() != 0 || timed_out)) {
@@ -362,7 +383,7 @@ void read_view(Shared& sh, const dpdk::DpdkPort& port, dpdk::TelemetryView* v) {
     std::lock_guard<std::mutex> g(w->board.m);
     const dpdk::QueueStats& n = w->board.s.nic;
     const std::string q = "q" + std::to_string(w->queue) + ".";
-    for (auto [k, x] : {std::pair{"rx_packets", n.rx_packets}, {"rx_bytes", n.rx_bytes}, {"rx_multiseg", n.rx_multiseg},
+    for (auto [k, x] : {std::pair{"rx_polls", n.rx_polls}, {"rx_idle_polls", n.rx_idle_polls}, {"rx_packets", n.rx_packets}, {"rx_bytes", n.rx_bytes}, {"rx_multiseg", n.rx_multiseg},
                         {"rx_bad_checksum", n.rx_bad_checksum}, {"rx_sw_checksum", n.rx_sw_checksum},
                         {"tx_packets", n.tx_packets}, {"tx_bytes", n.tx_bytes}, {"tx_refused", n.tx_refused},
                         {"tx_nombuf", n.tx_nombuf}, {"tx_oversize", n.tx_oversize}}) {
@@ -436,6 +457,7 @@ RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   sh.start = sh.clock.now();
+  sh.last_second = sh.start;
   if (auto e = launch_and_wait(sh)) return fail(*e);
 
   for (auto& w : sh.workers) {
@@ -450,6 +472,7 @@ RuntimeResult run_runtime(const RuntimeSettings& s, const AppFactory& make_app, 
   r.seconds = ((sh.stop.load() ? sh.stop_at : sh.clock.now()) - sh.start).secs();
   r.rss_peak_bytes = std::max(sh.rss_peak, resident_bytes());
   r.loop_max_us = std::max(sh.loop_max_us, t.loop_max_us);
+  r.busy = busy_fraction(t.busy_us, sh.clock.now() - sh.start, sh.workers.size());
   r.app = t.app;
   r.hist = t.hist;
   r.counters = t.counters;

@@ -88,6 +88,7 @@ struct Second {
   std::uint64_t live = 0;
   std::uint64_t rss_bytes = 0;  // the process's resident memory
   std::uint64_t loop_max_us = 0;  // the longest poll-loop iteration this second, any queue
+  double busy = 0;  // of this second, the share the queues spent receiving or sending (mean over queues)
 };
 
 struct RuntimeResult {
@@ -102,6 +103,7 @@ struct RuntimeResult {
   std::uint64_t timewait_peak = 0;
   std::uint64_t rss_peak_bytes = 0;  // the process's resident memory, the most seen
   std::uint64_t loop_max_us = 0;     // the longest poll-loop iteration of the run, any queue
+  double busy = 0;                   // the same as Second::busy, over the whole run
   std::vector<std::pair<std::string, std::uint64_t>> nic;  // summed adapter counts
 };
 

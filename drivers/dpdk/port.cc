@@ -77,6 +77,8 @@ bool DpdkQueue::rx_checksum_vouched(const rte_mbuf* m) {
 std::size_t DpdkQueue::rx_burst(engine::QueueEngine& eng, Instant now) {
   std::array<rte_mbuf*, kMaxBurst> pkts;
   const std::uint16_t n = rte_eth_rx_burst(port_, queue_, pkts.data(), burst_);
+  ++stats_.rx_polls;
+  stats_.rx_idle_polls += n == 0;
   for (std::uint16_t i = 0; i < n; ++i) {
     const rte_mbuf* m = pkts[i];
     eng.prefetch_rx({rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len});

@@ -78,6 +78,8 @@ struct PortConfig {
 
 // Per-queue counts kept by the adapter (the engine counts the rest).
 struct QueueStats {
+  std::uint64_t rx_polls = 0;        // rx_burst() calls
+  std::uint64_t rx_idle_polls = 0;   // of which found nothing: how far from saturated the lcore is
   std::uint64_t rx_packets = 0;      // taken from the NIC
   std::uint64_t rx_bytes = 0;        // handed to the engine
   std::uint64_t rx_multiseg = 0;     // dropped: more than one segment

@@ -200,6 +200,10 @@ class RingLink : public ::testing::Test {
       EXPECT_EQ(st.tx_oversize, 0u) << "side " << s << " queue " << q;
       EXPECT_EQ(st.rx_multiseg, 0u) << "side " << s << " queue " << q;
       EXPECT_EQ(st.rx_bad_checksum, 0u) << "side " << s << " queue " << q;
+      // Every poll is counted; one that found frames took at least one.
+      EXPECT_GT(st.rx_idle_polls, 0u) << "side " << s << " queue " << q;
+      EXPECT_GT(st.rx_polls, st.rx_idle_polls) << "side " << s << " queue " << q;
+      EXPECT_LE(st.rx_polls - st.rx_idle_polls, st.rx_packets) << "side " << s << " queue " << q;
       EXPECT_EQ(qs.eng->counters().get(Counter::TcpInCsumErrors), 0u) << "side " << s;
       EXPECT_EQ(qs.eng->counters().get(Counter::TwstackRxNotForUs), 0u) << "side " << s;
       std::printf("side %d queue %u: rx %llu frames %llu bytes, tx %llu frames %llu bytes, "

@@ -1,4 +1,5 @@
 // `twstack churn`: ChurnClient on every queue of a DPDK port.
+#include <cmath>
 #include <algorithm>
 #include <cstdio>
 #include <ostream>
@@ -216,6 +217,7 @@ void print_second(std::ostream& out, bool json, const Second& s, std::uint32_t s
     j["timewait_reserved_bytes"] = s.gauges.timewait_reserved_bytes;
     j["rss_bytes"] = s.rss_bytes;
     j["loop_max_us"] = s.loop_max_us;
+    j["busy"] = std::round(s.busy * 1000) / 1000;
     print_json_line(out, j);
     out << std::flush;
     return;

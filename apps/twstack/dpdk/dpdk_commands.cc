@@ -1,6 +1,7 @@
 #include "apps/twstack/dpdk/dpdk_commands.hh"
 #include "apps/twstack/dpdk/summary.hh"
 
+#include <cmath>
 #include <cstdio>
 #include <ostream>
 
@@ -67,6 +68,7 @@ void json_summary(std::ostream& out, std::string_view role, const RuntimeResult&
   j["timewait_reserved_bytes"] = r.gauges.timewait_reserved_bytes;
   j["rss_peak_bytes"] = r.rss_peak_bytes;
   j["loop_max_us"] = r.loop_max_us;
+  j["busy"] = std::round(r.busy * 1000) / 1000;
   j["estab_end"] = r.gauges.estab;
   j["counters"] = counters_json(r.counters);
   Json& nic = j["nic"] = Json::object();
@@ -106,7 +108,8 @@ void print_summary(std::ostream& out, bool json, std::string_view role, const Ru
                 r.timewait_peak > 0 ? static_cast<double>(r.gauges.timewait_bytes) / static_cast<double>(r.timewait_peak) : 0.0,
                 static_cast<double>(r.gauges.timewait_reserved_bytes) / 1e6, static_cast<double>(r.rss_peak_bytes) / 1e6);
   out << line;
-  std::snprintf(line, sizeof line, "longest poll-loop iteration: %.3f ms\n\n", static_cast<double>(r.loop_max_us) / 1e3);
+  std::snprintf(line, sizeof line, "longest poll-loop iteration: %.3f ms; busy %.1f %% of the time (iterations that moved a frame)\n\n",
+                static_cast<double>(r.loop_max_us) / 1e3, r.busy * 100);
   out << line;
   for (Counter c : kHeadline) {
     std::snprintf(line, sizeof line, "%-32s%llu\n", counter_name(c), static_cast<unsigned long long>(r.counters.get(c)));

@@ -1,4 +1,5 @@
 // `twstack serve`: ServeApp on every queue of a DPDK port.
+#include <cmath>
 #include <cstdio>
 #include <ostream>
 
@@ -117,6 +118,7 @@ void print_second(std::ostream& out, bool json, const Second& s) {
     j["timewait_reserved_bytes"] = s.gauges.timewait_reserved_bytes;
     j["rss_bytes"] = s.rss_bytes;
     j["loop_max_us"] = s.loop_max_us;
+    j["busy"] = std::round(s.busy * 1000) / 1000;
     j["live"] = s.live;
     print_json_line(out, j);
     out << std::flush;

@@ -298,6 +298,7 @@ void build_series(const LabScenario& s, const std::vector<std::pair<Clock::time_
     x.client_tw_bytes = u(v, "timewait_bytes");
     x.client_rss = u(v, "rss_bytes");
     x.client_loop_max_us = u(v, "loop_max_us");
+    if (v.contains("busy")) x.client_busy = num(v, "busy");
     double best = 1e9;
     for (const auto& [sat, sv] : sl) {
       const double d = std::fabs(std::chrono::duration<double>(sat - at).count());
@@ -307,6 +308,7 @@ void build_series(const LabScenario& s, const std::vector<std::pair<Clock::time_
         x.server_tw_bytes = u(sv, "timewait_bytes");
         x.server_rss = u(sv, "rss_bytes");
         x.server_loop_max_us = u(sv, "loop_max_us");
+        if (sv.contains("busy")) x.server_busy = num(sv, "busy");
       }
     }
     run->series.push_back(x);

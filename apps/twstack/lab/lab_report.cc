@@ -67,8 +67,11 @@ Json json_prediction(const LabPrediction& p) {
 Json json_series(const std::vector<LabSample>& series) {
   Json a = Json::array();
   for (const LabSample& x : series) {
-    a.push_back(Json{{"t", x.t}, {"ok", x.ok}, {"failed", x.failed}, {"errors", x.errors}, {"cps", x.completed},
-                     {"client_timewait", x.client_tw}, {"server_timewait", x.server_tw}});
+    Json j{{"t", x.t}, {"ok", x.ok}, {"failed", x.failed}, {"errors", x.errors}, {"cps", x.completed},
+           {"client_timewait", x.client_tw}, {"server_timewait", x.server_tw}};
+    if (x.client_busy >= 0) j["client_busy"] = x.client_busy;
+    if (x.server_busy >= 0) j["server_busy"] = x.server_busy;
+    a.push_back(std::move(j));
   }
   return a;
 }

@@ -39,6 +39,9 @@ struct LabSample {
   std::uint64_t client_tw_bytes = 0, server_tw_bytes = 0;
   std::uint64_t client_rss = 0, server_rss = 0;                 // twstack processes' resident memory
   std::uint64_t client_loop_max_us = 0, server_loop_max_us = 0;  // twstack: the longest poll-loop iteration
+  // twstack: the share of the second each side's lcore spent on iterations that
+  // moved a frame (the processes' "busy"); near 1, that side bounds the CPS. -1: not measured.
+  double client_busy = -1, server_busy = -1;
 };
 
 struct LabRun {
