@@ -235,6 +235,11 @@ inline constexpr std::int64_t kSysctlIntMax = 2147483647;
   X("twstack.max_connections", max_connections, std::uint32_t,                                     \
     65536, 1, 16777216, kEntries,                                                                  \
     "connection pool per engine", "")                                                              \
+  X("twstack.max_destinations", max_destinations, std::uint32_t,                                   \
+    1024, 1, 65536, kEntries,                                                                      \
+    "destinations (local address, remote address and port) the ephemeral-port allocator tracks "   \
+    "per engine, each with its own occupancy bitmaps (about 18 KB at the widest range); connects " \
+    "beyond them probe random ports, counted as TwstackConnectNoDestSlot", "")                     \
   X("twstack.max_listeners", max_listeners, std::uint32_t,                                         \
     1024, 1, 65535, kEntries,                                                                      \
     "listening sockets per engine (listen() beyond them: ENOBUFS)", "")                            \

@@ -104,6 +104,7 @@ namespace twstack {
   X(TwstackRxNotForUs, "frames dropped: other MAC, EtherType or protocol")             \
   X(TwstackTxPoolExhausted, "transmits dropped: TX frame pool empty")                  \
   X(TwstackConnPoolExhausted, "connections refused: connection pool full")             \
+  X(TwstackConnectNoDestSlot, "connects with no destination slot: random probes")      \
   X(TwstackBufPoolExhausted, "data not queued: buffer pool empty")                     \
   X(TwstackArpRequestsOut, "ARP requests sent")                                        \
   X(TwstackArpRepliesOut, "ARP replies sent")                                          \

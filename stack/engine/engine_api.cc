@@ -24,6 +24,7 @@ Errc QueueEngine::connect(wire::Ipv4Addr dst, std::uint16_t dport, ConnId* out, 
       return tuple_state(cand, origin);
     };
     ports::ConnectResult r = ports_.connect(src, dst, dport, env_.now, check);
+    if (r.dest_fallback) ctr_.inc(Counter::TwstackConnectNoDestSlot);
     if (r.err != Errc::kOk) return r.err;  // EADDRNOTAVAIL: no free 4-tuple
     t = r.tuple;
     if (r.took_over) from = take_over(t);

@@ -41,7 +41,8 @@ AllocatorConfig::AllocatorConfig(const StackConfig& c, std::vector<wire::Ipv4Add
     : range(c.ip_local_port_range),
       reserved(c.ip_local_reserved_ports),
       mode(c.port_selection),
-      local_addrs(std::move(addrs)) {}
+      local_addrs(std::move(addrs)),
+      max_destinations(c.max_destinations) {}
 
 PortAllocator::PortAllocator(const AllocatorConfig& cfg)
     : low_(sane(cfg.range).low),

@@ -122,7 +122,7 @@ struct AllocatorConfig {
   PortBitmap reserved;              // net.ipv4.ip_local_reserved_ports
   PortSelection mode;               // twstack.port_selection
   std::vector<wire::Ipv4Addr> local_addrs;       // at most kMaxLocalAddrs
-  std::uint32_t max_destinations = 256;  // destination slots (~2 bitmaps of the range each)
+  std::uint32_t max_destinations;   // twstack.max_destinations: slots of ~2 bitmaps of the range each
   std::uint32_t max_binds = 1024;        // bound sockets, listeners and what they leave behind
   SipKey secret{};                       // keyed port offset (Linux mode), as net_secret
   std::uint64_t seed = 1;                // perturbation table, random offsets and choices

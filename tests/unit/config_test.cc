@@ -63,6 +63,7 @@ const KeyCase kCases[] = {
     {"twstack.tw_overflow_policy", "drop", "evict-oldest"},
     {"twstack.port_selection", "uniform", "linux"},
     {"twstack.max_connections", "65536", "16777216"},
+    {"twstack.max_destinations", "1024", "65536"},
     {"twstack.max_listeners", "1024", "65535"},
     {"twstack.sndbuf", "65536", "1024"},
     {"twstack.rcvbuf", "65536", "129024"},

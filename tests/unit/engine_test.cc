@@ -195,6 +195,27 @@ TEST(Engine, EphemeralRangeExhaustsWithAddrNotAvailAndRecovers) {
   EXPECT_EQ(p.a().tcb(extra)->tuple.lport, freed);
 }
 
+// twstack.max_destinations bounds the allocator's per-destination bitmaps:
+// a connect to one destination more still gets a port (random probes,
+// checked against the tables like any other), and the engine counts it.
+TEST(Engine, ConnectBeyondMaxDestinationsProbesAndIsCounted) {
+  engine::EngineOptions client = test::small_opts();
+  client.ports.max_destinations = 1;
+  test::DirectPair p(client, test::small_opts());
+  ASSERT_EQ(p.b().listen(80, 16), Errc::kOk);
+  ASSERT_EQ(p.b().listen(81, 16), Errc::kOk);
+  engine::ConnId first, second, third;
+  ASSERT_EQ(p.a().connect(p.addr(1), 80, &first), Errc::kOk);
+  EXPECT_EQ(p.a().counters().get(Counter::TwstackConnectNoDestSlot), 0u);
+  ASSERT_EQ(p.a().connect(p.addr(1), 81, &second), Errc::kOk);
+  EXPECT_EQ(p.a().counters().get(Counter::TwstackConnectNoDestSlot), 1u);
+  ASSERT_EQ(p.a().connect(p.addr(1), 80, &third), Errc::kOk);  // the slot's own destination
+  EXPECT_EQ(p.a().counters().get(Counter::TwstackConnectNoDestSlot), 1u);
+  p.settle();
+  EXPECT_EQ(p.a().state(second), State::kEstablished);
+  EXPECT_NE(p.a().tcb(first)->tuple.lport, p.a().tcb(third)->tuple.lport);
+}
+
 // A listener's port is never handed out as an ephemeral port.
 TEST(Engine, ListeningPortIsNotEphemeral) {
   engine::EngineOptions o = test::small_opts();
