@@ -285,6 +285,22 @@ TEST(HttpHead, Http10PersistsOnlyWithKeepAlive) {
   EXPECT_TRUE(b.keep_alive());
 }
 
+// Field names and Connection tokens are case-insensitive (RFC 9110 §5.1,
+// §7.6.1), compared eight bytes a step: both halves of a long name count.
+TEST(HttpHead, NamesAndTokensMatchInAnyCase) {
+  HttpHead a;
+  a.feed(bytes("GET / HTTP/1.0\r\nCONTENT-LENGTH: 7\r\nconnection: Keep-ALIVE\r\n\r\n"));
+  ASSERT_TRUE(a.done());
+  EXPECT_TRUE(a.has_content_length());
+  EXPECT_EQ(a.content_length(), 7u);
+  EXPECT_TRUE(a.keep_alive());
+  HttpHead b;
+  b.feed(bytes("GET / HTTP/1.0\r\nContent-Lengtg: 7\r\nContent-@ength: 8\r\nConnection: keep-alivf\r\n\r\n"));
+  ASSERT_TRUE(b.done());
+  EXPECT_FALSE(b.has_content_length());
+  EXPECT_FALSE(b.keep_alive());
+}
+
 TEST(HttpHead, ResponseWithContentLength) {
   HttpHead h;
   h.feed(bytes("HTTP/1.1 404 Not Found\r\nContent-Length: 1234\r\n\r\n"));
