@@ -41,7 +41,7 @@ bool PortAllocator::bind_conflict(wire::Ipv4Addr addr, std::uint16_t port, Socke
   }
   if (!in_range(port)) return false;
   std::uint32_t pos = port - low_;
-  if (addr.is_unspecified()) return eph_addrs_[pos] != 0;
+  if (addr.is_unspecified()) return eph_any(pos);
   std::uint32_t a = addr_index(addr);
   return a != kNone && eph_[std::size_t{a} * size_ + pos] != 0;
 }
@@ -52,7 +52,7 @@ bool PortAllocator::bind_conflict(wire::Ipv4Addr addr, std::uint16_t port, Socke
 bool PortAllocator::bind_map_used(std::uint16_t port, std::uint32_t map) const {
   std::uint32_t pos = port - low_;
   if (reserved_.test(port)) return true;  // inet_is_local_reserved_port
-  if (map == naddrs_ ? eph_addrs_[pos] != 0 : eph_[std::size_t{map} * size_ + pos] != 0) return true;
+  if (map == naddrs_ ? eph_any(pos) : eph_[std::size_t{map} * size_ + pos] != 0) return true;
   for (std::uint32_t i = port_head_[port]; i != kNone; i = binds_[i].next) {
     const BindSlot& o = binds_[i];
     if (map == naddrs_ || o.addr_index == kNone || o.addr_index == map) return true;
