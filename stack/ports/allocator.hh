@@ -257,6 +257,8 @@ class PortAllocator {
     return naddrs_ > 1 && eph_addrs_[pos] != 0;
   }
   void setup_rss(const RssSteering& rss);
+  // Map `m` of bind_maps_ (a local address index, or naddrs_ for INADDR_ANY).
+  UsedMap& bind_map(std::uint32_t m) { return bind_maps_[naddrs_ == 1 ? 0 : m]; }
 
   // bind.cc
   BindSlot* slot_of(BindId id);
@@ -287,7 +289,8 @@ class PortAllocator {
   // the second is eph_ != 0 and is not kept (one line less per connect and release).
   std::vector<std::uint32_t> eph_;
   std::vector<std::uint8_t> eph_addrs_;  // empty unless naddrs_ > 1
-  // bind(port 0) search space per local address, then INADDR_ANY.
+  // bind(port 0) search space per local address, then INADDR_ANY (one map
+  // for both with one address).
   std::vector<UsedMap> bind_maps_;
   std::vector<BindSlot> binds_;
   std::vector<std::uint32_t> bind_free_;
