@@ -14,9 +14,10 @@
 //
 // Each slot keeps, exactly: per parity, a summary bitmap of the words with an
 // avail position and a top word of the non-empty summary words (for Linux's
-// ordered scan); free counts per word, per 8 and per 64 words (for a uniform
-// choice by rank). A change to one word costs O(1); a
-// change to G (bind, listen, close of a listener) costs O(active slots).
+// ordered scan); free counts per 8 and per 64 words (for a uniform choice by
+// rank; a word's own count is a popcount of free(d, i)). A change to one word
+// costs O(1); a change to G (bind, listen, close of a listener) costs
+// O(active slots).
 // A slot whose last occupied bit is cleared is parked (kept, in LRU order)
 // and reclaimed only when the pool runs out, so a destination that comes
 // and goes keeps its slot. An empty slot's bitmaps are all zero: reusing

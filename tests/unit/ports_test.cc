@@ -500,19 +500,16 @@ TEST(Bind, EphemeralTuplesHoldPortUntilLastRelease) {
     const FourTuple b{kL1, kR, 50001, kRport + 1};
     ASSERT_TRUE(pa.occupy(a));
     ASSERT_TRUE(pa.occupy(b));
-    for (int held = 2; held > 0; --held) {
-      EXPECT_EQ(pa.bind(kAny, 50001, {}).err, Errc::kAddrInUse) << addrs.size() << " " << held;
-      EXPECT_EQ(pa.bind(kL1, 50001, {}).err, Errc::kAddrInUse) << addrs.size() << " " << held;
+    for (const FourTuple& t : {a, b}) {
+      EXPECT_EQ(pa.bind(kAny, 50001, {}).err, Errc::kAddrInUse) << addrs.size();
+      EXPECT_EQ(pa.bind(kL1, 50001, {}).err, Errc::kAddrInUse) << addrs.size();
       BindResult z = pa.bind(kAny, 0, {});  // only 50000 is left
-      EXPECT_EQ(z.port, 50000) << addrs.size() << " " << held;
+      EXPECT_EQ(z.port, 50000) << addrs.size();
       ASSERT_EQ(pa.release(z.id), Errc::kOk);
-      pa.release(held == 2 ? a : b);
+      pa.release(t);
     }
-    BindResult p = pa.bind(kAny, 0, {});
-    BindResult q = pa.bind(kAny, 0, {});
-    EXPECT_EQ(p.err, Errc::kOk);
-    EXPECT_EQ(q.err, Errc::kOk);
-    EXPECT_NE(p.port, q.port);
+    BindResult p = pa.bind(kAny, 0, {});  // both ports are free again
+    EXPECT_EQ(pa.bind(kAny, 0, {}).port, p.port == 50000 ? 50001 : 50000) << addrs.size();
     EXPECT_EQ(pa.stats().release_unknown, 0u);
   }
 }
