@@ -56,20 +56,23 @@ PortAllocator::PortAllocator(const AllocatorConfig& cfg)
       dest_(size_, cfg.max_destinations,
             rss_ == RssStatus::kSteering ? static_cast<std::uint32_t>(cfg.rss->reta.size()) : 1, cfg.seed ^ cfg.secret.k1),
       eph_(),
-      eph_addrs_(size_, 0),
       binds_(std::max<std::uint32_t>(cfg.max_binds, 1)),
       port_head_(65536, kNone) {
   for (wire::Ipv4Addr a : cfg.local_addrs) {
     if (naddrs_ < kMaxLocalAddrs && !a.is_unspecified() && addr_index(a) == kNone) addrs_[naddrs_++] = a;
   }
   eph_.assign(std::size_t{naddrs_} * size_, 0);
+  if (naddrs_ > 1) eph_addrs_.assign(size_, 0);
   if (rss_ == RssStatus::kSteering) setup_rss(*cfg.rss);
   if (mode_ == PortSelection::kLinux) {
     // net_get_random_once(table_perturb, ...): random initial perturbations.
     perturb_.resize(kPerturbSize);
     for (std::uint32_t& p : perturb_) p = static_cast<std::uint32_t>(rng_.next());
   }
-  bind_maps_.assign(naddrs_ + 1, UsedMap(size_));
+  // With one address its map and INADDR_ANY's hold the same ports (every bind
+  // slot is on it or on INADDR_ANY): one map serves both, one line less per
+  // connect and release.
+  bind_maps_.assign(naddrs_ == 1 ? 1 : naddrs_ + 1, UsedMap(size_));
   for (std::uint32_t pos = 0; pos < size_; ++pos) {
     if (!reserved_.test(low_ + pos)) continue;
     dest_.set_blocked(pos, true);  // inet_is_local_reserved_port: never chosen
@@ -126,7 +129,7 @@ bool PortAllocator::steers_to_us(wire::Ipv4Addr laddr, wire::Ipv4Addr raddr, std
 void PortAllocator::eph_add(std::uint32_t a, std::uint32_t pos) {
   if (eph_[std::size_t{a} * size_ + pos]++ != 0) return;
   bind_maps_[a].set(pos, true);
-  if (eph_addrs_[pos]++ == 0) bind_maps_[naddrs_].set(pos, true);
+  if (naddrs_ > 1 && eph_addrs_[pos]++ == 0) bind_maps_[naddrs_].set(pos, true);
 }
 
 void PortAllocator::eph_sub(std::uint32_t a, std::uint32_t pos) {
@@ -136,14 +139,14 @@ void PortAllocator::eph_sub(std::uint32_t a, std::uint32_t pos) {
     return;
   }
   if (--c != 0) return;
-  const bool last = --eph_addrs_[pos] == 0;
+  const bool last_any = naddrs_ > 1 && --eph_addrs_[pos] == 0;  // INADDR_ANY's own map
   if (!dest_.blocked(pos)) {  // not reserved, no bind slot: only connect() held it
     bind_maps_[a].set(pos, false);
-    if (last) bind_maps_[naddrs_].set(pos, false);
+    if (last_any) bind_maps_[naddrs_].set(pos, false);
     return;
   }
   refresh_bind_map(static_cast<std::uint16_t>(low_ + pos), a);
-  if (last) refresh_bind_map(static_cast<std::uint16_t>(low_ + pos), naddrs_);
+  if (last_any) refresh_bind_map(static_cast<std::uint16_t>(low_ + pos), naddrs_);
 }
 
 // One candidate through the check (__inet_check_established): free -> take;

@@ -251,7 +251,14 @@ class PortAllocator {
   void finish_connect(Attempt& at, bool ok, ConnectResult* r);
   void eph_add(std::uint32_t a, std::uint32_t pos);
   void eph_sub(std::uint32_t a, std::uint32_t pos);
+  // Whether any local address has an ephemeral tuple on pos.
+  bool eph_any(std::uint32_t pos) const {
+    if (naddrs_ == 1) return eph_[pos] != 0;
+    return naddrs_ > 1 && eph_addrs_[pos] != 0;
+  }
   void setup_rss(const RssSteering& rss);
+  // Map `m` of bind_maps_ (a local address index, or naddrs_ for INADDR_ANY).
+  UsedMap& bind_map(std::uint32_t m) { return bind_maps_[naddrs_ == 1 ? 0 : m]; }
 
   // bind.cc
   BindSlot* slot_of(BindId id);
@@ -278,10 +285,12 @@ class PortAllocator {
   std::uint16_t queue_ = 0;
   std::vector<std::uint32_t> perturb_;  // table_perturb (Linux mode)
   // Ephemeral tuples per (local address, position), and how many addresses
-  // use each position: what bind() must not collide with.
+  // use each position: what bind() must not collide with. With one address
+  // the second is eph_ != 0 and is not kept (one line less per connect and release).
   std::vector<std::uint32_t> eph_;
-  std::vector<std::uint8_t> eph_addrs_;
-  // bind(port 0) search space per local address, then INADDR_ANY.
+  std::vector<std::uint8_t> eph_addrs_;  // empty unless naddrs_ > 1
+  // bind(port 0) search space per local address, then INADDR_ANY (one map
+  // for both with one address).
   std::vector<UsedMap> bind_maps_;
   std::vector<BindSlot> binds_;
   std::vector<std::uint32_t> bind_free_;

@@ -41,7 +41,7 @@ bool PortAllocator::bind_conflict(wire::Ipv4Addr addr, std::uint16_t port, Socke
   }
   if (!in_range(port)) return false;
   std::uint32_t pos = port - low_;
-  if (addr.is_unspecified()) return eph_addrs_[pos] != 0;
+  if (addr.is_unspecified()) return eph_any(pos);
   std::uint32_t a = addr_index(addr);
   return a != kNone && eph_[std::size_t{a} * size_ + pos] != 0;
 }
@@ -52,7 +52,7 @@ bool PortAllocator::bind_conflict(wire::Ipv4Addr addr, std::uint16_t port, Socke
 bool PortAllocator::bind_map_used(std::uint16_t port, std::uint32_t map) const {
   std::uint32_t pos = port - low_;
   if (reserved_.test(port)) return true;  // inet_is_local_reserved_port
-  if (map == naddrs_ ? eph_addrs_[pos] != 0 : eph_[std::size_t{map} * size_ + pos] != 0) return true;
+  if (map == naddrs_ ? eph_any(pos) : eph_[std::size_t{map} * size_ + pos] != 0) return true;
   for (std::uint32_t i = port_head_[port]; i != kNone; i = binds_[i].next) {
     const BindSlot& o = binds_[i];
     if (map == naddrs_ || o.addr_index == kNone || o.addr_index == map) return true;
@@ -61,11 +61,11 @@ bool PortAllocator::bind_map_used(std::uint16_t port, std::uint32_t map) const {
 }
 
 void PortAllocator::refresh_bind_map(std::uint16_t port, std::uint32_t map) {
-  if (in_range(port)) bind_maps_[map].set(port - low_, bind_map_used(port, map));
+  if (in_range(port)) bind_map(map).set(port - low_, bind_map_used(port, map));
 }
 
 void PortAllocator::refresh_bind_maps(std::uint16_t port) {
-  for (std::uint32_t m = 0; m <= naddrs_; ++m) refresh_bind_map(port, m);
+  for (std::uint32_t m = 0; m < bind_maps_.size(); ++m) refresh_bind_map(port, m);
 }
 
 // inet_connection_sock.c:inet_csk_find_open_port (6.18): a random offset
@@ -74,7 +74,7 @@ void PortAllocator::refresh_bind_maps(std::uint16_t port) {
 // range first, then the upper half. The walk is Linux's, the per-port
 // conflict test a summary-bitmap jump. 0 if every port conflicts.
 std::uint16_t PortAllocator::pick_bind_port(std::uint32_t map, SocketOpts opts) {
-  const UsedMap& m = bind_maps_[map];
+  const UsedMap& m = bind_map(map);
   int attempt_half = opts.reuseaddr && size_ >= 4 ? 1 : 0;
   for (;;) {
     std::uint32_t base = 0;

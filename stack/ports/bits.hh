@@ -53,12 +53,12 @@ constexpr unsigned select_bit(std::uint64_t w, unsigned k) {
 }
 
 // First position in [from, to) whose bit is set in word(i) & mask, where
-// summary[i / 64] bit i % 64 says whether word(i) & mask is non-zero and
-// bit s of `top` whether summary[s] is (at most 64 summary words, 2^18
+// summary(i / 64) bit i % 64 says whether word(i) & mask is non-zero and
+// bit s of `top` whether summary(s) is (at most 64 summary words, 2^18
 // positions). Work: one word, one summary word, one jump through `top`, one
 // word; a stale summary bit costs one more word.
-template <class WordFn>
-std::uint32_t find_set(const std::uint64_t* summary, std::uint64_t top, std::uint32_t from, std::uint32_t to,
+template <class SummaryFn, class WordFn>
+std::uint32_t find_set(SummaryFn summary, std::uint64_t top, std::uint32_t from, std::uint32_t to,
                        std::uint64_t mask, WordFn word) {
   if (from >= to) return kNone;
   std::uint32_t w = from / 64;
@@ -69,7 +69,7 @@ std::uint32_t find_set(const std::uint64_t* summary, std::uint64_t top, std::uin
     if (next > last) return kNone;
     w = kNone;
     for (std::uint32_t s = next / 64; s <= last / 64 && w == kNone;) {
-      std::uint64_t m = summary[s];
+      std::uint64_t m = summary(s);
       if (s == next / 64) m &= kAllOnes << (next % 64);
       for (; m != 0; m &= m - 1) {
         std::uint32_t cand = s * 64 + static_cast<std::uint32_t>(std::countr_zero(m));
@@ -164,7 +164,8 @@ class UsedMap {
   }
   // First free position of `parity` in [from, to), or kNone.
   std::uint32_t find_free(std::uint32_t from, std::uint32_t to, unsigned parity) const {
-    return find_set(sum_[parity].data(), top_[parity], from, to < nbits_ ? to : nbits_, kParityMask[parity],
+    const std::uint64_t* summary = sum_[parity].data();
+    return find_set([summary](std::uint32_t s) { return summary[s]; }, top_[parity], from, to < nbits_ ? to : nbits_, kParityMask[parity],
                     [this](std::uint32_t i) { return ~used_[i]; });
   }
 

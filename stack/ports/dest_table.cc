@@ -24,11 +24,11 @@ int count_delta(std::uint64_t old_w, std::uint64_t new_w) {
   return static_cast<int>(popcount64(new_w)) - static_cast<int>(popcount64(old_w));
 }
 
-// Summary bit i of one parity, and its summary word's bit in `top`.
-void set_summary(std::uint64_t* summary, std::uint64_t& top, std::uint32_t i, bool v) {
-  std::uint64_t& sw = summary[i / 64];
+// Summary bit i of one parity in its group's summary word, and that word's
+// bit in `top`.
+void set_summary(std::uint64_t& sw, std::uint16_t& top, std::uint32_t i, bool v) {
   set_bit(sw, i % 64, v);
-  set_bit(top, i / 64, sw != 0);
+  top = static_cast<std::uint16_t>(sw != 0 ? top | 1u << (i / 64) : top & ~(1u << (i / 64)));
 }
 
 template <class T>
@@ -39,8 +39,9 @@ void add(T& counter, int delta) {
 }  // namespace
 
 DestTable::DestTable(std::uint32_t nbits, std::uint32_t max_slots, std::uint32_t rows, std::uint64_t seed)
-    : nbits_(std::max<std::uint32_t>(nbits, 1)),
+    : nbits_(std::clamp<std::uint32_t>(nbits, 1, kMaxBits)),
       words_(words_for(nbits_)),
+      stride_((words_ + kSub - 1) / kSub * kSub),
       nsum_(words_for(words_)),
       nsub_((words_ + kSub - 1) / kSub),
       max_slots_(std::max<std::uint32_t>(max_slots, 1)),
@@ -48,30 +49,17 @@ DestTable::DestTable(std::uint32_t nbits, std::uint32_t max_slots, std::uint32_t
       seed_(seed),
       g_(words_, 0),
       qmask_(std::size_t{rows_} * words_, kAllOnes),
-      occ_(std::size_t{max_slots_} * words_, 0),
-      reuse_(std::size_t{max_slots_} * words_, 0),
-      sum_(std::size_t{max_slots_} * 2 * nsum_, 0),
-      top_(std::size_t{max_slots_} * 2, 0),
-      wcnt_(std::size_t{max_slots_} * words_, 0),
-      sub_(std::size_t{max_slots_} * nsub_, 0),
-      grp_(std::size_t{max_slots_} * nsum_, 0),
-      total_(max_slots_, 0),
-      used_(max_slots_, 0),
-      rcount_(max_slots_, 0),
-      row_(max_slots_, 0),
+      head_(max_slots_),
+      groups_(std::size_t{max_slots_} * nsum_),
+      occ_(std::size_t{max_slots_} * stride_, 0),
+      reuse_(std::size_t{max_slots_} * stride_, 0),
       where_(max_slots_, kNone),
-      key_(max_slots_),
-      row_sum_(std::size_t{rows_} * 2 * nsum_, 0),
-      row_top_(std::size_t{rows_} * 2, 0),
-      row_wcnt_(std::size_t{rows_} * words_, 0),
-      row_sub_(std::size_t{rows_} * nsub_, 0),
-      row_grp_(std::size_t{rows_} * nsum_, 0),
-      row_total_(rows_, 0),
+      row_head_(rows_),
+      row_groups_(std::size_t{rows_} * nsum_),
       index_(pow2_at_least(2 * max_slots_), 0),
       index_mask_(pow2_at_least(2 * max_slots_) - 1),
       park_prev_(max_slots_, kNone),
-      park_next_(max_slots_, kNone),
-      is_parked_(max_slots_, 0) {
+      park_next_(max_slots_, kNone) {
   // Positions past the range are never usable.
   if (nbits_ % 64 != 0) g_[words_ - 1] = kAllOnes << (nbits_ % 64);
   active_.reserve(max_slots_);
@@ -81,56 +69,46 @@ DestTable::DestTable(std::uint32_t nbits, std::uint32_t max_slots, std::uint32_t
 }
 
 void DestTable::finish_setup() {
-  std::fill(row_sum_.begin(), row_sum_.end(), 0);
-  std::fill(row_top_.begin(), row_top_.end(), 0);
-  std::fill(row_wcnt_.begin(), row_wcnt_.end(), 0);
-  std::fill(row_sub_.begin(), row_sub_.end(), 0);
-  std::fill(row_grp_.begin(), row_grp_.end(), 0);
-  std::fill(row_total_.begin(), row_total_.end(), 0);
+  std::fill(row_head_.begin(), row_head_.end(), SlotHead{});
+  std::fill(row_groups_.begin(), row_groups_.end(), Group{});
   for (std::uint32_t r = 0; r < rows_; ++r) {
+    SlotHead& h = row_head_[r];
     for (std::uint32_t i = 0; i < words_; ++i) {
-      std::uint64_t f = ~g_[i] & qmask_[std::size_t{r} * words_ + i];
+      std::uint64_t f = ~g_[i] & q_word(r, i);
       auto c = static_cast<int>(popcount64(f));
-      row_wcnt_[std::size_t{r} * words_ + i] = static_cast<std::uint8_t>(c);
-      add(row_sub_[std::size_t{r} * nsub_ + i / kSub], c);
-      add(row_grp_[std::size_t{r} * nsum_ + i / 64], c);
-      add(row_total_[r], c);
-      for (unsigned p = 0; p < 2; ++p) {
-        set_summary(&row_sum_[(std::size_t{r} * 2 + p) * nsum_], row_top_[std::size_t{r} * 2 + p], i,
-                    (f & kParityMask[p]) != 0);
-      }
+      Group& gr = row_groups_[std::size_t{r} * nsum_ + i / 64];
+      add(gr.sub[i % 64 / kSub], c);
+      add(h.grp[i / 64], c);
+      add(h.total, c);
+      for (unsigned p = 0; p < 2; ++p) set_summary(gr.sum[p], h.top[p], i, (f & kParityMask[p]) != 0);
     }
   }
 }
 
 void DestTable::refresh(std::uint32_t slot, std::uint32_t i, std::uint64_t old_free) {
+  SlotHead& h = head_[slot];
+  Group& gr = group(slot, i / 64);
   std::uint64_t g = g_[i];
   int delta = count_delta(old_free, free_word(slot, i, g));
   if (delta != 0) {
-    add(wcnt_[std::size_t{slot} * words_ + i], delta);
-    add(sub_[std::size_t{slot} * nsub_ + i / kSub], delta);
-    add(grp_[std::size_t{slot} * nsum_ + i / 64], delta);
-    add(total_[slot], delta);
+    add(gr.sub[i % 64 / kSub], delta);
+    add(h.grp[i / 64], delta);
+    add(h.total, delta);
   }
   std::uint64_t av = avail_word(slot, i, g);
-  for (unsigned p = 0; p < 2; ++p) {
-    set_summary(&sum_[(std::size_t{slot} * 2 + p) * nsum_], top_[std::size_t{slot} * 2 + p], i,
-                (av & kParityMask[p]) != 0);
-  }
+  for (unsigned p = 0; p < 2; ++p) set_summary(gr.sum[p], h.top[p], i, (av & kParityMask[p]) != 0);
 }
 
 void DestTable::refresh_row(std::uint32_t r, std::uint32_t i, std::uint64_t old_g) {
-  std::uint64_t q = qmask_[std::size_t{r} * words_ + i];
+  SlotHead& h = row_head_[r];
+  Group& gr = row_groups_[std::size_t{r} * nsum_ + i / 64];
+  std::uint64_t q = q_word(r, i);
   std::uint64_t f = ~g_[i] & q;
   int delta = count_delta(~old_g & q, f);
-  add(row_wcnt_[std::size_t{r} * words_ + i], delta);
-  add(row_sub_[std::size_t{r} * nsub_ + i / kSub], delta);
-  add(row_grp_[std::size_t{r} * nsum_ + i / 64], delta);
-  add(row_total_[r], delta);
-  for (unsigned p = 0; p < 2; ++p) {
-    set_summary(&row_sum_[(std::size_t{r} * 2 + p) * nsum_], row_top_[std::size_t{r} * 2 + p], i,
-                (f & kParityMask[p]) != 0);
-  }
+  add(gr.sub[i % 64 / kSub], delta);
+  add(h.grp[i / 64], delta);
+  add(h.total, delta);
+  for (unsigned p = 0; p < 2; ++p) set_summary(gr.sum[p], h.top[p], i, (f & kParityMask[p]) != 0);
 }
 
 // O(active slots + rows): binds and listeners change rarely; connect() never does this.
@@ -157,7 +135,8 @@ std::uint32_t DestTable::find(const DestKey& k) const {
   for (std::uint32_t i = home(k);; i = (i + 1) & index_mask_) {
     std::uint32_t e = index_[i];
     if (e == 0) return kNone;  // the index is at most half full, so this ends
-    if (key_[e - 1] == k) return e - 1;
+    const SlotHead& h = head_[e - 1];
+    if (h.laddr == k.laddr && h.raddr == k.raddr && h.rport == k.rport) return e - 1;
   }
 }
 
@@ -171,18 +150,17 @@ std::uint32_t DestTable::acquire(const DestKey& k, std::uint32_t r) {
   if (free_.empty()) return kNone;
   std::uint32_t slot = free_.back();
   free_.pop_back();
-  key_[slot] = k;
-  row_[slot] = r;
-  used_[slot] = 0;
   // occ_ and reuse_ are zero (a slot is freed only when empty): copy the row's state.
-  std::copy_n(&row_sum_[std::size_t{r} * 2 * nsum_], 2 * nsum_, &sum_[std::size_t{slot} * 2 * nsum_]);
-  top_[std::size_t{slot} * 2] = row_top_[std::size_t{r} * 2];
-  top_[std::size_t{slot} * 2 + 1] = row_top_[std::size_t{r} * 2 + 1];
-  rcount_[slot] = 0;
-  std::copy_n(&row_wcnt_[std::size_t{r} * words_], words_, &wcnt_[std::size_t{slot} * words_]);
-  std::copy_n(&row_sub_[std::size_t{r} * nsub_], nsub_, &sub_[std::size_t{slot} * nsub_]);
-  std::copy_n(&row_grp_[std::size_t{r} * nsum_], nsum_, &grp_[std::size_t{slot} * nsum_]);
-  total_[slot] = row_total_[r];
+  SlotHead& h = head_[slot];
+  h = row_head_[r];
+  h.laddr = k.laddr;
+  h.raddr = k.raddr;
+  h.rport = k.rport;
+  h.parked = 0;
+  h.row = r;
+  h.used = 0;
+  h.rcount = 0;
+  std::copy_n(&row_groups_[std::size_t{r} * nsum_], nsum_, &groups_[std::size_t{slot} * nsum_]);
   std::uint32_t i = home(k);
   while (index_[i] != 0) i = (i + 1) & index_mask_;
   index_[i] = slot + 1;
@@ -193,11 +171,11 @@ std::uint32_t DestTable::acquire(const DestKey& k, std::uint32_t r) {
 
 // Backward-shift deletion (Knuth 6.4 Algorithm R): no tombstones, so lookups stay short.
 void DestTable::unlink(std::uint32_t slot) {
-  std::uint32_t i = home(key_[slot]);
+  std::uint32_t i = home(key_of(head_[slot]));
   while (index_[i] != slot + 1) i = (i + 1) & index_mask_;
   index_[i] = 0;
   for (std::uint32_t j = (i + 1) & index_mask_; index_[j] != 0; j = (j + 1) & index_mask_) {
-    std::uint32_t h = home(key_[index_[j] - 1]);
+    std::uint32_t h = home(key_of(head_[index_[j] - 1]));
     // Move j's entry into the hole unless its home lies cyclically in (i, j].
     bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
     if (!stays) {
@@ -216,8 +194,8 @@ void DestTable::unlink(std::uint32_t slot) {
 }
 
 void DestTable::park(std::uint32_t slot) {
-  if (is_parked_[slot]) return;
-  is_parked_[slot] = 1;
+  if (head_[slot].parked) return;
+  head_[slot].parked = 1;
   ++parked_;
   park_prev_[slot] = park_tail_;
   park_next_[slot] = kNone;
@@ -230,8 +208,8 @@ void DestTable::park(std::uint32_t slot) {
 }
 
 void DestTable::unpark(std::uint32_t slot) {
-  if (!is_parked_[slot]) return;
-  is_parked_[slot] = 0;
+  if (!head_[slot].parked) return;
+  head_[slot].parked = 0;
   --parked_;
   std::uint32_t p = park_prev_[slot];
   std::uint32_t n = park_next_[slot];
@@ -248,62 +226,73 @@ void DestTable::unpark(std::uint32_t slot) {
 }
 
 void DestTable::release_if_empty(std::uint32_t slot) {
-  if (slot != kNone && where_[slot] != kNone && used_[slot] == 0) park(slot);
+  // used first: after a successful connect it is not 0 and where_ stays unread.
+  if (slot != kNone && head_[slot].used == 0 && where_[slot] != kNone) park(slot);
 }
 
 bool DestTable::occupy(std::uint32_t slot, std::uint32_t pos) {
-  std::size_t at = std::size_t{slot} * words_ + pos / 64;
+  std::uint64_t& w = occ_[at(slot, pos / 64)];
   std::uint64_t b = std::uint64_t{1} << (pos % 64);
-  if (occ_[at] & b) return false;
+  if (w & b) return false;
   std::uint64_t old = free_word(slot, pos / 64, g_[pos / 64]);
-  occ_[at] |= b;
-  if (used_[slot]++ == 0) unpark(slot);
+  w |= b;
+  if (head_[slot].used++ == 0) unpark(slot);
   refresh(slot, pos / 64, old);
   return true;
 }
 
 bool DestTable::vacate(std::uint32_t slot, std::uint32_t pos) {
-  std::size_t at = std::size_t{slot} * words_ + pos / 64;
+  std::uint64_t& w = occ_[at(slot, pos / 64)];
   std::uint64_t b = std::uint64_t{1} << (pos % 64);
-  if (!(occ_[at] & b)) return false;
+  if (!(w & b)) return false;
+  SlotHead& h = head_[slot];
   std::uint64_t old = free_word(slot, pos / 64, g_[pos / 64]);
-  occ_[at] &= ~b;
-  if (reuse_[at] & b) --rcount_[slot];
-  reuse_[at] &= ~b;
-  --used_[slot];
+  w &= ~b;
+  if (h.rcount != 0) {  // else the reusable words are all zero
+    std::uint64_t& r = reuse_[at(slot, pos / 64)];
+    if (r & b) --h.rcount;
+    r &= ~b;
+  }
+  --h.used;
   refresh(slot, pos / 64, old);
-  if (used_[slot] == 0) park(slot);
+  if (h.used == 0) park(slot);
   return true;
 }
 
 bool DestTable::set_reusable(std::uint32_t slot, std::uint32_t pos, bool reusable) {
-  std::size_t at = std::size_t{slot} * words_ + pos / 64;
+  std::size_t a = at(slot, pos / 64);
   std::uint64_t b = std::uint64_t{1} << (pos % 64);
-  if (!(occ_[at] & b)) return false;
+  if (!(occ_[a] & b)) return false;
+  SlotHead& h = head_[slot];
   std::uint64_t old = free_word(slot, pos / 64, g_[pos / 64]);
-  if (((reuse_[at] & b) != 0) != reusable) rcount_[slot] += reusable ? 1u : ~0u;
-  set_bit(reuse_[at], pos % 64, reusable);
+  if (((reuse_[a] & b) != 0) != reusable) h.rcount += reusable ? 1u : ~0u;
+  set_bit(reuse_[a], pos % 64, reusable);
   refresh(slot, pos / 64, old);
   return true;
 }
 
 std::uint32_t DestTable::select_free(std::uint32_t slot, std::uint32_t k) const {
-  if (k >= total_[slot]) return kNone;
+  const SlotHead& h = head_[slot];
+  if (k >= h.total) return kNone;
   std::uint32_t s = 0;
   for (; s < nsum_; ++s) {
-    std::uint32_t c = grp_[std::size_t{slot} * nsum_ + s];
+    std::uint32_t c = h.grp[s];
     if (k < c) break;
     k -= c;
   }
-  std::uint32_t j = s * (64 / kSub);
-  for (std::uint32_t end = std::min(nsub_, j + 64 / kSub); j < end; ++j) {
-    std::uint32_t c = sub_[std::size_t{slot} * nsub_ + j];
+  if (s == nsum_) return kNone;  // counts out of step: cannot happen
+  const Group& gr = group(slot, s);
+  std::uint32_t j = 0;
+  for (std::uint32_t end = std::min(64 / kSub, nsub_ - s * (64 / kSub)); j < end; ++j) {
+    std::uint32_t c = gr.sub[j];
     if (k < c) break;
     k -= c;
   }
-  for (std::uint32_t i = j * kSub, end = std::min(words_, i + kSub); i < end; ++i) {
-    std::uint32_t c = wcnt_[std::size_t{slot} * words_ + i];
-    if (k < c) return i * 64 + select_bit(free_word(slot, i, g_[i]), k);
+  // The group's kSub occupancy words are one line: count them there.
+  for (std::uint32_t i = s * 64 + j * kSub, end = std::min(words_, i + kSub); i < end; ++i) {
+    std::uint64_t f = free_word(slot, i, g_[i]);
+    std::uint32_t c = popcount64(f);
+    if (k < c) return i * 64 + select_bit(f, k);
     k -= c;
   }
   return kNone;  // counts out of step: cannot happen
@@ -311,8 +300,9 @@ std::uint32_t DestTable::select_free(std::uint32_t slot, std::uint32_t k) const 
 
 std::uint32_t DestTable::find_avail(std::uint32_t slot, std::uint32_t from, std::uint32_t to,
                                     unsigned parity) const {
-  const std::uint64_t* summary = &sum_[(std::size_t{slot} * 2 + parity) * nsum_];
-  return find_set(summary, top_[std::size_t{slot} * 2 + parity], from, std::min(to, nbits_), kParityMask[parity],
+  const Group* gr = &groups_[std::size_t{slot} * nsum_];
+  return find_set([gr, parity](std::uint32_t s) { return gr[s].sum[parity]; }, head_[slot].top[parity], from,
+                  std::min(to, nbits_), kParityMask[parity],
                   [this, slot](std::uint32_t i) { return avail_word(slot, i, g_[i]); });
 }
 

@@ -487,6 +487,33 @@ TEST(Bind, ClientRebindOntoOwnTimeWait) {
   EXPECT_EQ(pa.connect_bound(third.id, kL1, kR, kRport, w).err, Errc::kAddrNotAvail);
 }
 
+// Ephemeral tuples hold their port against bind() on their address and on
+// INADDR_ANY, and against bind(port 0), until the last of them is released
+// (docs/linux-timewait.md §8); with one local address as with two (one
+// address keeps no per-port count of addresses).
+TEST(Bind, EphemeralTuplesHoldPortUntilLastRelease) {
+  for (const std::vector<Ipv4Addr>& addrs : {std::vector<Ipv4Addr>{kL1}, std::vector<Ipv4Addr>{kL1, kL2}}) {
+    AllocatorConfig c = config(PortSelection::kUniform, PortRange{50000, 50001});
+    c.local_addrs = addrs;
+    PortAllocator pa(c);
+    const FourTuple a{kL1, kR, 50001, kRport};
+    const FourTuple b{kL1, kR, 50001, kRport + 1};
+    ASSERT_TRUE(pa.occupy(a));
+    ASSERT_TRUE(pa.occupy(b));
+    for (const FourTuple& t : {a, b}) {
+      EXPECT_EQ(pa.bind(kAny, 50001, {}).err, Errc::kAddrInUse) << addrs.size();
+      EXPECT_EQ(pa.bind(kL1, 50001, {}).err, Errc::kAddrInUse) << addrs.size();
+      BindResult z = pa.bind(kAny, 0, {});  // only 50000 is left
+      EXPECT_EQ(z.port, 50000) << addrs.size();
+      ASSERT_EQ(pa.release(z.id), Errc::kOk);
+      pa.release(t);
+    }
+    BindResult p = pa.bind(kAny, 0, {});  // both ports are free again
+    EXPECT_EQ(pa.bind(kAny, 0, {}).port, p.port == 50000 ? 50001 : 50000) << addrs.size();
+    EXPECT_EQ(pa.stats().release_unknown, 0u);
+  }
+}
+
 // Ports held by bind()/listen() are skipped by connect() for every destination.
 TEST_P(BothModes, BoundPortsExcludedFromConnect) {
   PortAllocator pa(config(GetParam(), PortRange{50000, 50009}));
