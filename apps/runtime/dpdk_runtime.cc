@@ -383,10 +383,11 @@ void read_view(Shared& sh, const dpdk::DpdkPort& port, dpdk::TelemetryView* v) {
     std::lock_guard<std::mutex> g(w->board.m);
     const dpdk::QueueStats& n = w->board.s.nic;
     const std::string q = "q" + std::to_string(w->queue) + ".";
-    for (auto [k, x] : {std::pair{"rx_polls", n.rx_polls}, {"rx_idle_polls", n.rx_idle_polls}, {"rx_packets", n.rx_packets}, {"rx_bytes", n.rx_bytes}, {"rx_multiseg", n.rx_multiseg},
+    for (auto [k, x] : {std::pair{"rx_packets", n.rx_packets}, {"rx_bytes", n.rx_bytes}, {"rx_multiseg", n.rx_multiseg},
                         {"rx_bad_checksum", n.rx_bad_checksum}, {"rx_sw_checksum", n.rx_sw_checksum},
                         {"tx_packets", n.tx_packets}, {"tx_bytes", n.tx_bytes}, {"tx_refused", n.tx_refused},
-                        {"tx_nombuf", n.tx_nombuf}, {"tx_oversize", n.tx_oversize}}) {
+                        {"tx_nombuf", n.tx_nombuf}, {"tx_oversize", n.tx_oversize},
+                        {"rx_polls", n.rx_polls}, {"rx_idle_polls", n.rx_idle_polls}}) {
       v->per_queue.emplace_back(q + k, x);
     }
   }

@@ -94,7 +94,7 @@ def main():
         r = run(["dpdk-telemetry.py", "-f", f"twstack-{serve.pid()}"], input="/twstack/gauges\n")
         expect('"/twstack/gauges": {"estab"' in r.stdout, "dpdk-telemetry.py reads /twstack/gauges")
         r = run(["dpdk-telemetry.py", "-f", f"twstack-{serve.pid()}"], input="/twstack/queues\n")
-        expect('"/twstack/queues": {"q0": {"rx_packets"' in r.stdout,
+        expect('"/twstack/queues": {"q0": {"rx_packets"' in r.stdout and '"rx_idle_polls"' in r.stdout,
                f"/twstack/queues answers each queue's adapter counts: {r.stdout.strip()[-200:]}")
     c, s = finish(serve, churn)
     expect(c["failed"] == 0 and c["broken"] == 0 and c["bad_responses"] == 0,
