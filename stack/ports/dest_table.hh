@@ -59,7 +59,8 @@ struct LineAllocator {
   template <class U>
   LineAllocator(const LineAllocator<U>&) {}  // NOLINT(google-explicit-constructor): allocator rebind
   T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
-  void deallocate(T* p, std::size_t n) { ::operator delete(p, n * sizeof(T), std::align_val_t{64}); }
+  // The unsized form: Clang before 17 does not declare sized deallocation by default.
+  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{64}); }
   template <class U>
   bool operator==(const LineAllocator<U>&) const {
     return true;
